@@ -1,0 +1,25 @@
+# ControlPlane — `make help` lists the targets.
+SHELL := /bin/bash
+DOTNET ?= dotnet
+CONFIG ?= Release
+SLN := ControlPlane.sln
+
+.PHONY: help build run test bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+build: ## Build everything (warnings are errors)
+	$(DOTNET) build $(SLN) -c $(CONFIG) -v quiet -nologo
+
+run: ## Start the control plane on its embedded default at http://localhost:8080
+	$(DOTNET) run --project src/ControlPlane.Server -c $(CONFIG)
+
+test: ## Run all tests (needs redis-server on PATH for the Redis-mode test; .ci/run installs it)
+	$(DOTNET) test $(SLN) -c $(CONFIG) -nologo --logger "console;verbosity=normal" -- RunConfiguration.TestSessionTimeout=1200000
+
+bench: ## Run the benchmarks and print the figures for docs/benchmarks.md
+	$(DOTNET) run --project tests/ControlPlane.Benchmarks -c Release -- all
+
+clean: ## Remove build outputs
+	$(DOTNET) clean $(SLN) -v quiet -nologo

@@ -1,0 +1,14 @@
+namespace ControlPlane.Engines;
+
+/// <summary>An engine's state between two steps.</summary>
+public sealed record EngineSnapshot
+{
+    public int RunningRequests { get; init; }
+    public int WaitingRequests { get; init; }
+    public int UsedKvBlocks { get; init; }
+    public int TotalKvBlocks { get; init; }
+
+    /// <summary>Blocks the waiting requests' prompts will need.</summary>
+    public int WaitingKvBlocks { get; init; }
+    public long PreemptionCount { get; init; }
+}

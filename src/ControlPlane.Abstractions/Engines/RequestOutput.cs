@@ -1,0 +1,19 @@
+using ControlPlane.Requests;
+
+namespace ControlPlane.Engines;
+
+/// <summary>What one engine step produced for one request.</summary>
+public sealed record RequestOutput
+{
+    public required string RequestId { get; init; }
+    public required IReadOnlyList<int> NewTokenIds { get; init; }
+
+    /// <summary>The text the new tokens add (stop strings already cut off).</summary>
+    public required string TextDelta { get; init; }
+    public FinishReason FinishReason { get; init; }
+    public int PromptTokens { get; init; }
+    public int CompletionTokens { get; init; }
+    public int CachedPromptTokens { get; init; }
+
+    public bool Finished => FinishReason != FinishReason.None;
+}

@@ -1,0 +1,13 @@
+using ControlPlane.Instances;
+using ControlPlane.Requests;
+
+namespace ControlPlane.Grains;
+
+/// <summary>A stateless dispatch worker of one model on each control silo; picks an instance for a request.</summary>
+[Alias("ControlPlane.IDispatcherGrain")]
+public interface IDispatcherGrain : IGrainWithStringKey
+{
+    /// <summary>Picks an instance, skipping <paramref name="exclude"/> (instances that already refused this request).</summary>
+    [Alias("Dispatch")]
+    Task<DispatchDecision> DispatchAsync(RequestSpec request, IReadOnlyList<string> exclude, CancellationToken cancellationToken = default);
+}

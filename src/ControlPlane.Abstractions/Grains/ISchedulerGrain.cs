@@ -1,0 +1,24 @@
+using ControlPlane.Instances;
+
+namespace ControlPlane.Grains;
+
+/// <summary>One model's global view: its instances and their loads, from which dispatchers take snapshots.</summary>
+[Alias("ControlPlane.ISchedulerGrain")]
+public interface ISchedulerGrain : IGrainWithStringKey
+{
+    [Alias("Register")]
+    Task RegisterInstanceAsync(InstanceDescriptor instance, CancellationToken cancellationToken = default);
+
+    [Alias("Unregister")]
+    Task UnregisterInstanceAsync(string instanceId, CancellationToken cancellationToken = default);
+
+    /// <summary>A host's batched load reports (one call per host per period, not one per instance).</summary>
+    [Alias("ReportLoad")]
+    Task ReportLoadAsync(IReadOnlyList<InstanceLoad> loads, CancellationToken cancellationToken = default);
+
+    [Alias("GetSnapshot")]
+    Task<LoadSnapshot> GetSnapshotAsync(CancellationToken cancellationToken = default);
+
+    [Alias("GetInstances")]
+    Task<IReadOnlyList<InstanceDescriptor>> GetInstancesAsync(CancellationToken cancellationToken = default);
+}

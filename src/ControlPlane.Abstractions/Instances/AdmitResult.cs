@@ -1,0 +1,12 @@
+namespace ControlPlane.Instances;
+
+/// <summary>An instance's answer to an admit order.</summary>
+[GenerateSerializer, Immutable, Alias("ControlPlane.AdmitResult")]
+public sealed record AdmitResult(
+    [property: Id(0)] bool Accepted,
+    [property: Id(1)] string? Reason)
+{
+    public static AdmitResult Admitted { get; } = new(true, null);
+
+    public static AdmitResult Refused(string reason) => new(false, reason);
+}

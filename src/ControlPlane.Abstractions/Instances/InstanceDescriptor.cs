@@ -1,0 +1,17 @@
+namespace ControlPlane.Instances;
+
+/// <summary>What an instance is: its id, model, role and capacity. Changes only when the instance is re-registered.</summary>
+[GenerateSerializer, Immutable, Alias("ControlPlane.InstanceDescriptor")]
+public sealed record InstanceDescriptor
+{
+    [Id(0)] public required string InstanceId { get; init; }
+    [Id(1)] public required string Model { get; init; }
+    [Id(2)] public InstanceRole Role { get; init; } = InstanceRole.Mixed;
+    [Id(3)] public int TotalKvBlocks { get; init; }
+    [Id(4)] public int KvBlockSize { get; init; }
+    [Id(5)] public int MaxContextTokens { get; init; }
+    [Id(6)] public string Engine { get; init; } = "";
+
+    /// <summary>The silo that runs the engine; the instance grain is placed there.</summary>
+    [Id(7)] public string Host { get; init; } = "";
+}

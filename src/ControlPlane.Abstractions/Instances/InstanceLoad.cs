@@ -1,0 +1,21 @@
+namespace ControlPlane.Instances;
+
+/// <summary>One instance's load at a moment: what dispatch and migration policies read.</summary>
+[GenerateSerializer, Immutable, Alias("ControlPlane.InstanceLoad")]
+public sealed record InstanceLoad
+{
+    [Id(0)] public required string InstanceId { get; init; }
+    [Id(1)] public InstanceRole Role { get; init; }
+    [Id(2)] public InstanceHealth Health { get; init; } = InstanceHealth.Ready;
+    [Id(3)] public int RunningRequests { get; init; }
+    [Id(4)] public int WaitingRequests { get; init; }
+    [Id(5)] public int UsedKvBlocks { get; init; }
+    [Id(6)] public int TotalKvBlocks { get; init; }
+
+    /// <summary>KV blocks that the waiting requests will need once admitted (queued demand).</summary>
+    [Id(7)] public int WaitingKvBlocks { get; init; }
+    [Id(8)] public DateTimeOffset ReportedAt { get; init; }
+    [Id(9)] public int KvBlockSize { get; init; } = 16;
+
+    public double KvUsage => TotalKvBlocks == 0 ? 1 : (double)UsedKvBlocks / TotalKvBlocks;
+}

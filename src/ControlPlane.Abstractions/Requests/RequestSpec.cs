@@ -1,0 +1,16 @@
+namespace ControlPlane.Requests;
+
+/// <summary>A request as the control plane schedules it: tokenized prompt, sampling, class and priority.</summary>
+[GenerateSerializer, Immutable, Alias("ControlPlane.RequestSpec")]
+public sealed record RequestSpec
+{
+    [Id(0)] public required string RequestId { get; init; }
+    [Id(1)] public required string Model { get; init; }
+    [Id(2)] public required IReadOnlyList<int> PromptTokenIds { get; init; }
+    [Id(3)] public required SamplingParameters Sampling { get; init; }
+    [Id(4)] public ServiceClass ServiceClass { get; init; } = ServiceClass.Standard;
+
+    /// <summary>Higher runs first within a class; 0 is the default.</summary>
+    [Id(5)] public int Priority { get; init; }
+    [Id(6)] public DateTimeOffset ArrivedAt { get; init; }
+}

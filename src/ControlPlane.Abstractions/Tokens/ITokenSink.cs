@@ -1,0 +1,11 @@
+using Orleans.Concurrency;
+
+namespace ControlPlane.Tokens;
+
+/// <summary>A gateway's receiver of token batches (a grain observer, one per gateway).</summary>
+[Alias("ControlPlane.ITokenSink")]
+public interface ITokenSink : IGrainObserver
+{
+    [OneWay, Alias("OnTokens")]
+    Task OnTokensAsync(TokenBatch batch);
+}

@@ -1,0 +1,114 @@
+using ControlPlane.Engines;
+using ControlPlane.Instances;
+using ControlPlane.Requests;
+using ControlPlane.Tokens;
+
+namespace ControlPlane.Grains.Engines;
+
+public sealed partial class EngineRunner
+{
+    private void AddNow(RequestSpec request, ITokenSink sink, long admittedAt)
+    {
+        _tracked[request.RequestId] = new TrackedRequest(sink, admittedAt);
+        try
+        {
+            _engine.Add(request);
+        }
+        catch (EngineRejectedException ex)
+        {
+            Finish(request.RequestId, FinishReason.Error, ex.Message);
+        }
+    }
+
+    private bool AbortNow(string requestId)
+    {
+        var known = _engine.Abort(requestId);
+        return _tracked.Remove(requestId) || known;
+    }
+
+    private void Deliver(EngineStepResult step)
+    {
+        foreach (var output in step.Outputs)
+        {
+            if (!_tracked.TryGetValue(output.RequestId, out var tracked))
+                continue; // aborted while the step ran
+            var chunk = new TokenChunk
+            {
+                RequestId = output.RequestId,
+                Sequence = tracked.NextSequence++,
+                TokenIds = [.. output.NewTokenIds],
+                Text = output.TextDelta,
+                FinishReason = output.FinishReason,
+                Usage = output.Finished ? new RequestUsage(output.PromptTokens, output.CompletionTokens, output.CachedPromptTokens) : null,
+                EngineTime = output.Finished ? _time.GetElapsedTime(tracked.AdmittedAt) : TimeSpan.Zero,
+            };
+            if (output.Finished)
+                _tracked.Remove(output.RequestId);
+            Enqueue(tracked.Sink, chunk);
+        }
+        Flush();
+    }
+
+    /// <summary>Ends a request the engine will not finish itself (rejected, failed, shut down).</summary>
+    private void Finish(string requestId, FinishReason reason, string error)
+    {
+        if (!_tracked.Remove(requestId, out var tracked))
+            return;
+        Enqueue(tracked.Sink, new TokenChunk
+        {
+            RequestId = requestId,
+            Sequence = tracked.NextSequence++,
+            TokenIds = [],
+            Text = "",
+            FinishReason = reason,
+            Error = error,
+            EngineTime = _time.GetElapsedTime(tracked.AdmittedAt),
+        });
+    }
+
+    private void Enqueue(ITokenSink sink, TokenChunk chunk)
+    {
+        if (!_outbox.TryGetValue(sink, out var chunks))
+            _outbox[sink] = chunks = [];
+        chunks.Add(chunk);
+    }
+
+    /// <summary>One call per destination gateway per step; the sink is one-way, so a slow gateway never stalls the engine.</summary>
+    private void Flush()
+    {
+        foreach (var (sink, chunks) in _outbox)
+        {
+            if (chunks.Count == 0)
+                continue;
+            var batch = new TokenBatch(Descriptor.InstanceId, chunks.ToArray());
+            chunks.Clear();
+            try
+            {
+                _ = sink.OnTokensAsync(batch);
+            }
+            catch (Exception ex)
+            {
+                Log.DeliveryFailed(_logger, ex, Descriptor.InstanceId);
+            }
+        }
+    }
+
+    private void PublishLoad()
+    {
+        var snapshot = _engine.Snapshot();
+        var inFlight = Volatile.Read(ref _admitsInFlight);
+        _load = new InstanceLoad
+        {
+            InstanceId = Descriptor.InstanceId,
+            Role = Role,
+            Health = Health,
+            RunningRequests = snapshot.RunningRequests,
+            WaitingRequests = snapshot.WaitingRequests + inFlight,
+            UsedKvBlocks = snapshot.UsedKvBlocks,
+            TotalKvBlocks = snapshot.TotalKvBlocks,
+            WaitingKvBlocks = snapshot.WaitingKvBlocks,
+            KvBlockSize = Descriptor.KvBlockSize,
+            ReportedAt = _time.GetUtcNow(),
+        };
+    }
+}

@@ -1,0 +1,135 @@
+using System.Collections.Concurrent;
+using ControlPlane.Engines;
+using ControlPlane.Instances;
+using ControlPlane.Requests;
+using ControlPlane.Tokens;
+using Microsoft.Extensions.Logging;
+
+namespace ControlPlane.Grains.Engines;
+
+/// <summary>
+/// Drives one engine from one loop: applies queued orders between steps, runs steps while there is work,
+/// and sends each step's tokens as one batch per destination gateway. Orders come from any thread.
+/// </summary>
+public sealed partial class EngineRunner : IAsyncDisposable
+{
+    private readonly IEngine _engine;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ConcurrentQueue<Action> _orders = new();
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly Dictionary<string, TrackedRequest> _tracked = new(StringComparer.Ordinal);
+    private readonly Dictionary<ITokenSink, List<TokenChunk>> _outbox = [];
+    private readonly CancellationTokenSource _stop = new();
+    private volatile InstanceLoad _load;
+    private volatile int _health = (int)InstanceHealth.Starting;
+    private volatile int _role;
+    private int _admitsInFlight;
+    private Task? _loop;
+
+    public EngineRunner(InstanceDescriptor descriptor, IEngine engine, TimeProvider time, ILogger logger)
+    {
+        Descriptor = descriptor;
+        _engine = engine;
+        _time = time;
+        _logger = logger;
+        _role = (int)descriptor.Role;
+        _load = new InstanceLoad { InstanceId = descriptor.InstanceId, Health = InstanceHealth.Starting, TotalKvBlocks = descriptor.TotalKvBlocks, KvBlockSize = descriptor.KvBlockSize };
+    }
+
+    public InstanceDescriptor Descriptor { get; }
+    public InstanceLoad Load => _load;
+    public InstanceHealth Health => (InstanceHealth)_health;
+    public InstanceRole Role => (InstanceRole)_role;
+
+    /// <summary>Starts the loop; later calls do nothing.</summary>
+    public void Start()
+    {
+        if (_loop is not null)
+            return;
+        _health = (int)InstanceHealth.Ready;
+        _loop = Task.Run(() => RunAsync(_stop.Token));
+    }
+
+    public AdmitResult Admit(RequestSpec request, ITokenSink sink)
+    {
+        if (Health != InstanceHealth.Ready)
+            return AdmitResult.Refused($"instance '{Descriptor.InstanceId}' is {Health.ToString().ToLowerInvariant()}");
+        var admittedAt = _time.GetTimestamp();
+        Interlocked.Increment(ref _admitsInFlight);
+        Order(() =>
+        {
+            Interlocked.Decrement(ref _admitsInFlight);
+            AddNow(request, sink, admittedAt);
+        });
+        return AdmitResult.Admitted;
+    }
+
+    public Task<bool> AbortAsync(string requestId)
+    {
+        var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Order(() => done.SetResult(AbortNow(requestId)));
+        return done.Task;
+    }
+
+    public void SetRole(InstanceRole role) => _role = (int)role;
+
+    public void Drain() => _health = (int)InstanceHealth.Draining;
+
+    public async ValueTask DisposeAsync()
+    {
+        _health = (int)InstanceHealth.Draining;
+        await _stop.CancelAsync();
+        if (_loop is not null)
+            await _loop.ConfigureAwait(false);
+        while (_orders.TryDequeue(out var order))
+            order();
+        foreach (var id in _tracked.Keys.ToArray())
+            Finish(id, FinishReason.Aborted, "the instance is shutting down");
+        Flush();
+        _engine.Dispose();
+        _stop.Dispose();
+        _wake.Dispose();
+    }
+
+    private void Order(Action order)
+    {
+        _orders.Enqueue(order);
+        _wake.Release();
+    }
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            while (_orders.TryDequeue(out var order))
+                order();
+            Flush();
+            PublishLoad();
+            try
+            {
+                if (!_engine.HasWork)
+                {
+                    await _wake.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+                var step = await _engine.StepAsync(cancellationToken).ConfigureAwait(false);
+                Deliver(step);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                Log.StepFailed(_logger, ex, Descriptor.InstanceId);
+                _health = (int)InstanceHealth.Failed;
+                foreach (var id in _tracked.Keys.ToArray())
+                {
+                    _engine.Abort(id);
+                    Finish(id, FinishReason.Error, $"engine step failed: {ex.Message}");
+                }
+            }
+        }
+    }
+}

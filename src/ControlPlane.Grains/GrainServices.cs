@@ -1,0 +1,29 @@
+using ControlPlane.Grains.Engines;
+using ControlPlane.Scheduling.Dispatch;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace ControlPlane.Grains;
+
+/// <summary>Registers what the grains of this project need on a silo.</summary>
+public static class GrainServices
+{
+    /// <summary>
+    /// Adds the engine host (with the engines <paramref name="addEngines"/> puts on it), the dispatch
+    /// configuration and the clock. Every silo with the control or worker role calls this.
+    /// </summary>
+    public static IServiceCollection AddControlPlaneGrains(this IServiceCollection services, DispatchConfig dispatch, Action<IServiceProvider, EngineHost>? addEngines = null)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<IOptions<DispatchConfig>>(Options.Create(dispatch));
+        services.AddSingleton(sp =>
+        {
+            var host = ActivatorUtilities.CreateInstance<EngineHost>(sp);
+            addEngines?.Invoke(sp, host);
+            return host;
+        });
+        services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
+        return services;
+    }
+}

@@ -1,0 +1,50 @@
+using ControlPlane.Grains.Engines;
+using ControlPlane.Instances;
+using ControlPlane.Requests;
+using ControlPlane.Tokens;
+
+namespace ControlPlane.Grains.Instances;
+
+/// <summary>
+/// The control-path face of one engine: it takes the scheduler's orders and applies them to the engine
+/// runner on its silo. Holds no state of its own beyond the runner's; the engine is the truth.
+/// </summary>
+public sealed class InstanceGrain(EngineHost host) : Grain, IInstanceGrain
+{
+    private EngineRunner? _runner;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        host.TryGet(this.GetPrimaryKeyString(), out _runner);
+        return Task.CompletedTask;
+    }
+
+    public Task<InstanceDescriptor> GetDescriptorAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(Runner.Descriptor);
+
+    public Task<InstanceLoad> GetLoadAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(Runner.Load);
+
+    public Task<AdmitResult> AdmitAsync(RequestSpec request, ITokenSink sink, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_runner is null
+            ? AdmitResult.Refused($"instance '{this.GetPrimaryKeyString()}' is not hosted on this silo")
+            : _runner.Admit(request, sink));
+
+    public Task<bool> AbortAsync(string requestId, CancellationToken cancellationToken = default) =>
+        _runner is null ? Task.FromResult(false) : _runner.AbortAsync(requestId);
+
+    public Task SetRoleAsync(InstanceRole role, CancellationToken cancellationToken = default)
+    {
+        Runner.SetRole(role);
+        return Task.CompletedTask;
+    }
+
+    public Task DrainAsync(CancellationToken cancellationToken = default)
+    {
+        Runner.Drain();
+        return Task.CompletedTask;
+    }
+
+    private EngineRunner Runner => _runner
+        ?? throw new InvalidOperationException($"instance '{this.GetPrimaryKeyString()}' is not hosted on this silo");
+}

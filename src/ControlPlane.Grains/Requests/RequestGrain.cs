@@ -1,0 +1,57 @@
+using ControlPlane.Requests;
+
+namespace ControlPlane.Grains.Requests;
+
+/// <summary>A request's lifecycle, persisted in the <c>requests</c> store on each phase change.</summary>
+public sealed class RequestGrain([PersistentState("request", RequestGrain.StorageName)] IPersistentState<RequestStatus> state)
+    : Grain, IRequestGrain
+{
+    public const string StorageName = "requests";
+
+    public async Task StartAsync(RequestSpec spec, CancellationToken cancellationToken = default)
+    {
+        if (state.RecordExists)
+            throw new InvalidOperationException($"request '{this.GetPrimaryKeyString()}' was already started");
+        state.State = new RequestStatus
+        {
+            Phase = RequestPhase.Queued,
+            Model = spec.Model,
+            ServiceClass = spec.ServiceClass,
+            Priority = spec.Priority,
+            PromptTokens = spec.PromptTokenIds.Count,
+            ArrivedAt = spec.ArrivedAt,
+            History = [RequestPhase.Queued],
+        };
+        await state.WriteStateAsync(cancellationToken);
+    }
+
+    public async Task<RequestStatus> AdvanceAsync(RequestTransition transition, CancellationToken cancellationToken = default)
+    {
+        var current = state.State;
+        if (!state.RecordExists)
+            throw new InvalidOperationException($"request '{this.GetPrimaryKeyString()}' was never started");
+        if (!RequestLifecycle.CanMove(current.Phase, transition.To))
+            throw new InvalidOperationException($"request '{this.GetPrimaryKeyString()}' cannot move from {current.Phase} to {transition.To}");
+
+        var instances = transition.InstanceId is { } id && (current.Instances.Count == 0 || current.Instances[^1] != id)
+            ? [.. current.Instances, id]
+            : current.Instances;
+        state.State = current with
+        {
+            Phase = transition.To,
+            Instances = instances,
+            History = [.. current.History, transition.To],
+            CompletionTokens = transition.Usage?.CompletionTokens ?? current.CompletionTokens,
+            FirstTokenAt = transition.To == RequestPhase.Decoding ? current.FirstTokenAt ?? transition.At : current.FirstTokenAt,
+            EndedAt = RequestLifecycle.IsEnded(transition.To) ? transition.At : null,
+            FinishReason = transition.FinishReason,
+            Error = transition.Error,
+        };
+        await state.WriteStateAsync(cancellationToken);
+        if (RequestLifecycle.IsEnded(transition.To))
+            DelayDeactivation(TimeSpan.FromSeconds(30));
+        return state.State;
+    }
+
+    public Task<RequestStatus> GetStatusAsync(CancellationToken cancellationToken = default) => Task.FromResult(state.State);
+}

@@ -1,0 +1,14 @@
+using ControlPlane.Scheduling.Dispatch;
+
+namespace ControlPlane.Server.Configuration;
+
+/// <summary>The <c>ControlPlane</c> configuration section, as users write it.</summary>
+public sealed record ControlPlaneConfig
+{
+    public const string Section = "ControlPlane";
+
+    public ClusterConfig Cluster { get; init; } = new();
+    public GatewayConfig Gateway { get; init; } = new();
+    public DispatchConfig Dispatch { get; init; } = new();
+    public IReadOnlyList<ModelConfig> Models { get; init; } = [];
+}

@@ -1,0 +1,103 @@
+using ControlPlane.Scheduling.Dispatch;
+using ControlPlane.Simulation.Performance;
+using ControlPlane.Server.Models;
+
+namespace ControlPlane.Server.Configuration;
+
+/// <summary>Binds the <c>ControlPlane</c> section and checks it whole, before anything starts.</summary>
+public static class ControlPlaneConfigLoader
+{
+    public static readonly string[] Engines = ["simulated"];
+
+    /// <summary>Binds and validates; throws <see cref="ConfigurationException"/> listing every bad key.</summary>
+    public static ControlPlaneConfig Load(IConfiguration configuration)
+    {
+        ControlPlaneConfig config;
+        try
+        {
+            config = configuration.GetSection(ControlPlaneConfig.Section).Get<ControlPlaneConfig>(o => o.ErrorOnUnknownConfiguration = true)
+                ?? new ControlPlaneConfig();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new ConfigurationException(ex.InnerException is null ? ex.Message : $"{ex.Message} {ex.InnerException.Message}", ex);
+        }
+        var errors = Validate(config);
+        return errors.Count == 0 ? config : throw new ConfigurationException(errors);
+    }
+
+    public static IReadOnlyList<string> Validate(ControlPlaneConfig config)
+    {
+        const string root = ControlPlaneConfig.Section;
+        var errors = new List<string>();
+        var cluster = config.Cluster;
+        if (!Enum.TryParse<ClusterMode>(cluster.Mode, ignoreCase: true, out var mode))
+            errors.Add($"{root}:Cluster:Mode '{cluster.Mode}' is not a cluster mode; known: {string.Join(", ", Enum.GetNames<ClusterMode>())}");
+        if (mode == ClusterMode.Redis)
+        {
+            if (string.IsNullOrWhiteSpace(cluster.Redis))
+                errors.Add($"{root}:Cluster:Redis is required when {root}:Cluster:Mode is Redis (e.g. 'localhost:6379')");
+            else
+            {
+                try
+                {
+                    StackExchange.Redis.ConfigurationOptions.Parse(cluster.Redis);
+                }
+                catch (ArgumentException ex)
+                {
+                    errors.Add($"{root}:Cluster:Redis '{cluster.Redis}' is not a Redis configuration string: {ex.Message}");
+                }
+            }
+        }
+        if (cluster.SiloPort is < 1 or > 65535)
+            errors.Add($"{root}:Cluster:SiloPort must be between 1 and 65535 (got {cluster.SiloPort})");
+        if (cluster.GatewayPort is < 0 or > 65535)
+            errors.Add($"{root}:Cluster:GatewayPort must be between 0 (no client gateway) and 65535 (got {cluster.GatewayPort})");
+        if (!System.Net.IPAddress.TryParse(cluster.AdvertisedAddress, out _))
+            errors.Add($"{root}:Cluster:AdvertisedAddress '{cluster.AdvertisedAddress}' is not an IP address");
+
+        var gateway = config.Gateway;
+        if (gateway.MaxInFlightRequests < 1)
+            errors.Add($"{root}:Gateway:MaxInFlightRequests must be at least 1 (got {gateway.MaxInFlightRequests})");
+        if (gateway.DefaultMaxTokens < 1)
+            errors.Add($"{root}:Gateway:DefaultMaxTokens must be at least 1 (got {gateway.DefaultMaxTokens})");
+        if (gateway.DispatchAttempts < 1)
+            errors.Add($"{root}:Gateway:DispatchAttempts must be at least 1 (got {gateway.DispatchAttempts})");
+        if (gateway.RetryAfterSeconds < 1)
+            errors.Add($"{root}:Gateway:RetryAfterSeconds must be at least 1 (got {gateway.RetryAfterSeconds})");
+
+        errors.AddRange(DispatchPolicies.Validate(config.Dispatch, $"{root}:Dispatch"));
+        if (config.Models.Count == 0)
+            errors.Add($"{root}:Models is empty: name at least one model to serve");
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < config.Models.Count; i++)
+            ValidateModel(config.Models[i], $"{root}:Models:{i}", names, errors);
+        return errors;
+    }
+
+    private static void ValidateModel(ModelConfig model, string key, HashSet<string> names, List<string> errors)
+    {
+        if (string.IsNullOrWhiteSpace(model.Name))
+            errors.Add($"{key}:Name is required");
+        else if (!names.Add(model.Name))
+            errors.Add($"{key}:Name '{model.Name}' is served twice");
+        if (!Engines.Contains(model.Engine))
+            errors.Add($"{key}:Engine '{model.Engine}' is not an engine of this build; known: {string.Join(", ", Engines)}");
+        if (model.Instances < 0)
+            errors.Add($"{key}:Instances must be 0 or more (got {model.Instances})");
+        if (!ChatTemplates.Known.Contains(model.ChatTemplate))
+            errors.Add($"{key}:ChatTemplate '{model.ChatTemplate}' is not a chat template; known: {string.Join(", ", ChatTemplates.Known)}");
+        if (model.MaxContextTokens is < 16)
+            errors.Add($"{key}:MaxContextTokens must be at least 16 (got {model.MaxContextTokens})");
+        if (model.KvBlocks is < 1)
+            errors.Add($"{key}:KvBlocks must be at least 1 (got {model.KvBlocks})");
+        try
+        {
+            PerformanceProfile.Load(model.Profile);
+        }
+        catch (Exception ex) when (ex is IOException or System.Text.Json.JsonException or UnauthorizedAccessException)
+        {
+            errors.Add($"{key}:Profile: {ex.Message}");
+        }
+    }
+}

@@ -1,0 +1,34 @@
+using System.Text.Json;
+
+namespace ControlPlane.Server.Gateway;
+
+/// <summary>An OpenAI-style error: HTTP status, message, type, the parameter at fault and a code.</summary>
+public sealed record ApiError(int Status, string Message, string Type, string? Param, string? Code)
+{
+    public static ApiError Invalid(string? param, string message, string? code = null) =>
+        new(StatusCodes.Status400BadRequest, message, "invalid_request_error", param, code);
+
+    public static ApiError ModelNotFound(string model) =>
+        new(StatusCodes.Status404NotFound, $"The model '{model}' does not exist or you do not have access to it.", "invalid_request_error", "model", "model_not_found");
+
+    public static ApiError Overloaded(string message) =>
+        new(StatusCodes.Status429TooManyRequests, message, "rate_limit_exceeded", null, "overloaded");
+
+    public static ApiError Unavailable(string message) =>
+        new(StatusCodes.Status503ServiceUnavailable, message, "server_error", null, "unavailable");
+
+    public static ApiError Server(string message) =>
+        new(StatusCodes.Status500InternalServerError, message, "server_error", null, null);
+
+    public void WriteBody(Utf8JsonWriter json)
+    {
+        json.WriteStartObject();
+        json.WriteStartObject("error");
+        json.WriteString("message", Message);
+        json.WriteString("type", Type);
+        json.WriteString("param", Param);
+        json.WriteString("code", Code);
+        json.WriteEndObject();
+        json.WriteEndObject();
+    }
+}

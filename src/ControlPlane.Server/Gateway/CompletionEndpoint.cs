@@ -1,0 +1,171 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using ControlPlane.Requests;
+using ControlPlane.Server.Configuration;
+using ControlPlane.Server.Metrics;
+
+namespace ControlPlane.Server.Gateway;
+
+/// <summary>
+/// <c>POST /v1/completions</c> and <c>POST /v1/chat/completions</c>: parse, start, then either stream
+/// server-sent events (one per engine step) ending in <c>data: [DONE]</c>, or answer once with the whole text.
+/// </summary>
+public sealed class CompletionEndpoint(RequestExecutor executor, GatewayMetrics metrics, ControlPlaneConfig config, TimeProvider time, ILogger<CompletionEndpoint> logger)
+{
+    private static readonly byte[] DataPrefix = "data: "u8.ToArray();
+    private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
+    private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
+
+    public async Task HandleAsync(HttpContext context, CompletionKind kind)
+    {
+        var aborted = context.RequestAborted;
+        RunningRequest running;
+        CompletionRequest request;
+        try
+        {
+            request = CompletionRequestParser.Parse(kind, await ReadBodyAsync(context.Request, aborted));
+            running = await executor.StartAsync(request, aborted);
+        }
+        catch (ApiErrorException ex)
+        {
+            if (ex.Error.Status == StatusCodes.Status400BadRequest)
+                metrics.Outcome("", "invalid");
+            await WriteErrorAsync(context.Response, ex.Error, config.Gateway.RetryAfterSeconds);
+            return;
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            return;
+        }
+
+        var created = time.GetUtcNow().ToUnixTimeSeconds();
+        try
+        {
+            if (request.Stream)
+                await StreamAsync(context.Response, request, running, created, aborted);
+            else
+                await AnswerAsync(context.Response, request, running, created, aborted);
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            await running.CancelAsync();
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException && aborted.IsCancellationRequested)
+        {
+            await running.CancelAsync();
+        }
+        catch (Exception ex)
+        {
+            GatewayLog.RequestFailed(logger, ex, running.Spec.RequestId);
+            await running.CancelAsync();
+            throw;
+        }
+        finally
+        {
+            await running.EndAsync();
+        }
+    }
+
+    private static async Task StreamAsync(HttpResponse response, CompletionRequest request, RunningRequest running, long created, CancellationToken aborted)
+    {
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        response.Headers["X-Request-Id"] = running.Spec.RequestId;
+        await response.StartAsync(aborted);
+        var buffer = new ArrayBufferWriter<byte>(512);
+        await using var json = new Utf8JsonWriter(buffer);
+        var first = true;
+        await foreach (var chunk in running.Stream.Reader.ReadAllAsync(aborted))
+        {
+            running.Observe(chunk);
+            buffer.ResetWrittenCount();
+            json.Reset(buffer);
+            if (chunk.FinishReason == FinishReason.Error)
+            {
+                buffer.Write(DataPrefix);
+                ApiError.Server(chunk.Error ?? "the engine failed").WriteBody(json);
+            }
+            else
+            {
+                buffer.Write(DataPrefix);
+                OpenAiResponses.WriteChunk(json, request.Kind, running.Spec.RequestId, created, running.Spec.Model, chunk.Text, chunk.FinishReason, first);
+                first = false;
+            }
+            await json.FlushAsync(aborted);
+            buffer.Write(EventEnd);
+            if (chunk.FinishReason != FinishReason.None && request.IncludeUsage && running.Usage is { } usage)
+            {
+                buffer.Write(DataPrefix);
+                json.Reset(buffer);
+                OpenAiResponses.WriteUsageChunk(json, request.Kind, running.Spec.RequestId, created, running.Spec.Model, usage);
+                await json.FlushAsync(aborted);
+                buffer.Write(EventEnd);
+            }
+            await response.Body.WriteAsync(buffer.WrittenMemory, aborted);
+            await response.Body.FlushAsync(aborted);
+        }
+        await response.Body.WriteAsync(Done, aborted);
+        await response.Body.FlushAsync(aborted);
+    }
+
+    private static async Task AnswerAsync(HttpResponse response, CompletionRequest request, RunningRequest running, long created, CancellationToken aborted)
+    {
+        var text = new StringBuilder();
+        var finish = FinishReason.None;
+        string? error = null;
+        await foreach (var chunk in running.Stream.Reader.ReadAllAsync(aborted))
+        {
+            running.Observe(chunk);
+            text.Append(chunk.Text);
+            finish = chunk.FinishReason;
+            error = chunk.Error;
+        }
+        if (finish is FinishReason.Error or FinishReason.Aborted)
+        {
+            await WriteErrorAsync(response, ApiError.Server(error ?? "the request was stopped by its instance"), 0);
+            return;
+        }
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        await using (var json = new Utf8JsonWriter(buffer))
+            OpenAiResponses.WriteCompletion(json, request.Kind, running.Spec.RequestId, created, running.Spec.Model, text.ToString(), finish, running.Usage!);
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json";
+        response.ContentLength = buffer.WrittenCount;
+        response.Headers["X-Request-Id"] = running.Spec.RequestId;
+        response.Headers["Server-Timing"] = "engine;dur=" + running.EngineTime.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture);
+        await response.Body.WriteAsync(buffer.WrittenMemory, aborted);
+        await response.Body.FlushAsync(aborted);
+    }
+
+    private static async Task<JsonElement> ReadBodyAsync(HttpRequest request, CancellationToken aborted)
+    {
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(request.Body, default, aborted);
+            return document.RootElement.Clone();
+        }
+        catch (JsonException ex)
+        {
+            throw new ApiErrorException(ApiError.Invalid(null,
+                $"We could not parse the JSON body of your request: {ex.Message} (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine}).", "invalid_json"));
+        }
+    }
+
+    public static async Task WriteErrorAsync(HttpResponse response, ApiError error, int retryAfterSeconds)
+    {
+        if (response.HasStarted)
+            return;
+        response.StatusCode = error.Status;
+        response.ContentType = "application/json";
+        if (error.Status == StatusCodes.Status429TooManyRequests || error.Status == StatusCodes.Status503ServiceUnavailable)
+            response.Headers.RetryAfter = Math.Max(1, retryAfterSeconds).ToString(CultureInfo.InvariantCulture);
+        var buffer = new ArrayBufferWriter<byte>(256);
+        await using (var json = new Utf8JsonWriter(buffer))
+            error.WriteBody(json);
+        await response.Body.WriteAsync(buffer.WrittenMemory);
+    }
+}

@@ -1,0 +1,70 @@
+using System.Text.Json;
+using ControlPlane.Requests;
+
+namespace ControlPlane.Server.Gateway;
+
+/// <summary>
+/// Reads an OpenAI completion or chat body and checks every field it uses, so a bad request is answered
+/// with a 400 naming the field before it costs the cluster anything. Unknown fields are ignored, as most
+/// OpenAI-compatible servers do; known but unsupported ones are refused rather than silently dropped.
+/// </summary>
+public static class CompletionRequestParser
+{
+    public static CompletionRequest Parse(CompletionKind kind, JsonElement body)
+    {
+        if (body.ValueKind != JsonValueKind.Object)
+            throw new ApiErrorException(ApiError.Invalid(null, "The request body must be a JSON object."));
+        var fields = new Fields(body);
+        var model = fields.RequiredString("model");
+        var stream = fields.Bool("stream") ?? false;
+        var includeUsage = false;
+        if (fields.Object("stream_options") is { } options)
+        {
+            if (!stream)
+                throw new ApiErrorException(ApiError.Invalid("stream_options", "stream_options is only allowed when stream is true."));
+            includeUsage = new Fields(options, "stream_options.").Bool("include_usage") ?? false;
+        }
+        if (fields.Int("n", 1, 128) is > 1)
+            throw new ApiErrorException(ApiError.Invalid("n", "n > 1 is not supported: ask for each completion in its own request.", "unsupported_value"));
+        fields.RejectUnless("logprobs", v => v.ValueKind is JsonValueKind.Null or JsonValueKind.False, "logprobs are not supported.");
+        fields.RejectUnless("echo", v => v.ValueKind is JsonValueKind.Null or JsonValueKind.False, "echo is not supported.");
+        fields.RejectUnless("best_of", v => v.ValueKind is JsonValueKind.Null || (v.ValueKind == JsonValueKind.Number && v.GetDouble() == 1), "best_of > 1 is not supported.");
+        fields.RejectUnless("tools", v => v.ValueKind is JsonValueKind.Null || (v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0), "tools are not supported by this model.");
+        foreach (var penalty in new[] { "presence_penalty", "frequency_penalty" })
+            fields.RejectUnless(penalty, v => v.ValueKind is JsonValueKind.Null || (v.ValueKind == JsonValueKind.Number && v.GetDouble() == 0), $"{penalty} other than 0 is not supported.");
+
+        int? maxTokens = fields.Int("max_completion_tokens", 1, int.MaxValue);
+        var maxTokensParam = "max_completion_tokens";
+        if (maxTokens is null)
+        {
+            maxTokens = fields.Int("max_tokens", 1, int.MaxValue);
+            maxTokensParam = "max_tokens";
+        }
+        var sampling = new SamplingParameters
+        {
+            Temperature = (float)(fields.Number("temperature", 0, 2) ?? 1),
+            TopP = (float)(fields.Number("top_p", 0, 1, minExclusive: true) ?? 1),
+            TopK = fields.Int("top_k", -1, 1_000_000) is { } k and > 0 ? k : 0,
+            Seed = fields.Long("seed"),
+            StopStrings = fields.Stop(),
+            StopTokenIds = fields.IntArray("stop_token_ids") ?? [],
+            IgnoreEndOfSequence = fields.Bool("ignore_eos") ?? false,
+        };
+
+        var request = new CompletionRequest
+        {
+            Kind = kind,
+            Model = model,
+            Stream = stream,
+            IncludeUsage = includeUsage,
+            MaxTokens = maxTokens,
+            MaxTokensParam = maxTokensParam,
+            Sampling = sampling,
+            ServiceClass = fields.ServiceTier(),
+            Priority = fields.Int("priority", -1_000_000, 1_000_000) ?? 0,
+        };
+        return kind == CompletionKind.Chat
+            ? request with { Messages = fields.Messages() }
+            : fields.Prompt(request);
+    }
+}

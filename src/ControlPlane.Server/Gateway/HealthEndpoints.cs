@@ -1,0 +1,25 @@
+using ControlPlane.Grains;
+using ControlPlane.Instances;
+using ControlPlane.Server.Models;
+
+namespace ControlPlane.Server.Gateway;
+
+/// <summary><c>/healthz</c>: the process serves HTTP. <c>/readyz</c>: every model has a ready instance in the cluster.</summary>
+public static class HealthEndpoints
+{
+    public static IResult Healthz() => Results.Text("ok\n");
+
+    public static async Task<IResult> Readyz(ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var missing = new List<string>();
+        foreach (var model in catalog.All)
+        {
+            var snapshot = await grains.GetGrain<ISchedulerGrain>(model.Name).GetSnapshotAsync(cancellationToken);
+            if (!snapshot.Instances.Any(i => i.Health == InstanceHealth.Ready))
+                missing.Add(model.Name);
+        }
+        return missing.Count == 0
+            ? Results.Text("ready\n")
+            : Results.Text($"not ready: no ready instance of {string.Join(", ", missing)}\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+    }
+}

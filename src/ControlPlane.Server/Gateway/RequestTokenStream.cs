@@ -1,0 +1,55 @@
+using System.Threading.Channels;
+using ControlPlane.Tokens;
+
+namespace ControlPlane.Server.Gateway;
+
+/// <summary>
+/// One request's incoming chunks, in sequence order: a chunk seen before is dropped, one that arrives
+/// early waits for the gap to fill, so the client's stream never repeats or reorders.
+/// </summary>
+public sealed class RequestTokenStream
+{
+    private readonly Channel<TokenChunk> _channel = Channel.CreateUnbounded<TokenChunk>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SortedDictionary<int, TokenChunk> _early = [];
+    private readonly Lock _gate = new();
+    private int _next;
+
+    public RequestTokenStream(string requestId) => RequestId = requestId;
+
+    public string RequestId { get; }
+    public ChannelReader<TokenChunk> Reader => _channel.Reader;
+
+    /// <summary>Chunks dropped as duplicates; a test reads it to see deduplication happen.</summary>
+    public int Duplicates { get; private set; }
+
+    public void Accept(TokenChunk chunk)
+    {
+        lock (_gate)
+        {
+            if (chunk.Sequence < _next || _early.ContainsKey(chunk.Sequence))
+            {
+                Duplicates++;
+                return;
+            }
+            if (chunk.Sequence > _next)
+            {
+                _early[chunk.Sequence] = chunk;
+                return;
+            }
+            Write(chunk);
+            while (_early.Remove(_next, out var waiting))
+                Write(waiting);
+        }
+    }
+
+    /// <summary>Ends the stream from the gateway's side (the request failed before or outside the engine).</summary>
+    public void Complete(Exception? error = null) => _channel.Writer.TryComplete(error);
+
+    private void Write(TokenChunk chunk)
+    {
+        _next = chunk.Sequence + 1;
+        _channel.Writer.TryWrite(chunk);
+        if (chunk.FinishReason != Requests.FinishReason.None)
+            _channel.Writer.TryComplete();
+    }
+}

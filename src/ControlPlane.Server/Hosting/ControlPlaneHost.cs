@@ -1,0 +1,54 @@
+using ControlPlane.Grains;
+using ControlPlane.Server.Configuration;
+using ControlPlane.Server.Gateway;
+using ControlPlane.Server.Metrics;
+using ControlPlane.Server.Models;
+using ControlPlane.Simulation.Tokenization;
+using OpenTelemetry.Metrics;
+
+namespace ControlPlane.Server.Hosting;
+
+/// <summary>Builds the control silo: configuration, the Orleans silo, engines, the gateway and its endpoints.</summary>
+public static class ControlPlaneHost
+{
+    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder.Configuration);
+        var config = ControlPlaneConfigLoader.Load(builder.Configuration);
+
+        builder.Services.AddSingleton(config);
+        builder.UseOrleans(silo => SiloConfiguration.Configure(silo, config.Cluster));
+        // After the silo: hosted services start in order, and engines register with grains once it runs.
+        builder.Services.AddControlPlaneGrains(config.Dispatch, (sp, host) => EngineFactory.AddConfiguredEngines(sp, host, config));
+        builder.Services.AddSingleton(new ModelCatalog(config.Models.Select(m => new ServedModel(
+            m.Name, SimulatedTokenizer.Instance, EngineFactory.Profile(m).MaxContextTokens, m.ChatTemplate, DateTimeOffset.UtcNow, "controlplane"))));
+        builder.Services.AddSingleton<TokenRouter>();
+        builder.Services.AddSingleton<GatewayMetrics>();
+        builder.Services.AddSingleton<RequestExecutor>();
+        builder.Services.AddSingleton<CompletionEndpoint>();
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(GatewayMetrics.MeterName)
+            .AddView(instrument => instrument.Unit == "s" && instrument.Meter.Name == GatewayMetrics.MeterName
+                ? new ExplicitBucketHistogramConfiguration { Boundaries = GatewayMetrics.LatencyBuckets }
+                : null)
+            .AddPrometheusExporter());
+
+        var app = builder.Build();
+        app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<TokenRouter>().Attach(app.Services.GetRequiredService<IGrainFactory>()));
+        MapEndpoints(app);
+        return app;
+    }
+
+    private static void MapEndpoints(WebApplication app)
+    {
+        var completions = app.Services.GetRequiredService<CompletionEndpoint>();
+        app.MapPost("/v1/completions", context => completions.HandleAsync(context, CompletionKind.Completion));
+        app.MapPost("/v1/chat/completions", context => completions.HandleAsync(context, CompletionKind.Chat));
+        app.MapGet("/v1/models", ModelsEndpoint.List);
+        app.MapGet("/v1/models/{id}", ModelsEndpoint.Get);
+        app.MapGet("/healthz", HealthEndpoints.Healthz);
+        app.MapGet("/readyz", HealthEndpoints.Readyz);
+        app.MapPrometheusScrapingEndpoint("/metrics");
+    }
+}

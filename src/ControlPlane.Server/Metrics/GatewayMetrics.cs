@@ -1,0 +1,63 @@
+using System.Diagnostics.Metrics;
+using ControlPlane.Grains.Engines;
+
+namespace ControlPlane.Server.Metrics;
+
+/// <summary>
+/// The control plane's metrics (meter <c>ControlPlane</c>): requests by outcome, latency histograms in
+/// seconds, queue depth, and each local instance's KV usage and running requests.
+/// </summary>
+public sealed class GatewayMetrics : IDisposable
+{
+    public const string MeterName = "ControlPlane";
+
+    /// <summary>Bucket bounds in seconds for the latency histograms, from 1 ms to 2 minutes.</summary>
+    public static readonly double[] LatencyBuckets =
+        [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120];
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _requests;
+    private readonly Histogram<double> _timeToFirstToken;
+    private readonly Histogram<double> _timePerOutputToken;
+    private readonly Histogram<double> _endToEnd;
+    private int _inFlight;
+
+    public GatewayMetrics(IMeterFactory meters, EngineHost engines)
+    {
+        _meter = meters.Create(MeterName);
+        _requests = _meter.CreateCounter<long>("controlplane.requests", "{request}", "Requests by outcome");
+        _timeToFirstToken = _meter.CreateHistogram<double>("controlplane.time_to_first_token", "s", "From arrival at the gateway to the first token");
+        _timePerOutputToken = _meter.CreateHistogram<double>("controlplane.time_per_output_token", "s", "Mean time between output tokens after the first");
+        _endToEnd = _meter.CreateHistogram<double>("controlplane.e2e_latency", "s", "From arrival at the gateway to the last token");
+        _meter.CreateObservableGauge("controlplane.requests_in_flight", () => Volatile.Read(ref _inFlight), "{request}", "Requests this gateway is serving");
+        _meter.CreateObservableGauge("controlplane.queue_depth", () => engines.Runners.Sum(r => r.Load.WaitingRequests), "{request}", "Requests waiting in this silo's engines");
+        _meter.CreateObservableGauge("controlplane.instance.kv_usage", () => engines.Runners.Select(r =>
+            new Measurement<double>(r.Load.KvUsage, new KeyValuePair<string, object?>("instance", r.Descriptor.InstanceId), new KeyValuePair<string, object?>("model", r.Descriptor.Model))),
+            "1", "Share of an instance's KV blocks in use");
+        _meter.CreateObservableGauge("controlplane.instance.running_requests", () => engines.Runners.Select(r =>
+            new Measurement<int>(r.Load.RunningRequests, new KeyValuePair<string, object?>("instance", r.Descriptor.InstanceId), new KeyValuePair<string, object?>("model", r.Descriptor.Model))),
+            "{request}", "Requests in an instance's running batch");
+    }
+
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    public int EnterRequest() => Interlocked.Increment(ref _inFlight);
+
+    public void LeaveRequest() => Interlocked.Decrement(ref _inFlight);
+
+    public void Outcome(string model, string outcome) =>
+        _requests.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void FirstToken(string model, TimeSpan sinceArrival) =>
+        _timeToFirstToken.Record(sinceArrival.TotalSeconds, new KeyValuePair<string, object?>("model", model));
+
+    public void Completed(string model, TimeSpan endToEnd, TimeSpan? firstToken, int completionTokens)
+    {
+        var tag = new KeyValuePair<string, object?>("model", model);
+        _endToEnd.Record(endToEnd.TotalSeconds, tag);
+        if (firstToken is { } ttft && completionTokens > 1)
+            _timePerOutputToken.Record((endToEnd - ttft).TotalSeconds / (completionTokens - 1), tag);
+    }
+
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,4 @@
+namespace ControlPlane.Server.Models;
+
+/// <summary>One message of a chat request, its content flattened to text.</summary>
+public sealed record ChatMessage(string Role, string Content);

@@ -1,0 +1,47 @@
+using System.Text.Json;
+
+namespace ControlPlane.Simulation.Performance;
+
+/// <summary>
+/// Step time of one model on one GPU as a linear function of the batch, and its KV capacity; loaded from a
+/// data file that says where its numbers come from.
+/// </summary>
+public sealed record PerformanceProfile
+{
+    public const string Default = "llama-3-8b-h100-roofline";
+    private static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true };
+
+    public required string Name { get; init; }
+    public required string Provenance { get; init; }
+    public double StepOverheadMs { get; init; }
+    public double PrefillMsPerToken { get; init; }
+    public double DecodeMsPerSequence { get; init; }
+    public double MsPerContextToken { get; init; }
+    public int KvBlockSize { get; init; } = 16;
+    public int TotalKvBlocks { get; init; }
+    public int MaxContextTokens { get; init; }
+    public int MaxBatchedTokens { get; init; } = 2048;
+    public int MaxRunningRequests { get; init; } = 256;
+
+    /// <summary>The time one step takes for this batch.</summary>
+    public TimeSpan StepTime(int prefillTokens, int decodeSequences, long contextTokens) =>
+        TimeSpan.FromMilliseconds(StepOverheadMs + PrefillMsPerToken * prefillTokens
+            + DecodeMsPerSequence * decodeSequences + MsPerContextToken * contextTokens);
+
+    /// <summary>The built-in profiles, by name.</summary>
+    public static IReadOnlyCollection<string> BuiltIn { get; } = typeof(PerformanceProfile).Assembly
+        .GetManifestResourceNames().Where(n => n.StartsWith("profiles/", StringComparison.Ordinal))
+        .Select(n => Path.GetFileNameWithoutExtension(n)).ToArray();
+
+    /// <summary>Loads a built-in profile by name, or a JSON file by path.</summary>
+    public static PerformanceProfile Load(string nameOrPath)
+    {
+        using var stream = File.Exists(nameOrPath)
+            ? File.OpenRead(nameOrPath)
+            : typeof(PerformanceProfile).Assembly.GetManifestResourceStream($"profiles/{nameOrPath}.json")
+              ?? throw new FileNotFoundException(
+                  $"performance profile '{nameOrPath}' is neither a file nor a built-in profile ({string.Join(", ", BuiltIn)})");
+        return JsonSerializer.Deserialize<PerformanceProfile>(stream, Json)
+            ?? throw new InvalidDataException($"performance profile '{nameOrPath}' is empty");
+    }
+}
