@@ -28,4 +28,8 @@ public interface IInstanceGrain : IGrainWithStringKey
     /// <summary>Takes no new requests from now on; running ones finish (or are migrated away once migration lands).</summary>
     [Alias("Drain")]
     Task DrainAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Takes new requests again after a drain that was called off; a failed instance stays failed.</summary>
+    [Alias("Resume")]
+    Task ResumeAsync(CancellationToken cancellationToken = default);
 }

@@ -76,6 +76,8 @@ public sealed partial class EngineRunner : IAsyncDisposable
 
     public void Drain() => _health = (int)InstanceHealth.Draining;
 
+    public void Resume() => Interlocked.CompareExchange(ref _health, (int)InstanceHealth.Ready, (int)InstanceHealth.Draining);
+
     public async ValueTask DisposeAsync()
     {
         _health = (int)InstanceHealth.Draining;

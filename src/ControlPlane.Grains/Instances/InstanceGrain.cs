@@ -45,6 +45,12 @@ public sealed class InstanceGrain(EngineHost host) : Grain, IInstanceGrain
         return Task.CompletedTask;
     }
 
+    public Task ResumeAsync(CancellationToken cancellationToken = default)
+    {
+        Runner.Resume();
+        return Task.CompletedTask;
+    }
+
     private EngineRunner Runner => _runner
         ?? throw new InvalidOperationException($"instance '{this.GetPrimaryKeyString()}' is not hosted on this silo");
 }

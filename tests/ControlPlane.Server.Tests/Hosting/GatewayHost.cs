@@ -1,0 +1,93 @@
+using ControlPlane.Instances;
+using ControlPlane.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ControlPlane.Server.Tests.Hosting;
+
+/// <summary>
+/// A real control silo with its gateway on a free loopback port: the same host `make run` starts, with
+/// settings for tests (a fast simulated profile, small context, free ports).
+/// </summary>
+public sealed class GatewayHost : IAsyncDisposable
+{
+    public const string Model = "sim";
+
+    private GatewayHost(WebApplication app, Uri baseAddress)
+    {
+        App = app;
+        BaseAddress = baseAddress;
+        Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
+    }
+
+    public WebApplication App { get; }
+    public Uri BaseAddress { get; }
+    public HttpClient Http { get; }
+    public IGrainFactory Grains => App.Services.GetRequiredService<IGrainFactory>();
+
+    public static async Task<GatewayHost> StartAsync(IDictionary<string, string?>? overrides = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:Orleans"] = "Error",
+            ["ControlPlane:Cluster:SiloPort"] = FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["ControlPlane:Cluster:GatewayPort"] = "0",
+            ["ControlPlane:Models:0:Name"] = Model,
+            ["ControlPlane:Models:0:Instances"] = "4",
+            ["ControlPlane:Models:0:Profile"] = TestProfile.Path,
+            ["ControlPlane:Models:0:MaxContextTokens"] = "512",
+            ["ControlPlane:Models:0:KvBlocks"] = "256",
+        };
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+            settings[key] = value;
+
+        var app = ControlPlaneHost.Build([], c => c.AddInMemoryCollection(settings));
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var host = new GatewayHost(app, new Uri(address));
+        await host.WaitReadyAsync();
+        return host;
+    }
+
+    /// <summary>The model's instance loads as the scheduler sees them.</summary>
+    public async Task<IReadOnlyList<InstanceLoad>> LoadsAsync() =>
+        (await Grains.GetGrain<Grains.ISchedulerGrain>(Model).GetSnapshotAsync()).Instances;
+
+    /// <summary>Waits until no instance holds a request or a KV block: nothing leaked.</summary>
+    public async Task WaitIdleAsync()
+    {
+        IReadOnlyList<InstanceLoad> loads = [];
+        for (var i = 0; i < 100; i++)
+        {
+            loads = await LoadsAsync();
+            if (loads.All(l => l.RunningRequests == 0 && l.WaitingRequests == 0 && l.UsedKvBlocks == 0))
+                return;
+            await Task.Delay(50);
+        }
+        Assert.Fail("instances did not go idle: " + string.Join(", ", loads.Select(l => $"{l.InstanceId} running={l.RunningRequests} waiting={l.WaitingRequests} blocks={l.UsedKvBlocks}")));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+
+    private async Task WaitReadyAsync()
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            using var response = await Http.GetAsync(new Uri("/readyz", UriKind.Relative));
+            if (response.IsSuccessStatusCode)
+                return;
+            await Task.Delay(50);
+        }
+        throw new TimeoutException("the gateway did not become ready within 10 s");
+    }
+}
