@@ -11,6 +11,9 @@ namespace ControlPlane.Grains.Tests;
 public sealed class ClusterFixture : IAsyncLifetime
 {
     public const string Model = "m";
+
+    /// <summary>A second model whose dispatcher only the burst test uses, so no other test's picks touch its view.</summary>
+    public const string BurstModel = "burst";
     public const int Instances = 4;
     public const int BlocksPerInstance = 64;
 
@@ -28,18 +31,19 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public async Task DisposeAsync() => await Cluster.DisposeAsync();
 
-    /// <summary>Waits until the scheduler has heard from every instance.</summary>
-    public async Task<LoadSnapshot> WaitForInstancesAsync()
+    /// <summary>Waits until the scheduler has heard from every instance (and, if asked, sees them all idle).</summary>
+    public async Task<LoadSnapshot> WaitForInstancesAsync(bool idle = false, string model = Model)
     {
-        var scheduler = Cluster.GrainFactory.GetGrain<ISchedulerGrain>(Model);
+        var scheduler = Cluster.GrainFactory.GetGrain<ISchedulerGrain>(model);
         for (var i = 0; i < 200; i++)
         {
             var snapshot = await scheduler.GetSnapshotAsync();
-            if (snapshot.Instances.Count(x => x.Health == InstanceHealth.Ready) == Instances)
+            if (snapshot.Instances.Count(x => x.Health == InstanceHealth.Ready) == Instances
+                && (!idle || snapshot.Instances.All(x => x.RunningRequests == 0 && x.WaitingRequests == 0)))
                 return snapshot;
             await Task.Delay(25);
         }
-        throw new TimeoutException($"the scheduler did not see {Instances} ready instances within 5 s");
+        throw new TimeoutException($"the scheduler did not see {Instances} ready{(idle ? ", idle" : "")} instances within 5 s");
     }
 
     private static TestCluster Build()
@@ -56,13 +60,14 @@ public sealed class ClusterFixture : IAsyncLifetime
             siloBuilder.AddMemoryGrainStorage(RequestGrain.StorageName);
             siloBuilder.Services.AddControlPlaneGrains(new DispatchConfig { Policy = "least-request", QueueLimit = 1000 }, (_, host) =>
             {
+                foreach (var model in new[] { Model, BurstModel })
                 for (var i = 0; i < Instances; i++)
                 {
-                    var engine = new SimulatedEngine(Model, FastProfile, random: new Random(i), totalKvBlocks: BlocksPerInstance);
+                    var engine = new SimulatedEngine(model, FastProfile, random: new Random(i), totalKvBlocks: BlocksPerInstance);
                     host.Add(new InstanceDescriptor
                     {
-                        InstanceId = $"{Model}-{i}",
-                        Model = Model,
+                        InstanceId = $"{model}-{i}",
+                        Model = model,
                         TotalKvBlocks = BlocksPerInstance,
                         KvBlockSize = engine.Descriptor.KvBlockSize,
                         MaxContextTokens = engine.Descriptor.MaxContextTokens,

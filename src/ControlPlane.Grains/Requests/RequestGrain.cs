@@ -20,7 +20,7 @@ public sealed class RequestGrain([PersistentState("request", RequestGrain.Storag
             Priority = spec.Priority,
             PromptTokens = spec.PromptTokenIds.Count,
             ArrivedAt = spec.ArrivedAt,
-            History = [RequestPhase.Queued],
+            History = new[] { RequestPhase.Queued },
         };
         await state.WriteStateAsync(cancellationToken);
     }
@@ -33,14 +33,15 @@ public sealed class RequestGrain([PersistentState("request", RequestGrain.Storag
         if (!RequestLifecycle.CanMove(current.Phase, transition.To))
             throw new InvalidOperationException($"request '{this.GetPrimaryKeyString()}' cannot move from {current.Phase} to {transition.To}");
 
+        // Plain arrays, not collection-expression types: grain storage serializers must name the type they read back.
         var instances = transition.InstanceId is { } id && (current.Instances.Count == 0 || current.Instances[^1] != id)
-            ? [.. current.Instances, id]
+            ? current.Instances.Append(id).ToArray()
             : current.Instances;
         state.State = current with
         {
             Phase = transition.To,
             Instances = instances,
-            History = [.. current.History, transition.To],
+            History = current.History.Append(transition.To).ToArray(),
             CompletionTokens = transition.Usage?.CompletionTokens ?? current.CompletionTokens,
             FirstTokenAt = transition.To == RequestPhase.Decoding ? current.FirstTokenAt ?? transition.At : current.FirstTokenAt,
             EndedAt = RequestLifecycle.IsEnded(transition.To) ? transition.At : null,

@@ -39,15 +39,11 @@ public class DispatchPathTests(ClusterFixture fixture)
     [Fact]
     public async Task Dispatch_BurstBetweenRefreshes_SpreadsOverAllInstances()
     {
-        await fixture.WaitForInstancesAsync();
-        var dispatcher = fixture.Cluster.GrainFactory.GetGrain<IDispatcherGrain>(ClusterFixture.Model);
-        // Let earlier tests' picks age out: a call after the refresh period starts a refresh that replaces them.
-        await Task.Delay(150);
-        await dispatcher.DispatchAsync(Spec("burst-probe"), []);
-        await Task.Delay(50);
+        await fixture.WaitForInstancesAsync(idle: true, model: ClusterFixture.BurstModel);
+        var dispatcher = fixture.Cluster.GrainFactory.GetGrain<IDispatcherGrain>(ClusterFixture.BurstModel);
         var picks = new List<string>();
         for (var i = 0; i < 8; i++)
-            picks.Add((await dispatcher.DispatchAsync(Spec($"burst-{i}"), [])).InstanceId!);
+            picks.Add((await dispatcher.DispatchAsync(Spec($"burst-{i}") with { Model = ClusterFixture.BurstModel }, [])).InstanceId!);
         // The dispatcher counts what it sent into its copy of the loads, so 8 quick picks land 2 per instance.
         Assert.All(picks.GroupBy(p => p), g => Assert.Equal(2, g.Count()));
         Assert.Equal(ClusterFixture.Instances, picks.Distinct().Count());

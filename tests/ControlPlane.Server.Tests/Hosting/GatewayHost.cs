@@ -1,4 +1,6 @@
+using ControlPlane.Grains;
 using ControlPlane.Instances;
+using ControlPlane.Requests;
 using ControlPlane.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -56,7 +58,19 @@ public sealed class GatewayHost : IAsyncDisposable
 
     /// <summary>The model's instance loads as the scheduler sees them.</summary>
     public async Task<IReadOnlyList<InstanceLoad>> LoadsAsync() =>
-        (await Grains.GetGrain<Grains.ISchedulerGrain>(Model).GetSnapshotAsync()).Instances;
+        (await Grains.GetGrain<ISchedulerGrain>(Model).GetSnapshotAsync()).Instances;
+
+    /// <summary>Whether some instance runs a request, as the scheduler hears within a few reports.</summary>
+    public async Task<bool> AnyRunningAsync()
+    {
+        for (var i = 0; i < 50; i++)
+        {
+            if ((await LoadsAsync()).Any(l => l.RunningRequests > 0))
+                return true;
+            await Task.Delay(20);
+        }
+        return false;
+    }
 
     /// <summary>Waits until no instance holds a request or a KV block: nothing leaked.</summary>
     public async Task WaitIdleAsync()
@@ -70,6 +84,22 @@ public sealed class GatewayHost : IAsyncDisposable
             await Task.Delay(50);
         }
         Assert.Fail("instances did not go idle: " + string.Join(", ", loads.Select(l => $"{l.InstanceId} running={l.RunningRequests} waiting={l.WaitingRequests} blocks={l.UsedKvBlocks}")));
+    }
+
+    /// <summary>
+    /// The request grain's status once it reaches <paramref name="phase"/> (or the last seen after 5 s):
+    /// lifecycle updates land just after the client has its answer, off the token path.
+    /// </summary>
+    public async Task<RequestStatus> StatusAsync(string requestId, RequestPhase phase)
+    {
+        var grain = Grains.GetGrain<IRequestGrain>(requestId);
+        var status = await grain.GetStatusAsync();
+        for (var i = 0; i < 250 && status.Phase != phase; i++)
+        {
+            await Task.Delay(20);
+            status = await grain.GetStatusAsync();
+        }
+        return status;
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,58 @@
+using System.Net;
+using System.Text;
+using ControlPlane.Server.Tests.Hosting;
+
+namespace ControlPlane.Server.Tests.Gateway;
+
+public class OverloadTests
+{
+    private static StringContent LongRequest() =>
+        new("""{"model":"sim","stream":true,"max_tokens":300,"messages":[{"role":"user","content":"keep busy"}]}""", Encoding.UTF8, "application/json");
+
+    [Fact]
+    public async Task Post_GatewayAtItsInFlightLimit_Returns429WithRetryAfter()
+    {
+        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["ControlPlane:Gateway:MaxInFlightRequests"] = "2",
+            ["ControlPlane:Gateway:RetryAfterSeconds"] = "3",
+        });
+        var busy = new List<HttpResponseMessage>();
+        for (var i = 0; i < 2; i++)
+        {
+            var response = await host.Http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = LongRequest() }, HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            busy.Add(response);
+        }
+        var error = await Gateway.ErrorBody.PostAsync(host.Http, "/v1/chat/completions", """{"model":"sim","messages":[{"role":"user","content":"one more"}]}""");
+        Assert.Equal(HttpStatusCode.TooManyRequests, error.Status);
+        Assert.Equal("3", error.Response.Headers.RetryAfter?.ToString());
+        Assert.Equal("rate_limit_exceeded", error.Type);
+
+        foreach (var response in busy)
+            response.Dispose();
+        await host.WaitIdleAsync();
+    }
+
+    [Fact]
+    public async Task Post_EveryInstanceQueueFull_Returns429AndAdmittedRequestsFinish()
+    {
+        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["ControlPlane:Models:0:Instances"] = "1",
+            ["ControlPlane:Models:0:KvBlocks"] = "40",
+            ["ControlPlane:Dispatch:QueueLimit"] = "1",
+        });
+        // 40 blocks hold two of these (prompt 200 + up to 300 output tokens need 32 blocks at the end), so the queue fills.
+        var prompt = string.Join(' ', Enumerable.Repeat("the", 200));
+        var body = $$"""{"model":"sim","max_tokens":300,"ignore_eos":true,"prompt":"{{prompt}}"}""";
+        var tasks = Enumerable.Range(0, 12).Select(_ => host.Http.PostAsync(new Uri("/v1/completions", UriKind.Relative), new StringContent(body, Encoding.UTF8, "application/json"))).ToArray();
+        var responses = await Task.WhenAll(tasks);
+        var codes = responses.Select(r => r.StatusCode).ToArray();
+        Assert.Contains(HttpStatusCode.TooManyRequests, codes);
+        Assert.Contains(HttpStatusCode.OK, codes);
+        Assert.All(codes, c => Assert.True(c is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, $"unexpected {c}"));
+        Assert.All(responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests), r => Assert.NotNull(r.Headers.RetryAfter));
+        await host.WaitIdleAsync();
+    }
+}
