@@ -4,7 +4,10 @@ using ControlPlane.Tokens;
 
 namespace ControlPlane.Grains.Tests;
 
-/// <summary>A token sink that keeps every chunk it gets, and signals when a request's last chunk arrives.</summary>
+/// <summary>
+/// A token sink that keeps every chunk it gets and signals when a request's chunks are complete: the last
+/// one and all before it. One-way deliveries may arrive out of order, as the gateway's streams allow for.
+/// </summary>
 public sealed class CollectingSink : ITokenSink
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource<IReadOnlyList<TokenChunk>>> _done = new();
@@ -19,8 +22,9 @@ public sealed class CollectingSink : ITokenSink
         {
             var queue = Chunks.GetOrAdd(chunk.RequestId, _ => new ConcurrentQueue<TokenChunk>());
             queue.Enqueue(chunk);
-            if (chunk.FinishReason != FinishReason.None)
-                Completion(chunk.RequestId).TrySetResult([.. queue]);
+            var all = queue.OrderBy(c => c.Sequence).ToArray();
+            if (all[^1].FinishReason != FinishReason.None && all.Length == all[^1].Sequence + 1)
+                Completion(chunk.RequestId).TrySetResult(all);
         }
         return Task.CompletedTask;
     }
