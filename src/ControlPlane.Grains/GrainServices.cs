@@ -16,6 +16,7 @@ public static class GrainServices
     public static IServiceCollection AddControlPlaneGrains(this IServiceCollection services, DispatchConfig dispatch, Action<IServiceProvider, EngineHost>? addEngines = null)
     {
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<LocalTokenSinks>();
         services.AddSingleton<IOptions<DispatchConfig>>(Options.Create(dispatch));
         services.AddSingleton(sp =>
         {

@@ -10,7 +10,7 @@ namespace ControlPlane.Grains.Engines;
 /// The engines this silo runs. Registers each with its model's scheduler and sends the scheduler one
 /// batched load report per model every <see cref="ReportPeriod"/>. Instance grains find their engine here.
 /// </summary>
-public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, ILoggerFactory loggers) : BackgroundService
+public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, ILoggerFactory loggers, LocalTokenSinks localSinks) : BackgroundService
 {
     public static readonly TimeSpan ReportPeriod = TimeSpan.FromMilliseconds(100);
     private readonly ConcurrentDictionary<string, EngineRunner> _runners = new(StringComparer.Ordinal);
@@ -21,7 +21,7 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     /// <summary>Adds an engine to run here; call before the host starts, or at any time after (it registers at once).</summary>
     public EngineRunner Add(InstanceDescriptor descriptor, IEngine engine)
     {
-        var runner = new EngineRunner(descriptor, engine, time, loggers.CreateLogger<EngineRunner>());
+        var runner = new EngineRunner(descriptor, engine, time, loggers.CreateLogger<EngineRunner>(), localSinks);
         if (!_runners.TryAdd(descriptor.InstanceId, runner))
             throw new InvalidOperationException($"instance '{descriptor.InstanceId}' is already hosted here");
         return runner;

@@ -27,8 +27,11 @@ public sealed partial class EngineRunner : IAsyncDisposable
     private int _admitsInFlight;
     private Task? _loop;
 
-    public EngineRunner(InstanceDescriptor descriptor, IEngine engine, TimeProvider time, ILogger logger)
+    private readonly LocalTokenSinks? _localSinks;
+
+    public EngineRunner(InstanceDescriptor descriptor, IEngine engine, TimeProvider time, ILogger logger, LocalTokenSinks? localSinks = null)
     {
+        _localSinks = localSinks;
         Descriptor = descriptor;
         _engine = engine;
         _time = time;
@@ -60,7 +63,7 @@ public sealed partial class EngineRunner : IAsyncDisposable
         Order(() =>
         {
             Interlocked.Decrement(ref _admitsInFlight);
-            AddNow(request, sink, admittedAt);
+            AddNow(request, _localSinks?.Resolve(sink) ?? sink, admittedAt);
         });
         return AdmitResult.Admitted;
     }

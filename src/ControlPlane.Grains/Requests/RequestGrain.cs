@@ -8,19 +8,20 @@ public sealed class RequestGrain([PersistentState("request", RequestGrain.Storag
 {
     public const string StorageName = "requests";
 
-    public async Task StartAsync(RequestSpec spec, CancellationToken cancellationToken = default)
+    public async Task StartAsync(RequestSpec spec, string? instanceId = null, CancellationToken cancellationToken = default)
     {
         if (state.RecordExists)
             throw new InvalidOperationException($"request '{this.GetPrimaryKeyString()}' was already started");
         state.State = new RequestStatus
         {
-            Phase = RequestPhase.Queued,
             Model = spec.Model,
             ServiceClass = spec.ServiceClass,
             Priority = spec.Priority,
             PromptTokens = spec.PromptTokenIds.Count,
             ArrivedAt = spec.ArrivedAt,
-            History = new[] { RequestPhase.Queued },
+            Phase = instanceId is null ? RequestPhase.Queued : RequestPhase.Prefilling,
+            Instances = instanceId is null ? Array.Empty<string>() : new[] { instanceId },
+            History = instanceId is null ? new[] { RequestPhase.Queued } : new[] { RequestPhase.Queued, RequestPhase.Prefilling },
         };
         await state.WriteStateAsync(cancellationToken);
     }
@@ -48,7 +49,9 @@ public sealed class RequestGrain([PersistentState("request", RequestGrain.Storag
             FinishReason = transition.FinishReason,
             Error = transition.Error,
         };
-        await state.WriteStateAsync(cancellationToken);
+        // Placement and endings are what a restarted control plane needs; the first token is not worth a write.
+        if (instances != current.Instances || RequestLifecycle.IsEnded(transition.To))
+            await state.WriteStateAsync(cancellationToken);
         if (RequestLifecycle.IsEnded(transition.To))
             DelayDeactivation(TimeSpan.FromSeconds(30));
         return state.State;

@@ -31,8 +31,6 @@ public sealed class RequestExecutor(
         }
 
         var stream = router.Open(spec.RequestId);
-        var tracker = new RequestTracker(grains.GetGrain<IRequestGrain>(spec.RequestId), time, logger);
-        tracker.Start(spec);
         try
         {
             var dispatcher = grains.GetGrain<IDispatcherGrain>(model.Name);
@@ -45,7 +43,9 @@ public sealed class RequestExecutor(
                 var admit = await grains.GetGrain<IInstanceGrain>(decision.InstanceId).AdmitAsync(spec, router.Reference, cancellationToken);
                 if (admit.Accepted)
                 {
-                    tracker.Advance(RequestPhase.Prefilling, decision.InstanceId);
+                    // The request grain learns of the request once it runs somewhere: refused requests cost no grain at all.
+                    var tracker = new RequestTracker(grains.GetGrain<IRequestGrain>(spec.RequestId), time, logger);
+                    tracker.Start(spec, decision.InstanceId);
                     return new RunningRequest(spec, decision.InstanceId, stream, tracker, router, grains, metrics, time, arrivedAt, logger);
                 }
                 refused.Add(decision.InstanceId);
@@ -56,10 +56,8 @@ public sealed class RequestExecutor(
         {
             var error = ex is ApiErrorException api ? api.Error : ApiError.Server("dispatch failed");
             metrics.Outcome(model.Name, error.Status == StatusCodes.Status429TooManyRequests ? "overloaded" : "rejected");
-            tracker.Advance(RequestPhase.Failed, finish: FinishReason.Error, error: error.Message);
             router.Close(spec.RequestId);
             metrics.LeaveRequest();
-            await tracker.DrainAsync();
             throw;
         }
     }

@@ -11,7 +11,7 @@ public sealed class RequestTracker(IRequestGrain grain, TimeProvider time, ILogg
 {
     private Task _last = Task.CompletedTask;
 
-    public void Start(RequestSpec spec) => Post(() => grain.StartAsync(spec));
+    public void Start(RequestSpec spec, string instanceId) => Post(() => grain.StartAsync(spec, instanceId));
 
     public void Advance(RequestPhase to, string? instanceId = null, RequestUsage? usage = null, FinishReason finish = FinishReason.None, string? error = null)
     {

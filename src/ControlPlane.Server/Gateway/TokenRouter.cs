@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using ControlPlane.Grains.Engines;
 using ControlPlane.Tokens;
 
 namespace ControlPlane.Server.Gateway;
@@ -7,7 +8,7 @@ namespace ControlPlane.Server.Gateway;
 /// This gateway's token sink: one grain observer for the whole gateway, which hands each chunk of an
 /// incoming batch to the stream of its request. Chunks of requests it no longer knows are dropped.
 /// </summary>
-public sealed class TokenRouter : ITokenSink
+public sealed class TokenRouter(LocalTokenSinks localSinks) : ITokenSink
 {
     private readonly ConcurrentDictionary<string, RequestTokenStream> _streams = new(StringComparer.Ordinal);
     private ITokenSink? _reference;
@@ -17,7 +18,14 @@ public sealed class TokenRouter : ITokenSink
 
     public int OpenStreams => _streams.Count;
 
-    public void Attach(IGrainFactory grains) => _reference ??= grains.CreateObjectReference<ITokenSink>(this);
+    /// <summary>Creates the observer reference, and lets engines in this process deliver to this router directly.</summary>
+    public void Attach(IGrainFactory grains)
+    {
+        if (_reference is not null)
+            return;
+        _reference = grains.CreateObjectReference<ITokenSink>(this);
+        localSinks.Register(_reference, this);
+    }
 
     public RequestTokenStream Open(string requestId)
     {

@@ -1,0 +1,13 @@
+using ControlPlane.Benchmarks;
+
+// make bench: every benchmark, figures printed as Markdown for docs/benchmarks.md.
+var which = args.FirstOrDefault() ?? "all";
+Console.WriteLine($"# ControlPlane benchmarks ({Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version})");
+Console.WriteLine();
+if (which is "all" or "dispatch")
+    DispatchBenchmark.Run();
+if (which is "all" or "gateway")
+{
+    var rate = args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1000;
+    await GatewayBenchmark.RunAsync(rate: rate);
+}
