@@ -20,6 +20,7 @@ public sealed class CompletionEndpoint(RequestExecutor executor, GatewayMetrics 
 
     public async Task HandleAsync(HttpContext context, CompletionKind kind)
     {
+        var received = time.GetTimestamp();
         var aborted = context.RequestAborted;
         RunningRequest running;
         CompletionRequest request;
@@ -46,7 +47,7 @@ public sealed class CompletionEndpoint(RequestExecutor executor, GatewayMetrics 
             if (request.Stream)
                 await StreamAsync(context.Response, request, running, created, aborted);
             else
-                await AnswerAsync(context.Response, request, running, created, aborted);
+                await AnswerAsync(context.Response, request, running, created, () => time.GetElapsedTime(received), aborted);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
@@ -112,7 +113,7 @@ public sealed class CompletionEndpoint(RequestExecutor executor, GatewayMetrics 
         await response.Body.FlushAsync(aborted);
     }
 
-    private static async Task AnswerAsync(HttpResponse response, CompletionRequest request, RunningRequest running, long created, CancellationToken aborted)
+    private static async Task AnswerAsync(HttpResponse response, CompletionRequest request, RunningRequest running, long created, Func<TimeSpan> sinceReceived, CancellationToken aborted)
     {
         var text = new StringBuilder();
         var finish = FinishReason.None;
@@ -136,7 +137,9 @@ public sealed class CompletionEndpoint(RequestExecutor executor, GatewayMetrics 
         response.ContentType = "application/json";
         response.ContentLength = buffer.WrittenCount;
         response.Headers["X-Request-Id"] = running.Spec.RequestId;
-        response.Headers["Server-Timing"] = "engine;dur=" + running.EngineTime.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture);
+        // engine: from admission on the instance to the last token; gateway: from the request's arrival to this answer.
+        response.Headers["Server-Timing"] = string.Create(CultureInfo.InvariantCulture,
+            $"engine;dur={running.EngineTime.TotalMilliseconds:0.###}, gateway;dur={sinceReceived().TotalMilliseconds:0.###}");
         await response.Body.WriteAsync(buffer.WrittenMemory, aborted);
         await response.Body.FlushAsync(aborted);
     }
