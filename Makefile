@@ -4,7 +4,7 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 SLN := ControlPlane.sln
 
-.PHONY: help build run test bench clean
+.PHONY: help build run test bench replay clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,6 +20,14 @@ test: ## Run all tests (needs redis-server on PATH for the Redis-mode test; .ci/
 
 bench: ## Run the benchmarks and print the figures for docs/benchmarks.md
 	$(DOTNET) run --project tests/ControlPlane.Benchmarks -c Release -- all
+	loadgen/bench-send-lag.sh
+
+ENDPOINT ?= http://localhost:8080
+replay: ## Replay a bundled Azure trace slice against the `make run` server and print the report
+	@curl -sf $(ENDPOINT)/readyz >/dev/null || { echo "no ready server at $(ENDPOINT): start it with 'make run' in another terminal"; exit 1; }
+	$(DOTNET) run --project loadgen/ControlPlane.LoadGen -c $(CONFIG) -- replay --endpoint $(ENDPOINT) \
+	  --trace loadgen/traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv --max-requests 300 --speedup 10 \
+	  --slo-ttft-ms 1000 --slo-tpot-ms 100 --out artifacts/replay
 
 clean: ## Remove build outputs
 	$(DOTNET) clean $(SLN) -v quiet -nologo

@@ -3,7 +3,8 @@ using ControlPlane.Server.Hosting;
 
 try
 {
-    var app = ControlPlaneHost.Build(args);
+    // appsettings.json beside the binary: the embedded default, wherever the process is started from.
+    var app = ControlPlaneHost.Build(args, contentRoot: AppContext.BaseDirectory);
     app.Lifetime.ApplicationStarted.Register(() =>
     {
         var url = app.Urls.FirstOrDefault() ?? "http://localhost:8080";

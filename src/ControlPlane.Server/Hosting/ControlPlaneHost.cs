@@ -11,9 +11,10 @@ namespace ControlPlane.Server.Hosting;
 /// <summary>Builds the control silo: configuration, the Orleans silo, engines, the gateway and its endpoints.</summary>
 public static class ControlPlaneHost
 {
-    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null)
+    /// <summary>Builds the host; <c>appsettings.json</c> is read from <paramref name="contentRoot"/> (the working directory when null).</summary>
+    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null, string? contentRoot = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = contentRoot });
         configure?.Invoke(builder.Configuration);
         var config = ControlPlaneConfigLoader.Load(builder.Configuration);
 

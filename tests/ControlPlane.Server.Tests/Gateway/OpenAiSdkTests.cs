@@ -1,3 +1,4 @@
+using ControlPlane.Testing;
 using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Text.Json;

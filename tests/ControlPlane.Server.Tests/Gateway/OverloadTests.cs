@@ -1,6 +1,6 @@
+using ControlPlane.Testing;
 using System.Net;
 using System.Text;
-using ControlPlane.Server.Tests.Hosting;
 
 namespace ControlPlane.Server.Tests.Gateway;
 

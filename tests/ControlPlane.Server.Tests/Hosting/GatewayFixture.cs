@@ -1,3 +1,4 @@
+using ControlPlane.Testing;
 namespace ControlPlane.Server.Tests.Hosting;
 
 /// <summary>One gateway shared by the tests of a collection.</summary>

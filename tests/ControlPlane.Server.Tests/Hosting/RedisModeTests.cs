@@ -1,3 +1,4 @@
+using ControlPlane.Testing;
 using ControlPlane.Grains;
 using System.Text;
 using System.Text.Json;

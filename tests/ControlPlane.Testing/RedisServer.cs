@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 
-namespace ControlPlane.Server.Tests.Hosting;
+namespace ControlPlane.Testing;
 
 /// <summary>A real redis-server on a free loopback port, without persistence, stopped by its PID.</summary>
 public sealed class RedisServer : IAsyncDisposable

@@ -1,10 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace ControlPlane.Server.Tests.Hosting;
+namespace ControlPlane.Testing;
 
 /// <summary>Finds loopback ports nobody listens on, so parallel test hosts never collide.</summary>
-internal static class FreePort
+public static class FreePort
 {
     public static int Next()
     {

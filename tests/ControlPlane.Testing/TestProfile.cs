@@ -1,7 +1,7 @@
-namespace ControlPlane.Server.Tests.Hosting;
+namespace ControlPlane.Testing;
 
 /// <summary>A performance profile file with short steps (4 ms per decode step), so tests run fast in real time.</summary>
-internal static class TestProfile
+public static class TestProfile
 {
     private static readonly Lazy<string> File = new(() =>
     {

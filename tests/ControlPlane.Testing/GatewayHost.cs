@@ -1,3 +1,4 @@
+using Xunit;
 using ControlPlane.Grains;
 using ControlPlane.Instances;
 using ControlPlane.Requests;
@@ -8,7 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace ControlPlane.Server.Tests.Hosting;
+namespace ControlPlane.Testing;
 
 /// <summary>
 /// A real control silo with its gateway on a free loopback port: the same host `make run` starts, with

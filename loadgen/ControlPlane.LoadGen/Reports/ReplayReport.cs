@@ -1,0 +1,63 @@
+using ControlPlane.LoadGen.Replay;
+
+namespace ControlPlane.LoadGen.Reports;
+
+/// <summary>The summary of a replay: latencies, throughput, goodput, errors. Counts add up: sent = succeeded + failed.</summary>
+public sealed record ReplayReport
+{
+    public required string Trace { get; init; }
+    public required string Endpoint { get; init; }
+    public required string Model { get; init; }
+    public required int Sent { get; init; }
+    public required int Succeeded { get; init; }
+    public required int Failed { get; init; }
+    public required IReadOnlyDictionary<string, int> ErrorsByKind { get; init; }
+    public required double DurationSeconds { get; init; }
+    public required double RequestThroughput { get; init; }
+    public required double OutputTokenThroughput { get; init; }
+    public required double InputTokenThroughput { get; init; }
+    public required int MetSlo { get; init; }
+    public required double Goodput { get; init; }
+    public required Slo Slo { get; init; }
+    public required LatencyStats TimeToFirstTokenMs { get; init; }
+    public required LatencyStats TimePerOutputTokenMs { get; init; }
+    public required LatencyStats InterTokenMs { get; init; }
+    public required LatencyStats EndToEndMs { get; init; }
+    public required LatencyStats SendLagMs { get; init; }
+    public required long InputTokens { get; init; }
+    public required long OutputTokens { get; init; }
+
+    public static ReplayReport From(string trace, string endpoint, string model, IReadOnlyList<RequestRecord> records, Slo slo)
+    {
+        var ok = records.Where(r => r.Succeeded).ToArray();
+        var start = records.Count == 0 ? 0 : records.Min(r => r.SentMs);
+        var end = records.Count == 0 ? 0 : records.Max(r => r.EndMs);
+        var seconds = Math.Max((end - start) / 1000, 1e-9);
+        var met = ok.Count(r => (slo.TimeToFirstTokenMs is not { } t || r.TimeToFirstTokenMs <= t)
+                             && (slo.TimePerOutputTokenMs is not { } p || r.TimePerOutputTokenMs is null || r.TimePerOutputTokenMs <= p));
+        return new ReplayReport
+        {
+            Trace = trace,
+            Endpoint = endpoint,
+            Model = model,
+            Sent = records.Count,
+            Succeeded = ok.Length,
+            Failed = records.Count - ok.Length,
+            ErrorsByKind = records.Where(r => !r.Succeeded).GroupBy(r => r.Error!).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count()),
+            DurationSeconds = seconds,
+            RequestThroughput = ok.Length / seconds,
+            OutputTokenThroughput = ok.Sum(r => (long)r.OutputTokens) / seconds,
+            InputTokenThroughput = ok.Sum(r => (long)r.InputTokens) / seconds,
+            MetSlo = met,
+            Goodput = met / seconds,
+            Slo = slo,
+            TimeToFirstTokenMs = LatencyStats.Of(ok.Select(r => r.TimeToFirstTokenMs ?? double.NaN)),
+            TimePerOutputTokenMs = LatencyStats.Of(ok.Select(r => r.TimePerOutputTokenMs ?? double.NaN)),
+            InterTokenMs = LatencyStats.Of(ok.SelectMany(r => r.InterTokenMs)),
+            EndToEndMs = LatencyStats.Of(ok.Select(r => r.EndToEndMs)),
+            SendLagMs = LatencyStats.Of(records.Select(r => r.SendLagMs)),
+            InputTokens = ok.Sum(r => (long)r.InputTokens),
+            OutputTokens = ok.Sum(r => (long)r.OutputTokens),
+        };
+    }
+}

@@ -1,0 +1,41 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using ControlPlane.LoadGen.Replay;
+
+namespace ControlPlane.LoadGen.Reports;
+
+/// <summary>Writes a report as <c>report.json</c>, <c>report.md</c> and <c>requests.jsonl</c> (one record a line).</summary>
+public static class ReportWriter
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    public static void Write(string directory, ReplayReport report, IReadOnlyList<RequestRecord> records)
+    {
+        Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, "report.json"), JsonSerializer.Serialize(report, Json));
+        File.WriteAllText(Path.Combine(directory, "report.md"), Markdown(report));
+        using var lines = new StreamWriter(Path.Combine(directory, "requests.jsonl"));
+        var compact = new JsonSerializerOptions { NumberHandling = Json.NumberHandling };
+        foreach (var record in records.OrderBy(r => r.Index))
+            lines.WriteLine(JsonSerializer.Serialize(record with { InterTokenMs = [] }, compact));
+    }
+
+    public static string Markdown(ReplayReport r)
+    {
+        static string F(double v) => double.IsNaN(v) ? "—" : v.ToString("0.0", CultureInfo.InvariantCulture);
+        var md = new StringBuilder();
+        md.AppendLine(CultureInfo.InvariantCulture, $"# Replay of {r.Trace} against {r.Endpoint} ({r.Model})");
+        md.AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"- requests: {r.Sent} sent, {r.Succeeded} succeeded, {r.Failed} failed{(r.ErrorsByKind.Count > 0 ? " (" + string.Join(", ", r.ErrorsByKind.Select(e => $"{e.Key}: {e.Value}")) + ")" : "")}");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- duration: {r.DurationSeconds:0.0} s; throughput {r.RequestThroughput:0.00} requests/s, {r.OutputTokenThroughput:0} output tokens/s, {r.InputTokenThroughput:0} input tokens/s");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- goodput: {r.Goodput:0.00} requests/s ({r.MetSlo} of {r.Sent} met TTFT ≤ {(r.Slo.TimeToFirstTokenMs?.ToString(CultureInfo.InvariantCulture) ?? "∞")} ms and TPOT ≤ {(r.Slo.TimePerOutputTokenMs?.ToString(CultureInfo.InvariantCulture) ?? "∞")} ms)");
+        md.AppendLine();
+        md.AppendLine("| latency (ms) | mean | p50 | p90 | p99 | max | n |");
+        md.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var (name, s) in new[] { ("time to first token", r.TimeToFirstTokenMs), ("time per output token", r.TimePerOutputTokenMs),
+                     ("inter-token", r.InterTokenMs), ("end to end", r.EndToEndMs), ("send lag", r.SendLagMs) })
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {F(s.Mean)} | {F(s.P50)} | {F(s.P90)} | {F(s.P99)} | {F(s.Max)} | {s.Count} |");
+        return md.ToString();
+    }
+}

@@ -1,0 +1,39 @@
+using ControlPlane.LoadGen.Reports;
+using ControlPlane.LoadGen.Traces;
+using ControlPlane.Testing;
+
+namespace ControlPlane.LoadGen.Tests.Replay;
+
+public class ReplayAgainstGatewayTests
+{
+    [Fact]
+    public async Task Replay_AzureSliceAgainstRealGateway_ReportCountsAddUp()
+    {
+        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["ControlPlane:Models:0:MaxContextTokens"] = "8192",
+            ["ControlPlane:Models:0:KvBlocks"] = "8192",
+        });
+        var trace = new TraceShaping { MaxRequests = 30, Speedup = 20 }.Apply(TraceFiles.Read(Bundled.AzureConversation))
+            .Select(r => r with { OutputTokens = Math.Min(r.OutputTokens, 40) }).ToArray();
+        var output = Path.Combine(Path.GetTempPath(), $"replay-test-{Guid.NewGuid():N}");
+        var options = new ControlPlane.LoadGen.Replay.ReplayOptions { Endpoint = host.BaseAddress, Model = GatewayHost.Model };
+
+        var exit = await ReplayCommand.RunAsync("azure conv slice", trace, options, new Slo(10_000, 1_000), output, CancellationToken.None);
+
+        Assert.Equal(0, exit);
+        var report = System.Text.Json.JsonSerializer.Deserialize<ReplayReport>(await File.ReadAllTextAsync(Path.Combine(output, "report.json")))!;
+        Assert.Equal(30, report.Sent);
+        Assert.Equal(report.Sent, report.Succeeded + report.Failed);
+        Assert.Equal(0, report.Failed);
+        Assert.Equal(trace.Sum(r => (long)r.OutputTokens), report.OutputTokens);
+        Assert.Equal(trace.Sum(r => (long)r.InputTokens), report.InputTokens);
+        Assert.Equal(30, report.MetSlo);
+        Assert.Equal(30, report.TimeToFirstTokenMs.Count);
+        Assert.True(report.TimeToFirstTokenMs.P50 > 0 && report.TimeToFirstTokenMs.P50 <= report.EndToEndMs.P50);
+        Assert.Equal(30, File.ReadAllLines(Path.Combine(output, "requests.jsonl")).Length);
+        foreach (var png in new[] { "cdf-ttft.png", "cdf-tpot.png", "cdf-e2e.png", "timeline.png" })
+            Assert.True(new FileInfo(Path.Combine(output, png)).Length > 1000, $"{png} should be a real plot");
+        await host.WaitIdleAsync();
+    }
+}
