@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=18080
-dotnet build src/ControlPlane.Server -c Release -v quiet -nologo | grep -E " error " && exit 1 || true
-dotnet build loadgen/ControlPlane.LoadGen -c Release -v quiet -nologo | grep -E " error " && exit 1 || true
+for p in src/ControlPlane.Server loadgen/ControlPlane.LoadGen; do
+  dotnet build $p -c Release -v quiet -nologo > /tmp/controlplane-build.log || { cat /tmp/controlplane-build.log; exit 1; }
+done
 dotnet src/ControlPlane.Server/bin/Release/net10.0/ControlPlane.Server.dll --urls http://127.0.0.1:$port \
   --ControlPlane:Models:0:Instances=64 --ControlPlane:Cluster:SiloPort=21111 --ControlPlane:Cluster:GatewayPort=0 \
   --Logging:LogLevel:Default=Warning >/tmp/controlplane-bench-server.log 2>&1 &

@@ -4,6 +4,8 @@ using ControlPlane.LoadGen;
 var root = new RootCommand("ControlPlane load generator: replay real LLM serving traces against any OpenAI-compatible endpoint")
 {
     ReplayCommand.Create(),
+    SimulateCommand.Create(),
+    CompareCommand.Create(),
 };
 try
 {

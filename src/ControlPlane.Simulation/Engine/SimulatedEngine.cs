@@ -23,6 +23,7 @@ public sealed partial class SimulatedEngine : IEngine
     private readonly Dictionary<string, SimulatedSequence> _byId = new(StringComparer.Ordinal);
     private long _arrivals;
     private long _preemptions;
+    private TimeSpan _lateness;
 
     public SimulatedEngine(string model, PerformanceProfile profile, TimeProvider? time = null, Random? random = null, int? totalKvBlocks = null)
     {
@@ -58,13 +59,28 @@ public sealed partial class SimulatedEngine : IEngine
         _waiting.Add(sequence);
     }
 
+    /// <summary>
+    /// Runs a step and waits out its modelled duration. Timers fire late (about a millisecond on Linux), so
+    /// the lateness is carried into the next step's wait: over a run, steps last what the profile says.
+    /// </summary>
     public async ValueTask<EngineStepResult> StepAsync(CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         var result = ComputeStep();
-        var left = result.Duration - _time.GetElapsedTime(started);
-        if (left > TimeSpan.Zero)
-            await Task.Delay(left, _time, cancellationToken).ConfigureAwait(false);
+        var wait = result.Duration - _time.GetElapsedTime(started) - _lateness;
+        if (wait > TimeSpan.Zero)
+        {
+            var sleepStart = _time.GetTimestamp();
+            await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+            _lateness = _time.GetElapsedTime(sleepStart) - wait;
+        }
+        else
+        {
+            // This step repaid what it could; a step that computes longer than modelled adds no debt.
+            _lateness = TimeSpan.FromTicks(Math.Min(_lateness.Ticks, (-wait).Ticks));
+        }
+        if (!HasWork)
+            _lateness = TimeSpan.Zero; // an idle engine owes nothing
         return result;
     }
 

@@ -1,0 +1,65 @@
+using ControlPlane.Instances;
+
+namespace ControlPlane.Scheduling.Dispatch;
+
+/// <summary>
+/// A dispatcher's view of a model's instances: the last load snapshot plus the dispatches this view made
+/// that no load report includes yet (a dispatch counts as queued demand until a report taken after it
+/// arrives), so a burst spreads out between and across refreshes. Pure: the caller supplies the times.
+/// The dispatcher grain and the cluster simulator both decide through this class.
+/// </summary>
+public sealed class DispatchView(DispatchProfile profile)
+{
+    private readonly Dictionary<string, List<(DateTimeOffset At, int Blocks)>> _sent = new(StringComparer.Ordinal);
+    private InstanceLoad[] _loads = [];
+
+    public DispatchProfile Profile { get; } = profile;
+    public IReadOnlyList<InstanceLoad> Loads => _loads;
+    public bool IsEmpty => _loads.Length == 0;
+
+    /// <summary>Replaces the snapshot; keeps only the dispatches made after each instance's report.</summary>
+    public void Refresh(IReadOnlyList<InstanceLoad> snapshot)
+    {
+        if (_sent.Count > 0)
+        {
+            var present = snapshot.Select(l => l.InstanceId).ToHashSet(StringComparer.Ordinal);
+            foreach (var gone in _sent.Keys.Where(id => !present.Contains(id)).ToArray())
+                _sent.Remove(gone);
+        }
+        var loads = new InstanceLoad[snapshot.Count];
+        for (var i = 0; i < loads.Length; i++)
+            loads[i] = WithUnreported(snapshot[i]);
+        _loads = loads;
+    }
+
+    /// <summary>Picks an instance and counts the dispatch, made at <paramref name="now"/>, into its load.</summary>
+    public DispatchOutcome Dispatch(in DispatchRequest request, DateTimeOffset now, IReadOnlyCollection<string>? exclude = null)
+    {
+        var outcome = Profile.Pick(request, _loads, exclude);
+        if (!outcome.Succeeded)
+            return outcome;
+        var chosen = _loads[outcome.Index];
+        var blocks = request.PromptBlocks(chosen.KvBlockSize);
+        if (!_sent.TryGetValue(chosen.InstanceId, out var sent))
+            _sent[chosen.InstanceId] = sent = [];
+        sent.Add((now, blocks));
+        _loads[outcome.Index] = chosen with { WaitingRequests = chosen.WaitingRequests + 1, WaitingKvBlocks = chosen.WaitingKvBlocks + blocks };
+        return outcome;
+    }
+
+    private InstanceLoad WithUnreported(InstanceLoad load)
+    {
+        if (!_sent.TryGetValue(load.InstanceId, out var sent))
+            return load;
+        sent.RemoveAll(s => s.At <= load.ReportedAt);
+        if (sent.Count == 0)
+        {
+            _sent.Remove(load.InstanceId);
+            return load;
+        }
+        var blocks = 0;
+        foreach (var s in sent)
+            blocks += s.Blocks;
+        return load with { WaitingRequests = load.WaitingRequests + sent.Count, WaitingKvBlocks = load.WaitingKvBlocks + blocks };
+    }
+}

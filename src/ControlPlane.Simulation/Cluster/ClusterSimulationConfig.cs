@@ -1,0 +1,16 @@
+using ControlPlane.Scheduling.Dispatch;
+using ControlPlane.Simulation.Performance;
+
+namespace ControlPlane.Simulation.Cluster;
+
+/// <summary>A simulated cluster: how many instances of which profile, dispatched by which policy.</summary>
+public sealed record ClusterSimulationConfig
+{
+    public required int Instances { get; init; }
+    public required PerformanceProfile Profile { get; init; }
+    public DispatchConfig Dispatch { get; init; } = new();
+    public int Seed { get; init; } = 1;
+
+    /// <summary>How often instances report load and the dispatcher refreshes its view, as in the control plane.</summary>
+    public double LoadReportPeriodMs { get; init; } = 100;
+}

@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using ControlPlane.Instances;
+using ControlPlane.Requests;
+using ControlPlane.Scheduling.Dispatch;
+using ControlPlane.Simulation.Engine;
+
+namespace ControlPlane.Simulation.Cluster;
+
+/// <summary>
+/// A discrete-event simulation of one model's instances in virtual time. It runs the production classes:
+/// each instance is a <see cref="SimulatedEngine"/> stepped by <see cref="SimulatedEngine.ComputeStep"/>
+/// (continuous batching, chunked prefill, KV admission, preemption), and every request is dispatched by a
+/// <see cref="DispatchView"/> over the configured <see cref="DispatchProfile"/>, refreshed from instance
+/// loads every <see cref="ClusterSimulationConfig.LoadReportPeriodMs"/>, as the dispatcher grain does.
+/// What the control plane adds between them (well under a millisecond) is not modelled.
+/// </summary>
+public sealed class ClusterSimulator(ClusterSimulationConfig config)
+{
+    private static readonly DateTimeOffset Epoch = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public SimulationResult Run(IReadOnlyList<SimulatedRequest> requests)
+    {
+        var wall = Stopwatch.StartNew();
+        var random = new Random(config.Seed);
+        var engines = new SimulatedEngine[config.Instances];
+        var stepping = new bool[config.Instances];
+        for (var i = 0; i < engines.Length; i++)
+            engines[i] = new SimulatedEngine("sim", config.Profile, random: new Random(random.Next()));
+        var ids = Enumerable.Range(0, engines.Length).Select(i => $"i{i}").ToArray();
+        var view = new DispatchView(DispatchPolicies.Create(config.Dispatch, new Random(random.Next())));
+        var refreshedAt = double.NegativeInfinity;
+        // Instances report on a period and the dispatcher refreshes on its own: what it sees is the last
+        // report, as in the control plane (engine host reports, dispatcher grain copies the snapshot).
+        InstanceLoad[] reported = Loads(engines, ids, Epoch);
+        var nextReport = config.LoadReportPeriodMs;
+
+        var outcomes = new SimulatedOutcome?[requests.Count];
+        var firstToken = new double?[requests.Count];
+        var placed = new int[requests.Count];
+        var events = new PriorityQueue<(int Kind, int Index, Engines.EngineStepResult? Step), (double At, long Order)>();
+        long order = 0, steps = 0;
+        for (var i = 0; i < requests.Count; i++)
+            events.Enqueue((0, i, null), (requests[i].ArrivalMs, order++));
+
+        var now = 0.0;
+        while (events.TryDequeue(out var e, out var key))
+        {
+            now = key.At;
+            if (nextReport <= now)
+            {
+                // The last report tick before this event; no event happened since the previous one, so the
+                // engines are as they were at that tick.
+                var tick = Math.Floor(now / config.LoadReportPeriodMs) * config.LoadReportPeriodMs;
+                reported = Loads(engines, ids, Epoch.AddMilliseconds(tick));
+                nextReport = tick + config.LoadReportPeriodMs;
+            }
+            if (e.Kind == 0)
+            {
+                var request = requests[e.Index];
+                if (now - refreshedAt >= config.LoadReportPeriodMs)
+                {
+                    view.Refresh(reported);
+                    refreshedAt = now;
+                }
+                var dispatch = new DispatchRequest(request.InputTokens, request.OutputTokens, ServiceClass.Standard, 0);
+                var outcome = view.Dispatch(dispatch, Epoch.AddMilliseconds(now));
+                if (!outcome.Succeeded)
+                {
+                    outcomes[e.Index] = new SimulatedOutcome(e.Index, request.ArrivalMs, null, now, request.InputTokens, 0,
+                        outcome.Refusal == DispatchRefusal.Overloaded ? "http_429" : outcome.Refusal == DispatchRefusal.TooLarge ? "http_400" : "http_503", -1);
+                    continue;
+                }
+                var instance = outcome.Index;
+                placed[e.Index] = instance;
+                try
+                {
+                    engines[instance].Add(Spec(e.Index, request));
+                }
+                catch (ControlPlane.Engines.EngineRejectedException)
+                {
+                    outcomes[e.Index] = new SimulatedOutcome(e.Index, request.ArrivalMs, null, now, request.InputTokens, 0, "http_400", instance);
+                    continue;
+                }
+                if (!stepping[instance])
+                    StartStep(instance);
+            }
+            else
+            {
+                foreach (var output in e.Step!.Outputs)
+                {
+                    var index = int.Parse(output.RequestId, System.Globalization.CultureInfo.InvariantCulture);
+                    firstToken[index] ??= now;
+                    if (output.Finished)
+                    {
+                        var request = requests[index];
+                        outcomes[index] = new SimulatedOutcome(index, request.ArrivalMs, firstToken[index], now, request.InputTokens, output.CompletionTokens, null, e.Index);
+                    }
+                }
+                stepping[e.Index] = false;
+                if (engines[e.Index].HasWork)
+                    StartStep(e.Index);
+            }
+        }
+
+        var preemptions = engines.Sum(x => x.Snapshot().PreemptionCount);
+        return new SimulationResult([.. outcomes.Select((o, i) => o ?? throw new InvalidOperationException($"request {i} never finished"))],
+            now, wall.Elapsed, steps, preemptions);
+
+        void StartStep(int instance)
+        {
+            var step = engines[instance].ComputeStep();
+            if (step.Duration <= TimeSpan.Zero)
+                return; // nothing could be scheduled: the request that waits is reported as never finished
+            steps++;
+            stepping[instance] = true;
+            events.Enqueue((1, instance, step), (now + step.Duration.TotalMilliseconds, order++));
+        }
+    }
+
+    private static RequestSpec Spec(int index, SimulatedRequest request) => new()
+    {
+        RequestId = index.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        Model = "sim",
+        PromptTokenIds = new int[request.InputTokens],
+        Sampling = new SamplingParameters { MaxTokens = Math.Max(1, request.OutputTokens), Temperature = 0 },
+    };
+
+    private static InstanceLoad[] Loads(SimulatedEngine[] engines, string[] ids, DateTimeOffset at)
+    {
+        var loads = new InstanceLoad[engines.Length];
+        for (var i = 0; i < engines.Length; i++)
+        {
+            var s = engines[i].Snapshot();
+            loads[i] = new InstanceLoad
+            {
+                InstanceId = ids[i],
+                RunningRequests = s.RunningRequests,
+                WaitingRequests = s.WaitingRequests,
+                UsedKvBlocks = s.UsedKvBlocks,
+                TotalKvBlocks = s.TotalKvBlocks,
+                WaitingKvBlocks = s.WaitingKvBlocks,
+                KvBlockSize = engines[i].Descriptor.KvBlockSize,
+                ReportedAt = at,
+            };
+        }
+        return loads;
+    }
+}
