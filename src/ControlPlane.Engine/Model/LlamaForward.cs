@@ -1,0 +1,138 @@
+using ControlPlane.Engine.KvCache;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace ControlPlane.Engine.Model;
+
+/// <summary>
+/// The decoder's forward pass over a batch of sequences with paged KV: new tokens' keys and values are
+/// written to their cache slots, then each query attends to its sequence's slots. Decoding sequences (one
+/// new token each) share one padded attention call; prefill chunks attend one sequence at a time.
+/// </summary>
+public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
+{
+    private readonly int _heads = weights.Config.Heads;
+    private readonly int _kvHeads = weights.Config.KvHeads;
+    private readonly int _headDim = weights.Config.HeadDim;
+    private readonly double _eps = weights.Config.RmsNormEps;
+
+    public LlamaWeights Weights { get; } = weights;
+
+    /// <summary>Runs the batch; returns float32 logits [sequences wanting logits, vocabulary], in batch order.</summary>
+    public Tensor Run(ForwardBatch batch, PagedKvCache cache)
+    {
+        using var scope = NewDisposeScope();
+        var device = Weights.Device;
+        var tokens = tensor(batch.TokenIds, device: device);
+        var positions = tensor(batch.Positions, device: device);
+        var slots = tensor(batch.Slots, device: device);
+        var decode = batch.Sequences.Where(s => s.QueryLength == 1 && s.ContextLength > 1).ToArray();
+        (Tensor Index, Tensor Mask, long Length)? decodeIndex = decode.Length > 1 ? DecodeIndex(decode, device) : null;
+
+        var x = Weights.Embeddings.index_select(0, tokens);
+        for (var l = 0; l < Weights.Layers.Count; l++)
+        {
+            var layer = Weights.Layers[l];
+            var h = RmsNorm(x, layer.InputNorm);
+            var qkv = F.linear(h, layer.Qkv, layer.QkvBias);
+            var parts = qkv.split([_heads * _headDim, _kvHeads * _headDim, _kvHeads * _headDim], -1);
+            var q = rope.Apply(parts[0].view(-1, _heads, _headDim), positions);
+            var k = rope.Apply(parts[1].view(-1, _kvHeads, _headDim), positions);
+            var v = parts[2].view(-1, _kvHeads, _headDim);
+            cache.Keys[l].index_copy_(0, slots, k);
+            cache.Values[l].index_copy_(0, slots, v);
+            var attention = Attend(q, cache.Keys[l], cache.Values[l], batch, decode, decodeIndex);
+            x = x + F.linear(attention, layer.Output);
+            var gateUp = F.linear(RmsNorm(x, layer.PostNorm), layer.GateUp).chunk(2, -1);
+            x = x + F.linear(F.silu(gateUp[0]) * gateUp[1], layer.Down);
+        }
+
+        var rows = batch.Sequences.Where(s => s.WantLogits).Select(s => (long)(s.QueryStart + s.QueryLength - 1)).ToArray();
+        var last = x.index_select(0, tensor(rows, device: device));
+        var logits = F.linear(RmsNorm(last, Weights.Norm), Weights.LmHead).to(ScalarType.Float32);
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Recomputes whole sequences without a cache: the reference the paged path must equal.</summary>
+    public Tensor RunDense(long[] tokenIds)
+    {
+        using var scope = NewDisposeScope();
+        var device = Weights.Device;
+        var n = tokenIds.Length;
+        var positions = arange(n, dtype: ScalarType.Int64, device: device);
+        var x = Weights.Embeddings.index_select(0, tensor(tokenIds, device: device));
+        foreach (var layer in Weights.Layers)
+        {
+            var qkv = F.linear(RmsNorm(x, layer.InputNorm), layer.Qkv, layer.QkvBias);
+            var parts = qkv.split([_heads * _headDim, _kvHeads * _headDim, _kvHeads * _headDim], -1);
+            var q = rope.Apply(parts[0].view(n, _heads, _headDim), positions).transpose(0, 1).unsqueeze(0);
+            var k = Repeat(rope.Apply(parts[1].view(n, _kvHeads, _headDim), positions)).transpose(0, 1).unsqueeze(0);
+            var v = Repeat(parts[2].view(n, _kvHeads, _headDim)).transpose(0, 1).unsqueeze(0);
+            var o = F.scaled_dot_product_attention(q, k, v, is_casual: true).squeeze(0).transpose(0, 1).reshape(n, -1);
+            x = x + F.linear(o, layer.Output);
+            var gateUp = F.linear(RmsNorm(x, layer.PostNorm), layer.GateUp).chunk(2, -1);
+            x = x + F.linear(F.silu(gateUp[0]) * gateUp[1], layer.Down);
+        }
+        return F.linear(RmsNorm(x, Weights.Norm), Weights.LmHead).to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    private Tensor Attend(Tensor q, Tensor keys, Tensor values, ForwardBatch batch, SequenceSlice[] decode, (Tensor Index, Tensor Mask, long Length)? decodeIndex)
+    {
+        var outputs = new Tensor[batch.Sequences.Count];
+        var device = q.device;
+        var i = 0;
+        var decoded = decodeIndex is not null ? DecodeGroup(q, keys, values, decode, decodeIndex.Value) : null;
+        var d = 0;
+        foreach (var s in batch.Sequences)
+        {
+            if (decoded is not null && s.QueryLength == 1 && s.ContextLength > 1)
+            {
+                outputs[i++] = decoded[d++];
+                continue;
+            }
+            var context = tensor(s.ContextSlots, device: device);
+            var k = Repeat(keys.index_select(0, context)).transpose(0, 1).unsqueeze(0);
+            var v = Repeat(values.index_select(0, context)).transpose(0, 1).unsqueeze(0);
+            var query = q.narrow(0, s.QueryStart, s.QueryLength).transpose(0, 1).unsqueeze(0);
+            var offset = s.ContextLength - s.QueryLength;
+            var mask = arange(s.ContextLength, device: device).unsqueeze(0) <= (arange(s.QueryLength, device: device) + offset).unsqueeze(1);
+            outputs[i++] = F.scaled_dot_product_attention(query, k, v, attn_mask: mask).squeeze(0).transpose(0, 1).reshape(s.QueryLength, -1);
+        }
+        return cat(outputs, 0);
+    }
+
+    /// <summary>All decoding sequences in one attention call over their slots, padded to the longest.</summary>
+    private Tensor[] DecodeGroup(Tensor q, Tensor keys, Tensor values, SequenceSlice[] decode, (Tensor Index, Tensor Mask, long Length) index)
+    {
+        var b = decode.Length;
+        var rows = tensor(decode.Select(s => (long)s.QueryStart).ToArray(), device: q.device);
+        var query = q.index_select(0, rows).unsqueeze(2); // [B, H, 1, D]
+        var k = Repeat(keys.index_select(0, index.Index).view(b * index.Length, _kvHeads, _headDim)).view(b, index.Length, _heads, _headDim).transpose(1, 2);
+        var v = Repeat(values.index_select(0, index.Index).view(b * index.Length, _kvHeads, _headDim)).view(b, index.Length, _heads, _headDim).transpose(1, 2);
+        var o = F.scaled_dot_product_attention(query, k, v, attn_mask: index.Mask).squeeze(2).reshape(b, -1); // [B, H·D]
+        return o.split(1, 0);
+    }
+
+    private static (Tensor Index, Tensor Mask, long Length) DecodeIndex(SequenceSlice[] decode, Device device)
+    {
+        var length = decode.Max(s => s.ContextLength);
+        var index = new long[decode.Length * length];
+        var mask = new bool[decode.Length * length];
+        for (var i = 0; i < decode.Length; i++)
+        {
+            Array.Copy(decode[i].ContextSlots, 0, index, i * length, decode[i].ContextLength);
+            Array.Fill(mask, true, i * length, decode[i].ContextLength);
+        }
+        return (tensor(index, device: device), tensor(mask, device: device).view(decode.Length, 1, 1, length), length);
+    }
+
+    /// <summary>Repeats KV heads to match query heads (grouped-query attention).</summary>
+    private Tensor Repeat(Tensor kv) => _heads == _kvHeads ? kv : kv.repeat_interleave(_heads / _kvHeads, 1);
+
+    private Tensor RmsNorm(Tensor x, Tensor weight)
+    {
+        var x32 = x.to(ScalarType.Float32);
+        var normed = x32 * (x32.pow(2).mean([-1], keepdim: true) + _eps).rsqrt();
+        return normed.to(x.dtype) * weight;
+    }
+}

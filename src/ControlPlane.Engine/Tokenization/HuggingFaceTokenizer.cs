@@ -1,0 +1,84 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using ControlPlane.Tokenization;
+using Microsoft.ML.Tokenizers;
+
+namespace ControlPlane.Engine.Tokenization;
+
+/// <summary>
+/// A Hugging Face <c>tokenizer.json</c> with a byte-level BPE model (Llama 3, Qwen2, GPT-2 style), loaded
+/// into Microsoft.ML.Tokenizers. The pre-tokenizer's split pattern is taken from the file when it has one.
+/// End-of-sequence ids come from <c>config.json</c> (or <c>tokenizer_config.json</c>'s <c>eos_token</c>).
+/// </summary>
+public sealed class HuggingFaceTokenizer : ITokenizer
+{
+    private const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+    private readonly BpeTokenizer _bpe;
+
+    private HuggingFaceTokenizer(BpeTokenizer bpe, int vocabularySize, IReadOnlyList<int> eos)
+    {
+        _bpe = bpe;
+        VocabularySize = vocabularySize;
+        EndOfSequenceTokenIds = eos;
+    }
+
+    public int VocabularySize { get; }
+    public IReadOnlyList<int> EndOfSequenceTokenIds { get; }
+
+    public static HuggingFaceTokenizer Load(string folder, IReadOnlyList<int> eosFromConfig)
+    {
+        var path = Path.Combine(folder, "tokenizer.json");
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"model folder '{folder}' has no tokenizer.json", path);
+        using var json = JsonDocument.Parse(File.ReadAllText(path));
+        var root = json.RootElement;
+        var model = root.GetProperty("model");
+        if (model.TryGetProperty("type", out var type) && type.GetString() != "BPE")
+            throw new NotSupportedException($"{path}: tokenizer model '{type.GetString()}' is not supported (BPE is)");
+        var vocabulary = model.GetProperty("vocab").EnumerateObject().Select(p => new KeyValuePair<string, int>(p.Name, p.Value.GetInt32())).ToList();
+        var merges = model.GetProperty("merges").EnumerateArray()
+            .Select(m => m.ValueKind == JsonValueKind.Array ? $"{m[0].GetString()} {m[1].GetString()}" : m.GetString()!).ToList();
+        var special = root.TryGetProperty("added_tokens", out var added)
+            ? added.EnumerateArray().ToDictionary(t => t.GetProperty("content").GetString()!, t => t.GetProperty("id").GetInt32(), StringComparer.Ordinal)
+            : [];
+        var pattern = FindSplitPattern(root) ?? Gpt2Pattern;
+        var options = new BpeOptions(vocabulary)
+        {
+            Merges = merges,
+            SpecialTokens = special,
+            ByteLevel = true,
+            PreTokenizer = new RegexPreTokenizer(new Regex(pattern, RegexOptions.Compiled), special),
+        };
+        var size = Math.Max(vocabulary.Max(v => v.Value), special.Count == 0 ? 0 : special.Values.Max()) + 1;
+        var eos = eosFromConfig.Count > 0 ? eosFromConfig : EosFromTokenizerConfig(folder, special);
+        return new HuggingFaceTokenizer(BpeTokenizer.Create(options), size, eos);
+    }
+
+    public IReadOnlyList<int> Encode(string text) => _bpe.EncodeToIds(text);
+
+    public string Decode(IReadOnlyList<int> tokenIds) => _bpe.Decode(tokenIds) ?? "";
+
+    private static string? FindSplitPattern(JsonElement root)
+    {
+        if (!root.TryGetProperty("pre_tokenizer", out var pre) || pre.ValueKind != JsonValueKind.Object)
+            return null;
+        IEnumerable<JsonElement> all = pre.TryGetProperty("pretokenizers", out var list) ? list.EnumerateArray() : [pre];
+        foreach (var p in all)
+        {
+            if (p.TryGetProperty("type", out var t) && t.GetString() == "Split" && p.TryGetProperty("pattern", out var pat) && pat.TryGetProperty("Regex", out var regex))
+                return regex.GetString();
+        }
+        return null;
+    }
+
+    private static int[] EosFromTokenizerConfig(string folder, Dictionary<string, int> special)
+    {
+        var path = Path.Combine(folder, "tokenizer_config.json");
+        if (!File.Exists(path))
+            return [];
+        using var json = JsonDocument.Parse(File.ReadAllText(path));
+        return json.RootElement.TryGetProperty("eos_token", out var eos) && eos.ValueKind == JsonValueKind.String && special.TryGetValue(eos.GetString()!, out var id)
+            ? [id]
+            : [];
+    }
+}

@@ -1,0 +1,14 @@
+namespace ControlPlane.Engine;
+
+/// <summary>How big the TorchSharp engine's cache and batches are.</summary>
+public sealed record TorchEngineOptions
+{
+    public int KvBlockSize { get; init; } = 16;
+
+    /// <summary>KV blocks to allocate; when null, <see cref="KvCacheBytes"/> decides.</summary>
+    public int? KvBlocks { get; init; }
+    public long KvCacheBytes { get; init; } = 256L << 20;
+    public int MaxBatchedTokens { get; init; } = 2048;
+    public int MaxRunningRequests { get; init; } = 256;
+    public int MaxContextTokens { get; init; } = 4096;
+}
