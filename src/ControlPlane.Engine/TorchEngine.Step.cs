@@ -131,6 +131,9 @@ public sealed partial class TorchEngine
         }
 
         using var logits = _forward.Run(new ForwardBatch(tokens, positions, slots, slices), _cache);
+        // Greedy rows need only the argmax: one small copy for the whole batch instead of a vocabulary per row.
+        using var argmax = logits.argmax(-1).cpu();
+        var best = argmax.data<long>().ToArray();
         var outputs = new List<RequestOutput>();
         var logitRow = 0;
         for (var i = 0; i < plan.Count; i++)
@@ -140,8 +143,16 @@ public sealed partial class TorchEngine
             NameFullBlocks(sequence);
             if (!slices[i].WantLogits)
                 continue;
-            using var rowLogits = logits[logitRow++].cpu();
-            outputs.Add(Emit(sequence, TokenSampler.Sample(rowLogits.data<float>().ToArray(), sequence.Spec.Sampling, sequence.Random)));
+            var rowIndex = logitRow++;
+            int token;
+            if (TokenSampler.IsGreedy(sequence.Spec.Sampling))
+                token = (int)best[rowIndex];
+            else
+            {
+                using var rowLogits = logits[rowIndex].cpu();
+                token = TokenSampler.Sample(rowLogits.data<float>().ToArray(), sequence.Spec.Sampling, sequence.Random);
+            }
+            outputs.Add(Emit(sequence, token));
         }
         return new EngineStepResult { Outputs = outputs, PrefillTokens = prefill, DecodeSequences = decode };
     }

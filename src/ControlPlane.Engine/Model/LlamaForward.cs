@@ -101,15 +101,23 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
         return cat(outputs, 0);
     }
 
-    /// <summary>All decoding sequences in one attention call over their slots, padded to the longest.</summary>
+    /// <summary>
+    /// All decoding sequences in one attention over their slots, padded to the longest. Query heads are
+    /// grouped under their KV head and broadcast against it, so keys and values are gathered once and never
+    /// repeated per query head.
+    /// </summary>
     private Tensor[] DecodeGroup(Tensor q, Tensor keys, Tensor values, SequenceSlice[] decode, (Tensor Index, Tensor Mask, long Length) index)
     {
         var b = decode.Length;
+        var groups = _heads / _kvHeads;
         var rows = tensor(decode.Select(s => (long)s.QueryStart).ToArray(), device: q.device);
-        var query = q.index_select(0, rows).unsqueeze(2); // [B, H, 1, D]
-        var k = Repeat(keys.index_select(0, index.Index).view(b * index.Length, _kvHeads, _headDim)).view(b, index.Length, _heads, _headDim).transpose(1, 2);
-        var v = Repeat(values.index_select(0, index.Index).view(b * index.Length, _kvHeads, _headDim)).view(b, index.Length, _heads, _headDim).transpose(1, 2);
-        var o = F.scaled_dot_product_attention(query, k, v, attn_mask: index.Mask).squeeze(2).reshape(b, -1); // [B, H·D]
+        var query = q.index_select(0, rows).view(b, _kvHeads, groups, 1, _headDim);                                     // [B, KVH, G, 1, D]
+        var k = keys.index_select(0, index.Index).view(b, index.Length, _kvHeads, _headDim).permute(0, 2, 3, 1).unsqueeze(2); // [B, KVH, 1, D, L]
+        var v = values.index_select(0, index.Index).view(b, index.Length, _kvHeads, _headDim).transpose(1, 2).unsqueeze(2);   // [B, KVH, 1, L, D]
+        var scores = matmul(query, k) * (1.0 / Math.Sqrt(_headDim));                                                     // [B, KVH, G, 1, L]
+        scores = scores.masked_fill(index.Mask.logical_not(), float.NegativeInfinity);
+        var probabilities = scores.to(ScalarType.Float32).softmax(-1).to(v.dtype);
+        var o = matmul(probabilities, v).reshape(b, -1);                                                                  // [B, H·D]
         return o.split(1, 0);
     }
 
@@ -123,7 +131,7 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
             Array.Copy(decode[i].ContextSlots, 0, index, i * length, decode[i].ContextLength);
             Array.Fill(mask, true, i * length, decode[i].ContextLength);
         }
-        return (tensor(index, device: device), tensor(mask, device: device).view(decode.Length, 1, 1, length), length);
+        return (tensor(index, device: device), tensor(mask, device: device).view(decode.Length, 1, 1, 1, length), length);
     }
 
     /// <summary>Repeats KV heads to match query heads (grouped-query attention).</summary>

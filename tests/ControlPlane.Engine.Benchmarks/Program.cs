@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ControlPlane.Engine;
+using ControlPlane.Engine.Benchmarks;
+using ControlPlane.Engine.Loading;
+using ControlPlane.Requests;
+using TorchSharp;
+using static TorchSharp.torch;
+
+// Usage:
+//   bench  --model DIR --device cuda --out FILE   decode (batch 1/8/32/64 × context 512/2048) and prefill (1×2048, 8×512) throughput
+//   greedy --model DIR --device cuda --prompt 1,2,3 --tokens 64 --out FILE   greedy token ids, fp32, for the transformers check
+var options = args.Skip(1).Chunk(2).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
+var deviceName = options.GetValueOrDefault("--device", "cpu");
+if (deviceName == "cuda")
+    InitializeDeviceType(DeviceType.CUDA);
+var device = deviceName == "cuda" ? CUDA : CPU;
+var output = options.GetValueOrDefault("--out", "result.json");
+var folder = options["--model"];
+
+void Sync()
+{
+    if (device.type == DeviceType.CUDA)
+        cuda.synchronize();
+}
+
+if (args[0] == "greedy")
+{
+    using var weights = ModelFolder.Load(folder, device, ScalarType.Float32);
+    using var engine = new TorchEngine("m", weights, new IdTokenizer(weights.Config.VocabularySize), new TorchEngineOptions { KvBlocks = 512, MaxContextTokens = 2048 });
+    var prompt = options["--prompt"].Split(',').Select(int.Parse).ToArray();
+    engine.Add(new RequestSpec { RequestId = "g", Model = "m", PromptTokenIds = prompt, Sampling = new SamplingParameters { MaxTokens = int.Parse(options["--tokens"]), Temperature = 0, IgnoreEndOfSequence = true } });
+    var tokens = new List<int>();
+    while (engine.HasWork)
+        tokens.AddRange(engine.ComputeStep().Outputs.SelectMany(o => o.NewTokenIds));
+    File.WriteAllText(output, JsonSerializer.Serialize(new { tokens }));
+    Console.WriteLine($"greedy: {string.Join(',', tokens)}");
+    return 0;
+}
+
+var clock = Stopwatch.StartNew();
+using var model = ModelFolder.Load(folder, device, ScalarType.BFloat16);
+Sync();
+var loadSeconds = clock.Elapsed.TotalSeconds;
+Console.WriteLine($"loaded {folder} in {loadSeconds:F1} s");
+var results = new List<object>();
+var random = new Random(1);
+int[] Prompt(int n) => [.. Enumerable.Range(0, n).Select(_ => random.Next(1000, 100000 % model.Config.VocabularySize))];
+
+foreach (var context in new[] { 512, 2048 })
+{
+    foreach (var batch in new[] { 1, 8, 32, 64 })
+    {
+        const int steps = 32;
+        using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
+            new TorchEngineOptions { KvBlocks = batch * ((context + steps + 16) / 16 + 1), MaxBatchedTokens = 8192, MaxContextTokens = 4096, MaxRunningRequests = 256 });
+        for (var i = 0; i < batch; i++)
+            engine.Add(new RequestSpec { RequestId = $"r{i}", Model = "m", PromptTokenIds = Prompt(context), Sampling = new SamplingParameters { MaxTokens = steps + 8, Temperature = 0, IgnoreEndOfSequence = true } });
+        for (var first = 0; first < batch;)
+            first += engine.ComputeStep().Outputs.Count(o => o.CompletionTokens == 1); // prefill every request
+        engine.ComputeStep(); // warm-up decode step
+        Sync();
+        var start = Stopwatch.GetTimestamp();
+        var produced = 0;
+        for (var s = 0; s < steps; s++)
+            produced += engine.ComputeStep().Outputs.Count;
+        Sync();
+        var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var row = new { kind = "decode", batch, context, steps, tokens = produced, seconds, tokensPerSecond = produced / seconds, msPerStep = seconds * 1000 / steps };
+        results.Add(row);
+        Console.WriteLine(JsonSerializer.Serialize(row));
+    }
+}
+
+foreach (var (batch, length) in new[] { (1, 2048), (8, 512), (1, 2048), (8, 512) })
+{
+    using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
+        new TorchEngineOptions { KvBlocks = batch * (length / 16 + 2), MaxBatchedTokens = 4096, MaxContextTokens = 4096 });
+    for (var i = 0; i < batch; i++)
+        engine.Add(new RequestSpec { RequestId = $"p{i}", Model = "m", PromptTokenIds = Prompt(length), Sampling = new SamplingParameters { MaxTokens = 1, Temperature = 0, IgnoreEndOfSequence = true } });
+    Sync();
+    var start = Stopwatch.GetTimestamp();
+    while (engine.HasWork)
+        engine.ComputeStep();
+    Sync();
+    var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+    var row = new { kind = "prefill", batch, length, seconds, tokensPerSecond = batch * length / seconds };
+    results.Add(row);
+    Console.WriteLine(JsonSerializer.Serialize(row));
+}
+File.WriteAllText(output, JsonSerializer.Serialize(new { model = folder, loadSeconds, results }, new JsonSerializerOptions { WriteIndented = true }));
+return 0;
