@@ -14,7 +14,9 @@ def small_config():
                        num_key_value_heads=2, vocab_size=1024, max_position_embeddings=2048, rope_theta=500000.0,
                        rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                                      "original_max_position_embeddings": 256},
-                       torch_dtype="float32", tie_word_embeddings=False, attn_implementation="eager")
+                       torch_dtype="float32", tie_word_embeddings=False,
+                       # wider than the default 0.02, so random logits are well apart and greedy choices are not near-ties
+                       initializer_range=0.25)
 
 def llama3_8b_config():
     return LlamaConfig(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,

@@ -53,12 +53,14 @@ public sealed record LlamaConfig
             HeadDim = headDim,
             VocabularySize = Int("vocab_size"),
             RmsNormEps = Double(root, "rms_norm_eps") ?? 1e-5,
-            RopeTheta = Double(root, "rope_theta") ?? 10000,
+            // transformers 5 writes rope_theta and the scaling inside rope_parameters; 4.x at the top level.
+            RopeTheta = Double(root, "rope_theta") ?? (root.TryGetProperty("rope_parameters", out var rp) && rp.ValueKind == JsonValueKind.Object ? Double(rp, "rope_theta") : null) ?? 10000,
             RopeScaling = RopeScaling.Parse(root, path),
             TieWordEmbeddings = Bool(root, "tie_word_embeddings") ?? false,
             AttentionBias = Bool(root, "attention_bias") ?? qwen,
             MaxPositionEmbeddings = root.TryGetProperty("max_position_embeddings", out var m) && m.ValueKind == JsonValueKind.Number ? m.GetInt32() : 4096,
-            TorchDType = root.TryGetProperty("torch_dtype", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "bfloat16",
+            TorchDType = root.TryGetProperty("torch_dtype", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()!
+                : root.TryGetProperty("dtype", out var t5) && t5.ValueKind == JsonValueKind.String ? t5.GetString()! : "bfloat16",
             EosTokenIds = Ids(root, "eos_token_id"),
             BosTokenId = root.TryGetProperty("bos_token_id", out var b) && b.ValueKind == JsonValueKind.Number ? b.GetInt32() : null,
         };

@@ -7,7 +7,8 @@ public sealed record RopeScaling(double Factor, double LowFrequencyFactor, doubl
 {
     public static RopeScaling? Parse(JsonElement root, string path)
     {
-        if (!root.TryGetProperty("rope_scaling", out var s) || s.ValueKind != JsonValueKind.Object)
+        if (!(root.TryGetProperty("rope_scaling", out var s) && s.ValueKind == JsonValueKind.Object)
+            && !(root.TryGetProperty("rope_parameters", out s) && s.ValueKind == JsonValueKind.Object))
             return null;
         var type = s.TryGetProperty("rope_type", out var t) ? t.GetString() : s.TryGetProperty("type", out var t2) ? t2.GetString() : null;
         if (type is "default" or null)

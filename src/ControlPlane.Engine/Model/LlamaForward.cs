@@ -26,25 +26,31 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
         var tokens = tensor(batch.TokenIds, device: device);
         var positions = tensor(batch.Positions, device: device);
         var slots = tensor(batch.Slots, device: device);
+        // Every index and mask the layers need is made here, once per step: a host-to-device copy inside the
+        // layer loop would make the CPU wait for the GPU at every layer.
         var decode = batch.Sequences.Where(s => s.QueryLength == 1 && s.ContextLength > 1).ToArray();
-        (Tensor Index, Tensor Mask, long Length)? decodeIndex = decode.Length > 1 ? DecodeIndex(decode, device) : null;
+        (Tensor Index, Tensor Mask, long Length, Tensor Rows)? decodeIndex = decode.Length > 1 ? DecodeIndex(decode, device) : null;
+        var single = batch.Sequences.Select(s => decodeIndex is not null && s.QueryLength == 1 && s.ContextLength > 1 ? default : SingleInputs(s, device)).ToArray();
+        var angles = rope.At(positions);
 
         var x = Weights.Embeddings.index_select(0, tokens);
         for (var l = 0; l < Weights.Layers.Count; l++)
         {
+            // One scope per layer: a layer's intermediates are freed before the next layer allocates its own.
+            using var layerScope = NewDisposeScope();
             var layer = Weights.Layers[l];
             var h = RmsNorm(x, layer.InputNorm);
             var qkv = F.linear(h, layer.Qkv, layer.QkvBias);
             var parts = qkv.split([_heads * _headDim, _kvHeads * _headDim, _kvHeads * _headDim], -1);
-            var q = rope.Apply(parts[0].view(-1, _heads, _headDim), positions);
-            var k = rope.Apply(parts[1].view(-1, _kvHeads, _headDim), positions);
+            var q = RotaryEmbedding.Apply(parts[0].view(-1, _heads, _headDim), angles);
+            var k = RotaryEmbedding.Apply(parts[1].view(-1, _kvHeads, _headDim), angles);
             var v = parts[2].view(-1, _kvHeads, _headDim);
             cache.Keys[l].index_copy_(0, slots, k);
             cache.Values[l].index_copy_(0, slots, v);
-            var attention = Attend(q, cache.Keys[l], cache.Values[l], batch, decode, decodeIndex);
+            var attention = Attend(q, cache.Keys[l], cache.Values[l], batch, single, decode, decodeIndex);
             x = x + F.linear(attention, layer.Output);
             var gateUp = F.linear(RmsNorm(x, layer.PostNorm), layer.GateUp).chunk(2, -1);
-            x = x + F.linear(F.silu(gateUp[0]) * gateUp[1], layer.Down);
+            x = (x + F.linear(F.silu(gateUp[0]) * gateUp[1], layer.Down)).MoveToOuterDisposeScope();
         }
 
         var rows = batch.Sequences.Where(s => s.WantLogits).Select(s => (long)(s.QueryStart + s.QueryLength - 1)).ToArray();
@@ -59,14 +65,14 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
         using var scope = NewDisposeScope();
         var device = Weights.Device;
         var n = tokenIds.Length;
-        var positions = arange(n, dtype: ScalarType.Int64, device: device);
+        var angles = rope.At(arange(n, dtype: ScalarType.Int64, device: device));
         var x = Weights.Embeddings.index_select(0, tensor(tokenIds, device: device));
         foreach (var layer in Weights.Layers)
         {
             var qkv = F.linear(RmsNorm(x, layer.InputNorm), layer.Qkv, layer.QkvBias);
             var parts = qkv.split([_heads * _headDim, _kvHeads * _headDim, _kvHeads * _headDim], -1);
-            var q = rope.Apply(parts[0].view(n, _heads, _headDim), positions).transpose(0, 1).unsqueeze(0);
-            var k = Repeat(rope.Apply(parts[1].view(n, _kvHeads, _headDim), positions)).transpose(0, 1).unsqueeze(0);
+            var q = RotaryEmbedding.Apply(parts[0].view(n, _heads, _headDim), angles).transpose(0, 1).unsqueeze(0);
+            var k = Repeat(RotaryEmbedding.Apply(parts[1].view(n, _kvHeads, _headDim), angles)).transpose(0, 1).unsqueeze(0);
             var v = Repeat(parts[2].view(n, _kvHeads, _headDim)).transpose(0, 1).unsqueeze(0);
             var o = F.scaled_dot_product_attention(q, k, v, is_casual: true).squeeze(0).transpose(0, 1).reshape(n, -1);
             x = x + F.linear(o, layer.Output);
@@ -76,29 +82,36 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
         return F.linear(RmsNorm(x, Weights.Norm), Weights.LmHead).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
-    private Tensor Attend(Tensor q, Tensor keys, Tensor values, ForwardBatch batch, SequenceSlice[] decode, (Tensor Index, Tensor Mask, long Length)? decodeIndex)
+    private Tensor Attend(Tensor q, Tensor keys, Tensor values, ForwardBatch batch, (Tensor Context, Tensor Mask)[] single,
+        SequenceSlice[] decode, (Tensor Index, Tensor Mask, long Length, Tensor Rows)? decodeIndex)
     {
         var outputs = new Tensor[batch.Sequences.Count];
-        var device = q.device;
-        var i = 0;
         var decoded = decodeIndex is not null ? DecodeGroup(q, keys, values, decode, decodeIndex.Value) : null;
         var d = 0;
-        foreach (var s in batch.Sequences)
+        for (var i = 0; i < batch.Sequences.Count; i++)
         {
+            var s = batch.Sequences[i];
             if (decoded is not null && s.QueryLength == 1 && s.ContextLength > 1)
             {
-                outputs[i++] = decoded[d++];
+                outputs[i] = decoded[d++];
                 continue;
             }
-            var context = tensor(s.ContextSlots, device: device);
-            var k = Repeat(keys.index_select(0, context)).transpose(0, 1).unsqueeze(0);
-            var v = Repeat(values.index_select(0, context)).transpose(0, 1).unsqueeze(0);
+            var k = Repeat(keys.index_select(0, single[i].Context)).transpose(0, 1).unsqueeze(0);
+            var v = Repeat(values.index_select(0, single[i].Context)).transpose(0, 1).unsqueeze(0);
             var query = q.narrow(0, s.QueryStart, s.QueryLength).transpose(0, 1).unsqueeze(0);
-            var offset = s.ContextLength - s.QueryLength;
-            var mask = arange(s.ContextLength, device: device).unsqueeze(0) <= (arange(s.QueryLength, device: device) + offset).unsqueeze(1);
-            outputs[i++] = F.scaled_dot_product_attention(query, k, v, attn_mask: mask).squeeze(0).transpose(0, 1).reshape(s.QueryLength, -1);
+            outputs[i] = F.scaled_dot_product_attention(query, k, v, attn_mask: single[i].Mask).squeeze(0).transpose(0, 1).reshape(s.QueryLength, -1);
         }
-        return cat(outputs, 0);
+        return outputs.Length == 1 ? outputs[0] : cat(outputs, 0);
+    }
+
+    /// <summary>A sequence attended on its own: its context slots, and the causal mask of its new tokens over them.</summary>
+    private static (Tensor Context, Tensor Mask) SingleInputs(SequenceSlice s, Device device)
+    {
+        var offset = s.ContextLength - s.QueryLength;
+        var mask = new bool[s.QueryLength * s.ContextLength];
+        for (var i = 0; i < s.QueryLength; i++)
+            Array.Fill(mask, true, i * s.ContextLength, offset + i + 1);
+        return (tensor(s.ContextSlots, device: device), tensor(mask, device: device).view(s.QueryLength, s.ContextLength));
     }
 
     /// <summary>
@@ -106,12 +119,11 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
     /// grouped under their KV head and broadcast against it, so keys and values are gathered once and never
     /// repeated per query head.
     /// </summary>
-    private Tensor[] DecodeGroup(Tensor q, Tensor keys, Tensor values, SequenceSlice[] decode, (Tensor Index, Tensor Mask, long Length) index)
+    private Tensor[] DecodeGroup(Tensor q, Tensor keys, Tensor values, SequenceSlice[] decode, (Tensor Index, Tensor Mask, long Length, Tensor Rows) index)
     {
         var b = decode.Length;
         var groups = _heads / _kvHeads;
-        var rows = tensor(decode.Select(s => (long)s.QueryStart).ToArray(), device: q.device);
-        var query = q.index_select(0, rows).view(b, _kvHeads, groups, 1, _headDim);                                     // [B, KVH, G, 1, D]
+        var query = q.index_select(0, index.Rows).view(b, _kvHeads, groups, 1, _headDim);                                     // [B, KVH, G, 1, D]
         var k = keys.index_select(0, index.Index).view(b, index.Length, _kvHeads, _headDim).permute(0, 2, 3, 1).unsqueeze(2); // [B, KVH, 1, D, L]
         var v = values.index_select(0, index.Index).view(b, index.Length, _kvHeads, _headDim).transpose(1, 2).unsqueeze(2);   // [B, KVH, 1, L, D]
         var scores = matmul(query, k) * (1.0 / Math.Sqrt(_headDim));                                                     // [B, KVH, G, 1, L]
@@ -121,7 +133,7 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
         return o.split(1, 0);
     }
 
-    private static (Tensor Index, Tensor Mask, long Length) DecodeIndex(SequenceSlice[] decode, Device device)
+    private static (Tensor Index, Tensor Mask, long Length, Tensor Rows) DecodeIndex(SequenceSlice[] decode, Device device)
     {
         var length = decode.Max(s => s.ContextLength);
         var index = new long[decode.Length * length];
@@ -131,7 +143,8 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
             Array.Copy(decode[i].ContextSlots, 0, index, i * length, decode[i].ContextLength);
             Array.Fill(mask, true, i * length, decode[i].ContextLength);
         }
-        return (tensor(index, device: device), tensor(mask, device: device).view(decode.Length, 1, 1, 1, length), length);
+        return (tensor(index, device: device), tensor(mask, device: device).view(decode.Length, 1, 1, 1, length), length,
+            tensor(decode.Select(s => (long)s.QueryStart).ToArray(), device: device));
     }
 
     /// <summary>Repeats KV heads to match query heads (grouped-query attention).</summary>

@@ -42,15 +42,17 @@ public sealed class RotaryEmbedding : IDisposable
     public Tensor Cos { get; }
     public Tensor Sin { get; }
 
-    /// <summary>Rotates <paramref name="x"/> [tokens, heads, head_dim] by the angles of <paramref name="positions"/> [tokens].</summary>
-    public Tensor Apply(Tensor x, Tensor positions)
+    /// <summary>The cos and sin rows of <paramref name="positions"/> [tokens], shaped to broadcast over heads; once per step.</summary>
+    public (Tensor Cos, Tensor Sin) At(Tensor positions) =>
+        (Cos.index_select(0, positions).unsqueeze(1), Sin.index_select(0, positions).unsqueeze(1));
+
+    /// <summary>Rotates <paramref name="x"/> [tokens, heads, head_dim] by the angles <see cref="At"/> gave.</summary>
+    public static Tensor Apply(Tensor x, (Tensor Cos, Tensor Sin) angles)
     {
         using var scope = NewDisposeScope();
-        var cos = Cos.index_select(0, positions).unsqueeze(1);
-        var sin = Sin.index_select(0, positions).unsqueeze(1);
         var halves = x.chunk(2, -1);
         var rotated = cat([halves[1].neg(), halves[0]], -1);
-        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+        return (x * angles.Cos + rotated * angles.Sin).MoveToOuterDisposeScope();
     }
 
     public void Dispose()
