@@ -83,3 +83,23 @@ public class ModelFolderTests
         Assert.Equal(TinyModel.Layers, weights.Layers.Count);
     }
 }
+
+public class LlamaConfigTests
+{
+    [Fact]
+    public void Parse_Transformers5Config_ReadsRopeParametersAndDtype()
+    {
+        var path = Path.Combine(Directory.CreateTempSubdirectory().FullName, "config.json");
+        File.WriteAllText(path, """
+            {"architectures":["LlamaForCausalLM"],"hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,
+             "num_attention_heads":4,"num_key_value_heads":2,"vocab_size":300,"dtype":"float32",
+             "rope_parameters":{"rope_type":"llama3","rope_theta":500000.0,"factor":8.0,"low_freq_factor":1.0,
+                                "high_freq_factor":4.0,"original_max_position_embeddings":256}}
+            """);
+        var config = LlamaConfig.Parse(path);
+        Assert.Equal(500000.0, config.RopeTheta);
+        Assert.Equal(new RopeScaling(8, 1, 4, 256), config.RopeScaling);
+        Assert.Equal("float32", config.TorchDType);
+        Assert.Equal(16, config.HeadDim);
+    }
+}

@@ -49,7 +49,9 @@ public sealed class GatewayHost : IAsyncDisposable
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
             settings[key] = value;
 
-        var app = ControlPlaneHost.Build([], c => c.AddInMemoryCollection(settings));
+        // An empty content root: the host reads only these settings, never the server's appsettings.json.
+        var root = Directory.CreateTempSubdirectory("controlplane-test-host-").FullName;
+        var app = ControlPlaneHost.Build([], c => c.AddInMemoryCollection(settings), contentRoot: root);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var host = new GatewayHost(app, new Uri(address));

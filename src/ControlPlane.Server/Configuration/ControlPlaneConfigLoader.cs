@@ -1,4 +1,5 @@
 using ControlPlane.Scheduling.Dispatch;
+using ControlPlane.Server.Hosting;
 using ControlPlane.Simulation.Performance;
 using ControlPlane.Server.Models;
 
@@ -7,7 +8,7 @@ namespace ControlPlane.Server.Configuration;
 /// <summary>Binds the <c>ControlPlane</c> section and checks it whole, before anything starts.</summary>
 public static class ControlPlaneConfigLoader
 {
-    public static readonly string[] Engines = ["simulated"];
+    public static readonly string[] Engines = ["simulated", "torchsharp"];
 
     /// <summary>Binds and validates; throws <see cref="ConfigurationException"/> listing every bad key.</summary>
     public static ControlPlaneConfig Load(IConfiguration configuration)
@@ -91,6 +92,17 @@ public static class ControlPlaneConfigLoader
             errors.Add($"{key}:MaxContextTokens must be at least 16 (got {model.MaxContextTokens})");
         if (model.KvBlocks is < 1)
             errors.Add($"{key}:KvBlocks must be at least 1 (got {model.KvBlocks})");
+        if (model.Engine == "torchsharp")
+        {
+            if (string.IsNullOrWhiteSpace(model.Path))
+                errors.Add($"{key}:Path is required for the torchsharp engine (a Hugging Face model folder, or builtin:tiny-random)");
+            else if (model.Path != EngineFactory.TinyRandom && !Directory.Exists(model.Path))
+                errors.Add($"{key}:Path '{model.Path}' is not a folder");
+            if (model.Device is not ("cpu" or "cuda"))
+                errors.Add($"{key}:Device '{model.Device}' is not cpu or cuda");
+            if (model.KvCacheMiB < 1)
+                errors.Add($"{key}:KvCacheMiB must be at least 1 (got {model.KvCacheMiB})");
+        }
         try
         {
             PerformanceProfile.Load(model.Profile);

@@ -5,7 +5,7 @@ public sealed record ModelConfig
 {
     public string Name { get; init; } = "";
 
-    /// <summary>The engine backend: <c>simulated</c>.</summary>
+    /// <summary>The engine backend: <c>simulated</c> or <c>torchsharp</c>.</summary>
     public string Engine { get; init; } = "simulated";
 
     /// <summary>Engine instances of this model that this silo runs.</summary>
@@ -19,6 +19,18 @@ public sealed record ModelConfig
 
     /// <summary>Overrides the profile's KV capacity.</summary>
     public int? KvBlocks { get; init; }
+
+    /// <summary>
+    /// TorchSharp engine: the Hugging Face model folder, or <c>builtin:tiny-random</c> for a small random-weight
+    /// Llama written on first start (text is noise; the engine path is real).
+    /// </summary>
+    public string? Path { get; init; }
+
+    /// <summary>TorchSharp engine: <c>cpu</c> or <c>cuda</c>.</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>TorchSharp engine: KV cache size in MiB per instance.</summary>
+    public int KvCacheMiB { get; init; } = 256;
 
     /// <summary>The chat template: <c>chatml</c> or <c>llama3</c>.</summary>
     public string ChatTemplate { get; init; } = "chatml";

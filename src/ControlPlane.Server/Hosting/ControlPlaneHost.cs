@@ -3,7 +3,6 @@ using ControlPlane.Server.Configuration;
 using ControlPlane.Server.Gateway;
 using ControlPlane.Server.Metrics;
 using ControlPlane.Server.Models;
-using ControlPlane.Simulation.Tokenization;
 using OpenTelemetry.Metrics;
 
 namespace ControlPlane.Server.Hosting;
@@ -22,8 +21,7 @@ public static class ControlPlaneHost
         builder.UseOrleans(silo => SiloConfiguration.Configure(silo, config.Cluster));
         // After the silo: hosted services start in order, and engines register with grains once it runs.
         builder.Services.AddControlPlaneGrains(config.Dispatch, (sp, host) => EngineFactory.AddConfiguredEngines(sp, host, config));
-        builder.Services.AddSingleton(new ModelCatalog(config.Models.Select(m => new ServedModel(
-            m.Name, SimulatedTokenizer.Instance, EngineFactory.Profile(m).MaxContextTokens, m.ChatTemplate, DateTimeOffset.UtcNow, "controlplane"))));
+        builder.Services.AddSingleton(new ModelCatalog(config.Models.Select(EngineFactory.Describe)));
         builder.Services.AddSingleton<TokenRouter>();
         builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddSingleton<RequestExecutor>();
