@@ -174,25 +174,11 @@ public sealed partial class TorchEngine
 
     private RequestOutput Emit(TorchSequence sequence, int token)
     {
-        var sampling = sequence.Spec.Sampling;
         sequence.OutputTokenIds.Add(token);
-        var finish = FinishReason.None;
-        var text = "";
-        if (sampling.StopTokenIds.Contains(token) || (!sampling.IgnoreEndOfSequence && _tokenizer.EndOfSequenceTokenIds.Contains(token)))
-        {
-            finish = FinishReason.Stop;
-        }
-        else
-        {
-            text = sequence.Stops.Append(sequence.Detokenizer.Add(token));
-            if (sequence.Stops.Stopped)
-                finish = FinishReason.Stop;
-            else if (sequence.OutputTokenIds.Count >= sampling.MaxTokens)
-                finish = FinishReason.Length;
-        }
+        var (text, finish) = OutputRules.Apply(sequence.Spec.Sampling, token, sequence.OutputTokenIds.Count,
+            _tokenizer.EndOfSequenceTokenIds, sequence.Stops, () => sequence.Detokenizer.Add(token));
         if (finish != FinishReason.None)
         {
-            text += sequence.Stops.Flush();
             _running.Remove(sequence);
             _byId.Remove(sequence.Spec.RequestId);
             ReleaseBlocks(sequence);

@@ -109,8 +109,7 @@ public sealed partial class TorchEngine : IEngine
 
     private int BlocksFor(int tokens) => (tokens + BlockSize - 1) / BlockSize;
 
-    private Random RandomFor(RequestSpec request) =>
-        request.Sampling.Seed is { } seed ? new Random(unchecked((int)seed ^ (int)(seed >> 32))) : new Random(_random.Next());
+    private Random RandomFor(RequestSpec request) => OutputRules.RandomFor(request, _random);
 
     private void ReleaseBlocks(TorchSequence sequence)
     {
@@ -121,14 +120,6 @@ public sealed partial class TorchEngine : IEngine
         sequence.ComputedTokens = 0;
     }
 
-    private static int Order(TorchSequence? x, TorchSequence? y)
-    {
-        if (ReferenceEquals(x, y))
-            return 0;
-        var c = x!.Spec.ServiceClass.CompareTo(y!.Spec.ServiceClass);
-        if (c != 0)
-            return c;
-        c = y.Spec.Priority.CompareTo(x.Spec.Priority);
-        return c != 0 ? c : x.ArrivalOrder.CompareTo(y.ArrivalOrder);
-    }
+    private static int Order(TorchSequence? x, TorchSequence? y) =>
+        ReferenceEquals(x, y) ? 0 : OutputRules.CompareWaiting(x!.Spec, x.ArrivalOrder, y!.Spec, y.ArrivalOrder);
 }

@@ -72,23 +72,6 @@ public static class TinyModel
         return folder;
     }
 
-    /// <summary>GPT-2's byte-to-character table for the 256 bytes, plus a few merges.</summary>
-    private static (Dictionary<string, int> Vocab, string[] Merges) Vocabulary()
-    {
-        var bytes = Enumerable.Range(33, 94).Concat(Enumerable.Range(161, 12)).Concat(Enumerable.Range(174, 82)).ToList();
-        var chars = bytes.ToList();
-        var n = 0;
-        for (var b = 0; b < 256; b++)
-        {
-            if (!bytes.Contains(b))
-            {
-                bytes.Add(b);
-                chars.Add(256 + n++);
-            }
-        }
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (var i = 0; i < bytes.Count; i++)
-            vocab[char.ConvertFromUtf32(chars[i])] = bytes[i];
-        return (vocab, []);
-    }
+    /// <summary>GPT-2's byte-to-character table for the 256 bytes (the engine's own), no merges.</summary>
+    private static (Dictionary<string, int> Vocab, string[] Merges) Vocabulary() => (RandomModelFolder.ByteVocabulary(), []);
 }

@@ -7,11 +7,8 @@ public static class AzureTraceReader
 {
     public static IReadOnlyList<TraceRequest> Read(TextReader reader)
     {
-        var header = reader.ReadLine() ?? throw new InvalidDataException("the Azure trace is empty");
-        var columns = header.Trim().TrimStart('\uFEFF').Split(',');
-        int Column(string name) => Array.IndexOf(columns, name) is var i and >= 0 ? i
-            : throw new InvalidDataException($"the Azure trace has no '{name}' column (header: {header})");
-        int time = Column("TIMESTAMP"), context = Column("ContextTokens"), generated = Column("GeneratedTokens");
+        var columns = CsvHeader.Columns(reader, "Azure", "TIMESTAMP", "ContextTokens", "GeneratedTokens");
+        int time = columns[0], context = columns[1], generated = columns[2];
 
         var requests = new List<TraceRequest>();
         DateTime? first = null;

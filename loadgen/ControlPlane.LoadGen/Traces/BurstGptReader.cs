@@ -7,11 +7,8 @@ public static class BurstGptReader
 {
     public static IReadOnlyList<TraceRequest> Read(TextReader reader)
     {
-        var header = reader.ReadLine() ?? throw new InvalidDataException("the BurstGPT trace is empty");
-        var columns = header.Trim().TrimStart('\uFEFF').Split(',');
-        int Column(string name) => Array.IndexOf(columns, name) is var i and >= 0 ? i
-            : throw new InvalidDataException($"the BurstGPT trace has no '{name}' column (header: {header})");
-        int time = Column("Timestamp"), input = Column("Request tokens"), output = Column("Response tokens");
+        var columns = CsvHeader.Columns(reader, "BurstGPT", "Timestamp", "Request tokens", "Response tokens");
+        int time = columns[0], input = columns[1], output = columns[2];
 
         var rows = new List<TraceRequest>();
         string? line;

@@ -13,10 +13,6 @@ internal sealed class SequenceOrder : IComparer<SimulatedSequence>
             return -1;
         if (y is null)
             return 1;
-        var c = x.Spec.ServiceClass.CompareTo(y.Spec.ServiceClass);
-        if (c != 0)
-            return c;
-        c = y.Spec.Priority.CompareTo(x.Spec.Priority);
-        return c != 0 ? c : x.ArrivalOrder.CompareTo(y.ArrivalOrder);
+        return Engines.OutputRules.CompareWaiting(x.Spec, x.ArrivalOrder, y.Spec, y.ArrivalOrder);
     }
 }

@@ -86,25 +86,11 @@ public sealed partial class SimulatedEngine
     private RequestOutput Sample(SimulatedSequence sequence)
     {
         var token = SimulatedSampler.Next(sequence);
-        var sampling = sequence.Spec.Sampling;
         sequence.OutputTokenIds.Add(token);
-        var finish = FinishReason.None;
-        var text = "";
-        if (sampling.StopTokenIds.Contains(token))
-        {
-            finish = FinishReason.Stop;
-        }
-        else
-        {
-            text = sequence.Stops.Append(SimulatedTokenizer.Word(token));
-            if (sequence.Stops.Stopped)
-                finish = FinishReason.Stop;
-            else if (sequence.OutputTokenIds.Count >= sampling.MaxTokens)
-                finish = FinishReason.Length;
-        }
+        var (text, finish) = OutputRules.Apply(sequence.Spec.Sampling, token, sequence.OutputTokenIds.Count,
+            SimulatedTokenizer.Instance.EndOfSequenceTokenIds, sequence.Stops, () => SimulatedTokenizer.Word(token));
         if (finish != FinishReason.None)
         {
-            text += sequence.Stops.Flush();
             _running.Remove(sequence);
             _byId.Remove(sequence.Spec.RequestId);
             ReleaseBlocks(sequence);

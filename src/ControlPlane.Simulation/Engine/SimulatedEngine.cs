@@ -120,8 +120,7 @@ public sealed partial class SimulatedEngine : IEngine
             Abort(id);
     }
 
-    private Random RandomFor(RequestSpec request) =>
-        request.Sampling.Seed is { } seed ? new Random(unchecked((int)seed ^ (int)(seed >> 32))) : new Random(_random.Next());
+    private Random RandomFor(RequestSpec request) => OutputRules.RandomFor(request, _random);
 
     private void ReleaseBlocks(SimulatedSequence sequence)
     {
