@@ -17,4 +17,14 @@ public static class TestProfile
     });
 
     public static string Path => File.Value;
+
+    private static readonly Lazy<string> SlowFile = new(() =>
+    {
+        var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"controlplane-test-profile-slow-{Environment.ProcessId}.json");
+        System.IO.File.WriteAllText(path, System.IO.File.ReadAllText(File.Value).Replace("\"stepOverheadMs\": 4", "\"stepOverheadMs\": 50", StringComparison.Ordinal));
+        return path;
+    });
+
+    /// <summary>The same with 50 ms steps: requests that stay in flight for seconds, whatever the machine's load.</summary>
+    public static string SlowPath => SlowFile.Value;
 }

@@ -1,6 +1,6 @@
-using ControlPlane.Testing;
 using System.Net;
 using System.Text;
+using ControlPlane.Testing;
 
 namespace ControlPlane.Server.Tests.Gateway;
 
@@ -16,6 +16,7 @@ public class OverloadTests
         {
             ["ControlPlane:Gateway:MaxInFlightRequests"] = "2",
             ["ControlPlane:Gateway:RetryAfterSeconds"] = "3",
+            ["ControlPlane:Models:0:Profile"] = TestProfile.SlowPath, // the two busy requests last 15 s: the third surely finds them
         });
         var busy = new List<HttpResponseMessage>();
         for (var i = 0; i < 2; i++)
