@@ -67,17 +67,19 @@ public sealed partial class SimulatedEngine : IEngine
     {
         var started = _time.GetTimestamp();
         var result = ComputeStep();
-        var wait = result.Duration - _time.GetElapsedTime(started) - _lateness;
+        // Repay at most half a step: after a long stall (a starved CPU), steps must not burst back to back.
+        var repay = TimeSpan.FromTicks(Math.Min(_lateness.Ticks, result.Duration.Ticks / 2));
+        var wait = result.Duration - _time.GetElapsedTime(started) - repay;
         if (wait > TimeSpan.Zero)
         {
             var sleepStart = _time.GetTimestamp();
             await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
-            _lateness = _time.GetElapsedTime(sleepStart) - wait;
+            _lateness = _lateness - repay + (_time.GetElapsedTime(sleepStart) - wait);
         }
         else
         {
-            // This step repaid what it could; a step that computes longer than modelled adds no debt.
-            _lateness = TimeSpan.FromTicks(Math.Min(_lateness.Ticks, (-wait).Ticks));
+            // This step repaid what its modelled time left over; computing longer than modelled adds no debt.
+            _lateness -= TimeSpan.FromTicks(Math.Max(0, (repay + wait).Ticks));
         }
         if (!HasWork)
             _lateness = TimeSpan.Zero; // an idle engine owes nothing
