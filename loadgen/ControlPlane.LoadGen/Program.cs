@@ -11,7 +11,7 @@ try
 {
     return await root.Parse(args).InvokeAsync();
 }
-catch (Exception ex) when (ex is ArgumentException or FileNotFoundException or InvalidDataException)
+catch (Exception ex) when (ex is ArgumentException or FileNotFoundException or InvalidDataException or InvalidOperationException or NotSupportedException)
 {
     await Console.Error.WriteLineAsync($"error: {ex.Message}");
     return 2;

@@ -5,6 +5,7 @@ using ControlPlane.LoadGen.Replay;
 using ControlPlane.LoadGen.Reports;
 using ControlPlane.LoadGen.Traces;
 using ControlPlane.Simulation.Tokenization;
+using ControlPlane.Tokenization;
 using Spectre.Console;
 
 namespace ControlPlane.LoadGen;
@@ -33,11 +34,16 @@ public static class ReplayCommand
         var sloTpot = new Option<double?>("--slo-tpot-ms") { Description = "Time-per-output-token SLO for goodput" };
         var output = new Option<string>("--out") { Description = "Directory for report.json, report.md, requests.jsonl and plots", DefaultValueFactory = _ => "replay-out" };
         var seed = new Option<int>("--seed") { Description = "Seed for synthetic arrivals and prompt text", DefaultValueFactory = _ => 1 };
+        var tokenizer = new Option<string>("--tokenizer")
+        {
+            Description = "Count prompt lengths in this model's tokens: 'simulated' (our simulated models) or a Hugging Face model folder with tokenizer.json",
+            DefaultValueFactory = _ => "simulated",
+        };
 
         var command = new Command("replay", "Replay a trace against an OpenAI-compatible endpoint and report latency, throughput and goodput")
         {
             trace, format, synthetic, count, shape, inputTokens, outputTokens, endpoint, model, api, apiKey,
-            speedup, rate, maxRequests, duration, sloTtft, sloTpot, output, seed,
+            speedup, rate, maxRequests, duration, sloTtft, sloTpot, output, seed, tokenizer,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -80,14 +86,20 @@ public static class ReplayCommand
                 ApiKey = parse.GetValue(apiKey),
             };
             var slo = new Slo(parse.GetValue(sloTtft), parse.GetValue(sloTpot));
-            return await RunAsync(name, shaping.Apply(requests), options, slo, parse.GetValue(output)!, cancellationToken);
+            return await RunAsync(name, shaping.Apply(requests), options, slo, parse.GetValue(output)!, cancellationToken, Tokenizer(parse.GetValue(tokenizer)!));
         });
         return command;
     }
 
-    public static async Task<int> RunAsync(string name, IReadOnlyList<TraceRequest> trace, ReplayOptions options, Slo slo, string outputDirectory, CancellationToken cancellationToken)
+    /// <summary>The tokenizer prompts are measured in: the simulated models', or a Hugging Face folder's.</summary>
+    public static ITokenizer Tokenizer(string spec) => spec == "simulated"
+        ? SimulatedTokenizer.Instance
+        : HuggingFaceTokenizer.Load(spec, []);
+
+    public static async Task<int> RunAsync(string name, IReadOnlyList<TraceRequest> trace, ReplayOptions options, Slo slo, string outputDirectory,
+        CancellationToken cancellationToken, ITokenizer? tokenizer = null)
     {
-        var prompts = new PromptBuilder(SimulatedTokenizer.Instance);
+        var prompts = new PromptBuilder(tokenizer ?? SimulatedTokenizer.Instance);
         var requests = trace.Select((r, i) => (r.ArrivalMs, r.InputTokens, r.OutputTokens, prompts.Build(r, i))).ToArray();
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
         {

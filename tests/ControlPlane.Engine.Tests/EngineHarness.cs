@@ -1,6 +1,6 @@
 using ControlPlane.Engine.Loading;
 using ControlPlane.Engine.Model;
-using ControlPlane.Engine.Tokenization;
+using ControlPlane.Tokenization;
 using ControlPlane.Engines;
 using ControlPlane.Requests;
 using static TorchSharp.torch;

@@ -1,6 +1,6 @@
 using ControlPlane.Engine;
 using ControlPlane.Engine.Loading;
-using ControlPlane.Engine.Tokenization;
+using ControlPlane.Tokenization;
 using ControlPlane.Engines;
 using ControlPlane.Grains.Engines;
 using ControlPlane.Instances;
@@ -9,7 +9,6 @@ using ControlPlane.Server.Models;
 using ControlPlane.Simulation.Engine;
 using ControlPlane.Simulation.Performance;
 using ControlPlane.Simulation.Tokenization;
-using ControlPlane.Tokenization;
 using TorchSharp;
 
 namespace ControlPlane.Server.Hosting;

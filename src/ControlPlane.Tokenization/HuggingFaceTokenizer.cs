@@ -1,9 +1,8 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using ControlPlane.Tokenization;
 using Microsoft.ML.Tokenizers;
 
-namespace ControlPlane.Engine.Tokenization;
+namespace ControlPlane.Tokenization;
 
 /// <summary>
 /// A Hugging Face <c>tokenizer.json</c> with a byte-level BPE model (Llama 3, Qwen2, GPT-2 style), loaded
