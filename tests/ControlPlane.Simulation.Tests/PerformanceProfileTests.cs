@@ -20,6 +20,15 @@ public class PerformanceProfileTests
     }
 
     [Fact]
+    public void Load_TorchSharpH100Measurement_IsBuiltInWithItsProvenance()
+    {
+        Assert.Contains("llama-3-8b-h100-torchsharp", PerformanceProfile.BuiltIn);
+        var profile = PerformanceProfile.Load("llama-3-8b-h100-torchsharp");
+        Assert.Contains("Measured with our TorchSharp engine", profile.Provenance);
+        Assert.True(profile.StepTime(0, 64, 64 * 512) > profile.StepTime(0, 1, 512));
+    }
+
+    [Fact]
     public void Load_UnknownName_ListsBuiltInProfiles()
     {
         var ex = Assert.Throws<FileNotFoundException>(() => PerformanceProfile.Load("no-such-profile"));
