@@ -53,9 +53,9 @@ foreach (var context in new[] { 512, 2048 })
     {
         const int steps = 32;
         using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
-            new TorchEngineOptions { KvBlocks = batch * ((context + steps + 16) / 16 + 1), MaxBatchedTokens = 8192, MaxContextTokens = 4096, MaxRunningRequests = 256 });
+            new TorchEngineOptions { KvBlocks = batch * ((context + 3 * steps + 16) / 16 + 1), MaxBatchedTokens = 8192, MaxContextTokens = 8192, MaxRunningRequests = 256 });
         for (var i = 0; i < batch; i++)
-            engine.Add(new RequestSpec { RequestId = $"r{i}", Model = "m", PromptTokenIds = Prompt(context), Sampling = new SamplingParameters { MaxTokens = steps + 8, Temperature = 0, IgnoreEndOfSequence = true } });
+            engine.Add(new RequestSpec { RequestId = $"r{i}", Model = "m", PromptTokenIds = Prompt(context), Sampling = new SamplingParameters { MaxTokens = steps + 4096, Temperature = 0, IgnoreEndOfSequence = true } });
         for (var first = 0; first < batch;)
             first += engine.ComputeStep().Outputs.Count(o => o.CompletionTokens == 1); // prefill every request
         engine.ComputeStep(); // warm-up decode step

@@ -29,7 +29,7 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
         // Every index and mask the layers need is made here, once per step: a host-to-device copy inside the
         // layer loop would make the CPU wait for the GPU at every layer.
         var decode = batch.Sequences.Where(s => s.QueryLength == 1 && s.ContextLength > 1).ToArray();
-        (Tensor Index, Tensor Mask, long Length, Tensor Rows)? decodeIndex = decode.Length > 1 ? DecodeIndex(decode, device) : null;
+        (Tensor Index, Tensor Mask, long Length, Tensor Rows)? decodeIndex = decode.Length > 0 ? DecodeIndex(decode, device) : null;
         var single = batch.Sequences.Select(s => decodeIndex is not null && s.QueryLength == 1 && s.ContextLength > 1 ? default : SingleInputs(s, device)).ToArray();
         var angles = rope.At(positions);
 
