@@ -15,7 +15,8 @@ build: ## Build everything (warnings are errors)
 run: ## Start the control plane on its embedded default at http://localhost:8080
 	$(DOTNET) run --project src/ControlPlane.Server -c $(CONFIG)
 
-test: ## Run all tests (needs redis-server on PATH for the Redis-mode test; .ci/run installs it)
+test: ## Run all tests (needs redis-server, gcc, patchelf and npm; .ci/run installs them)
+	build/fetch-helm.sh
 	$(DOTNET) test $(SLN) -c $(CONFIG) -nologo --logger "console;verbosity=normal" -- RunConfiguration.TestSessionTimeout=1200000
 
 bench: ## Run the benchmarks and print the figures for docs/benchmarks.md

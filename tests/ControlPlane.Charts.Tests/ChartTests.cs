@@ -1,0 +1,77 @@
+using k8s;
+using k8s.Models;
+
+namespace ControlPlane.Charts.Tests;
+
+public class ChartTests
+{
+    /// <summary>The typed KubernetesClient model for every kind the chart renders (ServiceMonitor aside: its CRD is not in the client).</summary>
+    private static readonly Dictionary<string, Type> Kinds = new()
+    {
+        ["v1/ServiceAccount"] = typeof(V1ServiceAccount),
+        ["v1/Service"] = typeof(V1Service),
+        ["v1/ConfigMap"] = typeof(V1ConfigMap),
+        ["apps/v1/Deployment"] = typeof(V1Deployment),
+        ["policy/v1/PodDisruptionBudget"] = typeof(V1PodDisruptionBudget),
+        ["rbac.authorization.k8s.io/v1/Role"] = typeof(V1Role),
+        ["rbac.authorization.k8s.io/v1/RoleBinding"] = typeof(V1RoleBinding),
+        ["rbac.authorization.k8s.io/v1/ClusterRole"] = typeof(V1ClusterRole),
+        ["rbac.authorization.k8s.io/v1/ClusterRoleBinding"] = typeof(V1ClusterRoleBinding),
+        ["monitoring.coreos.com/v1/ServiceMonitor"] = typeof(object),
+    };
+
+    public static TheoryData<string, string[]> ValueSets => new()
+    {
+        { "defaults", [] },
+        { "every option on", ["--set", "serviceMonitor.enabled=true,grafanaDashboard.enabled=true,operator.replicas=3,control.replicas=3,gateway.service.type=LoadBalancer"] },
+        { "external redis, no operator", ["--set", "redis.enabled=false,redis.external.address=redis.example:6379,operator.enabled=false"] },
+    };
+
+    [Fact]
+    public void Lint_Strict_IsClean()
+    {
+        var (exit, output) = Repository.RunHelm("lint", "--strict", Repository.Chart);
+        Assert.True(exit == 0, output);
+        Assert.DoesNotContain("[WARNING]", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("[ERROR]", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(ValueSets))]
+    public void Template_RendersManifestsThatDeserializeStrictlyIntoTypedModels(string name, string[] values)
+    {
+        var (exit, output) = Repository.RunHelm(["template", "cp", Repository.Chart, "--namespace", "serving", .. values]);
+        Assert.True(exit == 0, $"{name}: {output}");
+        var documents = output.Split("\n---", StringSplitOptions.RemoveEmptyEntries).Where(d => d.Contains("kind:", StringComparison.Ordinal)).ToArray();
+        Assert.NotEmpty(documents);
+        foreach (var document in documents)
+        {
+            var meta = KubernetesYaml.Deserialize<KubernetesObject>(document);
+            var key = $"{meta.ApiVersion}/{meta.Kind}";
+            Assert.True(Kinds.TryGetValue(key, out var type), $"{name}: the chart renders {key}, which the test does not know");
+            if (type == typeof(object))
+                continue;
+            // strict: a field the typed model does not have is an error, not silently dropped.
+            var typed = typeof(KubernetesYaml).GetMethods().Single(m => m.Name == "Deserialize" && m.IsGenericMethod && m.GetParameters().Length == 2 && m.GetParameters()[0].ParameterType == typeof(string))
+                .MakeGenericMethod(type).Invoke(null, [document, true]);
+            Assert.NotNull(typed);
+        }
+        Assert.Contains(documents, d => d.Contains("kind: Deployment", StringComparison.Ordinal) && d.Contains("-control", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Template_ExternalRedisWithoutAddress_FailsWithTheValueNamed()
+    {
+        var (exit, output) = Repository.RunHelm("template", "cp", Repository.Chart, "--set", "redis.enabled=false");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("redis.external.address is required", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Template_UnknownValue_IsRejectedByTheValuesSchema()
+    {
+        var (exit, output) = Repository.RunHelm("template", "cp", Repository.Chart, "--set", "control.dispatchPolicy=fastest");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("dispatchPolicy", output, StringComparison.Ordinal);
+    }
+}
