@@ -82,7 +82,7 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
         return F.linear(RmsNorm(x, Weights.Norm), Weights.LmHead).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
-    private Tensor Attend(Tensor q, Tensor keys, Tensor values, ForwardBatch batch, (Tensor Context, Tensor Mask)[] single,
+    private Tensor Attend(Tensor q, Tensor keys, Tensor values, ForwardBatch batch, (Tensor Context, Tensor? Mask)[] single,
         SequenceSlice[] decode, (Tensor Index, Tensor Mask, long Length, Tensor Rows)? decodeIndex)
     {
         var outputs = new Tensor[batch.Sequences.Count];
@@ -99,15 +99,22 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
             var k = Repeat(keys.index_select(0, single[i].Context)).transpose(0, 1).unsqueeze(0);
             var v = Repeat(values.index_select(0, single[i].Context)).transpose(0, 1).unsqueeze(0);
             var query = q.narrow(0, s.QueryStart, s.QueryLength).transpose(0, 1).unsqueeze(0);
-            outputs[i] = F.scaled_dot_product_attention(query, k, v, attn_mask: single[i].Mask).squeeze(0).transpose(0, 1).reshape(s.QueryLength, -1);
+            // A whole prompt from position 0 is plain causal attention, which lets the flash kernel run;
+            // a later chunk needs the offset mask.
+            outputs[i] = (single[i].Mask is null
+                    ? F.scaled_dot_product_attention(query, k, v, is_casual: true)
+                    : F.scaled_dot_product_attention(query, k, v, attn_mask: single[i].Mask))
+                .squeeze(0).transpose(0, 1).reshape(s.QueryLength, -1);
         }
         return outputs.Length == 1 ? outputs[0] : cat(outputs, 0);
     }
 
     /// <summary>A sequence attended on its own: its context slots, and the causal mask of its new tokens over them.</summary>
-    private static (Tensor Context, Tensor Mask) SingleInputs(SequenceSlice s, Device device)
+    private static (Tensor Context, Tensor? Mask) SingleInputs(SequenceSlice s, Device device)
     {
         var offset = s.ContextLength - s.QueryLength;
+        if (offset == 0)
+            return (tensor(s.ContextSlots, device: device), null);
         var mask = new bool[s.QueryLength * s.ContextLength];
         for (var i = 0; i < s.QueryLength; i++)
             Array.Fill(mask, true, i * s.ContextLength, offset + i + 1);
