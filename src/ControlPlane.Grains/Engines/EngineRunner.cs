@@ -75,11 +75,24 @@ public sealed partial class EngineRunner : IAsyncDisposable
         return done.Task;
     }
 
-    public void SetRole(InstanceRole role) => _role = (int)role;
+    // Role and health changes wake the loop so the published load (what dispatch reads) says so at once.
+    public void SetRole(InstanceRole role)
+    {
+        _role = (int)role;
+        Order(static () => { });
+    }
 
-    public void Drain() => _health = (int)InstanceHealth.Draining;
+    public void Drain()
+    {
+        _health = (int)InstanceHealth.Draining;
+        Order(static () => { });
+    }
 
-    public void Resume() => Interlocked.CompareExchange(ref _health, (int)InstanceHealth.Ready, (int)InstanceHealth.Draining);
+    public void Resume()
+    {
+        Interlocked.CompareExchange(ref _health, (int)InstanceHealth.Ready, (int)InstanceHealth.Draining);
+        Order(static () => { });
+    }
 
     public async ValueTask DisposeAsync()
     {

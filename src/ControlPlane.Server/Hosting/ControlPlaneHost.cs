@@ -49,5 +49,6 @@ public static class ControlPlaneHost
         app.MapGet("/healthz", HealthEndpoints.Healthz);
         app.MapGet("/readyz", HealthEndpoints.Readyz);
         app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapPost("/admin/models/{model}/drain", AdminEndpoints.DrainModel);
     }
 }

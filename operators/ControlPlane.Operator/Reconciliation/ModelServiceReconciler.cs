@@ -1,0 +1,207 @@
+using System.Net;
+using ControlPlane.Operator.Resources;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace ControlPlane.Operator.Reconciliation;
+
+/// <summary>
+/// Level-based and idempotent: reads the ModelService and everything it owns, converges them, writes status.
+/// It never asks which event fired. A ModelService being deleted is drained through the control plane first;
+/// only then is the finalizer removed and the owned objects left to garbage collection.
+/// </summary>
+public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drain, TimeProvider time) : IDisposable
+{
+    private readonly GenericClient _modelServices = new(client, ModelService.Group, ModelService.Version, ModelService.Plural, disposeClient: false);
+
+    public void Dispose() => _modelServices.Dispose();
+
+    /// <summary>Names of every ModelService in <paramref name="namespace"/> (all namespaces when null).</summary>
+    public async Task<IReadOnlyList<(string Namespace, string Name)>> ListAsync(string? @namespace, CancellationToken cancellationToken)
+    {
+        var list = @namespace is null
+            ? await client.CustomObjects.ListClusterCustomObjectAsync<CustomResourceList<ModelService>>(ModelService.Group, ModelService.Version, ModelService.Plural, cancellationToken: cancellationToken)
+            : await client.CustomObjects.ListNamespacedCustomObjectAsync<CustomResourceList<ModelService>>(ModelService.Group, ModelService.Version, @namespace, ModelService.Plural, cancellationToken: cancellationToken);
+        return [.. list.Items.Select(m => (m.Metadata.NamespaceProperty, m.Metadata.Name))];
+    }
+
+    /// <summary>Converges one ModelService; returns false when it no longer exists.</summary>
+    public async Task<bool> ReconcileAsync(string @namespace, string name, CancellationToken cancellationToken)
+    {
+        var ms = await ReadAsync(@namespace, name, cancellationToken);
+        if (ms is null)
+            return false;
+        if (ms.Metadata.DeletionTimestamp is not null)
+        {
+            if (ms.Metadata.Finalizers?.Contains(ModelService.Finalizer) == true)
+            {
+                await drain.DrainAsync(@namespace, ms.Spec.Model.ServedName ?? name, cancellationToken);
+                await PatchFinalizersAsync(ms, [.. ms.Metadata.Finalizers.Where(f => f != ModelService.Finalizer)], cancellationToken);
+                await EventAsync(ms, "Drained", "instances drained before deletion", cancellationToken);
+            }
+            return true;
+        }
+        if (ms.Metadata.Finalizers?.Contains(ModelService.Finalizer) != true)
+            ms = await PatchFinalizersAsync(ms, [.. ms.Metadata.Finalizers ?? [], ModelService.Finalizer], cancellationToken);
+
+        var desired = 0;
+        var ready = 0;
+        foreach (var (pool, replicas) in ms.Spec.Pools.All())
+        {
+            var set = await ConvergeStatefulSetAsync(ms, pool, replicas, cancellationToken);
+            await ConvergeAsync(ms, pool, replicas > 0, cancellationToken);
+            desired += replicas;
+            ready += Math.Min(replicas, set?.Status?.ReadyReplicas ?? 0);
+        }
+        var failing = await FailingPodsAsync(ms, cancellationToken);
+        await WriteStatusAsync(ms, desired, ready, failing, cancellationToken);
+        return true;
+    }
+
+    private async Task<ModelService?> ReadAsync(string @namespace, string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _modelServices.ReadNamespacedAsync<ModelService>(@namespace, name, cancellationToken);
+        }
+        catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    private async Task<ModelService> PatchFinalizersAsync(ModelService ms, List<string> finalizers, CancellationToken cancellationToken)
+    {
+        var patch = new V1Patch(new { metadata = new { finalizers } }, V1Patch.PatchType.MergePatch);
+        return await _modelServices.PatchNamespacedAsync<ModelService>(patch, ms.Metadata.NamespaceProperty, ms.Metadata.Name, cancellationToken);
+    }
+
+    private async Task<V1StatefulSet?> ConvergeStatefulSetAsync(ModelService ms, string pool, int replicas, CancellationToken cancellationToken)
+    {
+        var ns = ms.Metadata.NamespaceProperty;
+        var existing = await Try(() => client.AppsV1.ReadNamespacedStatefulSetAsync(DesiredObjects.Name(ms, pool), ns, cancellationToken: cancellationToken));
+        if (replicas == 0)
+        {
+            if (existing is not null)
+            {
+                await client.AppsV1.DeleteNamespacedStatefulSetAsync(existing.Metadata.Name, ns, cancellationToken: cancellationToken);
+                await EventAsync(ms, "PoolRemoved", $"pool {pool} has no replicas", cancellationToken);
+            }
+            return null;
+        }
+        var desired = DesiredObjects.StatefulSet(ms, pool, replicas);
+        if (existing is null)
+        {
+            await EventAsync(ms, "PoolCreated", $"pool {pool} with {replicas} replicas", cancellationToken);
+            return await client.AppsV1.CreateNamespacedStatefulSetAsync(desired, ns, cancellationToken: cancellationToken);
+        }
+        if (existing.Spec.Replicas == replicas && existing.Spec.Template.Spec.Containers[0].Image == desired.Spec.Template.Spec.Containers[0].Image
+            && existing.Spec.Template.Spec.Containers[0].Env?.Count == desired.Spec.Template.Spec.Containers[0].Env.Count
+            && existing.Spec.Template.Spec.Containers[0].Env.Zip(desired.Spec.Template.Spec.Containers[0].Env).All(p => p.First.Name == p.Second.Name && p.First.Value == p.Second.Value))
+            return existing;
+        desired.Metadata.ResourceVersion = existing.Metadata.ResourceVersion;
+        desired.Status = existing.Status;
+        await EventAsync(ms, "PoolUpdated", $"pool {pool}: {existing.Spec.Replicas} -> {replicas} replicas", cancellationToken);
+        return await client.AppsV1.ReplaceNamespacedStatefulSetAsync(desired, desired.Metadata.Name, ns, cancellationToken: cancellationToken);
+    }
+
+    private async Task ConvergeAsync(ModelService ms, string pool, bool wanted, CancellationToken cancellationToken)
+    {
+        var ns = ms.Metadata.NamespaceProperty;
+        var name = DesiredObjects.Name(ms, pool);
+        var service = await Try(() => client.CoreV1.ReadNamespacedServiceAsync(name, ns, cancellationToken: cancellationToken));
+        var budget = await Try(() => client.PolicyV1.ReadNamespacedPodDisruptionBudgetAsync(name, ns, cancellationToken: cancellationToken));
+        if (!wanted)
+        {
+            if (service is not null)
+                await client.CoreV1.DeleteNamespacedServiceAsync(name, ns, cancellationToken: cancellationToken);
+            if (budget is not null)
+                await client.PolicyV1.DeleteNamespacedPodDisruptionBudgetAsync(name, ns, cancellationToken: cancellationToken);
+            return;
+        }
+        if (service is null)
+            await client.CoreV1.CreateNamespacedServiceAsync(DesiredObjects.Service(ms, pool), ns, cancellationToken: cancellationToken);
+        if (budget is null)
+            await client.PolicyV1.CreateNamespacedPodDisruptionBudgetAsync(DesiredObjects.DisruptionBudget(ms, pool), ns, cancellationToken: cancellationToken);
+    }
+
+    private async Task<List<string>> FailingPodsAsync(ModelService ms, CancellationToken cancellationToken)
+    {
+        var pods = await client.CoreV1.ListNamespacedPodAsync(ms.Metadata.NamespaceProperty, labelSelector: DesiredObjects.Selector(ms), cancellationToken: cancellationToken);
+        return [.. pods.Items.Where(p => p.Status?.Phase == "Failed"
+                || p.Status?.ContainerStatuses?.Any(c => c.State?.Waiting?.Reason is "CrashLoopBackOff" or "ImagePullBackOff" or "ErrImagePull") == true)
+            .Select(p => p.Metadata.Name)];
+    }
+
+    private async Task WriteStatusAsync(ModelService ms, int desired, int ready, List<string> failing, CancellationToken cancellationToken)
+    {
+        var generation = ms.Metadata.Generation;
+        var old = ms.Status?.Conditions ?? [];
+        V1Condition Condition(string type, bool value, string reason, string message)
+        {
+            var status = value ? "True" : "False";
+            var previous = old.FirstOrDefault(c => c.Type == type);
+            return new V1Condition
+            {
+                Type = type,
+                Status = status,
+                Reason = reason,
+                Message = message,
+                ObservedGeneration = generation,
+                LastTransitionTime = previous?.Status == status ? previous.LastTransitionTime : time.GetUtcNow().UtcDateTime,
+            };
+        }
+        var status = new ModelServiceStatus
+        {
+            ObservedGeneration = generation,
+            Replicas = desired,
+            ReadyReplicas = ready,
+            Selector = DesiredObjects.Selector(ms),
+            Conditions =
+            [
+                Condition("Ready", desired > 0 && ready == desired && failing.Count == 0, ready == desired ? "AllReplicasReady" : "ReplicasNotReady", $"{ready}/{desired} replicas ready"),
+                Condition("Progressing", ready < desired, ready < desired ? "ScalingUp" : "Stable", ready < desired ? $"waiting for {desired - ready} replicas" : "converged"),
+                Condition("Degraded", failing.Count > 0, failing.Count > 0 ? "PodsFailing" : "Healthy", failing.Count > 0 ? $"failing pods: {string.Join(", ", failing)}" : "no failing pods"),
+            ],
+        };
+        if (ms.Status is { } current && Same(current, status))
+            return;
+        ms.Status = status;
+        await client.CustomObjects.ReplaceNamespacedCustomObjectStatusAsync(ms, ModelService.Group, ModelService.Version,
+            ms.Metadata.NamespaceProperty, ModelService.Plural, ms.Metadata.Name, cancellationToken: cancellationToken);
+    }
+
+    private static bool Same(ModelServiceStatus a, ModelServiceStatus b) =>
+        a.ObservedGeneration == b.ObservedGeneration && a.Replicas == b.Replicas && a.ReadyReplicas == b.ReadyReplicas && a.Selector == b.Selector
+        && a.Conditions.Count == b.Conditions.Count
+        && a.Conditions.Zip(b.Conditions).All(p => p.First.Type == p.Second.Type && p.First.Status == p.Second.Status && p.First.Message == p.Second.Message);
+
+    private async Task EventAsync(ModelService ms, string reason, string message, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        await client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
+        {
+            Metadata = new V1ObjectMeta { GenerateName = ms.Metadata.Name + "-", NamespaceProperty = ms.Metadata.NamespaceProperty },
+            InvolvedObject = new V1ObjectReference { ApiVersion = ms.ApiVersion, Kind = ms.Kind, Name = ms.Metadata.Name, NamespaceProperty = ms.Metadata.NamespaceProperty, Uid = ms.Metadata.Uid },
+            Reason = reason,
+            Message = message,
+            Type = "Normal",
+            FirstTimestamp = now,
+            LastTimestamp = now,
+            Source = new V1EventSource { Component = "controlplane-operator" },
+        }, ms.Metadata.NamespaceProperty, cancellationToken: cancellationToken);
+    }
+
+    private static async Task<T?> Try<T>(Func<Task<T>> read) where T : class
+    {
+        try
+        {
+            return await read();
+        }
+        catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+}
