@@ -14,4 +14,10 @@ public sealed record ClusterConfig
 
     /// <summary>The address other silos reach this one at (Redis mode); loopback by default.</summary>
     public string AdvertisedAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>
+    /// In a Kubernetes pod (Redis mode): take the cluster id, service id and silo address from the pod's
+    /// environment (Orleans' Kubernetes hosting), and let silos remove pods that are gone from membership.
+    /// </summary>
+    public bool KubernetesHosting { get; init; }
 }

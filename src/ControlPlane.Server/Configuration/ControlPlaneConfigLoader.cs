@@ -50,6 +50,8 @@ public static class ControlPlaneConfigLoader
                 }
             }
         }
+        if (cluster.KubernetesHosting && mode != ClusterMode.Redis)
+            errors.Add($"{root}:Cluster:KubernetesHosting needs {root}:Cluster:Mode Redis (membership lives in Redis)");
         if (cluster.SiloPort is < 1 or > 65535)
             errors.Add($"{root}:Cluster:SiloPort must be between 1 and 65535 (got {cluster.SiloPort})");
         if (cluster.GatewayPort is < 0 or > 65535)

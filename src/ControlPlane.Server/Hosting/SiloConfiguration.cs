@@ -27,12 +27,20 @@ public static class SiloConfiguration
         }
 
         var redis = StackExchange.Redis.ConfigurationOptions.Parse(cluster.Redis!);
-        silo.Configure<ClusterOptions>(o =>
+        if (cluster.KubernetesHosting)
         {
-            o.ClusterId = cluster.ClusterId;
-            o.ServiceId = cluster.ServiceId;
-        });
-        silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: true);
+            // Cluster and service ids, pod address and ports come from the pod (ORLEANS_CLUSTER_ID, POD_IP, ...).
+            silo.UseKubernetesHosting();
+        }
+        else
+        {
+            silo.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = cluster.ClusterId;
+                o.ServiceId = cluster.ServiceId;
+            });
+            silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: true);
+        }
         silo.UseRedisClustering(o => o.ConfigurationOptions = redis.Clone());
         silo.AddRedisGrainStorage(RequestGrain.StorageName, o => o.ConfigurationOptions = redis.Clone());
         silo.Services.AddOptions<RedisStorageOptions>(RequestGrain.StorageName)

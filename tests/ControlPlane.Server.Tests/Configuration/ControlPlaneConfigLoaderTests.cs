@@ -41,6 +41,13 @@ public class ControlPlaneConfigLoaderTests
     }
 
     [Fact]
+    public void Load_KubernetesHostingOutsideRedisMode_IsRejected()
+    {
+        var ex = Fails(("ControlPlane:Cluster:KubernetesHosting", "true"));
+        Assert.Contains("ControlPlane:Cluster:KubernetesHosting needs ControlPlane:Cluster:Mode Redis", Assert.Single(ex.Errors));
+    }
+
+    [Fact]
     public void Load_MisspelledKey_IsRejectedByName()
     {
         var ex = Fails(("ControlPlane:Dispach:Policy", "round-robin"));
