@@ -11,7 +11,8 @@ using var client = new Kubernetes(config);
 var gateway = Environment.GetEnvironmentVariable("ControlPlane__Gateway") ?? "http://localhost:8080";
 using var http = new HttpClient { BaseAddress = new Uri(gateway.TrimEnd('/') + "/") };
 using var reconciler = new ModelServiceReconciler(client, new HttpDrainClient(http), TimeProvider.System);
-var loop = new OperatorLoop(reconciler, Environment.GetEnvironmentVariable("WATCH_NAMESPACE"), Console.Out);
+var loop = new OperatorLoop(reconciler, Environment.GetEnvironmentVariable("WATCH_NAMESPACE"), Console.Out,
+    new PowerBudgetReconciler(client, TimeProvider.System));
 
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };

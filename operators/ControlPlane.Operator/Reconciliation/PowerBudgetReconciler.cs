@@ -1,0 +1,73 @@
+using System.Globalization;
+using ControlPlane.Operator.Resources;
+using k8s;
+using k8s.Models;
+
+namespace ControlPlane.Operator.Reconciliation;
+
+/// <summary>
+/// Level-based status for power domains: finds the domain's nodes by label, counts their GPUs and the draw
+/// they could reach uncapped, and says whether the domain is oversubscribed (peak above budget, so the
+/// control plane must cap). Capping itself belongs to the control plane's power loop, not to the operator.
+/// </summary>
+public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time)
+{
+    public const int DefaultGpuPeakWatts = 700;
+
+    public async Task<int> PassAsync(CancellationToken cancellationToken)
+    {
+        var budgets = await client.CustomObjects.ListClusterCustomObjectAsync<CustomResourceList<PowerBudget>>(
+            ModelService.Group, ModelService.Version, PowerBudget.Plural, cancellationToken: cancellationToken);
+        var written = 0;
+        foreach (var budget in budgets.Items)
+            written += await ReconcileAsync(budget, cancellationToken) ? 1 : 0;
+        return written;
+    }
+
+    private async Task<bool> ReconcileAsync(PowerBudget budget, CancellationToken cancellationToken)
+    {
+        var selector = string.Join(',', (budget.Spec.NodeSelector.MatchLabels ?? new Dictionary<string, string>()).Select(l => $"{l.Key}={l.Value}"));
+        var nodes = await client.CoreV1.ListNodeAsync(labelSelector: selector, cancellationToken: cancellationToken);
+        var gpus = 0;
+        long peak = 0;
+        foreach (var node in nodes.Items)
+        {
+            var count = node.Status?.Capacity?.TryGetValue("nvidia.com/gpu", out var q) == true ? (int)q.ToInt64() : 0;
+            var perGpu = node.Metadata.Labels?.TryGetValue(PowerBudget.PeakWattsLabel, out var w) == true && int.TryParse(w, CultureInfo.InvariantCulture, out var watts) ? watts : DefaultGpuPeakWatts;
+            gpus += count;
+            peak += (long)count * perGpu;
+        }
+        var old = budget.Status?.Conditions ?? [];
+        V1Condition Condition(string type, bool value, string reason, string message)
+        {
+            var status = value ? "True" : "False";
+            var previous = old.FirstOrDefault(c => c.Type == type);
+            return new V1Condition
+            {
+                Type = type, Status = status, Reason = reason, Message = message, ObservedGeneration = budget.Metadata.Generation,
+                LastTransitionTime = previous?.Status == status ? previous.LastTransitionTime : time.GetUtcNow().UtcDateTime,
+            };
+        }
+        var next = new PowerBudgetStatus
+        {
+            ObservedGeneration = budget.Metadata.Generation,
+            Nodes = nodes.Items.Count,
+            Gpus = gpus,
+            PeakWatts = peak,
+            Conditions =
+            [
+                Condition("Ready", nodes.Items.Count > 0, nodes.Items.Count > 0 ? "NodesSelected" : "NoNodes", $"{nodes.Items.Count} nodes, {gpus} GPUs match {selector}"),
+                Condition("Oversubscribed", peak > budget.Spec.BudgetWatts, peak > budget.Spec.BudgetWatts ? "PeakAboveBudget" : "PeakWithinBudget",
+                    $"uncapped peak {peak} W against a budget of {budget.Spec.BudgetWatts} W"),
+            ],
+        };
+        if (budget.Status is { } current && current.ObservedGeneration == next.ObservedGeneration && current.Nodes == next.Nodes
+            && current.Gpus == next.Gpus && current.PeakWatts == next.PeakWatts
+            && current.Conditions.Select(c => (c.Type, c.Status)).SequenceEqual(next.Conditions.Select(c => (c.Type, c.Status))))
+            return false;
+        budget.Status = next;
+        await client.CustomObjects.ReplaceClusterCustomObjectStatusAsync(budget, ModelService.Group, ModelService.Version, PowerBudget.Plural,
+            budget.Metadata.Name, cancellationToken: cancellationToken);
+        return true;
+    }
+}

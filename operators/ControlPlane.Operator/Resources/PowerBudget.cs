@@ -1,0 +1,37 @@
+using System.Text.Json.Serialization;
+using k8s;
+using k8s.Models;
+
+namespace ControlPlane.Operator.Resources;
+
+/// <summary>The cluster-scoped <c>PowerBudget</c> custom resource: a power domain and its budget.</summary>
+public sealed class PowerBudget : IKubernetesObject<V1ObjectMeta>
+{
+    public const string Plural = "powerbudgets";
+
+    /// <summary>Node label with a GPU's peak draw in watts; 700 (an H100 SXM) when absent.</summary>
+    public const string PeakWattsLabel = "inference.controlplane.dev/gpu-peak-watts";
+
+    [JsonPropertyName("apiVersion")] public string ApiVersion { get; set; } = $"{ModelService.Group}/{ModelService.Version}";
+    [JsonPropertyName("kind")] public string Kind { get; set; } = "PowerBudget";
+    [JsonPropertyName("metadata")] public V1ObjectMeta Metadata { get; set; } = new();
+    [JsonPropertyName("spec")] public PowerBudgetSpec Spec { get; set; } = new();
+    [JsonPropertyName("status")] public PowerBudgetStatus? Status { get; set; }
+}
+
+/// <summary>Which nodes form the domain, and its budget.</summary>
+public sealed class PowerBudgetSpec
+{
+    [JsonPropertyName("nodeSelector")] public V1LabelSelector NodeSelector { get; set; } = new();
+    [JsonPropertyName("budgetWatts")] public long BudgetWatts { get; set; }
+}
+
+/// <summary>The domain as the operator sees it: its nodes, GPUs and uncapped peak, and whether that exceeds the budget.</summary>
+public sealed class PowerBudgetStatus
+{
+    [JsonPropertyName("observedGeneration")] public long? ObservedGeneration { get; set; }
+    [JsonPropertyName("nodes")] public int Nodes { get; set; }
+    [JsonPropertyName("gpus")] public int Gpus { get; set; }
+    [JsonPropertyName("peakWatts")] public long PeakWatts { get; set; }
+    [JsonPropertyName("conditions")] public IList<V1Condition> Conditions { get; set; } = [];
+}
