@@ -25,7 +25,13 @@ var elector = new LeaderElector(new LeaderElectionConfig(new LeaseLock(client, l
     RetryPeriod = TimeSpan.FromSeconds(2),
 });
 using var leading = new CancellationTokenSource();
-elector.OnStartedLeading += () => _ = loop.RunAsync(CancellationTokenSource.CreateLinkedTokenSource(stop.Token, leading.Token).Token);
+var watcher = new ModelServiceWatcher(client, reconciler, Console.Out);
+elector.OnStartedLeading += () =>
+{
+    var token = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, leading.Token).Token;
+    _ = loop.RunAsync(token);      // every resource, every period: the level-based backstop
+    _ = watcher.RunAsync(token);   // the changed resource, at once
+};
 elector.OnStoppedLeading += () => leading.Cancel();
 Console.WriteLine($"controlplane-operator {identity}: waiting for the lease in {lockNamespace}");
 await elector.RunAndTryToHoldLeadershipForeverAsync(stop.Token);

@@ -11,9 +11,9 @@ namespace ControlPlane.Operator.Tests;
 
 /// <summary>
 /// An in-process Kubernetes API server over real HTTP, enough for the kinds the operator uses: get, list
-/// (with label selectors), create, replace, status replace, merge patch, delete with finalizers (a
-/// deletion timestamp until the last finalizer goes) and owner-reference garbage collection.
-/// resourceVersion and generation move as on a real server. Watch is not served.
+/// (with label selectors), watch (ADDED for what exists, then every change), create, replace, status replace,
+/// merge patch, delete with finalizers (a deletion timestamp until the last finalizer goes) and
+/// owner-reference garbage collection. resourceVersion and generation move as on a real server.
 /// </summary>
 public sealed class FakeApiServer : IAsyncDisposable
 {
@@ -21,6 +21,7 @@ public sealed class FakeApiServer : IAsyncDisposable
     private readonly Lock _gate = new();
     private long _version = 1;
     private WebApplication? _app;
+    private readonly List<(string Prefix, System.Threading.Channels.Channel<JsonObject> Events)> _watchers = [];
 
     public Uri Address { get; private set; } = null!;
     public List<string> Requests { get; } = [];
@@ -48,7 +49,19 @@ public sealed class FakeApiServer : IAsyncDisposable
             meta["namespace"] = ns;
             meta["uid"] ??= Guid.NewGuid().ToString();
             meta["resourceVersion"] = (++_version).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            _objects[Key(group, resource, ns, meta["name"]!.GetValue<string>())] = obj;
+            var key = Key(group, resource, ns, meta["name"]!.GetValue<string>());
+            var type = _objects.ContainsKey(key) ? "MODIFIED" : "ADDED";
+            _objects[key] = obj;
+            Notify(key, type, obj);
+        }
+    }
+
+    private void Notify(string key, string type, JsonObject obj)
+    {
+        foreach (var (prefix, events) in _watchers)
+        {
+            if (key.StartsWith(prefix, StringComparison.Ordinal))
+                events.Writer.TryWrite(new JsonObject { ["type"] = type, ["object"] = obj.DeepClone() });
         }
     }
 
@@ -92,10 +105,44 @@ public sealed class FakeApiServer : IAsyncDisposable
         if (context.Request.ContentLength is > 0 || context.Request.Method is "POST" or "PUT" or "PATCH")
             body = JsonNode.Parse(await new StreamReader(context.Request.Body).ReadToEndAsync()) as JsonObject;
 
+        if (name is null && context.Request.Method == "GET" && context.Request.Query["watch"] == "true")
+        {
+            await WatchAsync(context, $"{group}/{resource}/{(ns is null ? "" : ns + "/")}");
+            return;
+        }
         var (code, response) = Handle(context.Request.Method, group, resource, ns, name, status, body, context.Request.Query["labelSelector"].ToString());
         context.Response.StatusCode = code;
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync(response.ToJsonString());
+    }
+
+    /// <summary>A watch: the matching objects as ADDED, then every change, one JSON event a line, until the client leaves.</summary>
+    private async Task WatchAsync(HttpContext context, string prefix)
+    {
+        var events = System.Threading.Channels.Channel.CreateUnbounded<JsonObject>();
+        lock (_gate)
+        {
+            foreach (var (key, obj) in _objects.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal)))
+                events.Writer.TryWrite(new JsonObject { ["type"] = "ADDED", ["object"] = obj.DeepClone() });
+            _watchers.Add((prefix, events));
+        }
+        context.Response.ContentType = "application/json";
+        try
+        {
+            await foreach (var e in events.Reader.ReadAllAsync(context.RequestAborted))
+            {
+                await context.Response.WriteAsync(e.ToJsonString() + "\n", context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            lock (_gate)
+                _watchers.RemoveAll(w => w.Events == events);
+        }
     }
 
     private (int, JsonNode) Handle(string method, string group, string resource, string? ns, string? name, bool status, JsonObject? body, string selector)
@@ -119,6 +166,7 @@ public sealed class FakeApiServer : IAsyncDisposable
                 meta["creationTimestamp"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
                 meta["resourceVersion"] = (++_version).ToString(System.Globalization.CultureInfo.InvariantCulture);
                 _objects[Key(group, resource, ns!, newName)] = body;
+                Notify(Key(group, resource, ns!, newName), "ADDED", body);
                 return (201, body.DeepClone());
             }
             var key = Key(group, resource, ns!, name!);
@@ -140,7 +188,9 @@ public sealed class FakeApiServer : IAsyncDisposable
                         {
                             if (!JsonNode.DeepEquals(current["spec"], body["spec"]))
                                 next["metadata"]!["generation"] = Number(current["metadata"]!["generation"]) + 1;
-                            next["spec"] = body["spec"]?.DeepClone();
+                            // Everything but metadata and status comes from the body (spec, data, ...).
+                            foreach (var (field, value) in body.Where(p => p.Key is not ("metadata" or "status")).ToArray())
+                                next[field] = value?.DeepClone();
                             foreach (var field in new[] { "labels", "annotations", "ownerReferences", "finalizers" })
                                 next["metadata"]![field] = body["metadata"]?[field]?.DeepClone();
                         }
@@ -179,7 +229,9 @@ public sealed class FakeApiServer : IAsyncDisposable
     private JsonObject Store(string key, JsonObject obj)
     {
         obj["metadata"]!["resourceVersion"] = (++_version).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var type = _objects.ContainsKey(key) ? "MODIFIED" : "ADDED";
         _objects[key] = obj;
+        Notify(key, type, obj);
         return (JsonObject)obj.DeepClone();
     }
 
@@ -187,6 +239,7 @@ public sealed class FakeApiServer : IAsyncDisposable
     private void Remove(string key, JsonObject obj)
     {
         _objects.Remove(key);
+        Notify(key, "DELETED", obj);
         var uid = obj["metadata"]!["uid"]!.GetValue<string>();
         foreach (var (k, o) in _objects.Where(p => (p.Value["metadata"]!["ownerReferences"] as JsonArray ?? []).Any(r => r!["uid"]?.GetValue<string>() == uid)).ToArray())
             Remove(k, o);

@@ -42,22 +42,17 @@ public static class DesiredObjects
             Selector = new V1LabelSelector { MatchLabels = Labels(ms, pool) },
             Template = new V1PodTemplateSpec
             {
-                Metadata = new V1ObjectMeta { Labels = Labels(ms, pool) },
+                Metadata = new V1ObjectMeta { Labels = Labels(ms, pool), Annotations = new Dictionary<string, string> { [ConfigHashAnnotation] = ConfigHash(ms) } },
                 Spec = new V1PodSpec
                 {
+                    Volumes = [new V1Volume { Name = "config", ConfigMap = new V1ConfigMapVolumeSource { Name = ConfigName(ms) } }],
                     Containers =
                     [
                         new V1Container
                         {
                             Name = "worker",
                             Image = ms.Spec.Engine.Image,
-                            Env =
-                            [
-                                new V1EnvVar { Name = "ControlPlane__Models__0__Name", Value = ms.Spec.Model.ServedName ?? ms.Metadata.Name },
-                                new V1EnvVar { Name = "ControlPlane__Models__0__Engine", Value = "torchsharp" },
-                                new V1EnvVar { Name = "ControlPlane__Models__0__Path", Value = ms.Spec.Model.Source },
-                                new V1EnvVar { Name = "ControlPlane__Models__0__Device", Value = ms.Spec.Engine.GpusPerInstance > 0 ? "cuda" : "cpu" },
-                            ],
+                            VolumeMounts = [new V1VolumeMount { Name = "config", MountPath = "/app/appsettings.json", SubPath = "appsettings.json", ReadOnlyProperty = true }],
                             Resources = ms.Spec.Engine.GpusPerInstance > 0
                                 ? new V1ResourceRequirements { Limits = new Dictionary<string, ResourceQuantity> { ["nvidia.com/gpu"] = new(ms.Spec.Engine.GpusPerInstance.ToString(System.Globalization.CultureInfo.InvariantCulture)) } }
                                 : null,
@@ -67,6 +62,46 @@ public static class DesiredObjects
             },
         },
     };
+
+    public static string ConfigName(ModelService ms) => $"{ms.Metadata.Name}-config";
+
+    /// <summary>Pod template annotation with a hash of the configuration: a change rolls the pods (a mounted file alone would not).</summary>
+    public const string ConfigHashAnnotation = "inference.controlplane.dev/config-hash";
+
+    public static string ConfigHash(ModelService ms) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Config(ms).Data["appsettings.json"])))[..16];
+
+    /// <summary>The workers' configuration: the server's <c>appsettings.json</c>, serving this model with the TorchSharp engine.</summary>
+    public static V1ConfigMap Config(ModelService ms)
+    {
+        var settings = new
+        {
+            ControlPlane = new
+            {
+                Cluster = new { Mode = "Redis", KubernetesHosting = true },
+                Models = new[]
+                {
+                    new
+                    {
+                        Name = ms.Spec.Model.ServedName ?? ms.Metadata.Name,
+                        Engine = "torchsharp",
+                        Instances = 1,
+                        Path = ms.Spec.Model.Source,
+                        Device = ms.Spec.Engine.GpusPerInstance > 0 ? "cuda" : "cpu",
+                    },
+                },
+            },
+        };
+        return new V1ConfigMap
+        {
+            ApiVersion = "v1",
+            Kind = "ConfigMap",
+            Metadata = new V1ObjectMeta { Name = ConfigName(ms), NamespaceProperty = ms.Metadata.NamespaceProperty, Labels = Labels(ms, "all"), OwnerReferences = [Owner(ms)] },
+            Data = new Dictionary<string, string> { ["appsettings.json"] = System.Text.Json.JsonSerializer.Serialize(settings, JsonIndented) },
+        };
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions JsonIndented = new() { WriteIndented = true };
 
     public static V1Service Service(ModelService ms, string pool) => new()
     {

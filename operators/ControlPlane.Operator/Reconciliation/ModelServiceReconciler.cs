@@ -45,6 +45,7 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
         if (ms.Metadata.Finalizers?.Contains(ModelService.Finalizer) != true)
             ms = await PatchFinalizersAsync(ms, [.. ms.Metadata.Finalizers ?? [], ModelService.Finalizer], cancellationToken);
 
+        await ConvergeConfigAsync(ms, cancellationToken);
         var desired = 0;
         var ready = 0;
         foreach (var (pool, replicas) in ms.Spec.Pools.All())
@@ -97,13 +98,26 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
             return await client.AppsV1.CreateNamespacedStatefulSetAsync(desired, ns, cancellationToken: cancellationToken);
         }
         if (existing.Spec.Replicas == replicas && existing.Spec.Template.Spec.Containers[0].Image == desired.Spec.Template.Spec.Containers[0].Image
-            && existing.Spec.Template.Spec.Containers[0].Env?.Count == desired.Spec.Template.Spec.Containers[0].Env.Count
-            && existing.Spec.Template.Spec.Containers[0].Env.Zip(desired.Spec.Template.Spec.Containers[0].Env).All(p => p.First.Name == p.Second.Name && p.First.Value == p.Second.Value))
+            && existing.Spec.Template.Metadata?.Annotations is { } annotations && annotations.TryGetValue(DesiredObjects.ConfigHashAnnotation, out var hash) && hash == DesiredObjects.ConfigHash(ms))
             return existing;
         desired.Metadata.ResourceVersion = existing.Metadata.ResourceVersion;
         desired.Status = existing.Status;
         await EventAsync(ms, "PoolUpdated", $"pool {pool}: {existing.Spec.Replicas} -> {replicas} replicas", cancellationToken);
         return await client.AppsV1.ReplaceNamespacedStatefulSetAsync(desired, desired.Metadata.Name, ns, cancellationToken: cancellationToken);
+    }
+
+    private async Task ConvergeConfigAsync(ModelService ms, CancellationToken cancellationToken)
+    {
+        var desired = DesiredObjects.Config(ms);
+        var ns = ms.Metadata.NamespaceProperty;
+        var existing = await Try(() => client.CoreV1.ReadNamespacedConfigMapAsync(desired.Metadata.Name, ns, cancellationToken: cancellationToken));
+        if (existing is null)
+            await client.CoreV1.CreateNamespacedConfigMapAsync(desired, ns, cancellationToken: cancellationToken);
+        else if (existing.Data is null || !existing.Data.TryGetValue("appsettings.json", out var current) || current != desired.Data["appsettings.json"])
+        {
+            desired.Metadata.ResourceVersion = existing.Metadata.ResourceVersion;
+            await client.CoreV1.ReplaceNamespacedConfigMapAsync(desired, desired.Metadata.Name, ns, cancellationToken: cancellationToken);
+        }
     }
 
     private async Task ConvergeAsync(ModelService ms, string pool, bool wanted, CancellationToken cancellationToken)
