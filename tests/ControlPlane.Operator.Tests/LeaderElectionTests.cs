@@ -1,25 +1,12 @@
-using k8s;
 using k8s.LeaderElection;
 using k8s.LeaderElection.ResourceLock;
 
 namespace ControlPlane.Operator.Tests;
 
-public sealed class LeaderElectionTests : IAsyncLifetime, IDisposable
+public sealed class LeaderElectionTests : ApiServerTest
 {
-    private FakeApiServer _api = null!;
-    private Kubernetes _client = null!;
 
-    public async Task InitializeAsync()
-    {
-        _api = await FakeApiServer.StartAsync();
-        _client = new Kubernetes(new KubernetesClientConfiguration { Host = _api.Address.ToString() });
-    }
-
-    public async Task DisposeAsync() => await _api.DisposeAsync();
-
-    public void Dispose() => _client.Dispose();
-
-    private LeaderElector Elector(string identity) => new(new LeaderElectionConfig(new LeaseLock(_client, "serving", "controlplane-operator", identity))
+    private LeaderElector Elector(string identity) => new(new LeaderElectionConfig(new LeaseLock(Client, "serving", "controlplane-operator", identity))
     {
         LeaseDuration = TimeSpan.FromSeconds(2),
         RenewDeadline = TimeSpan.FromSeconds(1.5),
@@ -40,7 +27,7 @@ public sealed class LeaderElectionTests : IAsyncLifetime, IDisposable
         var runB = b.RunAndTryToHoldLeadershipForeverAsync(stopB.Token);
         await Task.Delay(600);
         Assert.False(b.IsLeader(), "a held lease keeps the second replica waiting");
-        Assert.Equal("operator-a", _api.Get("coordination.k8s.io", "leases", "serving", "controlplane-operator")!["spec"]!["holderIdentity"]!.GetValue<string>());
+        Assert.Equal("operator-a", Api.Get("coordination.k8s.io", "leases", "serving", "controlplane-operator")!["spec"]!["holderIdentity"]!.GetValue<string>());
 
         await stopA.CancelAsync();
         for (var i = 0; i < 60 && !b.IsLeader(); i++)

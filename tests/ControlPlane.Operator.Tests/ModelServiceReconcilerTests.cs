@@ -1,40 +1,18 @@
 using System.Text.Json.Nodes;
-using ControlPlane.Operator.Reconciliation;
-using k8s;
 
 namespace ControlPlane.Operator.Tests;
 
-public sealed class ModelServiceReconcilerTests : IAsyncLifetime, IDisposable
+public sealed class ModelServiceReconcilerTests : ApiServerTest
 {
     private const string Group = "inference.controlplane.dev";
-    private const string Ns = "serving";
-    private FakeApiServer _api = null!;
-    private Kubernetes _client = null!;
     private readonly RecordingDrainClient _drain = new();
 
-    public async Task InitializeAsync()
-    {
-        _api = await FakeApiServer.StartAsync();
-        _client = new Kubernetes(new KubernetesClientConfiguration { Host = _api.Address.ToString() });
-    }
-
-    public async Task DisposeAsync() => await _api.DisposeAsync();
-
-    public void Dispose() => _client.Dispose();
-
-    /// <summary>One pass of a fresh reconciler (as after a restart); fails the test with the operator's log if any resource failed.</summary>
-    private async Task PassAsync()
-    {
-        using var reconciler = new ModelServiceReconciler(_client, _drain, TimeProvider.System);
-        using var log = new StringWriter();
-        var failed = await new OperatorLoop(reconciler, null, log).PassAsync(CancellationToken.None);
-        Assert.True(failed == 0, log.ToString());
-    }
+    private Task PassAsync() => PassAsync(_drain);
 
     private void CreateModelService(string name, int mixed = 2, int prefill = 0, int decode = 0, string image = "worker:1")
     {
         JsonObject Pool(int replicas) => new() { ["replicas"] = replicas };
-        _api.Put(Group, "modelservices", Ns, new JsonObject
+        Api.Put(Group, "modelservices", Ns, new JsonObject
         {
             ["apiVersion"] = "inference.controlplane.dev/v1alpha1",
             ["kind"] = "ModelService",
@@ -48,17 +26,12 @@ public sealed class ModelServiceReconcilerTests : IAsyncLifetime, IDisposable
         });
     }
 
-    private JsonObject ModelService(string name) => _api.Get(Group, "modelservices", Ns, name)!;
+    private JsonObject ModelService(string name) => Api.Get(Group, "modelservices", Ns, name)!;
 
     private static string Condition(JsonObject ms, string type) =>
         ms["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == type)!["status"]!.GetValue<string>();
 
-    private async Task PatchAsync(string name, string mergePatch)
-    {
-        using var http = new HttpClient();
-        using var content = new StringContent(mergePatch, System.Text.Encoding.UTF8, "application/merge-patch+json");
-        (await http.PatchAsync(new Uri(_api.Address, $"apis/{Group}/v1alpha1/namespaces/{Ns}/modelservices/{name}"), content)).EnsureSuccessStatusCode();
-    }
+    private Task PatchModelServiceAsync(string name, string mergePatch) => PatchAsync($"apis/{Group}/v1alpha1/namespaces/{Ns}/modelservices/{name}", mergePatch);
 
     [Fact]
     public async Task Create_MakesOwnedPoolObjectsFinalizerEventsAndStatus()
@@ -67,20 +40,20 @@ public sealed class ModelServiceReconcilerTests : IAsyncLifetime, IDisposable
         await PassAsync();
 
         var ms = ModelService("llama");
-        var sts = _api.Get("apps", "statefulsets", Ns, "llama-mixed")!;
+        var sts = Api.Get("apps", "statefulsets", Ns, "llama-mixed")!;
         Assert.Equal(3, sts["spec"]!["replicas"]!.GetValue<int>());
         Assert.Equal(ms["metadata"]!["uid"]!.GetValue<string>(), sts["metadata"]!["ownerReferences"]![0]!["uid"]!.GetValue<string>());
         Assert.Equal("worker:1", sts["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>());
-        Assert.NotNull(_api.Get("", "services", Ns, "llama-mixed"));
-        Assert.NotNull(_api.Get("policy", "poddisruptionbudgets", Ns, "llama-mixed"));
-        Assert.Null(_api.Get("apps", "statefulsets", Ns, "llama-prefill"));
+        Assert.NotNull(Api.Get("", "services", Ns, "llama-mixed"));
+        Assert.NotNull(Api.Get("policy", "poddisruptionbudgets", Ns, "llama-mixed"));
+        Assert.Null(Api.Get("apps", "statefulsets", Ns, "llama-prefill"));
         Assert.Contains("inference.controlplane.dev/drain", ms["metadata"]!["finalizers"]!.AsArray().Select(f => f!.GetValue<string>()));
         Assert.Equal(3, ms["status"]!["replicas"]!.GetValue<int>());
         Assert.Equal(1, ms["status"]!["observedGeneration"]!.GetValue<long>());
         Assert.Equal("inference.controlplane.dev/model=llama", ms["status"]!["selector"]!.GetValue<string>());
         Assert.Equal("False", Condition(ms, "Ready"));
         Assert.Equal("True", Condition(ms, "Progressing"));
-        Assert.Contains(_api.List("", "events", Ns), e => e["reason"]!.GetValue<string>() == "PoolCreated");
+        Assert.Contains(Api.List("", "events", Ns), e => e["reason"]!.GetValue<string>() == "PoolCreated");
     }
 
     [Fact]
@@ -88,9 +61,9 @@ public sealed class ModelServiceReconcilerTests : IAsyncLifetime, IDisposable
     {
         CreateModelService("llama", mixed: 2);
         await PassAsync();
-        var sts = _api.Get("apps", "statefulsets", Ns, "llama-mixed")!;
+        var sts = Api.Get("apps", "statefulsets", Ns, "llama-mixed")!;
         sts["status"] = new JsonObject { ["replicas"] = 2, ["readyReplicas"] = 2 };
-        _api.Put("apps", "statefulsets", Ns, sts);
+        Api.Put("apps", "statefulsets", Ns, sts);
         await PassAsync();
         var ms = ModelService("llama");
         Assert.Equal("True", Condition(ms, "Ready"));
@@ -103,9 +76,9 @@ public sealed class ModelServiceReconcilerTests : IAsyncLifetime, IDisposable
     {
         CreateModelService("llama", mixed: 2);
         await PassAsync();
-        await PatchAsync("llama", """{"spec":{"pools":{"mixed":{"replicas":5}},"engine":{"image":"worker:2"}}}""");
+        await PatchModelServiceAsync("llama", """{"spec":{"pools":{"mixed":{"replicas":5}},"engine":{"image":"worker:2"}}}""");
         await PassAsync();
-        var sts = _api.Get("apps", "statefulsets", Ns, "llama-mixed")!;
+        var sts = Api.Get("apps", "statefulsets", Ns, "llama-mixed")!;
         Assert.Equal(5, sts["spec"]!["replicas"]!.GetValue<int>());
         Assert.Equal("worker:2", sts["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>());
         Assert.Equal(2, ModelService("llama")["status"]!["observedGeneration"]!.GetValue<long>());
@@ -116,14 +89,14 @@ public sealed class ModelServiceReconcilerTests : IAsyncLifetime, IDisposable
     {
         CreateModelService("qwen", mixed: 0, prefill: 2, decode: 3);
         await PassAsync();
-        Assert.Equal(2, _api.Get("apps", "statefulsets", Ns, "qwen-prefill")!["spec"]!["replicas"]!.GetValue<int>());
-        Assert.Equal(3, _api.Get("apps", "statefulsets", Ns, "qwen-decode")!["spec"]!["replicas"]!.GetValue<int>());
-        Assert.Null(_api.Get("apps", "statefulsets", Ns, "qwen-mixed"));
-        await PatchAsync("qwen", """{"spec":{"pools":{"prefill":{"replicas":0}}}}""");
+        Assert.Equal(2, Api.Get("apps", "statefulsets", Ns, "qwen-prefill")!["spec"]!["replicas"]!.GetValue<int>());
+        Assert.Equal(3, Api.Get("apps", "statefulsets", Ns, "qwen-decode")!["spec"]!["replicas"]!.GetValue<int>());
+        Assert.Null(Api.Get("apps", "statefulsets", Ns, "qwen-mixed"));
+        await PatchModelServiceAsync("qwen", """{"spec":{"pools":{"prefill":{"replicas":0}}}}""");
         await PassAsync();
-        Assert.Null(_api.Get("apps", "statefulsets", Ns, "qwen-prefill"));
-        Assert.Null(_api.Get("", "services", Ns, "qwen-prefill"));
-        Assert.NotNull(_api.Get("apps", "statefulsets", Ns, "qwen-decode"));
+        Assert.Null(Api.Get("apps", "statefulsets", Ns, "qwen-prefill"));
+        Assert.Null(Api.Get("", "services", Ns, "qwen-prefill"));
+        Assert.NotNull(Api.Get("apps", "statefulsets", Ns, "qwen-decode"));
     }
 
     [Fact]
@@ -131,7 +104,7 @@ public sealed class ModelServiceReconcilerTests : IAsyncLifetime, IDisposable
     {
         CreateModelService("llama", mixed: 1);
         await PassAsync();
-        _api.Put("", "pods", Ns, JsonNode.Parse("""
+        Api.Put("", "pods", Ns, JsonNode.Parse("""
             {"apiVersion":"v1","kind":"Pod","metadata":{"name":"llama-mixed-0","labels":{"inference.controlplane.dev/model":"llama","inference.controlplane.dev/pool":"mixed"}},
              "status":{"phase":"Running","containerStatuses":[{"name":"worker","ready":false,"restartCount":5,"image":"worker:1","imageID":"","state":{"waiting":{"reason":"CrashLoopBackOff"}}}]}}
             """)!.AsObject());
@@ -147,14 +120,14 @@ public sealed class ModelServiceReconcilerTests : IAsyncLifetime, IDisposable
         CreateModelService("llama", mixed: 2);
         await PassAsync();
         using (var http = new HttpClient())
-            (await http.DeleteAsync(new Uri(_api.Address, $"apis/{Group}/v1alpha1/namespaces/{Ns}/modelservices/llama"))).EnsureSuccessStatusCode();
+            (await http.DeleteAsync(new Uri(Api.Address, $"apis/{Group}/v1alpha1/namespaces/{Ns}/modelservices/llama"))).EnsureSuccessStatusCode();
         Assert.NotNull(ModelService("llama")["metadata"]!["deletionTimestamp"]); // held by the finalizer
         Assert.Empty(_drain.Drained);
 
         await PassAsync();
         Assert.Equal([(Ns, "llama")], _drain.Drained);
-        Assert.Null(_api.Get(Group, "modelservices", Ns, "llama"));
-        Assert.Null(_api.Get("apps", "statefulsets", Ns, "llama-mixed")); // garbage-collected through the owner reference
+        Assert.Null(Api.Get(Group, "modelservices", Ns, "llama"));
+        Assert.Null(Api.Get("apps", "statefulsets", Ns, "llama-mixed")); // garbage-collected through the owner reference
     }
 
     [Fact]
@@ -163,9 +136,9 @@ public sealed class ModelServiceReconcilerTests : IAsyncLifetime, IDisposable
         CreateModelService("llama", mixed: 2);
         await PassAsync();
         await PassAsync();
-        var before = _api.Requests.Count(r => !r.StartsWith("GET", StringComparison.Ordinal));
+        var before = Api.Requests.Count(r => !r.StartsWith("GET", StringComparison.Ordinal));
         await PassAsync(); // a new reconciler, as after an operator restart
-        var writes = _api.Requests.Skip(0).Count(r => !r.StartsWith("GET", StringComparison.Ordinal)) - before;
+        var writes = Api.Requests.Skip(0).Count(r => !r.StartsWith("GET", StringComparison.Ordinal)) - before;
         Assert.Equal(0, writes);
     }
 }

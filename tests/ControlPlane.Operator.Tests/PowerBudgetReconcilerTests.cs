@@ -1,30 +1,17 @@
 using System.Text.Json.Nodes;
 using ControlPlane.Operator.Reconciliation;
-using k8s;
 
 namespace ControlPlane.Operator.Tests;
 
-public sealed class PowerBudgetReconcilerTests : IAsyncLifetime, IDisposable
+public sealed class PowerBudgetReconcilerTests : ApiServerTest
 {
-    private FakeApiServer _api = null!;
-    private Kubernetes _client = null!;
-
-    public async Task InitializeAsync()
-    {
-        _api = await FakeApiServer.StartAsync();
-        _client = new Kubernetes(new KubernetesClientConfiguration { Host = _api.Address.ToString() });
-    }
-
-    public async Task DisposeAsync() => await _api.DisposeAsync();
-
-    public void Dispose() => _client.Dispose();
 
     private void Node(string name, string row, int gpus, int? peakWatts = null)
     {
         var labels = new JsonObject { ["power-row"] = row };
         if (peakWatts is { } w)
             labels["inference.controlplane.dev/gpu-peak-watts"] = w.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        _api.Put("", "nodes", "", new JsonObject
+        Api.Put("", "nodes", "", new JsonObject
         {
             ["apiVersion"] = "v1", ["kind"] = "Node",
             ["metadata"] = new JsonObject { ["name"] = name, ["labels"] = labels },
@@ -32,7 +19,7 @@ public sealed class PowerBudgetReconcilerTests : IAsyncLifetime, IDisposable
         });
     }
 
-    private void Budget(string name, string row, long watts) => _api.Put("inference.controlplane.dev", "powerbudgets", "", new JsonObject
+    private void Budget(string name, string row, long watts) => Api.Put("inference.controlplane.dev", "powerbudgets", "", new JsonObject
     {
         ["apiVersion"] = "inference.controlplane.dev/v1alpha1", ["kind"] = "PowerBudget",
         ["metadata"] = new JsonObject { ["name"] = name, ["generation"] = 1 },
@@ -51,17 +38,17 @@ public sealed class PowerBudgetReconcilerTests : IAsyncLifetime, IDisposable
         Budget("row-a", "a", watts: 8000);   // peak 8×700 + 8×400 = 8,800 W > 8,000 W
         Budget("row-b", "b", watts: 6000);   // peak 5,600 W
         Budget("row-c", "c", watts: 1000);   // no nodes
-        var reconciler = new PowerBudgetReconciler(_client, TimeProvider.System);
+        var reconciler = new PowerBudgetReconciler(Client, TimeProvider.System);
 
         Assert.Equal(3, await reconciler.PassAsync(CancellationToken.None));
 
-        var a = _api.Get("inference.controlplane.dev", "powerbudgets", "", "row-a")!;
+        var a = Api.Get("inference.controlplane.dev", "powerbudgets", "", "row-a")!;
         Assert.Equal(2, a["status"]!["nodes"]!.GetValue<int>());
         Assert.Equal(16, a["status"]!["gpus"]!.GetValue<int>());
         Assert.Equal(8800, a["status"]!["peakWatts"]!.GetValue<long>());
         Assert.Equal("True", Condition(a, "Oversubscribed"));
-        Assert.Equal("False", Condition(_api.Get("inference.controlplane.dev", "powerbudgets", "", "row-b")!, "Oversubscribed"));
-        Assert.Equal("False", Condition(_api.Get("inference.controlplane.dev", "powerbudgets", "", "row-c")!, "Ready"));
+        Assert.Equal("False", Condition(Api.Get("inference.controlplane.dev", "powerbudgets", "", "row-b")!, "Oversubscribed"));
+        Assert.Equal("False", Condition(Api.Get("inference.controlplane.dev", "powerbudgets", "", "row-c")!, "Ready"));
         Assert.Equal(0, await reconciler.PassAsync(CancellationToken.None)); // converged: idempotent
     }
 }
