@@ -37,14 +37,14 @@ public sealed class OpenLoopReplayer(HttpClient http, ReplayOptions options)
             {
                 var due = requests[i].ArrivalMs;
                 while (clock.Elapsed.TotalMilliseconds < due)
-                    Thread.Sleep(due - clock.Elapsed.TotalMilliseconds > 2 ? 1 : 0);
+                    Thread.Sleep(due - clock.Elapsed.TotalMilliseconds > 1.2 ? 1 : 0); // sleep while a whole timer tick fits, yield for the rest
                 // Called on this thread: the request is written to its connection before the next one is
                 // considered (the first await inside HttpClient comes after the send), and its lag is exact.
                 Interlocked.Increment(ref sent);
                 tasks[i] = Track(i, SendAsync(i, requests[i].InputTokens, requests[i].OutputTokens, bodies[i], due, clock, cancellationToken));
             }
             released.Signal();
-        }) { IsBackground = true, Name = "replay-scheduler", Priority = ThreadPriority.AboveNormal };
+        }) { IsBackground = true, Name = "replay-scheduler", Priority = ThreadPriority.Highest };
         scheduler.Start();
 
         using var ticker = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
