@@ -51,7 +51,7 @@ public sealed class DispatchView(DispatchProfile profile)
     {
         if (!_sent.TryGetValue(load.InstanceId, out var sent))
             return load;
-        sent.RemoveAll(s => s.At <= load.ReportedAt);
+        sent.RemoveAll(s => s.At < load.ReportedAt); // a report taken at the very instant of a dispatch may not include it
         if (sent.Count == 0)
         {
             _sent.Remove(load.InstanceId);

@@ -57,13 +57,22 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
             if (e.Kind == 0)
             {
                 var request = requests[e.Index];
-                if (now - refreshedAt >= config.LoadReportPeriodMs)
+                // As the dispatcher grain does: the first request waits for a view; later, a request that finds
+                // the view stale is decided on it while the refresh it starts completes behind it.
+                var stale = now - refreshedAt >= config.LoadReportPeriodMs;
+                if (view.IsEmpty)
+                {
+                    view.Refresh(reported);
+                    refreshedAt = now;
+                    stale = false;
+                }
+                var dispatch = new DispatchRequest(request.InputTokens, request.OutputTokens, ServiceClass.Standard, 0);
+                var outcome = view.Dispatch(dispatch, Epoch.AddMilliseconds(now));
+                if (stale)
                 {
                     view.Refresh(reported);
                     refreshedAt = now;
                 }
-                var dispatch = new DispatchRequest(request.InputTokens, request.OutputTokens, ServiceClass.Standard, 0);
-                var outcome = view.Dispatch(dispatch, Epoch.AddMilliseconds(now));
                 if (!outcome.Succeeded)
                 {
                     outcomes[e.Index] = new SimulatedOutcome(e.Index, request.ArrivalMs, null, now, request.InputTokens, 0,
