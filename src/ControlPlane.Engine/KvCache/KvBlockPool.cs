@@ -28,8 +28,6 @@ public sealed class KvBlockPool
     /// <summary>Blocks that can be handed out now: never used, or cached with no holder.</summary>
     public int Available => _free.Count + _cached.Count;
     public int Used => Total - Available;
-    public int Cached => _cached.Count;
-    public long Evictions { get; private set; }
 
     public bool TryAllocate(out int block)
     {
@@ -46,7 +44,6 @@ public sealed class KvBlockPool
             _byHash.Remove(_hashOf[block]!.Value);
             _hashOf[block] = null;
             _references[block] = 1;
-            Evictions++;
             return true;
         }
         block = -1;
@@ -86,8 +83,6 @@ public sealed class KvBlockPool
         else
             _free.Push(block);
     }
-
-    public int References(int block) => _references[block];
 
     /// <summary>The chained hash of a full block: FNV-1a over the previous block's hash and this block's tokens.</summary>
     public static ulong ChainHash(ulong previous, ReadOnlySpan<int> tokens)

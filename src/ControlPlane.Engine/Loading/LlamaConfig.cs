@@ -26,7 +26,6 @@ public sealed record LlamaConfig
     public int MaxPositionEmbeddings { get; init; } = 4096;
     public string TorchDType { get; init; } = "bfloat16";
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
-    public int? BosTokenId { get; init; }
 
     public static LlamaConfig Parse(string path)
     {
@@ -62,7 +61,6 @@ public sealed record LlamaConfig
             TorchDType = root.TryGetProperty("torch_dtype", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()!
                 : root.TryGetProperty("dtype", out var t5) && t5.ValueKind == JsonValueKind.String ? t5.GetString()! : "bfloat16",
             EosTokenIds = Ids(root, "eos_token_id"),
-            BosTokenId = root.TryGetProperty("bos_token_id", out var b) && b.ValueKind == JsonValueKind.Number ? b.GetInt32() : null,
         };
     }
 

@@ -19,18 +19,12 @@ public sealed class RequestTokenStream
     public string RequestId { get; }
     public ChannelReader<TokenChunk> Reader => _channel.Reader;
 
-    /// <summary>Chunks dropped as duplicates; a test reads it to see deduplication happen.</summary>
-    public int Duplicates { get; private set; }
-
     public void Accept(TokenChunk chunk)
     {
         lock (_gate)
         {
             if (chunk.Sequence < _next || _early.ContainsKey(chunk.Sequence))
-            {
-                Duplicates++;
                 return;
-            }
             if (chunk.Sequence > _next)
             {
                 _early[chunk.Sequence] = chunk;

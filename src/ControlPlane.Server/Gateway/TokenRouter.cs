@@ -16,8 +16,6 @@ public sealed class TokenRouter(LocalTokenSinks localSinks) : ITokenSink
     /// <summary>The observer reference engines send to; created once the silo runs.</summary>
     public ITokenSink Reference => _reference ?? throw new InvalidOperationException("the token router is not attached to the cluster yet");
 
-    public int OpenStreams => _streams.Count;
-
     /// <summary>Creates the observer reference, and lets engines in this process deliver to this router directly.</summary>
     public void Attach(IGrainFactory grains)
     {

@@ -39,8 +39,6 @@ public sealed class GatewayMetrics : IDisposable
             "{request}", "Requests in an instance's running batch");
     }
 
-    public int InFlight => Volatile.Read(ref _inFlight);
-
     public int EnterRequest() => Interlocked.Increment(ref _inFlight);
 
     public void LeaveRequest() => Interlocked.Decrement(ref _inFlight);
