@@ -101,6 +101,9 @@ public sealed partial class TorchEngine
 
     private EngineStepResult Run(List<(TorchSequence Sequence, int Tokens)> plan)
     {
+        if (_graphs is not null && plan.TrueForAll(p => p.Tokens == 1 && p.Sequence.ComputedTokens > 0)
+            && _graphs.Fits(plan.Count, plan.Max(p => p.Sequence.BlockTable.Count)))
+            return RunGraph(plan);
         var total = plan.Sum(p => p.Tokens);
         var tokens = new long[total];
         var positions = new long[total];
@@ -131,6 +134,51 @@ public sealed partial class TorchEngine
         }
 
         using var logits = _forward.Run(new ForwardBatch(tokens, positions, slots, slices), _cache);
+        return Sample(plan, slices.Select(s => s.WantLogits).ToArray(), logits, prefill, decode);
+    }
+
+    /// <summary>A step of single new tokens (decodes) as one CUDA graph replay: no per-token slot lists, one input copy.</summary>
+    private EngineStepResult RunGraph(List<(TorchSequence Sequence, int Tokens)> plan)
+    {
+        var n = plan.Count;
+        var tokens = new long[n];
+        var positions = new long[n];
+        var slots = new long[n];
+        var lengths = new long[n];
+        var want = new bool[n];
+        var tables = new List<int>[n];
+        int prefill = 0, decode = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var sequence = plan[i].Sequence;
+            var position = sequence.ComputedTokens;
+            tokens[i] = sequence.TokenAt(position);
+            positions[i] = position;
+            slots[i] = Slot(sequence, position);
+            lengths[i] = position + 1;
+            tables[i] = sequence.BlockTable;
+            want[i] = position + 1 == sequence.ContextTokens;
+            if (sequence.OutputTokenIds.Count > 0)
+                decode++;
+            else
+                prefill++;
+        }
+        using var logits = _graphs!.Run(tokens, positions, slots, lengths, tables);
+        var rows = want.All(w => w) ? logits : logits.index_select(0, TorchSharp.torch.tensor(Enumerable.Range(0, n).Where(i => want[i]).Select(i => (long)i).ToArray(), device: logits.device));
+        try
+        {
+            return Sample(plan, want, rows, prefill, decode);
+        }
+        finally
+        {
+            if (!ReferenceEquals(rows, logits))
+                rows.Dispose();
+        }
+    }
+
+    /// <summary>Advances every planned sequence and samples a token for each that wanted logits (their rows, in plan order).</summary>
+    private EngineStepResult Sample(List<(TorchSequence Sequence, int Tokens)> plan, bool[] wantLogits, TorchSharp.torch.Tensor logits, int prefill, int decode)
+    {
         // Greedy rows need only the argmax: one small copy for the whole batch instead of a vocabulary per row.
         using var argmax = logits.argmax(-1).cpu();
         var best = argmax.data<long>().ToArray();
@@ -141,7 +189,7 @@ public sealed partial class TorchEngine
             var (sequence, count) = plan[i];
             sequence.ComputedTokens += count;
             NameFullBlocks(sequence);
-            if (!slices[i].WantLogits)
+            if (!wantLogits[i])
                 continue;
             var rowIndex = logitRow++;
             int token;

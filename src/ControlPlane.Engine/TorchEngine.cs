@@ -1,3 +1,4 @@
+using ControlPlane.Engine.Cuda;
 using ControlPlane.Engine.KvCache;
 using ControlPlane.Engine.Model;
 using ControlPlane.Engines;
@@ -17,6 +18,7 @@ public sealed partial class TorchEngine : IEngine
     private readonly LlamaForward _forward;
     private readonly RotaryEmbedding _rope;
     private readonly PagedKvCache _cache;
+    private readonly DecodeGraphs? _graphs;
     private readonly KvBlockPool _pool;
     private readonly ITokenizer _tokenizer;
     private readonly TorchEngineOptions _options;
@@ -35,14 +37,34 @@ public sealed partial class TorchEngine : IEngine
         var c = weights.Config;
         var maxContext = Math.Min(_options.MaxContextTokens, c.MaxPositionEmbeddings);
         _rope = new RotaryEmbedding(c, maxContext, weights.Device, weights.DType);
-        _forward = new LlamaForward(weights, _rope);
+        var reason = "kernels off";
+        var kernels = _options.CudaKernels ? CudaKernels.TryCreate(c, _options.KvBlockSize, weights.DType, weights.Device, out reason) : null;
+        Acceleration = kernels is null ? $"eager ({reason})" : "kernels";
+        _forward = new LlamaForward(weights, _rope, kernels);
         var blocks = _options.KvBlocks ?? PagedKvCache.BlocksFor(_options.KvCacheBytes, c.Layers, _options.KvBlockSize, c.KvHeads, c.HeadDim, (int)weights.Embeddings.ElementSize);
-        _cache = new PagedKvCache(c.Layers, blocks, _options.KvBlockSize, c.KvHeads, c.HeadDim, weights.DType, weights.Device);
+        // Decode graphs pad their batches with rows that write to one extra block, which the pool never hands out.
+        var graphs = kernels is not null && _options.CudaGraphs;
+        _cache = new PagedKvCache(c.Layers, blocks + (graphs ? 1 : 0), _options.KvBlockSize, c.KvHeads, c.HeadDim, weights.DType, weights.Device);
         _pool = new KvBlockPool(blocks);
+        if (graphs)
+        {
+            try
+            {
+                _graphs = new DecodeGraphs(_forward, _cache, kernels!, blocks, _options.MaxRunningRequests, maxContext);
+                Acceleration = "kernels, decode graphs";
+            }
+            catch (Exception e) when (e is CudaException or EntryPointNotFoundException or DllNotFoundException)
+            {
+                Acceleration = $"kernels (no decode graphs: {e.Message})";
+            }
+        }
         Descriptor = new EngineDescriptor { Model = model, Backend = BackendName, KvBlockSize = _options.KvBlockSize, TotalKvBlocks = blocks, MaxContextTokens = maxContext };
     }
 
     public EngineDescriptor Descriptor { get; }
+
+    /// <summary>How steps run: eager TorchSharp ops (and why), the engine's CUDA kernels, and decode graphs.</summary>
+    public string Acceleration { get; }
     public bool HasWork => _waiting.Count > 0 || _running.Count > 0;
     public LlamaForward Forward => _forward;
     public KvBlockPool Pool => _pool;
@@ -103,6 +125,7 @@ public sealed partial class TorchEngine : IEngine
     {
         foreach (var id in _byId.Keys.ToArray())
             Abort(id);
+        _graphs?.Dispose();
         _cache.Dispose();
         _rope.Dispose();
     }

@@ -11,4 +11,10 @@ public sealed record TorchEngineOptions
     public int MaxBatchedTokens { get; init; } = 2048;
     public int MaxRunningRequests { get; init; } = 256;
     public int MaxContextTokens { get; init; } = 4096;
+
+    /// <summary>On a CUDA device, use the engine's own kernels (compiled by NVRTC) for norm, RoPE and decode attention.</summary>
+    public bool CudaKernels { get; init; } = true;
+
+    /// <summary>On a CUDA device with the kernels, run decode steps as CUDA graphs captured per batch size.</summary>
+    public bool CudaGraphs { get; init; } = true;
 }

@@ -10,6 +10,9 @@ using static TorchSharp.torch;
 // Usage:
 //   bench  --model DIR --device cuda --out FILE   decode (batch 1/8/32/64 × context 512/2048) and prefill (1×2048, 8×512) throughput
 //   greedy --model DIR --device cuda --prompt 1,2,3 --tokens 64 --out FILE   greedy token ids, fp32, for the transformers check
+//   modes  --model DIR --device cuda --out FILE   the same batch (chunked prefill, then decode) under eager ops, the kernels,
+//          and decode graphs: greedy tokens must agree across the three, and alone with batched
+//   Options: --kernels off, --graphs off (default: both on where the device allows).
 var options = args.Skip(1).Chunk(2).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
 var deviceName = options.GetValueOrDefault("--device", "cpu");
 if (deviceName == "cuda")
@@ -17,6 +20,45 @@ if (deviceName == "cuda")
 var device = deviceName == "cuda" ? CUDA : CPU;
 var output = options.GetValueOrDefault("--out", "result.json");
 var folder = options["--model"];
+var kernelsOn = options.GetValueOrDefault("--kernels", "on") != "off";
+var graphsOn = options.GetValueOrDefault("--graphs", "on") != "off";
+
+if (args[0] == "modes")
+{
+    using var weights = ModelFolder.Load(folder, device, ScalarType.Float32);
+    int[] lengths = [5, 17, 33, 64, 130, 300];
+    var prompts = lengths.Select(n => Enumerable.Range(0, n).Select(i => (i * 7919 + n) % (weights.Config.VocabularySize - 10) + 5).ToArray()).ToArray();
+    var report = new Dictionary<string, object>();
+    List<int>[] Generate(bool kernels, bool graphs, int[][] batch, out string acceleration)
+    {
+        using var engine = new TorchEngine("m", weights, new IdTokenizer(weights.Config.VocabularySize),
+            new TorchEngineOptions { KvBlocks = 512, MaxContextTokens = 2048, MaxBatchedTokens = 96, CudaKernels = kernels, CudaGraphs = graphs });
+        acceleration = engine.Acceleration;
+        for (var i = 0; i < batch.Length; i++)
+            engine.Add(new RequestSpec { RequestId = $"r{i}", Model = "m", PromptTokenIds = batch[i], Sampling = new SamplingParameters { MaxTokens = 48, Temperature = 0, IgnoreEndOfSequence = true } });
+        var tokens = batch.Select(_ => new List<int>()).ToArray();
+        while (engine.HasWork)
+        {
+            foreach (var o in engine.ComputeStep().Outputs)
+                tokens[int.Parse(o.RequestId[1..], System.Globalization.CultureInfo.InvariantCulture)].AddRange(o.NewTokenIds);
+        }
+        return tokens;
+    }
+    var eager = Generate(false, false, prompts, out var a0);
+    var kernels = Generate(true, false, prompts, out var a1);
+    var graphs = Generate(true, true, prompts, out var a2);
+    var alone = prompts.Select((p, i) => Generate(true, true, [p], out _)[0]).ToArray();
+    int Same(List<int>[] x, List<int>[] y) => x.Zip(y).Sum(p => p.First.Zip(p.Second).TakeWhile(t => t.First == t.Second).Count());
+    var total = eager.Sum(t => t.Count);
+    report["accelerations"] = new[] { a0, a1, a2 };
+    report["tokens"] = total;
+    report["kernelsEqualEager"] = Same(kernels, eager);
+    report["graphsEqualEager"] = Same(graphs, eager);
+    report["aloneEqualBatched"] = Same(alone, graphs);
+    File.WriteAllText(output, JsonSerializer.Serialize(report));
+    Console.WriteLine(JsonSerializer.Serialize(report));
+    return 0;
+}
 
 void Sync()
 {
@@ -27,7 +69,8 @@ void Sync()
 if (args[0] == "greedy")
 {
     using var weights = ModelFolder.Load(folder, device, ScalarType.Float32);
-    using var engine = new TorchEngine("m", weights, new IdTokenizer(weights.Config.VocabularySize), new TorchEngineOptions { KvBlocks = 512, MaxContextTokens = 2048 });
+    using var engine = new TorchEngine("m", weights, new IdTokenizer(weights.Config.VocabularySize), new TorchEngineOptions { KvBlocks = 512, MaxContextTokens = 2048, CudaKernels = kernelsOn, CudaGraphs = graphsOn });
+    Console.WriteLine($"acceleration: {engine.Acceleration}");
     var prompt = options["--prompt"].Split(',').Select(int.Parse).ToArray();
     engine.Add(new RequestSpec { RequestId = "g", Model = "m", PromptTokenIds = prompt, Sampling = new SamplingParameters { MaxTokens = int.Parse(options["--tokens"]), Temperature = 0, IgnoreEndOfSequence = true } });
     var tokens = new List<int>();
@@ -44,6 +87,7 @@ Sync();
 var loadSeconds = clock.Elapsed.TotalSeconds;
 Console.WriteLine($"loaded {folder} in {loadSeconds:F1} s");
 var results = new List<object>();
+var acceleration = "";
 var random = new Random(1);
 int[] Prompt(int n) => [.. Enumerable.Range(0, n).Select(_ => random.Next(1000, 100000 % model.Config.VocabularySize))];
 
@@ -53,7 +97,8 @@ foreach (var context in new[] { 512, 2048 })
     {
         const int steps = 32;
         using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
-            new TorchEngineOptions { KvBlocks = batch * ((context + 3 * steps + 16) / 16 + 1), MaxBatchedTokens = 8192, MaxContextTokens = 8192, MaxRunningRequests = 256 });
+            new TorchEngineOptions { KvBlocks = batch * ((context + 3 * steps + 16) / 16 + 1), MaxBatchedTokens = 8192, MaxContextTokens = 8192, MaxRunningRequests = 256, CudaKernels = kernelsOn, CudaGraphs = graphsOn });
+        acceleration = engine.Acceleration;
         for (var i = 0; i < batch; i++)
             engine.Add(new RequestSpec { RequestId = $"r{i}", Model = "m", PromptTokenIds = Prompt(context), Sampling = new SamplingParameters { MaxTokens = steps + 4096, Temperature = 0, IgnoreEndOfSequence = true } });
         for (var first = 0; first < batch;)
@@ -66,7 +111,7 @@ foreach (var context in new[] { 512, 2048 })
             produced += engine.ComputeStep().Outputs.Count;
         Sync();
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        var row = new { kind = "decode", batch, context, steps, tokens = produced, seconds, tokensPerSecond = produced / seconds, msPerStep = seconds * 1000 / steps };
+        var row = new { kind = "decode", acceleration, batch, context, steps, tokens = produced, seconds, tokensPerSecond = produced / seconds, msPerStep = seconds * 1000 / steps };
         results.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));
     }
@@ -75,7 +120,7 @@ foreach (var context in new[] { 512, 2048 })
 foreach (var (batch, length) in new[] { (1, 2048), (8, 512), (1, 2048), (8, 512) })
 {
     using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
-        new TorchEngineOptions { KvBlocks = batch * (length / 16 + 2), MaxBatchedTokens = 4096, MaxContextTokens = 4096 });
+        new TorchEngineOptions { KvBlocks = batch * (length / 16 + 2), MaxBatchedTokens = 4096, MaxContextTokens = 4096, CudaKernels = kernelsOn, CudaGraphs = graphsOn });
     for (var i = 0; i < batch; i++)
         engine.Add(new RequestSpec { RequestId = $"p{i}", Model = "m", PromptTokenIds = Prompt(length), Sampling = new SamplingParameters { MaxTokens = 1, Temperature = 0, IgnoreEndOfSequence = true } });
     Sync();
@@ -88,5 +133,5 @@ foreach (var (batch, length) in new[] { (1, 2048), (8, 512), (1, 2048), (8, 512)
     results.Add(row);
     Console.WriteLine(JsonSerializer.Serialize(row));
 }
-File.WriteAllText(output, JsonSerializer.Serialize(new { model = folder, loadSeconds, results }, new JsonSerializerOptions { WriteIndented = true }));
+File.WriteAllText(output, JsonSerializer.Serialize(new { model = folder, loadSeconds, acceleration, results }, new JsonSerializerOptions { WriteIndented = true }));
 return 0;

@@ -1,3 +1,4 @@
+using ControlPlane.Engine.Cuda;
 using ControlPlane.Engine.KvCache;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -8,8 +9,10 @@ namespace ControlPlane.Engine.Model;
 /// The decoder's forward pass over a batch of sequences with paged KV: new tokens' keys and values are
 /// written to their cache slots, then each query attends to its sequence's slots. Decoding sequences (one
 /// new token each) share one padded attention call; prefill chunks attend one sequence at a time.
+/// With <see cref="CudaKernels"/> (on a GPU), RMSNorm, RoPE with the cache write, and decode attention over
+/// the block tables are single kernels of the engine's own, and decode steps can run as CUDA graphs.
 /// </summary>
-public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
+public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, CudaKernels? kernels = null)
 {
     private readonly int _heads = weights.Config.Heads;
     private readonly int _kvHeads = weights.Config.KvHeads;
@@ -29,9 +32,9 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
         // Every index and mask the layers need is made here, once per step: a host-to-device copy inside the
         // layer loop would make the CPU wait for the GPU at every layer.
         var decode = batch.Sequences.Where(s => s.QueryLength == 1 && s.ContextLength > 1).ToArray();
-        (Tensor Index, Tensor Mask, long Length, Tensor Rows)? decodeIndex = decode.Length > 0 ? DecodeIndex(decode, device) : null;
+        (Tensor Index, Tensor Mask, long Length, Tensor Rows)? decodeIndex = decode.Length > 0 ? DecodeIndex(decode, device, cache.BlockSize) : null;
         var single = batch.Sequences.Select(s => decodeIndex is not null && s.QueryLength == 1 && s.ContextLength > 1 ? default : SingleInputs(s, device)).ToArray();
-        var angles = rope.At(positions);
+        var angles = kernels is null ? rope.At(positions) : default;
 
         var x = Weights.Embeddings.index_select(0, tokens);
         for (var l = 0; l < Weights.Layers.Count; l++)
@@ -41,12 +44,18 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
             var layer = Weights.Layers[l];
             var h = RmsNorm(x, layer.InputNorm);
             var qkv = F.linear(h, layer.Qkv, layer.QkvBias);
-            var parts = qkv.split([_heads * _headDim, _kvHeads * _headDim, _kvHeads * _headDim], -1);
-            var q = RotaryEmbedding.Apply(parts[0].view(-1, _heads, _headDim), angles);
-            var k = RotaryEmbedding.Apply(parts[1].view(-1, _kvHeads, _headDim), angles);
-            var v = parts[2].view(-1, _kvHeads, _headDim);
-            cache.Keys[l].index_copy_(0, slots, k);
-            cache.Values[l].index_copy_(0, slots, v);
+            Tensor q;
+            if (kernels is not null)
+                q = kernels.RopeQkv(qkv, rope.Cos, rope.Sin, positions, slots, cache.Keys[l], cache.Values[l]);
+            else
+            {
+                var parts = qkv.split([_heads * _headDim, _kvHeads * _headDim, _kvHeads * _headDim], -1);
+                q = RotaryEmbedding.Apply(parts[0].view(-1, _heads, _headDim), angles);
+                var k = RotaryEmbedding.Apply(parts[1].view(-1, _kvHeads, _headDim), angles);
+                var v = parts[2].view(-1, _kvHeads, _headDim);
+                cache.Keys[l].index_copy_(0, slots, k);
+                cache.Values[l].index_copy_(0, slots, v);
+            }
             var attention = Attend(q, cache.Keys[l], cache.Values[l], batch, single, decode, decodeIndex);
             x = x + F.linear(attention, layer.Output);
             var gateUp = F.linear(RmsNorm(x, layer.PostNorm), layer.GateUp).chunk(2, -1);
@@ -57,6 +66,30 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
         var last = x.index_select(0, tensor(rows, device: device));
         var logits = F.linear(RmsNorm(last, Weights.Norm), Weights.LmHead).to(ScalarType.Float32);
         return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// A decode step with every input already on the device and nothing read back, so that it can be captured
+    /// as a CUDA graph: one token per row, kernels for norm, RoPE with the cache write, and paged attention.
+    /// Returns float32 logits [rows, vocabulary].
+    /// </summary>
+    public Tensor RunDecode(DecodeInputs inputs, PagedKvCache cache)
+    {
+        var k = kernels ?? throw new InvalidOperationException("decode graphs need the CUDA kernels");
+        using var scope = NewDisposeScope();
+        var x = Weights.Embeddings.index_select(0, inputs.Tokens);
+        for (var l = 0; l < Weights.Layers.Count; l++)
+        {
+            using var layerScope = NewDisposeScope();
+            var layer = Weights.Layers[l];
+            var qkv = F.linear(k.RmsNorm(x, layer.InputNorm, _eps), layer.Qkv, layer.QkvBias);
+            var q = k.RopeQkv(qkv, rope.Cos, rope.Sin, inputs.Positions, inputs.Slots, cache.Keys[l], cache.Values[l]);
+            var attention = k.PagedDecode(q, cache.Keys[l], cache.Values[l], inputs.Tables, inputs.Lengths, inputs.PartitionTokens, inputs.Partitions);
+            x = x + F.linear(attention, layer.Output);
+            var gateUp = F.linear(k.RmsNorm(x, layer.PostNorm, _eps), layer.GateUp).chunk(2, -1);
+            x = (x + F.linear(F.silu(gateUp[0]) * gateUp[1], layer.Down)).MoveToOuterDisposeScope();
+        }
+        return F.linear(k.RmsNorm(x, Weights.Norm, _eps), Weights.LmHead).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>Recomputes whole sequences without a cache: the reference the paged path must equal.</summary>
@@ -129,6 +162,13 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
     private Tensor[] DecodeGroup(Tensor q, Tensor keys, Tensor values, SequenceSlice[] decode, (Tensor Index, Tensor Mask, long Length, Tensor Rows) index)
     {
         var b = decode.Length;
+        if (kernels is not null)
+        {
+            var tokens = (int)index.Length;
+            var partitionTokens = kernels.PartitionTokens(b, tokens);
+            var rows = q.index_select(0, index.Rows);
+            return kernels.PagedDecode(rows, keys, values, index.Index, index.Mask, partitionTokens, (tokens + partitionTokens - 1) / partitionTokens).split(1, 0);
+        }
         var groups = _heads / _kvHeads;
         var query = q.index_select(0, index.Rows).view(b, _kvHeads, groups, 1, _headDim);                                     // [B, KVH, G, 1, D]
         var k = keys.index_select(0, index.Index).view(b, index.Length, _kvHeads, _headDim).permute(0, 2, 3, 1).unsqueeze(2); // [B, KVH, 1, D, L]
@@ -140,8 +180,25 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
         return o.split(1, 0);
     }
 
-    private static (Tensor Index, Tensor Mask, long Length, Tensor Rows) DecodeIndex(SequenceSlice[] decode, Device device)
+    /// <summary>
+    /// The decode group's gather index and mask, or, with the kernels, its block tables [batch, blocks] and
+    /// lengths [batch] (in the same two places), the block count times the block size standing as the length.
+    /// </summary>
+    private (Tensor Index, Tensor Mask, long Length, Tensor Rows) DecodeIndex(SequenceSlice[] decode, Device device, int blockSize)
     {
+        var rowsTensor = tensor(decode.Select(s => (long)s.QueryStart).ToArray(), device: device);
+        if (kernels is not null)
+        {
+            var width = decode.Max(s => (s.ContextLength + blockSize - 1) / blockSize);
+            var tables = new long[decode.Length * width];
+            for (var i = 0; i < decode.Length; i++)
+            {
+                for (var j = 0; j * blockSize < decode[i].ContextLength; j++)
+                    tables[i * width + j] = decode[i].ContextSlots[j * blockSize] / blockSize;
+            }
+            return (tensor(tables, device: device).view(decode.Length, width), tensor(decode.Select(s => (long)s.ContextLength).ToArray(), device: device),
+                (long)width * blockSize, rowsTensor);
+        }
         var length = decode.Max(s => s.ContextLength);
         var index = new long[decode.Length * length];
         var mask = new bool[decode.Length * length];
@@ -150,8 +207,7 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
             Array.Copy(decode[i].ContextSlots, 0, index, i * length, decode[i].ContextLength);
             Array.Fill(mask, true, i * length, decode[i].ContextLength);
         }
-        return (tensor(index, device: device), tensor(mask, device: device).view(decode.Length, 1, 1, 1, length), length,
-            tensor(decode.Select(s => (long)s.QueryStart).ToArray(), device: device));
+        return (tensor(index, device: device), tensor(mask, device: device).view(decode.Length, 1, 1, 1, length), length, rowsTensor);
     }
 
     /// <summary>Repeats KV heads to match query heads (grouped-query attention).</summary>
@@ -159,6 +215,8 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope)
 
     private Tensor RmsNorm(Tensor x, Tensor weight)
     {
+        if (kernels is not null)
+            return kernels.RmsNorm(x, weight, _eps);
         var x32 = x.to(ScalarType.Float32);
         var normed = x32 * (x32.pow(2).mean([-1], keepdim: true) + _eps).rsqrt();
         return normed.to(x.dtype) * weight;

@@ -1,0 +1,112 @@
+using System.Runtime.InteropServices;
+
+namespace ControlPlane.Engine.Cuda;
+
+/// <summary>The few CUDA driver and NVRTC entry points the engine's kernels need.</summary>
+internal static unsafe partial class CudaApi
+{
+    public const int AttributeMultiprocessorCount = 16;
+    public const int AttributeComputeCapabilityMajor = 75;
+    public const int AttributeComputeCapabilityMinor = 76;
+
+    [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuInit(uint flags);
+
+    [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuDeviceGet(out int device, int ordinal);
+
+    [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuDeviceGetAttribute(out int value, int attribute, int device);
+
+    [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuDevicePrimaryCtxRetain(out IntPtr context, int device);
+
+    [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuCtxGetCurrent(out IntPtr context);
+
+    [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuCtxSetCurrent(IntPtr context);
+
+    [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuModuleLoadData(out IntPtr module, byte* image);
+
+    [LibraryImport(NativeLibraries.Driver, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cuModuleGetFunction(out IntPtr function, IntPtr module, string name);
+
+    [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuLaunchKernel(IntPtr function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
+        uint sharedMemoryBytes, IntPtr stream, IntPtr* parameters, IntPtr* extra);
+
+    [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuStreamCreate(out IntPtr stream, uint flags);
+
+    [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuGetErrorName(int error, out IntPtr name);
+
+    [LibraryImport(NativeLibraries.Nvrtc, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int nvrtcCreateProgram(out IntPtr program, string source, string name, int headers, IntPtr headerSources, IntPtr headerNames);
+
+    [LibraryImport(NativeLibraries.Nvrtc)]
+    public static partial int nvrtcCompileProgram(IntPtr program, int optionCount, IntPtr* options);
+
+    [LibraryImport(NativeLibraries.Nvrtc)]
+    public static partial int nvrtcGetProgramLogSize(IntPtr program, out nuint size);
+
+    [LibraryImport(NativeLibraries.Nvrtc)]
+    public static partial int nvrtcGetProgramLog(IntPtr program, byte* log);
+
+    [LibraryImport(NativeLibraries.Nvrtc)]
+    public static partial int nvrtcGetCUBINSize(IntPtr program, out nuint size);
+
+    [LibraryImport(NativeLibraries.Nvrtc)]
+    public static partial int nvrtcGetCUBIN(IntPtr program, byte* cubin);
+
+    [LibraryImport(NativeLibraries.Nvrtc)]
+    public static partial int nvrtcDestroyProgram(ref IntPtr program);
+
+    /// <summary>Throws, naming the call and the driver's error, when a driver call failed.</summary>
+    public static void Check(int result, string call)
+    {
+        if (result == 0)
+            return;
+        var name = cuGetErrorName(result, out var text) == 0 ? Marshal.PtrToStringUTF8(text) : null;
+        throw new CudaException($"{call} failed: {name ?? "CUDA error"} ({result})");
+    }
+
+    /// <summary>Compiles CUDA C to a cubin for one architecture; throws with NVRTC's log when it does not compile.</summary>
+    public static byte[] Compile(string source, string name, IReadOnlyList<string> options)
+    {
+        if (nvrtcCreateProgram(out var program, source, name, 0, IntPtr.Zero, IntPtr.Zero) is var created and not 0)
+            throw new CudaException($"nvrtcCreateProgram failed ({created})");
+        var pointers = options.Select(Marshal.StringToCoTaskMemUTF8).ToArray();
+        try
+        {
+            int compiled;
+            fixed (IntPtr* p = pointers)
+                compiled = nvrtcCompileProgram(program, pointers.Length, p);
+            if (compiled != 0)
+            {
+                var log = nvrtcGetProgramLogSize(program, out var logSize) == 0 ? new byte[(int)logSize] : [];
+                fixed (byte* l = log)
+                    _ = log.Length > 0 ? nvrtcGetProgramLog(program, l) : 0;
+                throw new CudaException($"NVRTC could not compile {name} ({compiled}): {System.Text.Encoding.UTF8.GetString(log).TrimEnd('\0')}");
+            }
+            if (nvrtcGetCUBINSize(program, out var size) is var sized and not 0)
+                throw new CudaException($"nvrtcGetCUBINSize failed ({sized})");
+            var cubin = new byte[(int)size];
+            int got;
+            fixed (byte* c = cubin)
+                got = nvrtcGetCUBIN(program, c);
+            return got == 0 ? cubin : throw new CudaException($"nvrtcGetCUBIN failed ({got})");
+        }
+        finally
+        {
+            foreach (var p in pointers)
+                Marshal.FreeCoTaskMem(p);
+            nvrtcDestroyProgram(ref program);
+        }
+    }
+}
+
+/// <summary>A CUDA driver, NVRTC or graph-capture failure.</summary>
+public sealed class CudaException(string message) : Exception(message);

@@ -1,0 +1,176 @@
+using ControlPlane.Engine.Loading;
+using static TorchSharp.torch;
+
+namespace ControlPlane.Engine.Cuda;
+
+/// <summary>
+/// The engine's CUDA kernels for one model shape on one device: compiled once by NVRTC, launched through the
+/// driver on the stream libtorch is using (the legacy default stream, or the capture stream while a CUDA
+/// graph records). Tensors in and out are libtorch tensors; only their device addresses cross.
+/// </summary>
+public sealed unsafe class CudaKernels
+{
+    private readonly IntPtr _context;
+    private readonly IntPtr _rmsNorm;
+    private readonly IntPtr _ropeQkv;
+    private readonly IntPtr _pagedDecode;
+    private readonly IntPtr _pagedDecodeReduce;
+    private readonly int _heads;
+    private readonly int _kvHeads;
+    private readonly int _headDim;
+
+    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int multiprocessors)
+    {
+        _context = context;
+        _heads = config.Heads;
+        _kvHeads = config.KvHeads;
+        _headDim = config.HeadDim;
+        Multiprocessors = multiprocessors;
+        _rmsNorm = Function(module, "rms_norm");
+        _ropeQkv = Function(module, "rope_qkv");
+        _pagedDecode = Function(module, "paged_decode");
+        _pagedDecodeReduce = Function(module, "paged_decode_reduce");
+    }
+
+    public int Multiprocessors { get; }
+
+    /// <summary>The stream launches go to: 0 (libtorch's default, the legacy stream) unless a graph capture set its own.</summary>
+    internal IntPtr Stream { get; set; }
+
+    /// <summary>Compiles the kernels for this model on <paramref name="device"/>; null, with the reason, where it cannot.</summary>
+    public static CudaKernels? TryCreate(LlamaConfig config, int blockSize, ScalarType dtype, Device device, out string reason)
+    {
+        if (device.type != TorchSharp.DeviceType.CUDA)
+        {
+            reason = "the model is not on a CUDA device";
+            return null;
+        }
+        if (config.HeadDim % 32 != 0 || config.HeadDim > 256 || config.Heads % config.KvHeads != 0)
+        {
+            reason = $"no kernel for head size {config.HeadDim} with {config.Heads} heads over {config.KvHeads} KV heads";
+            return null;
+        }
+        var kind = dtype switch { ScalarType.Float32 => 0, ScalarType.BFloat16 => 1, ScalarType.Float16 => 2, _ => -1 };
+        if (kind < 0)
+        {
+            reason = $"no kernel for {dtype}";
+            return null;
+        }
+        try
+        {
+            NativeLibraries.Register();
+            var ordinal = Math.Max(0, (int)device.index);
+            CudaApi.Check(CudaApi.cuInit(0), "cuInit");
+            CudaApi.Check(CudaApi.cuDeviceGet(out var handle, ordinal), "cuDeviceGet");
+            CudaApi.Check(CudaApi.cuDeviceGetAttribute(out var major, CudaApi.AttributeComputeCapabilityMajor, handle), "cuDeviceGetAttribute");
+            CudaApi.Check(CudaApi.cuDeviceGetAttribute(out var minor, CudaApi.AttributeComputeCapabilityMinor, handle), "cuDeviceGetAttribute");
+            CudaApi.Check(CudaApi.cuDeviceGetAttribute(out var multiprocessors, CudaApi.AttributeMultiprocessorCount, handle), "cuDeviceGetAttribute");
+            CudaApi.Check(CudaApi.cuDevicePrimaryCtxRetain(out var context, handle), "cuDevicePrimaryCtxRetain");
+            CudaApi.Check(CudaApi.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            var cubin = CudaApi.Compile(KernelSource.Text, "controlplane_kernels.cu",
+            [
+                $"--gpu-architecture=sm_{major}{minor}", "--std=c++17",
+                $"-DT_KIND={kind}", $"-DHEAD_DIM={config.HeadDim}", $"-DHEADS={config.Heads}", $"-DKV_HEADS={config.KvHeads}",
+                $"-DGROUP={config.Heads / config.KvHeads}", $"-DBLOCK_SIZE={blockSize}",
+            ]);
+            IntPtr module;
+            fixed (byte* image = cubin)
+                CudaApi.Check(CudaApi.cuModuleLoadData(out module, image), "cuModuleLoadData");
+            reason = $"kernels compiled for sm_{major}{minor}";
+            return new CudaKernels(context, module, config, multiprocessors);
+        }
+        catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            reason = e.Message;
+            return null;
+        }
+    }
+
+    /// <summary>rms_norm(x) · weight over the last dimension, in one kernel.</summary>
+    public Tensor RmsNorm(Tensor x, Tensor weight, double eps)
+    {
+        var input = x.contiguous();
+        var output = empty_like(input);
+        var n = (int)input.shape[^1];
+        var rows = (uint)(input.numel() / n);
+        if (rows > 0)
+            Launch(_rmsNorm, rows, 1, 1, (uint)Math.Min(1024, Math.Max(32, (n + 7) / 8 / 32 * 32)),
+                [Pointer(input), Pointer(weight), Pointer(output), n, Float((float)eps)]);
+        return output;
+    }
+
+    /// <summary>
+    /// Rotates q and k of the fused projection <paramref name="qkv"/> [tokens, (heads + 2·kv heads)·head_dim] by
+    /// each token's position, writes k and v to their cache <paramref name="slots"/>, and returns q [tokens, heads, head_dim].
+    /// </summary>
+    public Tensor RopeQkv(Tensor qkv, Tensor cos, Tensor sin, Tensor positions, Tensor slots, Tensor keys, Tensor values)
+    {
+        var input = qkv.contiguous();
+        var tokens = input.shape[0];
+        var q = empty([tokens, _heads, _headDim], input.dtype, input.device);
+        if (tokens > 0)
+            Launch(_ropeQkv, (uint)tokens, (uint)(_heads + 2 * _kvHeads), 1, (uint)(_headDim / 2),
+                [Pointer(input), Pointer(cos), Pointer(sin), Pointer(positions), Pointer(slots), Pointer(q), Pointer(keys), Pointer(values)]);
+        return q;
+    }
+
+    /// <summary>
+    /// Decode attention of <paramref name="q"/> [batch, heads, head_dim] over each sequence's cached keys and
+    /// values, read through its block table (<paramref name="tables"/> [batch, blocks], int64) up to its length
+    /// (<paramref name="lengths"/> [batch], int64); returns [batch, heads·head_dim].
+    /// </summary>
+    public Tensor PagedDecode(Tensor q, Tensor keys, Tensor values, Tensor tables, Tensor lengths, int partitionTokens, int partitions)
+    {
+        var batch = q.shape[0];
+        var query = q.contiguous();
+        var device = q.device;
+        var partial = empty([batch, _heads, partitions, _headDim], ScalarType.Float32, device);
+        var max = empty([batch, _heads, partitions], ScalarType.Float32, device);
+        var sum = empty([batch, _heads, partitions], ScalarType.Float32, device);
+        var output = empty([batch, _heads * _headDim], q.dtype, device);
+        Launch(_pagedDecode, (uint)partitions, (uint)_kvHeads, (uint)batch, 128,
+            [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
+             Pointer(partial), Pointer(max), Pointer(sum), partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim)))]);
+        Launch(_pagedDecodeReduce, (uint)_heads, (uint)batch, 1, (uint)_headDim,
+            [Pointer(partial), Pointer(max), Pointer(sum), Pointer(lengths), Pointer(output), partitionTokens, partitions]);
+        return output;
+    }
+
+    /// <summary>
+    /// Tokens per attention partition for <paramref name="batch"/> sequences of up to <paramref name="maxTokens"/>:
+    /// enough partitions that the blocks fill the GPU about twice over, none shorter than 64 tokens.
+    /// </summary>
+    public int PartitionTokens(int batch, int maxTokens)
+    {
+        var perBlock = (long)maxTokens * batch * _kvHeads / (2L * Multiprocessors);
+        var tokens = 64;
+        while (tokens < perBlock && tokens < 1024)
+            tokens *= 2;
+        return tokens;
+    }
+
+    private static IntPtr Function(IntPtr module, string name)
+    {
+        CudaApi.Check(CudaApi.cuModuleGetFunction(out var function, module, name), $"cuModuleGetFunction({name})");
+        return function;
+    }
+
+    private static long Pointer(Tensor t) => TorchCudaApi.DataPointer(t);
+
+    private static long Float(float value) => BitConverter.SingleToInt32Bits(value);
+
+    /// <summary>Launches with every argument in an 8-byte slot: pointers and int64 whole, int32 and float in the low half.</summary>
+    private void Launch(IntPtr function, uint gridX, uint gridY, uint gridZ, uint block, ReadOnlySpan<long> arguments)
+    {
+        if (CudaApi.cuCtxGetCurrent(out var current) != 0 || current != _context)
+            CudaApi.Check(CudaApi.cuCtxSetCurrent(_context), "cuCtxSetCurrent");
+        var values = stackalloc long[arguments.Length];
+        var pointers = stackalloc IntPtr[arguments.Length];
+        for (var i = 0; i < arguments.Length; i++)
+        {
+            values[i] = arguments[i];
+            pointers[i] = (IntPtr)(values + i);
+        }
+        CudaApi.Check(CudaApi.cuLaunchKernel(function, gridX, gridY, gridZ, block, 1, 1, 0, Stream, pointers, null), "cuLaunchKernel");
+    }
+}

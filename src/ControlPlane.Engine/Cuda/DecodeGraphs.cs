@@ -1,0 +1,179 @@
+using ControlPlane.Engine.KvCache;
+using ControlPlane.Engine.Model;
+using static TorchSharp.torch;
+
+namespace ControlPlane.Engine.Cuda;
+
+/// <summary>
+/// Decode-only steps replayed as CUDA graphs, one per (batch bucket, block-table width): the step's hundreds
+/// of kernel launches become one graph launch, which removes the host's per-op cost. A graph reads its
+/// inputs (tokens, positions, slots, lengths, block tables) from one static device buffer that each step
+/// overwrites with a single copy; rows beyond the real batch point at a scratch block outside the pool.
+/// Graphs are captured on first use, all in one private memory pool.
+/// </summary>
+public sealed unsafe class DecodeGraphs : IDisposable
+{
+    private static readonly int[] BatchBuckets = [1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512];
+    private readonly LlamaForward _forward;
+    private readonly PagedKvCache _cache;
+    private readonly CudaKernels _kernels;
+    private readonly int _scratchBlock;
+    private readonly int _maxBatch;
+    private readonly int _maxBlocks;
+    private readonly sbyte _device;
+    private readonly IntPtr _stream;
+    private readonly TorchCudaApi.CudaStream _captureStream;
+    private readonly Dictionary<(int Batch, int Blocks), Graph> _graphs = [];
+    private TorchCudaApi.MemoryPoolId _pool;
+
+    /// <summary>Graphs for <paramref name="forward"/>; padding rows write and read <paramref name="scratchBlock"/>, a cache block no request owns.</summary>
+    public DecodeGraphs(LlamaForward forward, PagedKvCache cache, CudaKernels kernels, int scratchBlock, int maxBatch, int maxContextTokens)
+    {
+        TorchCudaApi.Probe();
+        _forward = forward;
+        _cache = cache;
+        _kernels = kernels;
+        _scratchBlock = scratchBlock;
+        _maxBatch = BatchBuckets.FirstOrDefault(b => b >= maxBatch, BatchBuckets[^1]);
+        _maxBlocks = (int)Math.Min(1 << 20, NextPowerOfTwo((maxContextTokens + cache.BlockSize - 1) / cache.BlockSize));
+        _device = (sbyte)Math.Max(0, (int)forward.Weights.Device.index);
+        // A blocking stream: it orders itself with the legacy default stream the rest of the engine uses.
+        CudaApi.Check(CudaApi.cuStreamCreate(out _stream, 0), "cuStreamCreate");
+        _captureStream = TorchCudaApi.GetStreamFromExternal(_stream, _device);
+    }
+
+    public int Captured => _graphs.Count;
+
+    /// <summary>Whether a decode step of <paramref name="batch"/> sequences holding up to <paramref name="blocks"/> blocks has a graph.</summary>
+    public bool Fits(int batch, int blocks) => batch <= _maxBatch && blocks <= _maxBlocks;
+
+    /// <summary>
+    /// Runs one decode step: row i decodes <paramref name="tokens"/>[i] at <paramref name="positions"/>[i], writing
+    /// its KV to <paramref name="slots"/>[i], attending over <paramref name="lengths"/>[i] tokens through
+    /// <paramref name="tables"/>[i]. Returns float32 logits [batch, vocabulary]: a view of the graph's output,
+    /// valid until the next step.
+    /// </summary>
+    public Tensor Run(long[] tokens, long[] positions, long[] slots, long[] lengths, IReadOnlyList<List<int>> tables)
+    {
+        var batch = tokens.Length;
+        var bucket = BatchBuckets.First(b => b >= batch);
+        var widest = tables.Max(t => t.Count);
+        var blocks = (int)Math.Max(4, NextPowerOfTwo(widest));
+        var host = new long[bucket * (4 + blocks)];
+        var scratchSlot = (long)_scratchBlock * _cache.BlockSize;
+        for (var i = 0; i < bucket; i++)
+        {
+            var real = i < batch;
+            host[i] = real ? tokens[i] : 0;
+            host[bucket + i] = real ? positions[i] : 0;
+            host[2 * bucket + i] = real ? slots[i] : scratchSlot;
+            host[3 * bucket + i] = real ? lengths[i] : 1;
+            var row = 4 * bucket + i * blocks;
+            var table = real ? tables[i] : [];
+            for (var j = 0; j < blocks; j++)
+                host[row + j] = j < table.Count ? table[j] : _scratchBlock;
+        }
+        if (!_graphs.TryGetValue((bucket, blocks), out var graph))
+        {
+            graph = Capture(bucket, blocks, host);
+            _graphs.Add((bucket, blocks), graph);
+        }
+        else
+        {
+            using var staged = tensor(host);
+            graph.Inputs.copy_(staged);
+        }
+        TorchCudaApi.GraphReplay(graph.Handle);
+        return graph.Logits.narrow(0, 0, batch);
+    }
+
+    private Graph Capture(int batch, int blocks, long[] host)
+    {
+        var inputs = tensor(host, device: _forward.Weights.Device);
+        var partitionTokens = _kernels.PartitionTokens(batch, blocks * _cache.BlockSize);
+        var decode = new DecodeInputs(
+            inputs.narrow(0, 0, batch), inputs.narrow(0, batch, batch), inputs.narrow(0, 2 * batch, batch), inputs.narrow(0, 3 * batch, batch),
+            inputs.narrow(0, 4 * batch, batch * blocks).view(batch, blocks), partitionTokens,
+            (blocks * _cache.BlockSize + partitionTokens - 1) / partitionTokens);
+        cuda.synchronize();
+        var previous = TorchCudaApi.GetCurrentStream(_device);
+        TorchCudaApi.SetCurrentStream(_captureStream);
+        _kernels.Stream = _stream;
+        var handle = System.Runtime.InteropServices.NativeMemory.AllocZeroed(TorchCudaApi.GraphObjectBytes);
+        try
+        {
+            // A warm-up on the capture stream first, as torch.cuda.graph does: libraries set up their
+            // per-stream state (cuBLAS workspaces) outside the capture.
+            _forward.RunDecode(decode, _cache).Dispose();
+            cuda.synchronize();
+            unsafe
+            {
+                TorchCudaApi.GraphConstruct((IntPtr)handle, 0);
+                TorchCudaApi.GraphCaptureBegin((IntPtr)handle, _pool.First, _pool.Second, TorchCudaApi.CaptureModeThreadLocal);
+                Tensor logits;
+                try
+                {
+                    logits = _forward.RunDecode(decode, _cache);
+                }
+                finally
+                {
+                    TorchCudaApi.GraphCaptureEnd((IntPtr)handle);
+                }
+                if (_pool == default)
+                    _pool = TorchCudaApi.GraphPool((IntPtr)handle);
+                return new Graph((IntPtr)handle, inputs, decode, logits);
+            }
+        }
+        catch
+        {
+            unsafe
+            {
+                System.Runtime.InteropServices.NativeMemory.Free(handle);
+            }
+            throw;
+        }
+        finally
+        {
+            TorchCudaApi.SetCurrentStream(previous);
+            _kernels.Stream = IntPtr.Zero;
+        }
+    }
+
+    private static long NextPowerOfTwo(long n)
+    {
+        var p = 1L;
+        while (p < n)
+            p <<= 1;
+        return p;
+    }
+
+    public void Dispose()
+    {
+        foreach (var graph in _graphs.Values)
+            graph.Dispose();
+        _graphs.Clear();
+    }
+
+    private sealed class Graph(IntPtr handle, Tensor inputs, DecodeInputs decode, Tensor logits) : IDisposable
+    {
+        public IntPtr Handle { get; } = handle;
+        public Tensor Inputs { get; } = inputs;
+        public Tensor Logits { get; } = logits;
+
+        public void Dispose()
+        {
+            Logits.Dispose();
+            foreach (var view in new[] { decode.Tokens, decode.Positions, decode.Slots, decode.Lengths, decode.Tables })
+                view.Dispose();
+            Inputs.Dispose();
+            TorchCudaApi.GraphDestruct(Handle);
+            unsafe
+            {
+                System.Runtime.InteropServices.NativeMemory.Free((void*)Handle);
+            }
+        }
+    }
+}
+
+/// <summary>A decode step's inputs on the device; every row decodes one token.</summary>
+public sealed record DecodeInputs(Tensor Tokens, Tensor Positions, Tensor Slots, Tensor Lengths, Tensor Tables, int PartitionTokens, int Partitions);
