@@ -12,7 +12,8 @@ using static TorchSharp.torch;
 //   greedy --model DIR --device cuda --prompt 1,2,3 --tokens 64 --out FILE   greedy token ids, fp32, for the transformers check
 //   modes  --model DIR --device cuda --out FILE   the same batch (chunked prefill, then decode) under eager ops, the kernels,
 //          and decode graphs: greedy tokens must agree across the three, and alone with batched
-//   Options: --kernels off, --graphs off (default: both on where the device allows).
+//   Options: --kernels off, --graphs off (default: both on where the device allows); for bench, --batch N and
+//   --context N run one decode shape, --no-prefill skips prefill (for a profiler).
 var options = args.Skip(1).Chunk(2).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
 var deviceName = options.GetValueOrDefault("--device", "cpu");
 if (deviceName == "cuda")
@@ -22,6 +23,68 @@ var output = options.GetValueOrDefault("--out", "result.json");
 var folder = options["--model"];
 var kernelsOn = options.GetValueOrDefault("--kernels", "on") != "off";
 var graphsOn = options.GetValueOrDefault("--graphs", "on") != "off";
+
+if (args[0] == "attention")
+{
+    var shuffle = new Random(1);
+    // The decode attention kernel alone, on a cache of the model's shape: µs per call and the KV bytes it reads per second.
+    var config = ModelFolder.ReadConfig(folder);
+    var lines = new List<string>();
+    foreach (var (warps, unroll) in new[] { (4, 4), (4, 2), (4, 8), (8, 4), (2, 4) })
+    {
+        var kernels = ControlPlane.Engine.Cuda.CudaKernels.TryCreate(config, 16, ScalarType.BFloat16, device, out var why,
+            new Dictionary<string, int> { ["WARPS"] = warps, ["UNROLL"] = unroll, ["PTXAS_VERBOSE"] = 1 }) ?? throw new InvalidOperationException(why);
+        lines.Add($"warps {warps} unroll {unroll}: {string.Join(" | ", kernels.CompileLog.Split('\n').Where(l => l.Contains("paged_decode", StringComparison.Ordinal) || l.Contains("registers", StringComparison.Ordinal)).Take(6))}");
+        foreach (var (batch, context) in new[] { (1, 2048), (8, 512), (32, 512), (64, 512), (32, 2048), (64, 2048) })
+        {
+            var blocksPer = (context + 15) / 16;
+            var width = 1 << (int)Math.Ceiling(Math.Log2(blocksPer + 2));
+            using var keys = randn([batch * blocksPer * 16L + 16, config.KvHeads, config.HeadDim], ScalarType.BFloat16, device);
+            using var values = randn([batch * blocksPer * 16L + 16, config.KvHeads, config.HeadDim], ScalarType.BFloat16, device);
+            using var q = randn([batch, config.Heads, config.HeadDim], ScalarType.BFloat16, device);
+            var permutation = Enumerable.Range(0, batch * blocksPer).OrderBy(_ => shuffle.Next()).ToArray();
+            var table = new long[batch * width];
+            for (var b = 0; b < batch; b++)
+                for (var j = 0; j < blocksPer; j++)
+                    table[b * width + j] = permutation[b * blocksPer + j];
+            using var tables = tensor(table, device: device).view(batch, width);
+            using var lengths = tensor(Enumerable.Repeat((long)context, batch).ToArray(), device: device);
+            foreach (var partition in new[] { 0, 64, 128, 256, 512 })
+            {
+                var tokens = partition == 0 ? kernels.PartitionTokens(batch, width * 16) : partition;
+                var parts = (width * 16 + tokens - 1) / tokens;
+                for (var i = 0; i < 3; i++)
+                    kernels.PagedDecode(q, keys, values, tables, lengths, tokens, parts).Dispose();
+                Sync();
+                const int calls = 50;
+                var t0 = Stopwatch.GetTimestamp();
+                for (var i = 0; i < calls; i++)
+                    kernels.PagedDecode(q, keys, values, tables, lengths, tokens, parts).Dispose();
+                Sync();
+                var micros = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / calls;
+                var bytes = 2.0 * batch * context * config.KvHeads * config.HeadDim * 2;
+                lines.Add($"w{warps} u{unroll} batch {batch,3} context {context,5} partition {tokens,4}{(partition == 0 ? "*" : " ")} {micros,8:F1} us {bytes / micros / 1e6,7:F0} GB/s");
+            }
+        }
+    }
+    var rmsKernels = ControlPlane.Engine.Cuda.CudaKernels.TryCreate(config, 16, ScalarType.BFloat16, device, out _)!;
+    foreach (var rows in new[] { 1, 64 })
+    {
+        using var x = randn([rows, config.HiddenSize], ScalarType.BFloat16, device);
+        using var w = randn([config.HiddenSize], ScalarType.BFloat16, device);
+        rmsKernels.RmsNorm(x, w, 1e-5).Dispose();
+        Sync();
+        var t0 = Stopwatch.GetTimestamp();
+        for (var i = 0; i < 200; i++)
+            rmsKernels.RmsNorm(x, w, 1e-5).Dispose();
+        Sync();
+        lines.Add($"rms_norm rows {rows}: {Stopwatch.GetElapsedTime(t0).TotalMicroseconds / 200:F1} us a call (launch included)");
+    }
+    File.WriteAllLines(output, lines);
+    foreach (var line in lines)
+        Console.WriteLine(line);
+    return 0;
+}
 
 if (args[0] == "modes")
 {
@@ -91,9 +154,11 @@ var acceleration = "";
 var random = new Random(1);
 int[] Prompt(int n) => [.. Enumerable.Range(0, n).Select(_ => random.Next(1000, 100000 % model.Config.VocabularySize))];
 
-foreach (var context in new[] { 512, 2048 })
+int[] contexts = options.TryGetValue("--context", out var onlyContext) ? [int.Parse(onlyContext, System.Globalization.CultureInfo.InvariantCulture)] : [512, 2048];
+int[] batches = options.TryGetValue("--batch", out var onlyBatch) ? [int.Parse(onlyBatch, System.Globalization.CultureInfo.InvariantCulture)] : [1, 8, 32, 64];
+foreach (var context in contexts)
 {
-    foreach (var batch in new[] { 1, 8, 32, 64 })
+    foreach (var batch in batches)
     {
         const int steps = 32;
         using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
@@ -107,9 +172,11 @@ foreach (var context in new[] { 512, 2048 })
         Sync();
         var start = Stopwatch.GetTimestamp();
         var produced = 0;
+        Profiler.Start(device);
         for (var s = 0; s < steps; s++)
             produced += engine.ComputeStep().Outputs.Count;
         Sync();
+        Profiler.Stop(device);
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var row = new { kind = "decode", acceleration, batch, context, steps, tokens = produced, seconds, tokensPerSecond = produced / seconds, msPerStep = seconds * 1000 / steps };
         results.Add(row);
@@ -117,7 +184,7 @@ foreach (var context in new[] { 512, 2048 })
     }
 }
 
-foreach (var (batch, length) in new[] { (1, 2048), (8, 512), (1, 2048), (8, 512) })
+foreach (var (batch, length) in options.ContainsKey("--no-prefill") ? [] : new[] { (1, 2048), (8, 512), (1, 2048), (8, 512) })
 {
     using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
         new TorchEngineOptions { KvBlocks = batch * (length / 16 + 2), MaxBatchedTokens = 4096, MaxContextTokens = 4096, CudaKernels = kernelsOn, CudaGraphs = graphsOn });

@@ -73,8 +73,16 @@ internal static unsafe partial class CudaApi
         throw new CudaException($"{call} failed: {name ?? "CUDA error"} ({result})");
     }
 
+    private static string ProgramLog(IntPtr program)
+    {
+        var log = nvrtcGetProgramLogSize(program, out var logSize) == 0 ? new byte[(int)logSize] : [];
+        fixed (byte* l = log)
+            _ = log.Length > 0 ? nvrtcGetProgramLog(program, l) : 0;
+        return System.Text.Encoding.UTF8.GetString(log).TrimEnd('\0');
+    }
+
     /// <summary>Compiles CUDA C to a cubin for one architecture; throws with NVRTC's log when it does not compile.</summary>
-    public static byte[] Compile(string source, string name, IReadOnlyList<string> options)
+    public static byte[] Compile(string source, string name, IReadOnlyList<string> options, out string log)
     {
         if (nvrtcCreateProgram(out var program, source, name, 0, IntPtr.Zero, IntPtr.Zero) is var created and not 0)
             throw new CudaException($"nvrtcCreateProgram failed ({created})");
@@ -85,12 +93,8 @@ internal static unsafe partial class CudaApi
             fixed (IntPtr* p = pointers)
                 compiled = nvrtcCompileProgram(program, pointers.Length, p);
             if (compiled != 0)
-            {
-                var log = nvrtcGetProgramLogSize(program, out var logSize) == 0 ? new byte[(int)logSize] : [];
-                fixed (byte* l = log)
-                    _ = log.Length > 0 ? nvrtcGetProgramLog(program, l) : 0;
-                throw new CudaException($"NVRTC could not compile {name} ({compiled}): {System.Text.Encoding.UTF8.GetString(log).TrimEnd('\0')}");
-            }
+                throw new CudaException($"NVRTC could not compile {name} ({compiled}): {ProgramLog(program)}");
+            log = ProgramLog(program);
             if (nvrtcGetCUBINSize(program, out var size) is var sized and not 0)
                 throw new CudaException($"nvrtcGetCUBINSize failed ({sized})");
             var cubin = new byte[(int)size];

@@ -12,21 +12,31 @@ public sealed unsafe class CudaKernels
 {
     private readonly IntPtr _context;
     private readonly IntPtr _rmsNorm;
+    private readonly IntPtr _siluMul;
     private readonly IntPtr _ropeQkv;
     private readonly IntPtr _pagedDecode;
     private readonly IntPtr _pagedDecodeReduce;
     private readonly int _heads;
     private readonly int _kvHeads;
     private readonly int _headDim;
+    private readonly int _blockSize;
 
-    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int multiprocessors)
+    /// <summary>The kernel's MAX_PART_BLOCKS: block ids of one partition held in shared memory.</summary>
+    private const int MaxPartitionBlocks = 128;
+
+    /// <summary>The reduce kernel's MAX_PARTS.</summary>
+    private const int MaxPartitions = 1024;
+
+    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int blockSize, int multiprocessors)
     {
+        _blockSize = blockSize;
         _context = context;
         _heads = config.Heads;
         _kvHeads = config.KvHeads;
         _headDim = config.HeadDim;
         Multiprocessors = multiprocessors;
         _rmsNorm = Function(module, "rms_norm");
+        _siluMul = Function(module, "silu_mul");
         _ropeQkv = Function(module, "rope_qkv");
         _pagedDecode = Function(module, "paged_decode");
         _pagedDecodeReduce = Function(module, "paged_decode_reduce");
@@ -34,18 +44,25 @@ public sealed unsafe class CudaKernels
 
     public int Multiprocessors { get; }
 
+    /// <summary>NVRTC's messages from the compile (ptxas's register report when asked for).</summary>
+    public string CompileLog { get; private init; } = "";
+
     /// <summary>The stream launches go to: 0 (libtorch's default, the legacy stream) unless a graph capture set its own.</summary>
     internal IntPtr Stream { get; set; }
 
-    /// <summary>Compiles the kernels for this model on <paramref name="device"/>; null, with the reason, where it cannot.</summary>
-    public static CudaKernels? TryCreate(LlamaConfig config, int blockSize, ScalarType dtype, Device device, out string reason)
+    /// <summary>
+    /// Compiles the kernels for this model on <paramref name="device"/>; null, with the reason, where it cannot.
+    /// <paramref name="tuning"/> overrides kernel constants (WARPS, UNROLL) for benchmarks; PTXAS_VERBOSE=1 keeps ptxas's report in <see cref="CompileLog"/>.
+    /// </summary>
+    public static CudaKernels? TryCreate(LlamaConfig config, int blockSize, ScalarType dtype, Device device, out string reason,
+        IReadOnlyDictionary<string, int>? tuning = null)
     {
         if (device.type != TorchSharp.DeviceType.CUDA)
         {
             reason = "the model is not on a CUDA device";
             return null;
         }
-        if (config.HeadDim % 32 != 0 || config.HeadDim > 256 || config.Heads % config.KvHeads != 0)
+        if (config.HeadDim is not (32 or 64 or 128 or 256) || config.Heads % config.KvHeads != 0 || config.HiddenSize % 8 != 0 || config.HiddenSize > 16384)
         {
             reason = $"no kernel for head size {config.HeadDim} with {config.Heads} heads over {config.KvHeads} KV heads";
             return null;
@@ -67,17 +84,21 @@ public sealed unsafe class CudaKernels
             CudaApi.Check(CudaApi.cuDeviceGetAttribute(out var multiprocessors, CudaApi.AttributeMultiprocessorCount, handle), "cuDeviceGetAttribute");
             CudaApi.Check(CudaApi.cuDevicePrimaryCtxRetain(out var context, handle), "cuDevicePrimaryCtxRetain");
             CudaApi.Check(CudaApi.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            // 16-byte loads where a head allows, and never more than 32 lanes a token.
+            var elementSize = kind == 0 ? 4 : 2;
+            var vec = Math.Max(16 / elementSize, config.HeadDim / 32);
             var cubin = CudaApi.Compile(KernelSource.Text, "controlplane_kernels.cu",
             [
                 $"--gpu-architecture=sm_{major}{minor}", "--std=c++17",
                 $"-DT_KIND={kind}", $"-DHEAD_DIM={config.HeadDim}", $"-DHEADS={config.Heads}", $"-DKV_HEADS={config.KvHeads}",
-                $"-DGROUP={config.Heads / config.KvHeads}", $"-DBLOCK_SIZE={blockSize}",
-            ]);
+                $"-DGROUP={config.Heads / config.KvHeads}", $"-DBLOCK_SIZE={blockSize}", $"-DVEC={vec}", $"-DVEC_ALIGN={Math.Min(16, vec * elementSize)}",
+                .. (tuning ?? new Dictionary<string, int>()).Select(t => t.Key == "PTXAS_VERBOSE" ? "--ptxas-options=-v" : $"-D{t.Key}={t.Value}"),
+            ], out var log);
             IntPtr module;
             fixed (byte* image = cubin)
                 CudaApi.Check(CudaApi.cuModuleLoadData(out module, image), "cuModuleLoadData");
             reason = $"kernels compiled for sm_{major}{minor}";
-            return new CudaKernels(context, module, config, multiprocessors);
+            return new CudaKernels(context, module, config, blockSize, multiprocessors) { CompileLog = log };
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
         {
@@ -94,8 +115,25 @@ public sealed unsafe class CudaKernels
         var n = (int)input.shape[^1];
         var rows = (uint)(input.numel() / n);
         if (rows > 0)
-            Launch(_rmsNorm, rows, 1, 1, (uint)Math.Min(1024, Math.Max(32, (n + 7) / 8 / 32 * 32)),
+        {
+            // Up to four 16-byte vectors a thread (the kernel's register row), at least one warp.
+            var vectors = n / (16 / (int)input.ElementSize);
+            var threads = vectors <= 1024 ? vectors : (vectors + 3) / 4;
+            Launch(_rmsNorm, rows, 1, 1, (uint)Math.Min(1024, Math.Max(32, (threads + 31) / 32 * 32)),
                 [Pointer(input), Pointer(weight), Pointer(output), n, Float((float)eps)]);
+        }
+        return output;
+    }
+
+    /// <summary>silu(gate) · up over the fused projection [rows, 2n]: [rows, n], in one kernel.</summary>
+    public Tensor SiluMul(Tensor gateUp)
+    {
+        var input = gateUp.contiguous();
+        var n = (int)(input.shape[^1] / 2);
+        var rows = input.numel() / (2L * n);
+        var output = empty([rows, n], input.dtype, input.device);
+        if (rows > 0)
+            Launch(_siluMul, (uint)Math.Min(64, (n + 255) / 256), (uint)rows, 1, 256, [Pointer(input), Pointer(output), n]);
         return output;
     }
 
@@ -138,13 +176,14 @@ public sealed unsafe class CudaKernels
 
     /// <summary>
     /// Tokens per attention partition for <paramref name="batch"/> sequences of up to <paramref name="maxTokens"/>:
-    /// enough partitions that the blocks fill the GPU about twice over, none shorter than 64 tokens.
+    /// enough partitions for about eight blocks of four warps on every multiprocessor (memory needs that many
+    /// loads in flight), none shorter than 64 tokens nor longer than the kernel's shared block list.
     /// </summary>
     public int PartitionTokens(int batch, int maxTokens)
     {
-        var perBlock = (long)maxTokens * batch * _kvHeads / (2L * Multiprocessors);
+        var perBlock = (long)maxTokens * batch * _kvHeads / (8L * Multiprocessors);
         var tokens = 64;
-        while (tokens < perBlock && tokens < 1024)
+        while ((tokens < perBlock || maxTokens / tokens >= MaxPartitions) && tokens < Math.Min(1024, (MaxPartitionBlocks - 1) * _blockSize))
             tokens *= 2;
         return tokens;
     }

@@ -85,9 +85,10 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
             var qkv = F.linear(k.RmsNorm(x, layer.InputNorm, _eps), layer.Qkv, layer.QkvBias);
             var q = k.RopeQkv(qkv, rope.Cos, rope.Sin, inputs.Positions, inputs.Slots, cache.Keys[l], cache.Values[l]);
             var attention = k.PagedDecode(q, cache.Keys[l], cache.Values[l], inputs.Tables, inputs.Lengths, inputs.PartitionTokens, inputs.Partitions);
-            x = x + F.linear(attention, layer.Output);
-            var gateUp = F.linear(k.RmsNorm(x, layer.PostNorm, _eps), layer.GateUp).chunk(2, -1);
-            x = (x + F.linear(F.silu(gateUp[0]) * gateUp[1], layer.Down)).MoveToOuterDisposeScope();
+            // Residuals added by the matrix products themselves (beta = 1): no separate add kernels.
+            x.addmm_(attention, layer.Output.t());
+            var gateUp = F.linear(k.RmsNorm(x, layer.PostNorm, _eps), layer.GateUp);
+            x.addmm_(k.SiluMul(gateUp), layer.Down.t());
         }
         return F.linear(k.RmsNorm(x, Weights.Norm, _eps), Weights.LmHead).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
