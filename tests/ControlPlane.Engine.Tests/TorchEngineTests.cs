@@ -166,6 +166,17 @@ public sealed class TorchEngineTests : IClassFixture<EngineHarnessFixture>
     }
 
     [Fact]
+    public void OnTheCpu_KernelsDeclineWithTheReason_AndTheEngineRunsEager()
+    {
+        var kernels = ControlPlane.Engine.Cuda.CudaKernels.TryCreate(_h.Weights.Config, 4, TorchSharp.torch.ScalarType.Float32, TorchSharp.torch.CPU, out var reason);
+        Assert.Null(kernels);
+        Assert.Contains("not on a CUDA device", reason, StringComparison.Ordinal);
+        using var engine = _h.NewEngine();
+        Assert.Equal("eager (the model is not on a CUDA device)", engine.Acceleration);
+        Assert.Equal(256, engine.Descriptor.TotalKvBlocks); // no scratch block is taken from the pool without graphs
+    }
+
+    [Fact]
     public void Tokenizer_RoundTripsText()
     {
         var ids = _h.Tokenizer.Encode("Hello, wörld!");

@@ -20,6 +20,7 @@ public sealed unsafe class CudaKernels
     private readonly int _kvHeads;
     private readonly int _headDim;
     private readonly int _blockSize;
+    private readonly int _warps;
 
     /// <summary>The kernel's MAX_PART_BLOCKS: block ids of one partition held in shared memory.</summary>
     private const int MaxPartitionBlocks = 128;
@@ -27,8 +28,9 @@ public sealed unsafe class CudaKernels
     /// <summary>The reduce kernel's MAX_PARTS.</summary>
     private const int MaxPartitions = 1024;
 
-    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int blockSize, int multiprocessors)
+    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int blockSize, int multiprocessors, int warps)
     {
+        _warps = warps;
         _blockSize = blockSize;
         _context = context;
         _heads = config.Heads;
@@ -98,7 +100,7 @@ public sealed unsafe class CudaKernels
             fixed (byte* image = cubin)
                 CudaApi.Check(CudaApi.cuModuleLoadData(out module, image), "cuModuleLoadData");
             reason = $"kernels compiled for sm_{major}{minor}";
-            return new CudaKernels(context, module, config, blockSize, multiprocessors) { CompileLog = log };
+            return new CudaKernels(context, module, config, blockSize, multiprocessors, tuning?.GetValueOrDefault("WARPS", 4) ?? 4) { CompileLog = log };
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
         {
@@ -166,7 +168,7 @@ public sealed unsafe class CudaKernels
         var max = empty([batch, _heads, partitions], ScalarType.Float32, device);
         var sum = empty([batch, _heads, partitions], ScalarType.Float32, device);
         var output = empty([batch, _heads * _headDim], q.dtype, device);
-        Launch(_pagedDecode, (uint)partitions, (uint)_kvHeads, (uint)batch, 128,
+        Launch(_pagedDecode, (uint)partitions, (uint)_kvHeads, (uint)batch, (uint)(32 * _warps),
             [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
              Pointer(partial), Pointer(max), Pointer(sum), partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim)))]);
         Launch(_pagedDecodeReduce, (uint)_heads, (uint)batch, 1, (uint)_headDim,

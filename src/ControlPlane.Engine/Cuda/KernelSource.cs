@@ -43,7 +43,7 @@ __device__ __forceinline__ float rnd(float v) { return from_t(to_t(v)); }
 #define WARPS 4
 #endif
 #ifndef UNROLL
-#define UNROLL 4
+#define UNROLL 2
 #endif
 #define STREAMS (WARPS * TOK)
 #define MAX_PART_BLOCKS 128
