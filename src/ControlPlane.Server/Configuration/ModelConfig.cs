@@ -32,6 +32,9 @@ public sealed record ModelConfig
     /// <summary>TorchSharp engine: KV cache size in MiB per instance.</summary>
     public int KvCacheMiB { get; init; } = 256;
 
-    /// <summary>The chat template: <c>chatml</c> or <c>llama3</c>.</summary>
-    public string ChatTemplate { get; init; } = "chatml";
+    /// <summary>
+    /// The chat template: <c>auto</c> (the form the model folder's <c>tokenizer_config.json</c> declares; ChatML
+    /// for simulated models), <c>chatml</c> or <c>llama3</c>.
+    /// </summary>
+    public string ChatTemplate { get; init; } = "auto";
 }

@@ -47,11 +47,15 @@ public static class EngineFactory
     public static ServedModel Describe(ModelConfig model)
     {
         if (model.Engine != "torchsharp")
-            return new ServedModel(model.Name, SimulatedTokenizer.Instance, Profile(model).MaxContextTokens, model.ChatTemplate, DateTimeOffset.UtcNow, "controlplane");
+        {
+            var template = model.ChatTemplate == ChatTemplates.Auto ? ChatTemplates.ChatMl : model.ChatTemplate;
+            return new ServedModel(model.Name, SimulatedTokenizer.Instance, Profile(model).MaxContextTokens, template, DateTimeOffset.UtcNow, "controlplane");
+        }
         var folder = Folder(model);
         var config = ModelFolder.ReadConfig(folder);
         ITokenizer tokenizer = HuggingFaceTokenizer.Load(folder, config.EosTokenIds);
-        return new ServedModel(model.Name, tokenizer, MaxContext(model, config), model.ChatTemplate, DateTimeOffset.UtcNow, "controlplane");
+        var chat = model.ChatTemplate == ChatTemplates.Auto ? ChatTemplates.Detect(folder) : model.ChatTemplate;
+        return new ServedModel(model.Name, tokenizer, MaxContext(model, config), chat, DateTimeOffset.UtcNow, "controlplane");
     }
 
     public static PerformanceProfile Profile(ModelConfig model)

@@ -1,13 +1,53 @@
 using System.Text;
+using System.Text.Json;
 
 namespace ControlPlane.Server.Models;
 
 /// <summary>Renders chat messages into a prompt in the model's own format, ending where the assistant speaks.</summary>
 public static class ChatTemplates
 {
+    public const string Auto = "auto";
     public const string ChatMl = "chatml";
     public const string Llama3 = "llama3";
-    public static readonly string[] Known = [ChatMl, Llama3];
+    public static readonly string[] Known = [Auto, ChatMl, Llama3];
+
+    /// <summary>
+    /// The form a model folder's <c>tokenizer_config.json</c> <c>chat_template</c> is written in: Llama-3 (header
+    /// tokens) or ChatML (<c>&lt;|im_start|&gt;</c>); ChatML when the folder has no template. A template of
+    /// another form is an error naming the setting that overrides it.
+    /// </summary>
+    public static string Detect(string folder)
+    {
+        var path = Path.Combine(folder, "tokenizer_config.json");
+        if (!File.Exists(path))
+            return ChatMl;
+        using var json = JsonDocument.Parse(File.ReadAllText(path));
+        var template = TemplateText(json.RootElement);
+        if (template is null)
+            return ChatMl;
+        if (template.Contains("<|start_header_id|>", StringComparison.Ordinal))
+            return Llama3;
+        if (template.Contains("<|im_start|>", StringComparison.Ordinal))
+            return ChatMl;
+        throw new InvalidDataException($"{path}: the chat_template is neither the Llama-3 nor the ChatML form; set Models:N:ChatTemplate to '{ChatMl}' or '{Llama3}'");
+    }
+
+    /// <summary>chat_template as a string, or the one named "default" in a list of named templates.</summary>
+    private static string? TemplateText(JsonElement root)
+    {
+        if (!root.TryGetProperty("chat_template", out var template))
+            return null;
+        if (template.ValueKind == JsonValueKind.String)
+            return template.GetString();
+        if (template.ValueKind != JsonValueKind.Array)
+            return null;
+        foreach (var named in template.EnumerateArray())
+        {
+            if (named.TryGetProperty("name", out var name) && name.GetString() == "default" && named.TryGetProperty("template", out var text))
+                return text.GetString();
+        }
+        return null;
+    }
 
     public static string Render(string template, IReadOnlyList<ChatMessage> messages)
     {
