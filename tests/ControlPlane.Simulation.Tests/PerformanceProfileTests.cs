@@ -29,6 +29,28 @@ public class PerformanceProfileTests
     }
 
     [Fact]
+    public void TorchSharpH100Profile_ReproducesTheMeasuredDecodeSteps()
+    {
+        // The profile is fitted to this run; a profile or measurement changed alone fails here.
+        var profile = PerformanceProfile.Load("llama-3-8b-h100-torchsharp");
+        using var run = System.Text.Json.JsonDocument.Parse(File.ReadAllText(MeasuredRun()));
+        var checkedSteps = 0;
+        foreach (var row in run.RootElement.GetProperty("results").EnumerateArray().Where(r => r.GetProperty("kind").GetString() == "decode"))
+        {
+            var batch = row.GetProperty("batch").GetInt32();
+            var context = row.GetProperty("context").GetInt32() + 18; // the 32 timed steps' mean context
+            var measured = row.GetProperty("msPerStep").GetDouble();
+            var predicted = profile.StepTime(0, batch, (long)batch * context).TotalMilliseconds;
+            Assert.InRange(predicted / measured, 0.95, 1.05);
+            checkedSteps++;
+        }
+        Assert.Equal(8, checkedSteps);
+    }
+
+    private static string MeasuredRun([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
+        Path.Combine(Path.GetDirectoryName(here)!, "..", "..", "docs", "gpu-runs", "2026-11-24-final", "ours_bench.json");
+
+    [Fact]
     public void Load_UnknownName_ListsBuiltInProfiles()
     {
         var ex = Assert.Throws<FileNotFoundException>(() => PerformanceProfile.Load("no-such-profile"));
