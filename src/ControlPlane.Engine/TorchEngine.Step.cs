@@ -179,27 +179,52 @@ public sealed partial class TorchEngine
     /// <summary>Advances every planned sequence and samples a token for each that wanted logits (their rows, in plan order).</summary>
     private EngineStepResult Sample(List<(TorchSequence Sequence, int Tokens)> plan, bool[] wantLogits, TorchSharp.torch.Tensor logits, int prefill, int decode)
     {
-        // Greedy rows need only the argmax: one small copy for the whole batch instead of a vocabulary per row.
-        using var argmax = logits.argmax(-1).cpu();
-        var best = argmax.data<long>().ToArray();
+        // Greedy rows need only the argmax, the others one batched draw on the device: one small copy each for
+        // the whole batch, never a vocabulary per row.
+        var rowOf = new int[plan.Count];
+        var sampledRows = new List<long>();
+        var sampledParameters = new List<SamplingParameters>();
+        var draws = new List<double>();
+        var greedy = false;
+        for (int i = 0, row = 0; i < plan.Count; i++)
+        {
+            rowOf[i] = wantLogits[i] ? row++ : -1;
+            if (rowOf[i] < 0)
+                continue;
+            var sampling = plan[i].Sequence.Spec.Sampling;
+            if (TokenSampler.IsGreedy(sampling))
+            {
+                greedy = true;
+                continue;
+            }
+            sampledRows.Add(rowOf[i]);
+            sampledParameters.Add(sampling);
+            draws.Add(plan[i].Sequence.Random.NextDouble());
+        }
+        long[] best = [];
+        if (greedy)
+        {
+            using var argmax = logits.argmax(-1).cpu();
+            best = argmax.data<long>().ToArray();
+        }
+        var sampled = new Dictionary<int, long>();
+        if (sampledRows.Count > 0)
+        {
+            using var index = TorchSharp.torch.tensor(sampledRows.ToArray(), device: logits.device);
+            using var rows = logits.index_select(0, index);
+            var tokens = TokenSampler.Sample(rows, sampledParameters, [.. draws]);
+            for (var k = 0; k < tokens.Length; k++)
+                sampled[(int)sampledRows[k]] = tokens[k];
+        }
         var outputs = new List<RequestOutput>();
-        var logitRow = 0;
         for (var i = 0; i < plan.Count; i++)
         {
             var (sequence, count) = plan[i];
             sequence.ComputedTokens += count;
             NameFullBlocks(sequence);
-            if (!wantLogits[i])
+            if (rowOf[i] < 0)
                 continue;
-            var rowIndex = logitRow++;
-            int token;
-            if (TokenSampler.IsGreedy(sequence.Spec.Sampling))
-                token = (int)best[rowIndex];
-            else
-            {
-                using var rowLogits = logits[rowIndex].cpu();
-                token = TokenSampler.Sample(rowLogits.data<float>().ToArray(), sequence.Spec.Sampling, sequence.Random);
-            }
+            var token = (int)(sampled.TryGetValue(rowOf[i], out var drawn) ? drawn : best[rowOf[i]]);
             outputs.Add(Emit(sequence, token));
         }
         return new EngineStepResult { Outputs = outputs, PrefillTokens = prefill, DecodeSequences = decode };

@@ -2,13 +2,17 @@ using ControlPlane.Grains.Engines;
 using ControlPlane.Instances;
 using ControlPlane.Requests;
 using ControlPlane.Tokens;
+using Orleans.Concurrency;
 
 namespace ControlPlane.Grains.Instances;
 
 /// <summary>
 /// The control-path face of one engine: it takes the scheduler's orders and applies them to the engine
-/// runner on its silo. Holds no state of its own beyond the runner's; the engine is the truth.
+/// runner on its silo. Holds no state of its own beyond the runner's; the engine is the truth. Reentrant:
+/// an abort waits for the engine's next step boundary, and admissions must not queue behind a burst of them
+/// (every call only hands an order to the runner, which is safe from any thread).
 /// </summary>
+[Reentrant]
 public sealed class InstanceGrain(EngineHost host) : Grain, IInstanceGrain
 {
     private EngineRunner? _runner;
