@@ -163,7 +163,8 @@ public sealed partial class TorchEngine
             else
                 prefill++;
         }
-        using var logits = _graphs!.Run(tokens, positions, slots, lengths, tables);
+        using var hidden = _graphs!.Run(tokens, positions, slots, lengths, tables);
+        using var logits = _forward.Logits(hidden);
         var rows = want.All(w => w) ? logits : logits.index_select(0, TorchSharp.torch.tensor(Enumerable.Range(0, n).Where(i => want[i]).Select(i => (long)i).ToArray(), device: logits.device));
         try
         {

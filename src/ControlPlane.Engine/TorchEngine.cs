@@ -51,6 +51,8 @@ public sealed partial class TorchEngine : IEngine
             try
             {
                 _graphs = new DecodeGraphs(_forward, _cache, kernels!, blocks, _options.MaxRunningRequests, maxContext);
+                if (_options.CaptureGraphsAtStart)
+                    _graphs.CaptureAll();
                 Acceleration = "kernels, decode graphs";
             }
             catch (Exception e) when (e is CudaException or EntryPointNotFoundException or DllNotFoundException)
@@ -65,6 +67,9 @@ public sealed partial class TorchEngine : IEngine
 
     /// <summary>How steps run: eager TorchSharp ops (and why), the engine's CUDA kernels, and decode graphs.</summary>
     public string Acceleration { get; }
+
+    /// <summary>Decode graphs captured so far, and the time their captures took.</summary>
+    public (int Count, TimeSpan Time) GraphCaptures => _graphs is null ? (0, TimeSpan.Zero) : (_graphs.Captured, _graphs.CaptureTime);
     public bool HasWork => _waiting.Count > 0 || _running.Count > 0;
     public LlamaForward Forward => _forward;
     public KvBlockPool Pool => _pool;

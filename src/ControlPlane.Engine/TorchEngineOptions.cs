@@ -17,4 +17,7 @@ public sealed record TorchEngineOptions
 
     /// <summary>On a CUDA device with the kernels, run decode steps as CUDA graphs captured per batch size.</summary>
     public bool CudaGraphs { get; init; } = true;
+
+    /// <summary>Capture every decode graph when the engine starts (for serving: no stall on a new batch shape).</summary>
+    public bool CaptureGraphsAtStart { get; init; }
 }

@@ -155,6 +155,13 @@ var acceleration = "";
 var random = new Random(1);
 int[] Prompt(int n) => [.. Enumerable.Range(0, n).Select(_ => random.Next(1000, 100000 % model.Config.VocabularySize))];
 
+if (options.ContainsKey("--capture-all"))
+{
+    var started = Stopwatch.GetTimestamp();
+    using var warm = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
+        new TorchEngineOptions { KvBlocks = 1024, MaxRunningRequests = 256, MaxContextTokens = 8192, CaptureGraphsAtStart = true });
+    Console.WriteLine($"capture at start: {warm.GraphCaptures.Count} graphs in {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s (captures {warm.GraphCaptures.Time.TotalSeconds:F1} s)");
+}
 int[] contexts = options.TryGetValue("--context", out var onlyContext) ? [int.Parse(onlyContext, System.Globalization.CultureInfo.InvariantCulture)] : [512, 2048];
 int[] batches = options.TryGetValue("--batch", out var onlyBatch) ? [int.Parse(onlyBatch, System.Globalization.CultureInfo.InvariantCulture)] : [1, 8, 32, 64];
 foreach (var context in contexts)
@@ -179,6 +186,7 @@ foreach (var context in contexts)
         Sync();
         Profiler.Stop(device);
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        Console.WriteLine($"graphs captured: {engine.GraphCaptures.Count} in {engine.GraphCaptures.Time.TotalSeconds:F2} s");
         var row = new { kind = "decode", acceleration, batch, context, steps, tokens = produced, seconds, tokensPerSecond = produced / seconds, msPerStep = seconds * 1000 / steps };
         results.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));

@@ -44,14 +44,42 @@ public sealed unsafe class DecodeGraphs : IDisposable
 
     public int Captured => _graphs.Count;
 
+    /// <summary>Time spent capturing graphs so far.</summary>
+    public TimeSpan CaptureTime { get; private set; }
+
+    /// <summary>
+    /// Captures every graph a step can need (each batch bucket up to the largest batch, each block-table width up
+    /// to the longest context), so that serving never stalls on a capture.
+    /// </summary>
+    public void CaptureAll()
+    {
+        for (var blocks = 4; blocks <= _maxBlocks; blocks *= 2)
+        {
+            foreach (var bucket in BatchBuckets.Where(b => b <= _maxBatch))
+            {
+                if (_graphs.ContainsKey((bucket, blocks)))
+                    continue;
+                var host = new long[bucket * (4 + blocks)];
+                var scratchSlot = (long)_scratchBlock * _cache.BlockSize;
+                for (var i = 0; i < bucket; i++)
+                {
+                    host[2 * bucket + i] = scratchSlot;
+                    host[3 * bucket + i] = 1;
+                }
+                Array.Fill(host, _scratchBlock, 4 * bucket, bucket * blocks);
+                _graphs.Add((bucket, blocks), Capture(bucket, blocks, host));
+            }
+        }
+    }
+
     /// <summary>Whether a decode step of <paramref name="batch"/> sequences holding up to <paramref name="blocks"/> blocks has a graph.</summary>
     public bool Fits(int batch, int blocks) => batch <= _maxBatch && blocks <= _maxBlocks;
 
     /// <summary>
     /// Runs one decode step: row i decodes <paramref name="tokens"/>[i] at <paramref name="positions"/>[i], writing
     /// its KV to <paramref name="slots"/>[i], attending over <paramref name="lengths"/>[i] tokens through
-    /// <paramref name="tables"/>[i]. Returns float32 logits [batch, vocabulary]: a view of the graph's output,
-    /// valid until the next step.
+    /// <paramref name="tables"/>[i]. Returns the final-normed hidden states [batch, hidden]: a view of the graph's
+    /// output, valid until the next step.
     /// </summary>
     public Tensor Run(long[] tokens, long[] positions, long[] slots, long[] lengths, IReadOnlyList<List<int>> tables)
     {
@@ -84,10 +112,23 @@ public sealed unsafe class DecodeGraphs : IDisposable
             graph.Inputs.copy_(staged);
         }
         TorchCudaApi.GraphReplay(graph.Handle);
-        return graph.Logits.narrow(0, 0, batch);
+        return graph.Output.narrow(0, 0, batch);
     }
 
     private Graph Capture(int batch, int blocks, long[] host)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            return CaptureNow(batch, blocks, host);
+        }
+        finally
+        {
+            CaptureTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        }
+    }
+
+    private Graph CaptureNow(int batch, int blocks, long[] host)
     {
         var inputs = tensor(host, device: _forward.Weights.Device);
         var partitionTokens = _kernels.PartitionTokens(batch, blocks * _cache.BlockSize);
@@ -110,10 +151,10 @@ public sealed unsafe class DecodeGraphs : IDisposable
             {
                 TorchCudaApi.GraphConstruct((IntPtr)handle, 0);
                 TorchCudaApi.GraphCaptureBegin((IntPtr)handle, _pool.First, _pool.Second, TorchCudaApi.CaptureModeThreadLocal);
-                Tensor logits;
+                Tensor output;
                 try
                 {
-                    logits = _forward.RunDecode(decode, _cache);
+                    output = _forward.RunDecode(decode, _cache);
                 }
                 finally
                 {
@@ -121,7 +162,7 @@ public sealed unsafe class DecodeGraphs : IDisposable
                 }
                 if (_pool == default)
                     _pool = TorchCudaApi.GraphPool((IntPtr)handle);
-                return new Graph((IntPtr)handle, inputs, decode, logits);
+                return new Graph((IntPtr)handle, inputs, decode, output);
             }
         }
         catch
@@ -154,15 +195,15 @@ public sealed unsafe class DecodeGraphs : IDisposable
         _graphs.Clear();
     }
 
-    private sealed class Graph(IntPtr handle, Tensor inputs, DecodeInputs decode, Tensor logits) : IDisposable
+    private sealed class Graph(IntPtr handle, Tensor inputs, DecodeInputs decode, Tensor output) : IDisposable
     {
         public IntPtr Handle { get; } = handle;
         public Tensor Inputs { get; } = inputs;
-        public Tensor Logits { get; } = logits;
+        public Tensor Output { get; } = output;
 
         public void Dispose()
         {
-            Logits.Dispose();
+            Output.Dispose();
             foreach (var view in new[] { decode.Tokens, decode.Positions, decode.Slots, decode.Lengths, decode.Tables })
                 view.Dispose();
             Inputs.Dispose();

@@ -71,7 +71,8 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
     /// <summary>
     /// A decode step with every input already on the device and nothing read back, so that it can be captured
     /// as a CUDA graph: one token per row, kernels for norm, RoPE with the cache write, and paged attention.
-    /// Returns float32 logits [rows, vocabulary].
+    /// Returns the final-normed hidden states [rows, hidden]; <see cref="Logits"/> makes logits of them (outside
+    /// the graph, so graphs of every shape do not each hold a batch of vocabulary-wide outputs).
     /// </summary>
     public Tensor RunDecode(DecodeInputs inputs, PagedKvCache cache)
     {
@@ -90,7 +91,14 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
             var gateUp = F.linear(k.RmsNorm(x, layer.PostNorm, _eps), layer.GateUp);
             x.addmm_(k.SiluMul(gateUp), layer.Down.t());
         }
-        return F.linear(k.RmsNorm(x, Weights.Norm, _eps), Weights.LmHead).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return k.RmsNorm(x, Weights.Norm, _eps).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Float32 logits [rows, vocabulary] of final-normed hidden states.</summary>
+    public Tensor Logits(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        return F.linear(hidden, Weights.LmHead).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>Recomputes whole sequences without a cache: the reference the paged path must equal.</summary>
@@ -119,28 +127,32 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
     private Tensor Attend(Tensor q, Tensor keys, Tensor values, ForwardBatch batch, (Tensor Context, Tensor? Mask)[] single,
         SequenceSlice[] decode, (Tensor Index, Tensor Mask, long Length, Tensor Rows)? decodeIndex)
     {
-        var outputs = new Tensor[batch.Sequences.Count];
+        // The decoding group lands in one copy and each prefill chunk in its own rows: a constant number of
+        // ops a layer, not one or two per sequence (at a batch of 64 these handles alone cost tens of ms a step).
         var decoded = decodeIndex is not null ? DecodeGroup(q, keys, values, decode, decodeIndex.Value) : null;
-        var d = 0;
+        if (decoded is not null && decode.Length == batch.Sequences.Count)
+            return decoded; // decodes only: one row each, in batch order
+        var output = decoded is null ? null : empty([q.shape[0], _heads * _headDim], q.dtype, q.device).index_copy_(0, decodeIndex!.Value.Rows, decoded);
         for (var i = 0; i < batch.Sequences.Count; i++)
         {
             var s = batch.Sequences[i];
             if (decoded is not null && s.QueryLength == 1 && s.ContextLength > 1)
-            {
-                outputs[i] = decoded[d++];
                 continue;
-            }
             var k = Repeat(keys.index_select(0, single[i].Context)).transpose(0, 1).unsqueeze(0);
             var v = Repeat(values.index_select(0, single[i].Context)).transpose(0, 1).unsqueeze(0);
             var query = q.narrow(0, s.QueryStart, s.QueryLength).transpose(0, 1).unsqueeze(0);
             // A whole prompt from position 0 is plain causal attention, which lets the flash kernel run;
             // a later chunk needs the offset mask.
-            outputs[i] = (single[i].Mask is null
+            var o = (single[i].Mask is null
                     ? F.scaled_dot_product_attention(query, k, v, is_casual: true)
                     : F.scaled_dot_product_attention(query, k, v, attn_mask: single[i].Mask))
                 .squeeze(0).transpose(0, 1).reshape(s.QueryLength, -1);
+            if (batch.Sequences.Count == 1)
+                return o;
+            output ??= empty([q.shape[0], _heads * _headDim], q.dtype, q.device);
+            output.narrow(0, s.QueryStart, s.QueryLength).copy_(o);
         }
-        return outputs.Length == 1 ? outputs[0] : cat(outputs, 0);
+        return output!;
     }
 
     /// <summary>A sequence attended on its own: its context slots, and the causal mask of its new tokens over them.</summary>
@@ -160,7 +172,7 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
     /// grouped under their KV head and broadcast against it, so keys and values are gathered once and never
     /// repeated per query head.
     /// </summary>
-    private Tensor[] DecodeGroup(Tensor q, Tensor keys, Tensor values, SequenceSlice[] decode, (Tensor Index, Tensor Mask, long Length, Tensor Rows) index)
+    private Tensor DecodeGroup(Tensor q, Tensor keys, Tensor values, SequenceSlice[] decode, (Tensor Index, Tensor Mask, long Length, Tensor Rows) index)
     {
         var b = decode.Length;
         if (kernels is not null)
@@ -168,7 +180,7 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
             var tokens = (int)index.Length;
             var partitionTokens = kernels.PartitionTokens(b, tokens);
             var rows = q.index_select(0, index.Rows);
-            return kernels.PagedDecode(rows, keys, values, index.Index, index.Mask, partitionTokens, (tokens + partitionTokens - 1) / partitionTokens).split(1, 0);
+            return kernels.PagedDecode(rows, keys, values, index.Index, index.Mask, partitionTokens, (tokens + partitionTokens - 1) / partitionTokens);
         }
         var groups = _heads / _kvHeads;
         var query = q.index_select(0, index.Rows).view(b, _kvHeads, groups, 1, _headDim);                                     // [B, KVH, G, 1, D]
@@ -177,8 +189,7 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
         var scores = matmul(query, k) * (1.0 / Math.Sqrt(_headDim));                                                     // [B, KVH, G, 1, L]
         scores = scores.masked_fill(index.Mask.logical_not(), float.NegativeInfinity);
         var probabilities = scores.to(ScalarType.Float32).softmax(-1).to(v.dtype);
-        var o = matmul(probabilities, v).reshape(b, -1);                                                                  // [B, H·D]
-        return o.split(1, 0);
+        return matmul(probabilities, v).reshape(b, -1);                                                                   // [B, H·D]
     }
 
     /// <summary>

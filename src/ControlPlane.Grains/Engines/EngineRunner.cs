@@ -132,6 +132,7 @@ public sealed partial class EngineRunner : IAsyncDisposable
                     continue;
                 }
                 var step = await _engine.StepAsync(cancellationToken).ConfigureAwait(false);
+                EngineMetrics.Record(Descriptor.InstanceId, step);
                 Deliver(step);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -88,6 +88,7 @@ public static class EngineFactory
                 KvBlocks = model.KvBlocks,
                 KvCacheBytes = (long)model.KvCacheMiB << 20,
                 MaxContextTokens = MaxContext(model, weights.Config),
+                CaptureGraphsAtStart = model.Device == "cuda",
             });
         }
     }

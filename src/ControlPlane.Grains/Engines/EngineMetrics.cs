@@ -1,0 +1,25 @@
+using System.Diagnostics.Metrics;
+using ControlPlane.Engines;
+
+namespace ControlPlane.Grains.Engines;
+
+/// <summary>
+/// Per-step engine metrics, in the gateway's meter ("ControlPlane"): how long steps take and how many sequences
+/// they carry, by kind of step (decode only, prefill only, or mixed), per instance.
+/// </summary>
+internal static class EngineMetrics
+{
+    private static readonly Meter Meter = new("ControlPlane");
+    private static readonly Histogram<double> StepDuration =
+        Meter.CreateHistogram<double>("controlplane.engine.step_duration", "s", "Time of one engine step");
+    private static readonly Histogram<int> StepSequences =
+        Meter.CreateHistogram<int>("controlplane.engine.step_sequences", "{sequence}", "Sequences in one engine step (decoding, plus those with prefill tokens)");
+
+    public static void Record(string instance, EngineStepResult step)
+    {
+        var kind = step.PrefillTokens == 0 ? "decode" : step.DecodeSequences == 0 ? "prefill" : "mixed";
+        var tags = new KeyValuePair<string, object?>[] { new("instance", instance), new("kind", kind) };
+        StepDuration.Record(step.Duration.TotalSeconds, tags);
+        StepSequences.Record(step.DecodeSequences + (step.PrefillTokens > 0 ? 1 : 0), tags);
+    }
+}
