@@ -155,6 +155,37 @@ var acceleration = "";
 var random = new Random(1);
 int[] Prompt(int n) => [.. Enumerable.Range(0, n).Select(_ => random.Next(1000, 100000 % model.Config.VocabularySize))];
 
+if (options.ContainsKey("--mixed"))
+{
+    // Serving-like steps: 48 sequences decoding at ~1,000 tokens while a 1,500-token prompt arrives every step
+    // (chunked prefill beside the decodes), at temperature 0 and 1.
+    foreach (var temperature in new[] { 0f, 1f })
+    {
+        using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
+            new TorchEngineOptions { KvBlocks = 20000, MaxBatchedTokens = 2048, MaxContextTokens = 8192, MaxRunningRequests = 256, CaptureGraphsAtStart = true });
+        SamplingParameters Sampling() => new() { MaxTokens = 4000, Temperature = temperature, IgnoreEndOfSequence = true };
+        for (var i = 0; i < 48; i++)
+            engine.Add(new RequestSpec { RequestId = $"d{i}", Model = "m", PromptTokenIds = Prompt(1000), Sampling = Sampling() });
+        for (var first = 0; first < 48;)
+            first += engine.ComputeStep().Outputs.Count(o => o.CompletionTokens == 1);
+        double mixed = 0, decodeOnly = 0;
+        int mixedSteps = 0, decodeSteps = 0;
+        for (var s = 0; s < 40; s++)
+        {
+            if (s % 2 == 0)
+                engine.Add(new RequestSpec { RequestId = $"p{s}", Model = "m", PromptTokenIds = Prompt(1500), Sampling = Sampling() with { MaxTokens = 1 } });
+            Sync();
+            var t0 = Stopwatch.GetTimestamp();
+            var step = engine.ComputeStep();
+            Sync();
+            var ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            if (step.PrefillTokens > 0) { mixed += ms; mixedSteps++; } else { decodeOnly += ms; decodeSteps++; }
+        }
+        Console.WriteLine($"temperature {temperature}: mixed steps {mixedSteps} at {mixed / Math.Max(1, mixedSteps):F1} ms, decode-only steps {decodeSteps} at {decodeOnly / Math.Max(1, decodeSteps):F1} ms");
+    }
+    return 0;
+}
+
 if (options.ContainsKey("--capture-all"))
 {
     var started = Stopwatch.GetTimestamp();

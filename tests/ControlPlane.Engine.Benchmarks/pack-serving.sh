@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Packs the server, the load generator and the engine benchmarks for serving.sh on the GPU machine:
+# .gpu/both.tar.xz (libtorch's CPU libraries dropped; the machine's CUDA libtorch is used), beside the .NET
+# runtime that ../shared/gpu/prepare.sh packs. Run from the project root.
+set -euo pipefail
+../shared/gpu/prepare.sh tests/ControlPlane.Engine.Benchmarks/ControlPlane.Engine.Benchmarks.csproj > /dev/null
+rm -rf .gpu/app /tmp/pub-server /tmp/pub-loadgen /tmp/pub-bench
+dotnet publish src/ControlPlane.Server -c Release -r linux-x64 --self-contained false -o /tmp/pub-server -v quiet
+dotnet publish loadgen/ControlPlane.LoadGen -c Release -r linux-x64 --self-contained false -o /tmp/pub-loadgen -v quiet
+dotnet publish tests/ControlPlane.Engine.Benchmarks -c Release -r linux-x64 --self-contained false -o /tmp/pub-bench -v quiet
+for d in /tmp/pub-server /tmp/pub-loadgen /tmp/pub-bench; do
+  find $d \( -name 'libtorch*' -o -name 'libc10*' -o -name 'libgomp*' -o -name 'libshm*' -o -name 'libcaffe2*' \
+    -o -name 'libbackend_with_compiler*' -o -name 'libjitbackend_test*' -o -name 'libnnapi_backend*' \
+    -o -name 'libaoti_custom_ops*' -o -name 'libtorchbind_test*' \) -delete
+  rm -rf $d/runtimes/win* $d/runtimes/osx*
+done
+tar -C /tmp -cJf .gpu/both.tar.xz pub-server pub-loadgen pub-bench
+du -sh .gpu/*

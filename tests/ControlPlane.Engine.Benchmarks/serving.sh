@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Serving on the GPU machine, end to end: the published server (TorchSharp engine, CUDA, a Llama-3-8B-shaped
+# random model) behind its gateway, the load generator replaying the Azure conversation trace against it,
+# and the simulator on the same trace with the engine's fitted profile; then `compare`.
+# On this machine first: tests/ControlPlane.Engine.Benchmarks/pack-serving.sh (writes .gpu/both.tar.xz);
+# then on the device, with carry [".gpu"]: bash tests/ControlPlane.Engine.Benchmarks/serving.sh
+# N (requests, default 400) and S (speedup, default 2) may be set in the environment.
+source .gpu/env.sh
+B=tests/ControlPlane.Engine.Benchmarks
+tar -C /tmp -xJf .gpu/both.tar.xz
+python3 $B/hf_reference.py make-small /tmp/small2 >/dev/null 2>&1
+timeout 100 dotnet /tmp/pub-bench/ControlPlane.Engine.Benchmarks.dll modes --model /tmp/small2 --device cuda --out $OUT/modes.json
+python3 $B/hf_reference.py make-8b /tmp/l8b > /dev/null 2>&1
+python3 $B/make_tokenizer.py /tmp/l8b loadgen/ControlPlane.LoadGen/Prompts/PromptBuilder.cs
+timeout 150 dotnet /tmp/pub-bench/ControlPlane.Engine.Benchmarks.dll bench --model /tmp/l8b --device cuda --mixed yes | tee $OUT/mixed.txt
+mkdir -p /tmp/srv && cat > /tmp/srv/appsettings.json <<'JSON'
+{ "Urls": "http://127.0.0.1:8080",
+  "Logging": { "LogLevel": { "Default": "Warning" } },
+  "ControlPlane": { "Cluster": { "Mode": "Embedded" }, "Dispatch": { "Policy": "least-kv-usage" },
+    "Models": [ { "Name": "llama-3-8b", "Engine": "torchsharp", "Instances": 1, "Path": "/tmp/l8b", "Device": "cuda",
+                  "KvCacheMiB": 40000, "MaxContextTokens": 8192 } ] } }
+JSON
+python3 - <<'PY'
+import json
+p=json.load(open('src/ControlPlane.Simulation/Profiles/llama-3-8b-h100-torchsharp.json'))
+p.update(name='torchsharp-as-served', totalKvBlocks=40000*1024*1024//(131072*16), maxBatchedTokens=2048, maxContextTokens=8192)
+json.dump(p, open('/tmp/srv/profile.json','w'))
+PY
+cp /tmp/srv/appsettings.json /tmp/pub-server/appsettings.json
+dotnet /tmp/pub-server/ControlPlane.Server.dll > $OUT/server.log 2>&1 < /dev/null &
+SERVER=$!
+echo "server start $(date +%s)"
+for i in $(seq 500); do curl -sf http://127.0.0.1:8080/readyz >/dev/null && break; sleep 0.5; done
+echo "server ready $(date +%s)"
+curl -s http://127.0.0.1:8080/v1/models; echo
+curl -s -w '\n%{time_total} s\n' http://127.0.0.1:8080/v1/completions -H 'content-type: application/json' -d '{"model":"llama-3-8b","prompt":"the city of light","max_tokens":8}'
+curl -s -w '\n%{time_total} s\n' http://127.0.0.1:8080/v1/completions -H 'content-type: application/json' -d '{"model":"llama-3-8b","prompt":"the city of light","max_tokens":64}'
+LG="dotnet /tmp/pub-loadgen/controlplane-loadgen.dll"
+T=loadgen/traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv
+timeout 120 $LG replay --endpoint http://127.0.0.1:8080/ --model llama-3-8b --tokenizer /tmp/l8b --synthetic poisson --rate 20 --count 150 --input-tokens 50-3000 --output-tokens 10-100 --out /tmp/warm > /tmp/warm.txt; head -8 /tmp/warm.txt
+timeout 200 $LG replay --endpoint http://127.0.0.1:8080/ --model llama-3-8b --tokenizer /tmp/l8b --trace $T --max-requests ${N:-400} --speedup ${S:-2} --slo-ttft-ms 1000 --slo-tpot-ms 50 --out $OUT/real > /dev/null
+$LG simulate --trace $T --max-requests ${N:-400} --speedup ${S:-2} --instances 1 --policies least-kv-usage --profile /tmp/srv/profile.json --slo-ttft-ms 1000 --slo-tpot-ms 50 --out /tmp/sim > /dev/null
+cp /tmp/sim/as-traced-least-kv-usage/report.json $OUT/sim-report.json; cp /tmp/sim/as-traced-least-kv-usage/report.md $OUT/sim-report.md
+$LG compare $OUT/real/report.json $OUT/sim-report.json | tee $OUT/compare.md
+cat $OUT/real/report.md | head -30
+tail -5 $OUT/server.log
+curl -s http://127.0.0.1:8080/metrics > $OUT/metrics.txt; grep -E 'engine_step_duration_seconds_(sum|count)' $OUT/metrics.txt
+kill $SERVER; sleep 2; kill -9 $SERVER 2>/dev/null; echo done
