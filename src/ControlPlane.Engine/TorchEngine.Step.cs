@@ -134,7 +134,9 @@ public sealed partial class TorchEngine
         }
 
         using var logits = _forward.Run(new ForwardBatch(tokens, positions, slots, slices), _cache);
-        return Sample(plan, slices.Select(s => s.WantLogits).ToArray(), logits, prefill, decode);
+        // The forward pass gives logits only for the sequences that want them, in plan order.
+        var logitRow = 0;
+        return Sample(plan, [.. slices.Select(s => s.WantLogits ? logitRow++ : -1)], logits, prefill, decode);
     }
 
     /// <summary>A step of single new tokens (decodes) as one CUDA graph replay: no per-token slot lists, one input copy.</summary>
@@ -145,7 +147,7 @@ public sealed partial class TorchEngine
         var positions = new long[n];
         var slots = new long[n];
         var lengths = new long[n];
-        var want = new bool[n];
+        var rowOf = new int[n];
         var tables = new List<int>[n];
         int prefill = 0, decode = 0;
         for (var i = 0; i < n; i++)
@@ -157,7 +159,7 @@ public sealed partial class TorchEngine
             slots[i] = Slot(sequence, position);
             lengths[i] = position + 1;
             tables[i] = sequence.BlockTable;
-            want[i] = position + 1 == sequence.ContextTokens;
+            rowOf[i] = position + 1 == sequence.ContextTokens ? i : -1; // the graph gives every row's logits
             if (sequence.OutputTokenIds.Count > 0)
                 decode++;
             else
@@ -165,57 +167,35 @@ public sealed partial class TorchEngine
         }
         using var hidden = _graphs!.Run(tokens, positions, slots, lengths, tables);
         using var logits = _forward.Logits(hidden);
-        var rows = want.All(w => w) ? logits : logits.index_select(0, TorchSharp.torch.tensor(Enumerable.Range(0, n).Where(i => want[i]).Select(i => (long)i).ToArray(), device: logits.device));
-        try
-        {
-            return Sample(plan, want, rows, prefill, decode);
-        }
-        finally
-        {
-            if (!ReferenceEquals(rows, logits))
-                rows.Dispose();
-        }
+        return Sample(plan, rowOf, logits, prefill, decode);
     }
 
-    /// <summary>Advances every planned sequence and samples a token for each that wanted logits (their rows, in plan order).</summary>
-    private EngineStepResult Sample(List<(TorchSequence Sequence, int Tokens)> plan, bool[] wantLogits, TorchSharp.torch.Tensor logits, int prefill, int decode)
+    /// <summary>
+    /// Advances every planned sequence and samples a token for each with a logits row (<paramref name="rowOf"/>:
+    /// its row, or -1 for a prefill chunk that is not the prompt's last).
+    /// </summary>
+    private EngineStepResult Sample(List<(TorchSequence Sequence, int Tokens)> plan, int[] rowOf, TorchSharp.torch.Tensor logits, int prefill, int decode)
     {
         // Greedy rows need only the argmax, the others one batched draw on the device: one small copy each for
         // the whole batch, never a vocabulary per row.
-        var rowOf = new int[plan.Count];
-        var sampledRows = new List<long>();
-        var sampledParameters = new List<SamplingParameters>();
-        var draws = new List<double>();
-        var greedy = false;
-        for (int i = 0, row = 0; i < plan.Count; i++)
-        {
-            rowOf[i] = wantLogits[i] ? row++ : -1;
-            if (rowOf[i] < 0)
-                continue;
-            var sampling = plan[i].Sequence.Spec.Sampling;
-            if (TokenSampler.IsGreedy(sampling))
-            {
-                greedy = true;
-                continue;
-            }
-            sampledRows.Add(rowOf[i]);
-            sampledParameters.Add(sampling);
-            draws.Add(plan[i].Sequence.Random.NextDouble());
-        }
-        long[] best = [];
-        if (greedy)
+        var sampled = Enumerable.Range(0, plan.Count)
+            .Where(i => rowOf[i] >= 0 && !TokenSampler.IsGreedy(plan[i].Sequence.Spec.Sampling)).ToArray();
+        var tokens = new long[plan.Count];
+        if (rowOf.Count(r => r >= 0) > sampled.Length) // some rows are greedy
         {
             using var argmax = logits.argmax(-1).cpu();
-            best = argmax.data<long>().ToArray();
+            var best = argmax.data<long>().ToArray();
+            for (var i = 0; i < plan.Count; i++)
+                tokens[i] = rowOf[i] >= 0 ? best[rowOf[i]] : 0;
         }
-        var sampled = new Dictionary<int, long>();
-        if (sampledRows.Count > 0)
+        if (sampled.Length > 0)
         {
-            using var index = TorchSharp.torch.tensor(sampledRows.ToArray(), device: logits.device);
+            using var index = TorchSharp.torch.tensor(sampled.Select(i => (long)rowOf[i]).ToArray(), device: logits.device);
             using var rows = logits.index_select(0, index);
-            var tokens = TokenSampler.Sample(rows, sampledParameters, [.. draws]);
-            for (var k = 0; k < tokens.Length; k++)
-                sampled[(int)sampledRows[k]] = tokens[k];
+            var drawn = TokenSampler.Sample(rows, [.. sampled.Select(i => plan[i].Sequence.Spec.Sampling)],
+                [.. sampled.Select(i => plan[i].Sequence.Random.NextDouble())]);
+            for (var k = 0; k < sampled.Length; k++)
+                tokens[sampled[k]] = drawn[k];
         }
         var outputs = new List<RequestOutput>();
         for (var i = 0; i < plan.Count; i++)
@@ -223,10 +203,8 @@ public sealed partial class TorchEngine
             var (sequence, count) = plan[i];
             sequence.ComputedTokens += count;
             NameFullBlocks(sequence);
-            if (rowOf[i] < 0)
-                continue;
-            var token = (int)(sampled.TryGetValue(rowOf[i], out var drawn) ? drawn : best[rowOf[i]]);
-            outputs.Add(Emit(sequence, token));
+            if (rowOf[i] >= 0)
+                outputs.Add(Emit(sequence, (int)tokens[i]));
         }
         return new EngineStepResult { Outputs = outputs, PrefillTokens = prefill, DecodeSequences = decode };
     }

@@ -63,8 +63,9 @@ if (args[0] == "attention")
                 Sync();
                 var micros = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / calls;
                 var bytes = 2.0 * batch * context * config.KvHeads * config.HeadDim * 2;
-                Console.WriteLine($"w{warps} u{unroll} batch {batch,3} context {context,5} partition {tokens,4}{(partition == 0 ? "*" : " ")} {Stopwatch.GetElapsedTime(t0).TotalMicroseconds / calls,8:F1} us");
-                lines.Add($"w{warps} u{unroll} batch {batch,3} context {context,5} partition {tokens,4}{(partition == 0 ? "*" : " ")} {micros,8:F1} us {bytes / micros / 1e3,7:F0} GB/s");
+                var line = $"w{warps} u{unroll} batch {batch,3} context {context,5} partition {tokens,4}{(partition == 0 ? "*" : " ")} {micros,8:F1} us {bytes / micros / 1e3,7:F0} GB/s";
+                Console.WriteLine(line);
+                lines.Add(line);
             }
         }
     }

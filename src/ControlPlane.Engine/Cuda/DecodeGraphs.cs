@@ -57,17 +57,8 @@ public sealed unsafe class DecodeGraphs : IDisposable
         {
             foreach (var bucket in BatchBuckets.Where(b => b <= _maxBatch))
             {
-                if (_graphs.ContainsKey((bucket, blocks)))
-                    continue;
-                var host = new long[bucket * (4 + blocks)];
-                var scratchSlot = (long)_scratchBlock * _cache.BlockSize;
-                for (var i = 0; i < bucket; i++)
-                {
-                    host[2 * bucket + i] = scratchSlot;
-                    host[3 * bucket + i] = 1;
-                }
-                Array.Fill(host, _scratchBlock, 4 * bucket, bucket * blocks);
-                _graphs.Add((bucket, blocks), Capture(bucket, blocks, host));
+                if (!_graphs.ContainsKey((bucket, blocks)))
+                    _graphs.Add((bucket, blocks), Capture(bucket, blocks, Stage(bucket, blocks, [], [], [], [], [])));
             }
         }
     }
@@ -87,20 +78,7 @@ public sealed unsafe class DecodeGraphs : IDisposable
         var bucket = BatchBuckets.First(b => b >= batch);
         var widest = tables.Max(t => t.Count);
         var blocks = (int)Math.Max(4, NextPowerOfTwo(widest));
-        var host = new long[bucket * (4 + blocks)];
-        var scratchSlot = (long)_scratchBlock * _cache.BlockSize;
-        for (var i = 0; i < bucket; i++)
-        {
-            var real = i < batch;
-            host[i] = real ? tokens[i] : 0;
-            host[bucket + i] = real ? positions[i] : 0;
-            host[2 * bucket + i] = real ? slots[i] : scratchSlot;
-            host[3 * bucket + i] = real ? lengths[i] : 1;
-            var row = 4 * bucket + i * blocks;
-            var table = real ? tables[i] : [];
-            for (var j = 0; j < blocks; j++)
-                host[row + j] = j < table.Count ? table[j] : _scratchBlock;
-        }
+        var host = Stage(bucket, blocks, tokens, positions, slots, lengths, tables);
         if (!_graphs.TryGetValue((bucket, blocks), out var graph))
         {
             graph = Capture(bucket, blocks, host);
@@ -113,6 +91,29 @@ public sealed unsafe class DecodeGraphs : IDisposable
         }
         TorchCudaApi.GraphReplay(graph.Handle);
         return graph.Output.narrow(0, 0, batch);
+    }
+
+    /// <summary>
+    /// A graph's input buffer: tokens, positions, slots and lengths [bucket] each, then block tables [bucket, blocks];
+    /// rows past the real ones decode token 0 into the scratch block.
+    /// </summary>
+    private long[] Stage(int bucket, int blocks, long[] tokens, long[] positions, long[] slots, long[] lengths, IReadOnlyList<List<int>> tables)
+    {
+        var host = new long[bucket * (4 + blocks)];
+        var scratchSlot = (long)_scratchBlock * _cache.BlockSize;
+        for (var i = 0; i < bucket; i++)
+        {
+            var real = i < tokens.Length;
+            host[i] = real ? tokens[i] : 0;
+            host[bucket + i] = real ? positions[i] : 0;
+            host[2 * bucket + i] = real ? slots[i] : scratchSlot;
+            host[3 * bucket + i] = real ? lengths[i] : 1;
+            var row = 4 * bucket + i * blocks;
+            var table = real ? tables[i] : [];
+            for (var j = 0; j < blocks; j++)
+                host[row + j] = j < table.Count ? table[j] : _scratchBlock;
+        }
+        return host;
     }
 
     private Graph Capture(int batch, int blocks, long[] host)

@@ -32,7 +32,7 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
         // Every index and mask the layers need is made here, once per step: a host-to-device copy inside the
         // layer loop would make the CPU wait for the GPU at every layer.
         var decode = batch.Sequences.Where(s => s.QueryLength == 1 && s.ContextLength > 1).ToArray();
-        (Tensor Index, Tensor Mask, long Length, Tensor Rows)? decodeIndex = decode.Length > 0 ? DecodeIndex(decode, device, cache.BlockSize) : null;
+        DecodeGroupIndex? decodeIndex = decode.Length > 0 ? DecodeIndex(decode, device, cache.BlockSize) : null;
         var single = batch.Sequences.Select(s => decodeIndex is not null && s.QueryLength == 1 && s.ContextLength > 1 ? default : SingleInputs(s, device)).ToArray();
         var angles = kernels is null ? rope.At(positions) : default;
 
@@ -125,14 +125,14 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
     }
 
     private Tensor Attend(Tensor q, Tensor keys, Tensor values, ForwardBatch batch, (Tensor Context, Tensor? Mask)[] single,
-        SequenceSlice[] decode, (Tensor Index, Tensor Mask, long Length, Tensor Rows)? decodeIndex)
+        SequenceSlice[] decode, DecodeGroupIndex? decodeIndex)
     {
         // The decoding group lands in one copy and each prefill chunk in its own rows: a constant number of
         // ops a layer, not one or two per sequence (at a batch of 64 these handles alone cost tens of ms a step).
-        var decoded = decodeIndex is not null ? DecodeGroup(q, keys, values, decode, decodeIndex.Value) : null;
+        var decoded = decodeIndex is not null ? DecodeGroup(q, keys, values, decode, decodeIndex) : null;
         if (decoded is not null && decode.Length == batch.Sequences.Count)
             return decoded; // decodes only: one row each, in batch order
-        var output = decoded is null ? null : empty([q.shape[0], _heads * _headDim], q.dtype, q.device).index_copy_(0, decodeIndex!.Value.Rows, decoded);
+        var output = decoded is null ? null : empty([q.shape[0], _heads * _headDim], q.dtype, q.device).index_copy_(0, decodeIndex!.Rows, decoded);
         for (var i = 0; i < batch.Sequences.Count; i++)
         {
             var s = batch.Sequences[i];
@@ -172,7 +172,7 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
     /// grouped under their KV head and broadcast against it, so keys and values are gathered once and never
     /// repeated per query head.
     /// </summary>
-    private Tensor DecodeGroup(Tensor q, Tensor keys, Tensor values, SequenceSlice[] decode, (Tensor Index, Tensor Mask, long Length, Tensor Rows) index)
+    private Tensor DecodeGroup(Tensor q, Tensor keys, Tensor values, SequenceSlice[] decode, DecodeGroupIndex index)
     {
         var b = decode.Length;
         if (kernels is not null)
@@ -180,23 +180,23 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
             var tokens = (int)index.Length;
             var partitionTokens = kernels.PartitionTokens(b, tokens);
             var rows = q.index_select(0, index.Rows);
-            return kernels.PagedDecode(rows, keys, values, index.Index, index.Mask, partitionTokens, (tokens + partitionTokens - 1) / partitionTokens);
+            return kernels.PagedDecode(rows, keys, values, index.Tables!, index.Lengths!, partitionTokens, (tokens + partitionTokens - 1) / partitionTokens);
         }
         var groups = _heads / _kvHeads;
         var query = q.index_select(0, index.Rows).view(b, _kvHeads, groups, 1, _headDim);                                     // [B, KVH, G, 1, D]
-        var k = keys.index_select(0, index.Index).view(b, index.Length, _kvHeads, _headDim).permute(0, 2, 3, 1).unsqueeze(2); // [B, KVH, 1, D, L]
-        var v = values.index_select(0, index.Index).view(b, index.Length, _kvHeads, _headDim).transpose(1, 2).unsqueeze(2);   // [B, KVH, 1, L, D]
+        var k = keys.index_select(0, index.Gather!).view(b, index.Length, _kvHeads, _headDim).permute(0, 2, 3, 1).unsqueeze(2); // [B, KVH, 1, D, L]
+        var v = values.index_select(0, index.Gather!).view(b, index.Length, _kvHeads, _headDim).transpose(1, 2).unsqueeze(2);   // [B, KVH, 1, L, D]
         var scores = matmul(query, k) * (1.0 / Math.Sqrt(_headDim));                                                     // [B, KVH, G, 1, L]
-        scores = scores.masked_fill(index.Mask.logical_not(), float.NegativeInfinity);
+        scores = scores.masked_fill(index.Valid!.logical_not(), float.NegativeInfinity);
         var probabilities = scores.to(ScalarType.Float32).softmax(-1).to(v.dtype);
         return matmul(probabilities, v).reshape(b, -1);                                                                   // [B, H·D]
     }
 
     /// <summary>
     /// The decode group's gather index and mask, or, with the kernels, its block tables [batch, blocks] and
-    /// lengths [batch] (in the same two places), the block count times the block size standing as the length.
+    /// lengths [batch], the block count times the block size standing as the length.
     /// </summary>
-    private (Tensor Index, Tensor Mask, long Length, Tensor Rows) DecodeIndex(SequenceSlice[] decode, Device device, int blockSize)
+    private DecodeGroupIndex DecodeIndex(SequenceSlice[] decode, Device device, int blockSize)
     {
         var rowsTensor = tensor(decode.Select(s => (long)s.QueryStart).ToArray(), device: device);
         if (kernels is not null)
@@ -208,8 +208,8 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
                 for (var j = 0; j * blockSize < decode[i].ContextLength; j++)
                     tables[i * width + j] = decode[i].ContextSlots[j * blockSize] / blockSize;
             }
-            return (tensor(tables, device: device).view(decode.Length, width), tensor(decode.Select(s => (long)s.ContextLength).ToArray(), device: device),
-                (long)width * blockSize, rowsTensor);
+            return new DecodeGroupIndex(rowsTensor, (long)width * blockSize,
+                Tables: tensor(tables, device: device).view(decode.Length, width), Lengths: tensor(decode.Select(s => (long)s.ContextLength).ToArray(), device: device));
         }
         var length = decode.Max(s => s.ContextLength);
         var index = new long[decode.Length * length];
@@ -219,8 +219,14 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
             Array.Copy(decode[i].ContextSlots, 0, index, i * length, decode[i].ContextLength);
             Array.Fill(mask, true, i * length, decode[i].ContextLength);
         }
-        return (tensor(index, device: device), tensor(mask, device: device).view(decode.Length, 1, 1, 1, length), length, rowsTensor);
+        return new DecodeGroupIndex(rowsTensor, length, Gather: tensor(index, device: device), Valid: tensor(mask, device: device).view(decode.Length, 1, 1, 1, length));
     }
+
+    /// <summary>
+    /// Where the decode group reads: its rows of the batch, the padded context length, and either a gather index
+    /// [batch·length] with its validity mask (eager ops) or block tables [batch, blocks] with lengths [batch] (kernels).
+    /// </summary>
+    private sealed record DecodeGroupIndex(Tensor Rows, long Length, Tensor? Gather = null, Tensor? Valid = null, Tensor? Tables = null, Tensor? Lengths = null);
 
     /// <summary>Repeats KV heads to match query heads (grouped-query attention).</summary>
     private Tensor Repeat(Tensor kv) => _heads == _kvHeads ? kv : kv.repeat_interleave(_heads / _kvHeads, 1);

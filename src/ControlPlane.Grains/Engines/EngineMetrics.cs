@@ -7,15 +7,18 @@ namespace ControlPlane.Grains.Engines;
 /// Per-step engine metrics, in the gateway's meter ("ControlPlane"): how long steps take and how many sequences
 /// they carry, by kind of step (decode only, prefill only, or mixed), per instance.
 /// </summary>
-internal static class EngineMetrics
+public static class EngineMetrics
 {
-    private static readonly Meter Meter = new("ControlPlane");
+    /// <summary>The meter every ControlPlane metric is in; the gateway's instruments use it too.</summary>
+    public const string MeterName = "ControlPlane";
+
+    private static readonly Meter Meter = new(MeterName);
     private static readonly Histogram<double> StepDuration =
         Meter.CreateHistogram<double>("controlplane.engine.step_duration", "s", "Time of one engine step");
     private static readonly Histogram<int> StepSequences =
         Meter.CreateHistogram<int>("controlplane.engine.step_sequences", "{sequence}", "Sequences in one engine step (decoding, plus those with prefill tokens)");
 
-    public static void Record(string instance, EngineStepResult step)
+    internal static void Record(string instance, EngineStepResult step)
     {
         var kind = step.PrefillTokens == 0 ? "decode" : step.DecodeSequences == 0 ? "prefill" : "mixed";
         var tags = new KeyValuePair<string, object?>[] { new("instance", instance), new("kind", kind) };

@@ -9,7 +9,7 @@ namespace ControlPlane.Server.Metrics;
 /// </summary>
 public sealed class GatewayMetrics : IDisposable
 {
-    public const string MeterName = "ControlPlane";
+    public const string MeterName = ControlPlane.Grains.Engines.EngineMetrics.MeterName;
 
     /// <summary>Bucket bounds in seconds for the latency histograms, from 1 ms to 2 minutes.</summary>
     public static readonly double[] LatencyBuckets =
