@@ -1,5 +1,6 @@
 using ControlPlane.Engine.Model;
-using ControlPlane.Engines;
+using ControlPlane.Engine.Core.Transfer;
+using ControlPlane.Transfer;
 using static TorchSharp.torch;
 
 namespace ControlPlane.Engine.Tests;
@@ -102,21 +103,62 @@ public sealed class TorchEngineTests : IClassFixture<EngineHarnessFixture>
         var sent = new List<int>();
         for (var i = 0; i < 8; i++)
             sent.AddRange(source.ComputeStep().Outputs.SelectMany(o => o.NewTokenIds));
-        using var stage1 = new MemoryStream();
-        source.ExportKv("m", new KvBlockRange(0, 2), stage1);
-        using var stage2 = new MemoryStream();
-        source.ExportKv("m", new KvBlockRange(2, -1), stage2);
+        // Staged: the first blocks while decoding goes on, then the rest; each part crosses a stream in the shared framing.
+        var stage1 = RoundTrip(source.ExportKv("m", new KvBlockRange(0, 2)));
+        var stage2 = RoundTrip(source.ExportKv("m", new KvBlockRange(2, -1)));
         Assert.True(source.Abort("m"));
         Assert.Equal(0, source.Snapshot().UsedKvBlocks);
 
         using var target = _h.NewEngine(blocks: 64);
-        stage1.Position = 0;
         target.ImportKv(request, stage1);
-        stage2.Position = 0;
         target.ImportKv(request, stage2);
         var rest = EngineHarness.Run(target).Tokens["m"];
         Assert.Equal(expected, sent.Concat(rest).ToList());
         Assert.Equal(0, target.Snapshot().UsedKvBlocks);
+    }
+
+    [Fact]
+    public void ExportImport_SeededSamplingWithStopString_ContinuesExactly()
+    {
+        var prompt = EngineHarness.Prompt(11, seed: 8);
+        using var probe = _h.NewEngine();
+        probe.Add(EngineHarness.Request("s", prompt, 40, temperature: 1.2f, seed: 31));
+        var text = _h.Tokenizer.Decode(EngineHarness.Run(probe).Tokens["s"]);
+        var stop = text.Substring(text.Length * 2 / 3, 2);
+        var request = EngineHarness.Request("s", prompt, 40, temperature: 1.2f, seed: 31) with
+        {
+            Sampling = EngineHarness.Request("s", prompt, 40, temperature: 1.2f, seed: 31).Sampling with { StopStrings = [stop] },
+        };
+        using var whole = _h.NewEngine();
+        whole.Add(request);
+        var (expected, expectedLast) = EngineHarness.Run(whole);
+
+        using var source = _h.NewEngine();
+        source.Add(request);
+        var sent = new List<int>();
+        for (var i = 0; i < 6; i++)
+            sent.AddRange(source.ComputeStep().Outputs.SelectMany(o => o.NewTokenIds));
+        var first = RoundTrip(source.ExportKv("s", new KvBlockRange(0, 2)));
+        sent.AddRange(source.ComputeStep().Outputs.SelectMany(o => o.NewTokenIds));
+        var rest = RoundTrip(source.ExportKv("s", new KvBlockRange(2, -1)));
+        Assert.True(source.Abort("s"));
+        using var target = _h.NewEngine();
+        target.ImportKv(request, first);
+        target.ImportKv(request, rest);
+        var (tokens, last) = EngineHarness.Run(target);
+
+        Assert.Equal(expected["s"], sent.Concat(tokens["s"]).ToList());
+        Assert.Equal(expectedLast["s"].FinishReason, last["s"].FinishReason);
+        Assert.Equal(Requests.FinishReason.Stop, last["s"].FinishReason);
+        Assert.Equal(0, target.Snapshot().UsedKvBlocks);
+    }
+
+    private static KvPart RoundTrip(KvPart part)
+    {
+        using var stream = new MemoryStream();
+        KvTransferFormat.Write(stream, part);
+        stream.Position = 0;
+        return KvTransferFormat.Read(stream);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using ControlPlane.Requests;
+using ControlPlane.Transfer;
 
 namespace ControlPlane.Engines;
 
@@ -22,14 +23,18 @@ public interface IEngine : IDisposable
     /// <summary>Stops a request and frees all it holds. False when the engine does not know it.</summary>
     bool Abort(string requestId);
 
-    /// <summary>Writes a range of a running request's KV blocks, with a header, to <paramref name="destination"/>.</summary>
-    void ExportKv(string requestId, KvBlockRange range, Stream destination);
+    /// <summary>
+    /// Copies a range of a running request's computed KV blocks to host memory, between steps, and hands the
+    /// part over: writing it anywhere happens outside the step loop. The part that ends at the request's last
+    /// computed block carries its resume state.
+    /// </summary>
+    KvPart ExportKv(string requestId, KvBlockRange range);
 
     /// <summary>
-    /// Reads blocks written by <see cref="ExportKv"/> on a peer. When the header says the import is complete,
-    /// the request joins the running batch and continues decoding where the peer stopped.
+    /// Takes in a part made by <see cref="ExportKv"/> on a peer, parts in order. When the part completes the
+    /// request, it joins the running batch and continues exactly where the peer stopped.
     /// </summary>
-    void ImportKv(RequestSpec request, Stream source);
+    void ImportKv(RequestSpec request, KvPart part);
 
     EngineSnapshot Snapshot();
 }

@@ -15,5 +15,8 @@ public sealed record RequestOutput
     public int CompletionTokens { get; init; }
     public int CachedPromptTokens { get; init; }
 
+    /// <summary>This output's number among the request's outputs (0 first); it goes on across an export and import.</summary>
+    public int Sequence { get; init; }
+
     public bool Finished => FinishReason != FinishReason.None;
 }

@@ -11,8 +11,6 @@ namespace ControlPlane.Engine.Sampling;
 /// </summary>
 public static class TokenSampler
 {
-    public static bool IsGreedy(SamplingParameters p) => p.Temperature <= 0 || p.TopK == 1;
-
     /// <summary>
     /// Samples one token per row of <paramref name="logits"/> [rows, vocabulary] (float32) with that row's
     /// <paramref name="parameters"/> and uniform <paramref name="draws"/> in [0, 1).

@@ -35,13 +35,15 @@ public sealed partial class EngineRunner
             var chunk = new TokenChunk
             {
                 RequestId = output.RequestId,
-                Sequence = tracked.NextSequence++,
+                // The engine numbers a request's outputs, and goes on numbering after a move to another engine.
+                Sequence = output.Sequence,
                 TokenIds = [.. output.NewTokenIds],
                 Text = output.TextDelta,
                 FinishReason = output.FinishReason,
                 Usage = output.Finished ? new RequestUsage(output.PromptTokens, output.CompletionTokens, output.CachedPromptTokens) : null,
                 EngineTime = output.Finished ? _time.GetElapsedTime(tracked.AdmittedAt) : TimeSpan.Zero,
             };
+            tracked.NextSequence = output.Sequence + 1;
             if (output.Finished)
                 _tracked.Remove(output.RequestId);
             Enqueue(tracked.Sink, chunk);

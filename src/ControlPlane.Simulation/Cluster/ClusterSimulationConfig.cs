@@ -13,4 +13,7 @@ public sealed record ClusterSimulationConfig
 
     /// <summary>How often instances report load and the dispatcher refreshes its view, as in the control plane.</summary>
     public double LoadReportPeriodMs { get; init; } = 100;
+
+    /// <summary>Tokens per named prefix block in the trace (Mooncake's <c>hash_ids</c> name 512-token blocks).</summary>
+    public int TraceBlockTokens { get; init; } = 512;
 }

@@ -8,8 +8,8 @@ namespace ControlPlane.Simulation.Cluster;
 
 /// <summary>
 /// A discrete-event simulation of one model's instances in virtual time. It runs the production classes:
-/// each instance is a <see cref="SimulatedEngine"/> stepped by <see cref="SimulatedEngine.ComputeStep"/>
-/// (continuous batching, chunked prefill, KV admission, preemption), and every request is dispatched by a
+/// each instance is a <see cref="SimulatedEngine"/> stepped by <see cref="ControlPlane.Engine.Core.EngineCore.ComputeStep"/>
+/// (continuous batching, chunked prefill, prefix sharing, KV admission, preemption), and every request is dispatched by a
 /// <see cref="DispatchView"/> over the configured <see cref="DispatchProfile"/>, refreshed from instance
 /// loads every <see cref="ClusterSimulationConfig.LoadReportPeriodMs"/>, as the dispatcher grain does.
 /// What the control plane adds between them (well under a millisecond) is not modelled.
@@ -102,7 +102,8 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                     if (output.Finished)
                     {
                         var request = requests[index];
-                        outcomes[index] = new SimulatedOutcome(index, request.ArrivalMs, firstToken[index], now, request.InputTokens, output.CompletionTokens, null, e.Index);
+                        outcomes[index] = new SimulatedOutcome(index, request.ArrivalMs, firstToken[index], now, request.InputTokens, output.CompletionTokens, null, e.Index,
+                            output.CachedPromptTokens);
                     }
                 }
                 stepping[e.Index] = false;
@@ -126,11 +127,11 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
         }
     }
 
-    private static RequestSpec Spec(int index, SimulatedRequest request) => new()
+    private RequestSpec Spec(int index, SimulatedRequest request) => new()
     {
         RequestId = index.ToString(System.Globalization.CultureInfo.InvariantCulture),
         Model = "sim",
-        PromptTokenIds = new int[request.InputTokens],
+        PromptTokenIds = PromptTokens.For(index, request, config.TraceBlockTokens),
         Sampling = new SamplingParameters { MaxTokens = Math.Max(1, request.OutputTokens), Temperature = 0 },
     };
 

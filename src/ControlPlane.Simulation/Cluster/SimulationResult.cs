@@ -5,4 +5,21 @@ public sealed record SimulationResult(IReadOnlyList<SimulatedOutcome> Outcomes, 
 {
     /// <summary>Virtual time over wall time: 100 means an hour of trace in 36 seconds.</summary>
     public double Speed => VirtualMs / Math.Max(WallTime.TotalMilliseconds, 1e-6);
+
+    /// <summary>Prompt tokens served from the prefix cache over prompt tokens, for the requests that finished.</summary>
+    public double PrefixHitRate
+    {
+        get
+        {
+            long prompt = 0, cached = 0;
+            foreach (var o in Outcomes)
+            {
+                if (o.Error is not null)
+                    continue;
+                prompt += o.InputTokens;
+                cached += o.CachedTokens;
+            }
+            return prompt == 0 ? 0 : (double)cached / prompt;
+        }
+    }
 }

@@ -1,6 +1,6 @@
-using ControlPlane.Engines;
+using ControlPlane.Engine.Core.Output;
 
-namespace ControlPlane.Simulation.Tests.Engine;
+namespace ControlPlane.Engine.Core.Tests.Output;
 
 public class StopStringMatcherTests
 {

@@ -1,29 +1,34 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using ControlPlane.Transfer;
 
-namespace ControlPlane.Engines;
+namespace ControlPlane.Engine.Core.Transfer;
 
 /// <summary>
 /// The KV stream's framing, the same for every engine: magic <c>CPKV</c>, a format version, the header as
-/// length-prefixed JSON, then <see cref="KvTransferHeader.PayloadBytes"/> of raw block data.
+/// length-prefixed JSON, then <see cref="KvTransferHeader.PayloadBytes"/> of raw block data. Parts follow
+/// each other on one stream.
 /// </summary>
 public static class KvTransferFormat
 {
-    public const int Version = 1;
+    public const int Version = 2;
     private static ReadOnlySpan<byte> Magic => "CPKV"u8;
 
-    public static void WriteHeader(Stream destination, KvTransferHeader header)
+    public static void Write(Stream destination, KvPart part)
     {
-        var json = JsonSerializer.SerializeToUtf8Bytes(header);
+        if (part.Payload.Length != part.Header.PayloadBytes)
+            throw new ArgumentException($"the part's payload is {part.Payload.Length} bytes but its header says {part.Header.PayloadBytes}", nameof(part));
+        var json = JsonSerializer.SerializeToUtf8Bytes(part.Header);
         Span<byte> prefix = stackalloc byte[12];
         Magic.CopyTo(prefix);
         BinaryPrimitives.WriteInt32LittleEndian(prefix[4..], Version);
         BinaryPrimitives.WriteInt32LittleEndian(prefix[8..], json.Length);
         destination.Write(prefix);
         destination.Write(json);
+        destination.Write(part.Payload.Span);
     }
 
-    public static KvTransferHeader ReadHeader(Stream source)
+    public static KvPart Read(Stream source)
     {
         Span<byte> prefix = stackalloc byte[12];
         source.ReadExactly(prefix);
@@ -37,7 +42,12 @@ public static class KvTransferFormat
             throw new InvalidDataException($"KV stream header length {length} is out of range");
         var json = new byte[length];
         source.ReadExactly(json);
-        return JsonSerializer.Deserialize<KvTransferHeader>(json)
+        var header = JsonSerializer.Deserialize<KvTransferHeader>(json)
             ?? throw new InvalidDataException("KV stream header is empty");
+        if (header.PayloadBytes is < 0 or > int.MaxValue)
+            throw new InvalidDataException($"KV stream payload of {header.PayloadBytes} bytes is out of range");
+        var payload = new byte[header.PayloadBytes];
+        source.ReadExactly(payload);
+        return new KvPart(header, payload);
     }
 }

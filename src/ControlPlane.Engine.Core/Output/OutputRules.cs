@@ -1,10 +1,13 @@
 using ControlPlane.Requests;
 
-namespace ControlPlane.Engines;
+namespace ControlPlane.Engine.Core.Output;
 
 /// <summary>What every engine does with a request's new token, so that all engines end requests alike.</summary>
 public static class OutputRules
 {
+    /// <summary>Greedy rows take the argmax and draw nothing from the request's random stream.</summary>
+    public static bool IsGreedy(SamplingParameters p) => p.Temperature <= 0 || p.TopK == 1;
+
     /// <summary>
     /// Applies stop token ids, end of sequence (unless ignored), stop strings and max tokens to a new token
     /// (already appended, <paramref name="outputCount"/> counting it). Returns the text to emit and why the
@@ -28,18 +31,4 @@ public static class OutputRules
         }
         return finish == FinishReason.None ? (text, finish) : (text + stops.Flush(), finish);
     }
-
-    /// <summary>The order in which waiting requests are admitted: service class, then higher priority, then arrival.</summary>
-    public static int CompareWaiting(RequestSpec x, long xArrival, RequestSpec y, long yArrival)
-    {
-        var c = x.ServiceClass.CompareTo(y.ServiceClass);
-        if (c != 0)
-            return c;
-        c = y.Priority.CompareTo(x.Priority);
-        return c != 0 ? c : xArrival.CompareTo(yArrival);
-    }
-
-    /// <summary>A request's own random source: from its seed (reproducible), else drawn from <paramref name="shared"/>.</summary>
-    public static Random RandomFor(RequestSpec request, Random shared) =>
-        request.Sampling.Seed is { } seed ? new Random(unchecked((int)seed ^ (int)(seed >> 32))) : new Random(shared.Next());
 }

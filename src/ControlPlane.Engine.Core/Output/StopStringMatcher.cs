@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace ControlPlane.Engines;
+namespace ControlPlane.Engine.Core.Output;
 
 /// <summary>
 /// Applies stop strings to a request's text as it grows, the same way for every engine: text up to the first

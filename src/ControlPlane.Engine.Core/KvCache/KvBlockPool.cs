@@ -1,33 +1,39 @@
-namespace ControlPlane.Engine.KvCache;
+using ControlPlane.KvCache;
+
+namespace ControlPlane.Engine.Core.KvCache;
 
 /// <summary>
-/// Hands out KV blocks. A full block is named by a chained hash of its tokens (the hash of the block before
-/// it and its own tokens), so requests with the same prefix share blocks by reference count. A block whose
-/// count drops to zero keeps its contents as a cache entry and is reused least-recently-used first; blocks
-/// never named go back to the free list.
+/// Hands out KV blocks. A full block is named by its chained hash, so requests with the same prefix share
+/// blocks by reference count. A named block whose count drops to zero keeps its contents as a cache entry
+/// and is reclaimed least-recently-used first; blocks never named go back to the free list. Every naming and
+/// every reclaim of a named block is recorded as a <see cref="KvEvent"/> until <see cref="DrainEvents"/>.
 /// </summary>
-public sealed class KvBlockPool
+public sealed class KvBlockPool : IKvBlockAllocator
 {
     private readonly int[] _references;
     private readonly ulong?[] _hashOf;
+    private readonly ulong[] _parentOf;
     private readonly Stack<int> _free = new();
     private readonly LinkedList<int> _cached = new();
     private readonly Dictionary<int, LinkedListNode<int>> _cachedNodes = [];
     private readonly Dictionary<ulong, int> _byHash = [];
+    private List<KvEvent> _events = [];
 
     public KvBlockPool(int blocks)
     {
         _references = new int[blocks];
         _hashOf = new ulong?[blocks];
+        _parentOf = new ulong[blocks];
         for (var b = blocks - 1; b >= 0; b--)
             _free.Push(b);
     }
 
     public int Total => _references.Length;
-
-    /// <summary>Blocks that can be handed out now: never used, or cached with no holder.</summary>
     public int Available => _free.Count + _cached.Count;
     public int Used => Total - Available;
+
+    /// <summary>Named blocks no request holds: the prefix cache.</summary>
+    public int Cached => _cached.Count;
 
     public bool TryAllocate(out int block)
     {
@@ -41,7 +47,9 @@ public sealed class KvBlockPool
             block = lru.Value;
             _cached.RemoveFirst();
             _cachedNodes.Remove(block);
-            _byHash.Remove(_hashOf[block]!.Value);
+            var hash = _hashOf[block]!.Value;
+            _byHash.Remove(hash);
+            _events.Add(new KvEvent(KvEventKind.Removed, hash, _parentOf[block]));
             _hashOf[block] = null;
             _references[block] = 1;
             return true;
@@ -50,7 +58,6 @@ public sealed class KvBlockPool
         return false;
     }
 
-    /// <summary>Takes a reference to the block named <paramref name="hash"/>, if one holds it.</summary>
     public bool TryShare(ulong hash, out int block)
     {
         if (!_byHash.TryGetValue(hash, out block))
@@ -64,12 +71,14 @@ public sealed class KvBlockPool
     }
 
     /// <summary>Names a block now that it is full; if another block already has the name, this one stays unnamed.</summary>
-    public void Name(int block, ulong hash)
+    public void Name(int block, ulong hash, ulong parentHash)
     {
         if (_hashOf[block] is not null || _byHash.ContainsKey(hash))
             return;
         _hashOf[block] = hash;
+        _parentOf[block] = parentHash;
         _byHash[hash] = block;
+        _events.Add(new KvEvent(KvEventKind.Stored, hash, parentHash));
     }
 
     public void Release(int block)
@@ -84,16 +93,13 @@ public sealed class KvBlockPool
             _free.Push(block);
     }
 
-    /// <summary>The chained hash of a full block: FNV-1a over the previous block's hash and this block's tokens.</summary>
-    public static ulong ChainHash(ulong previous, ReadOnlySpan<int> tokens)
+    /// <summary>The events recorded since the last call, oldest first.</summary>
+    public IReadOnlyList<KvEvent> DrainEvents()
     {
-        var h = 14695981039346656037UL ^ previous;
-        h *= 1099511628211UL;
-        foreach (var t in tokens)
-        {
-            h ^= (uint)t;
-            h *= 1099511628211UL;
-        }
-        return h;
+        if (_events.Count == 0)
+            return [];
+        var events = _events;
+        _events = [];
+        return events;
     }
 }

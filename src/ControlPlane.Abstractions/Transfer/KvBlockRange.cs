@@ -1,4 +1,4 @@
-namespace ControlPlane.Engines;
+namespace ControlPlane.Transfer;
 
 /// <summary>A range of a request's KV blocks, by position in its block table. <c>Count = -1</c> means "to the end".</summary>
 public readonly record struct KvBlockRange(int First, int Count)

@@ -1,12 +1,12 @@
 using ControlPlane.Tokenization;
 
-namespace ControlPlane.Engine.Sampling;
+namespace ControlPlane.Engine.Core.Output;
 
 /// <summary>
 /// Turns a growing list of output tokens into text deltas. Decodes a short window so that a character split
 /// over several tokens (byte-level BPE) is emitted only once complete.
 /// </summary>
-public sealed class IncrementalDetokenizer(ITokenizer tokenizer)
+public sealed class IncrementalDetokenizer(ITokenizer tokenizer) : ITokenTextDecoder
 {
     private readonly List<int> _ids = [];
     private int _prefixOffset;

@@ -1,0 +1,112 @@
+using ControlPlane.Engines;
+using ControlPlane.Requests;
+using ControlPlane.Transfer;
+
+namespace ControlPlane.Engine.Core;
+
+public partial class EngineCore
+{
+    private readonly Dictionary<string, PartialImport> _imports = new(StringComparer.Ordinal);
+
+    public KvPart ExportKv(string requestId, KvBlockRange range)
+    {
+        if (!Scheduler.TryGet(requestId, out var request))
+            throw new KeyNotFoundException($"request '{requestId}' is not in this engine");
+        var size = Descriptor.KvBlockSize;
+        var computedBlocks = Scheduler.BlocksFor(request.ComputedTokens);
+        var count = range.Count < 0 ? computedBlocks - range.First : range.Count;
+        if (range.First < 0 || count < 0 || range.First + count > computedBlocks)
+            throw new ArgumentOutOfRangeException(nameof(range), $"blocks {range.First}..{range.First + count} are outside the {computedBlocks} computed blocks of '{requestId}'");
+        var firstToken = range.First * size;
+        var endToken = Math.Min(request.ComputedTokens, (range.First + count) * size);
+        var payload = _runner.ReadBlocks(request.BlockTable.GetRange(range.First, count));
+        var layout = _runner.KvLayout;
+        var header = new KvTransferHeader
+        {
+            RequestId = requestId,
+            Model = Descriptor.Model,
+            Layout = layout.Layout,
+            DType = layout.DType,
+            KvBlockSize = size,
+            FirstBlock = range.First,
+            BlockCount = count,
+            TokenIds = request.Tokens(firstToken, endToken - firstToken),
+            Resume = range.First + count == computedBlocks ? request.ToResumeState() : null,
+            PayloadBytes = payload.Length,
+        };
+        return new KvPart(header, payload);
+    }
+
+    public void ImportKv(RequestSpec request, KvPart part)
+    {
+        var header = part.Header;
+        var layout = _runner.KvLayout;
+        if (header.Model != Descriptor.Model || header.Layout != layout.Layout || header.DType != layout.DType || header.KvBlockSize != Descriptor.KvBlockSize)
+            throw new InvalidDataException($"KV stream of model '{header.Model}', layout '{header.Layout}', {header.DType}, block size {header.KvBlockSize} does not fit this engine ('{Descriptor.Model}', '{layout.Layout}', {layout.DType}, {Descriptor.KvBlockSize})");
+        if (header.RequestId != request.RequestId)
+            throw new InvalidDataException($"KV stream is for request '{header.RequestId}', not '{request.RequestId}'");
+        if (Scheduler.Contains(request.RequestId))
+            throw new EngineRejectedException($"request '{request.RequestId}' is already running in this engine");
+        if (part.Payload.Length != header.BlockCount * layout.BytesPerBlock)
+            throw new InvalidDataException($"KV stream payload is {part.Payload.Length} bytes, expected {header.BlockCount * layout.BytesPerBlock} for {header.BlockCount} blocks");
+        var import = _imports.TryGetValue(request.RequestId, out var existing) ? existing : new PartialImport();
+        if (header.FirstBlock != import.Blocks.Count)
+        {
+            DropImport(request.RequestId);
+            throw new InvalidDataException($"KV stream starts at block {header.FirstBlock} but {import.Blocks.Count} blocks were imported so far");
+        }
+        _imports[request.RequestId] = import;
+        for (var i = 0; i < header.BlockCount; i++)
+        {
+            if (!Pool.TryAllocate(out var block))
+            {
+                DropImport(request.RequestId);
+                throw new EngineRejectedException($"no room for {header.BlockCount} imported KV blocks ({Pool.Available + i} free)");
+            }
+            import.Blocks.Add(block);
+        }
+        _runner.WriteBlocks(import.Blocks.GetRange(header.FirstBlock, header.BlockCount), part.Payload.Span);
+        import.Tokens.AddRange(header.TokenIds);
+        if (header.Resume is { } resume)
+            Resume(request, resume, import);
+    }
+
+    private void Resume(RequestSpec spec, ResumeState resume, PartialImport import)
+    {
+        _imports.Remove(spec.RequestId);
+        var request = NewRequest(spec, resume.RandomSeed, resume.RandomDraws);
+        request.OutputTokenIds.AddRange(resume.OutputTokenIds);
+        if (import.Blocks.Count != Scheduler.BlocksFor(resume.ComputedTokens) || import.Tokens.Count != resume.ComputedTokens
+            || !import.Tokens.SequenceEqual(request.Tokens(0, resume.ComputedTokens)))
+        {
+            foreach (var b in import.Blocks)
+                Pool.Release(b);
+            throw new InvalidDataException($"KV stream for '{spec.RequestId}' holds {import.Blocks.Count} blocks of {import.Tokens.Count} tokens, which are not the request's {resume.ComputedTokens} computed tokens");
+        }
+        request.BlockTable.AddRange(import.Blocks);
+        request.ComputedTokens = resume.ComputedTokens;
+        request.CachedPromptTokens = resume.CachedPromptTokens;
+        request.NextOutputSequence = resume.NextOutputSequence;
+        // The text and stop-string state are functions of the output tokens: replaying them rebuilds both exactly.
+        foreach (var token in resume.OutputTokenIds)
+            request.Stops.Append(request.Text.Add(token));
+        Scheduler.NameFullBlocks(request);
+        Scheduler.AddRunning(request);
+    }
+
+    private bool DropImport(string requestId)
+    {
+        if (!_imports.Remove(requestId, out var import))
+            return false;
+        foreach (var block in import.Blocks)
+            Pool.Release(block);
+        return true;
+    }
+
+    /// <summary>The blocks and tokens of a request imported so far, before the part that completes it.</summary>
+    private sealed class PartialImport
+    {
+        public List<int> Blocks { get; } = [];
+        public List<int> Tokens { get; } = [];
+    }
+}

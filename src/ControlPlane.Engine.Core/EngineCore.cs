@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using ControlPlane.Engine.Core.KvCache;
+using ControlPlane.Engine.Core.Output;
+using ControlPlane.Engine.Core.Requests;
+using ControlPlane.Engine.Core.Scheduling;
+using ControlPlane.Engines;
+using ControlPlane.Requests;
+using ControlPlane.Tokenization;
+
+namespace ControlPlane.Engine.Core;
+
+/// <summary>
+/// The engine every backend is: one <see cref="StepScheduler"/> over one <see cref="KvBlockPool"/> plans each
+/// step, an <see cref="IStepRunner"/> computes it, and the output rules end requests alike everywhere.
+/// Continuous batching, chunked prefill, prefix sharing, recompute preemption, abort and KV export/import
+/// are written once, here. Driven from one loop (see <see cref="IEngine"/>).
+/// </summary>
+public partial class EngineCore : IEngine
+{
+    private readonly IStepRunner _runner;
+    private readonly ITokenizer _tokenizer;
+    private readonly Func<ITokenTextDecoder> _newDecoder;
+    private readonly Random _random;
+    private long _arrivals;
+
+    public EngineCore(string model, IStepRunner runner, int kvBlocks, SchedulerOptions options, ITokenizer tokenizer,
+        Func<ITokenTextDecoder>? newDecoder = null, Random? random = null)
+    {
+        _runner = runner;
+        _tokenizer = tokenizer;
+        _newDecoder = newDecoder ?? (() => new IncrementalDetokenizer(tokenizer));
+        _random = random ?? new Random();
+        Pool = new KvBlockPool(kvBlocks);
+        Scheduler = new StepScheduler(options, Pool, new KvBlockHasher(model, options.KvBlockSize));
+        Descriptor = new EngineDescriptor
+        {
+            Model = model,
+            Backend = runner.Backend,
+            KvBlockSize = options.KvBlockSize,
+            TotalKvBlocks = kvBlocks,
+            MaxContextTokens = options.MaxContextTokens,
+        };
+    }
+
+    public EngineDescriptor Descriptor { get; }
+    public bool HasWork => Scheduler.HasWork;
+    public KvBlockPool Pool { get; }
+    public StepScheduler Scheduler { get; }
+
+    public void Add(RequestSpec request)
+    {
+        if (Scheduler.Contains(request.RequestId) || _imports.ContainsKey(request.RequestId))
+            throw new EngineRejectedException($"request '{request.RequestId}' is already in this engine");
+        if (request.PromptTokenIds.Count == 0)
+            throw new EngineRejectedException("the prompt is empty");
+        if (request.PromptTokenIds.Count + request.Sampling.MaxTokens > Descriptor.MaxContextTokens)
+            throw new EngineRejectedException($"prompt ({request.PromptTokenIds.Count}) plus max tokens ({request.Sampling.MaxTokens}) exceed the context of {Descriptor.MaxContextTokens}");
+        if (Scheduler.BlocksFor(request.PromptTokenIds.Count + 1) > Pool.Total)
+            throw new EngineRejectedException($"a prompt of {request.PromptTokenIds.Count} tokens needs more KV blocks than this engine has ({Pool.Total})");
+        var vocabulary = _tokenizer.VocabularySize;
+        foreach (var t in request.PromptTokenIds)
+        {
+            if (t < 0 || t >= vocabulary)
+                throw new EngineRejectedException($"the prompt holds token id {t}, outside the vocabulary of {vocabulary}");
+        }
+        Scheduler.Add(NewRequest(request, RequestRandom.SeedFor(request.Sampling.Seed, _random), 0));
+    }
+
+    public async ValueTask<EngineStepResult> StepAsync(CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var result = ComputeStep();
+        await _runner.PaceAsync(result.Duration, Stopwatch.GetElapsedTime(started), !HasWork, cancellationToken).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>Plans and runs one step without waiting out its duration (the simulator's virtual time calls this).</summary>
+    public EngineStepResult ComputeStep()
+    {
+        var started = Stopwatch.GetTimestamp();
+        var plan = Scheduler.Schedule();
+        if (plan.Chunks.Count == 0)
+            return EngineStepResult.Empty with { KvEvents = Pool.DrainEvents() };
+        var run = _runner.Run(plan);
+        var outputs = new List<RequestOutput>(plan.Chunks.Count);
+        for (var i = 0; i < plan.Chunks.Count; i++)
+        {
+            var chunk = plan.Chunks[i];
+            Scheduler.Advance(chunk);
+            if (chunk.Samples)
+                outputs.Add(Emit(chunk.Request, run.Tokens[i]));
+        }
+        return new EngineStepResult
+        {
+            Outputs = outputs,
+            PrefillTokens = plan.PrefillTokens,
+            DecodeSequences = plan.DecodeSequences,
+            Duration = run.ModelledDuration ?? Stopwatch.GetElapsedTime(started),
+            KvEvents = Pool.DrainEvents(),
+        };
+    }
+
+    public bool Abort(string requestId) => Scheduler.Remove(requestId) || DropImport(requestId);
+
+    public EngineSnapshot Snapshot() => new()
+    {
+        RunningRequests = Scheduler.Running,
+        WaitingRequests = Scheduler.Waiting,
+        UsedKvBlocks = Pool.Used,
+        TotalKvBlocks = Pool.Total,
+        WaitingKvBlocks = Scheduler.WaitingBlocks(),
+        PreemptionCount = Scheduler.Preemptions,
+    };
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (!disposing)
+            return;
+        foreach (var id in Scheduler.RequestIds.ToArray())
+            Scheduler.Remove(id);
+        foreach (var id in _imports.Keys.ToArray())
+            DropImport(id);
+        _runner.Dispose();
+    }
+
+    private EngineRequest NewRequest(RequestSpec spec, ulong seed, long draws) =>
+        new(spec, _arrivals++, new RequestRandom(seed, draws), _newDecoder());
+
+    private RequestOutput Emit(EngineRequest request, int token)
+    {
+        request.OutputTokenIds.Add(token);
+        var (text, finish) = OutputRules.Apply(request.Spec.Sampling, token, request.OutputTokenIds.Count,
+            _tokenizer.EndOfSequenceTokenIds, request.Stops, () => request.Text.Add(token));
+        if (finish != FinishReason.None)
+            Scheduler.Remove(request.Id);
+        return new RequestOutput
+        {
+            RequestId = request.Id,
+            NewTokenIds = [token],
+            TextDelta = text,
+            FinishReason = finish,
+            PromptTokens = request.PromptTokens,
+            CompletionTokens = request.OutputTokenIds.Count,
+            CachedPromptTokens = request.CachedPromptTokens,
+            Sequence = request.NextOutputSequence++,
+        };
+    }
+}

@@ -1,0 +1,31 @@
+using ControlPlane.Engine.Core.Scheduling;
+
+namespace ControlPlane.Engine.Core;
+
+/// <summary>
+/// What a backend implements: run a planned step (the TorchSharp runner on the device; the simulated runner
+/// from its performance profile) and move the bytes of KV blocks in and out. It never decides what runs.
+/// </summary>
+public interface IStepRunner : IDisposable
+{
+    /// <summary>The backend's name: <c>simulated</c>, <c>torchsharp</c>.</summary>
+    string Backend { get; }
+
+    /// <summary>How the blocks' bytes are laid out; an import checks both ends agree.</summary>
+    KvDataLayout KvLayout { get; }
+
+    /// <summary>Computes the plan; returns one token per chunk that samples (-1 for the others) and the step's duration if the backend models it.</summary>
+    StepRun Run(StepPlan plan);
+
+    /// <summary>
+    /// Waits, after a step that lasts <paramref name="duration"/> of which <paramref name="computed"/> has
+    /// passed already, until the step is over; a real backend returns at once. <paramref name="idle"/>: no work is left.
+    /// </summary>
+    ValueTask PaceAsync(TimeSpan duration, TimeSpan computed, bool idle, CancellationToken cancellationToken);
+
+    /// <summary>Copies the blocks' keys and values to host memory, in the order given.</summary>
+    byte[] ReadBlocks(IReadOnlyList<int> blocks);
+
+    /// <summary>Writes keys and values read by a peer's <see cref="ReadBlocks"/> into these blocks.</summary>
+    void WriteBlocks(IReadOnlyList<int> blocks, ReadOnlySpan<byte> data);
+}

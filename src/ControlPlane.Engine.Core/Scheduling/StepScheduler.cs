@@ -1,0 +1,199 @@
+using ControlPlane.Engine.Core.KvCache;
+using ControlPlane.Engine.Core.Output;
+using ControlPlane.Engine.Core.Requests;
+
+namespace ControlPlane.Engine.Core.Scheduling;
+
+/// <summary>
+/// Plans every step of every backend, as vLLM v1's scheduler does over its KV cache manager: running
+/// requests first (a decode token each, or their next prefill chunk), preempting the newest by recompute
+/// when blocks run out; then waiting requests in <see cref="WaitingOrder"/>, which first take any cached
+/// blocks of their prefix, while the token budget, the running limit and free blocks allow.
+/// </summary>
+public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator blocks, KvBlockHasher hasher)
+{
+    private readonly SortedSet<EngineRequest> _waiting = new(WaitingOrder.Instance);
+    private readonly List<EngineRequest> _running = [];
+    private readonly Dictionary<string, EngineRequest> _byId = new(StringComparer.Ordinal);
+
+    public SchedulerOptions Options { get; } = options;
+    public IKvBlockAllocator Blocks { get; } = blocks;
+    public KvBlockHasher Hasher { get; } = hasher;
+    public int Running => _running.Count;
+    public int Waiting => _waiting.Count;
+    public long Preemptions { get; private set; }
+    public bool HasWork => _waiting.Count > 0 || _running.Count > 0;
+
+    public bool Contains(string requestId) => _byId.ContainsKey(requestId);
+
+    public bool TryGet(string requestId, out EngineRequest request) => _byId.TryGetValue(requestId, out request!);
+
+    public IReadOnlyCollection<string> RequestIds => _byId.Keys;
+
+    public int BlocksFor(int tokens) => (tokens + Options.KvBlockSize - 1) / Options.KvBlockSize;
+
+    /// <summary>Queues a new request.</summary>
+    public void Add(EngineRequest request)
+    {
+        _byId.Add(request.Id, request);
+        _waiting.Add(request);
+    }
+
+    /// <summary>Adds a request whose blocks are already computed (imported): it decodes from the next step.</summary>
+    public void AddRunning(EngineRequest request)
+    {
+        _byId.Add(request.Id, request);
+        _running.Add(request);
+    }
+
+    /// <summary>Blocks the waiting requests still need before their next token can be sampled.</summary>
+    public int WaitingBlocks()
+    {
+        var total = 0;
+        foreach (var r in _waiting)
+            total += Math.Max(0, BlocksFor(r.ContextTokens + 1) - r.BlockTable.Count);
+        return total;
+    }
+
+    public StepPlan Schedule()
+    {
+        var budget = Options.MaxBatchedTokens;
+        var chunks = new List<ScheduledChunk>(_running.Count + 4);
+        var preempted = false;
+        for (var i = 0; i < _running.Count && budget > 0; i++)
+        {
+            var request = _running[i];
+            var tokens = Math.Min(request.ContextTokens - request.ComputedTokens, budget);
+            if (tokens <= 0)
+                continue;
+            if (!Reserve(request, request.ComputedTokens + tokens, ref preempted))
+                break;
+            chunks.Add(Chunk(request, tokens));
+            budget -= tokens;
+        }
+        while (!preempted && budget > 0 && _waiting.Count > 0 && _running.Count < Options.MaxRunningRequests)
+        {
+            var request = _waiting.Min!;
+            if (request.BlockTable.Count == 0 && Options.PrefixSharing)
+                SharePrefix(request);
+            if (BlocksFor(request.ContextTokens + 1) - request.BlockTable.Count > Blocks.Available)
+            {
+                Release(request); // give back shared blocks; it retries next step
+                request.CachedPromptTokens = 0;
+                break;
+            }
+            var tokens = Math.Min(request.ContextTokens - request.ComputedTokens, budget);
+            Reserve(request, request.ComputedTokens + tokens, ref preempted);
+            _waiting.Remove(request);
+            _running.Add(request);
+            chunks.Add(Chunk(request, tokens));
+            budget -= tokens;
+        }
+        return new StepPlan(chunks);
+    }
+
+    /// <summary>After the step ran: the chunk's tokens are computed, and the blocks they filled are named for sharing.</summary>
+    public void Advance(ScheduledChunk chunk)
+    {
+        var request = chunk.Request;
+        request.ComputedTokens = chunk.Start + chunk.Count;
+        NameFullBlocks(request);
+    }
+
+    /// <summary>Names every full computed block of the request not named yet (hashes computed once per block).</summary>
+    public void NameFullBlocks(EngineRequest request)
+    {
+        var full = request.ComputedTokens / Options.KvBlockSize;
+        while (request.NamedBlocks < full)
+        {
+            var b = request.NamedBlocks++;
+            var parent = b == 0 ? Hasher.Seed : HashOf(request, b - 1);
+            Blocks.Name(request.BlockTable[b], HashOf(request, b), parent);
+        }
+    }
+
+    /// <summary>Removes a request that finished or was aborted, and frees its blocks.</summary>
+    public bool Remove(string requestId)
+    {
+        if (!_byId.Remove(requestId, out var request))
+            return false;
+        _waiting.Remove(request);
+        _running.Remove(request);
+        Release(request);
+        return true;
+    }
+
+    private ScheduledChunk Chunk(EngineRequest request, int tokens)
+    {
+        var samples = request.ComputedTokens + tokens == request.ContextTokens;
+        var draw = samples && !OutputRules.IsGreedy(request.Spec.Sampling) ? request.Random.NextDouble() : double.NaN;
+        return new ScheduledChunk(request, request.ComputedTokens, tokens, samples, draw);
+    }
+
+    /// <summary>Makes the block table cover <paramref name="tokens"/>; preempts the newest running request while blocks are short.</summary>
+    private bool Reserve(EngineRequest request, int tokens, ref bool preempted)
+    {
+        while (request.BlockTable.Count < BlocksFor(tokens))
+        {
+            if (Blocks.TryAllocate(out var block))
+            {
+                request.BlockTable.Add(block);
+                continue;
+            }
+            var victim = _running.Count > 0 ? _running[^1] : null;
+            if (victim is null)
+                return false;
+            Preempt(victim);
+            preempted = true;
+            if (ReferenceEquals(victim, request))
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>Takes the cached blocks of the request's longest cached prefix, leaving at least one token to compute (its logits give the next token).</summary>
+    private void SharePrefix(EngineRequest request)
+    {
+        var shareable = (request.ContextTokens - 1) / Options.KvBlockSize;
+        for (var b = 0; b < shareable; b++)
+        {
+            if (!Blocks.TryShare(HashOf(request, b), out var block))
+                break;
+            request.BlockTable.Add(block);
+        }
+        request.NamedBlocks = request.BlockTable.Count;
+        request.ComputedTokens = request.BlockTable.Count * Options.KvBlockSize;
+        request.CachedPromptTokens = Math.Min(request.ComputedTokens, request.PromptTokens);
+    }
+
+    /// <summary>Recompute preemption: the request gives back every block and waits to prefill its whole context again.</summary>
+    private void Preempt(EngineRequest request)
+    {
+        _running.Remove(request);
+        Release(request);
+        request.CachedPromptTokens = 0;
+        _waiting.Add(request);
+        Preemptions++;
+    }
+
+    private void Release(EngineRequest request)
+    {
+        foreach (var block in request.BlockTable)
+            Blocks.Release(block);
+        request.BlockTable.Clear();
+        request.NamedBlocks = 0;
+        request.ComputedTokens = 0;
+    }
+
+    private ulong HashOf(EngineRequest request, int block)
+    {
+        var size = Options.KvBlockSize;
+        while (request.BlockHashes.Count <= block)
+        {
+            var b = request.BlockHashes.Count;
+            var previous = b == 0 ? Hasher.Seed : request.BlockHashes[b - 1];
+            request.BlockHashes.Add(KvBlockHasher.Chain(previous, request.Tokens(b * size, size)));
+        }
+        return request.BlockHashes[block];
+    }
+}

@@ -1,0 +1,142 @@
+using ControlPlane.Engine.Core;
+using ControlPlane.Engine.Core.Scheduling;
+using ControlPlane.Engine.Cuda;
+using ControlPlane.Engine.KvCache;
+using ControlPlane.Engine.Model;
+
+namespace ControlPlane.Engine;
+
+/// <summary>
+/// Runs the engine core's planned steps on the device: one forward pass over every chunk (decode-only steps
+/// as a CUDA graph replay when graphs are on), then sampling for the chunks that sample, with one small
+/// read-back a step. Owns the paged KV cache's memory; the core owns which block is whose.
+/// </summary>
+public sealed partial class TorchStepRunner : IStepRunner
+{
+    public const string BackendName = "torchsharp";
+    private readonly RotaryEmbedding _rope;
+    private readonly PagedKvCache _cache;
+    private readonly DecodeGraphs? _graphs;
+    private readonly int _blockSize;
+
+    public TorchStepRunner(LlamaWeights weights, TorchEngineOptions options)
+    {
+        _blockSize = options.KvBlockSize;
+        var c = weights.Config;
+        MaxContextTokens = Math.Min(options.MaxContextTokens, c.MaxPositionEmbeddings);
+        _rope = new RotaryEmbedding(c, MaxContextTokens, weights.Device, weights.DType);
+        var reason = "kernels off";
+        var kernels = options.CudaKernels ? CudaKernels.TryCreate(c, options.KvBlockSize, weights.DType, weights.Device, out reason) : null;
+        Acceleration = kernels is null ? $"eager ({reason})" : "kernels";
+        Forward = new LlamaForward(weights, _rope, kernels);
+        KvBlocks = options.KvBlocks ?? PagedKvCache.BlocksFor(options.KvCacheBytes, c.Layers, options.KvBlockSize, c.KvHeads, c.HeadDim, (int)weights.Embeddings.ElementSize);
+        // Decode graphs pad their batches with rows that write to one extra block, which the pool never hands out.
+        var graphs = kernels is not null && options.CudaGraphs;
+        _cache = new PagedKvCache(c.Layers, KvBlocks + (graphs ? 1 : 0), options.KvBlockSize, c.KvHeads, c.HeadDim, weights.DType, weights.Device);
+        KvLayout = new KvDataLayout($"paged/l{c.Layers}/kvh{c.KvHeads}/d{c.HeadDim}/layer-major,k-then-v", weights.DType.ToString(), _cache.BytesPerBlock);
+        if (graphs)
+        {
+            try
+            {
+                _graphs = new DecodeGraphs(Forward, _cache, kernels!, KvBlocks, options.MaxRunningRequests, MaxContextTokens);
+                if (options.CaptureGraphsAtStart)
+                    _graphs.CaptureAll();
+                Acceleration = "kernels, decode graphs";
+            }
+            catch (Exception e) when (e is CudaException or EntryPointNotFoundException or DllNotFoundException)
+            {
+                Acceleration = $"kernels (no decode graphs: {e.Message})";
+            }
+        }
+    }
+
+    public string Backend => BackendName;
+    public KvDataLayout KvLayout { get; }
+
+    /// <summary>Blocks the pool may hand out (the graphs' scratch block is not one of them).</summary>
+    public int KvBlocks { get; }
+    public int MaxContextTokens { get; }
+    public string Acceleration { get; }
+    public LlamaForward Forward { get; }
+    public (int Count, TimeSpan Time) GraphCaptures => _graphs is null ? (0, TimeSpan.Zero) : (_graphs.Captured, _graphs.CaptureTime);
+
+    public StepRun Run(StepPlan plan)
+    {
+        var chunks = plan.Chunks;
+        var decodesOnly = true;
+        var widest = 0;
+        foreach (var c in chunks)
+        {
+            decodesOnly &= c.Count == 1 && c.Start > 0;
+            widest = Math.Max(widest, c.Request.BlockTable.Count);
+        }
+        return _graphs is not null && decodesOnly && _graphs.Fits(chunks.Count, widest) ? RunGraph(chunks) : RunEager(chunks);
+    }
+
+    public ValueTask PaceAsync(TimeSpan duration, TimeSpan computed, bool idle, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public void Dispose()
+    {
+        _graphs?.Dispose();
+        _cache.Dispose();
+        _rope.Dispose();
+    }
+
+    private StepRun RunEager(IReadOnlyList<ScheduledChunk> chunks)
+    {
+        var total = chunks.Sum(c => c.Count);
+        var tokens = new long[total];
+        var positions = new long[total];
+        var slots = new long[total];
+        var slices = new List<SequenceSlice>(chunks.Count);
+        var row = 0;
+        foreach (var chunk in chunks)
+        {
+            var request = chunk.Request;
+            var context = chunk.Start + chunk.Count;
+            var contextSlots = new long[context];
+            for (var p = 0; p < context; p++)
+                contextSlots[p] = Slot(request.BlockTable, p);
+            for (var j = 0; j < chunk.Count; j++)
+            {
+                tokens[row + j] = request.TokenAt(chunk.Start + j);
+                positions[row + j] = chunk.Start + j;
+                slots[row + j] = contextSlots[chunk.Start + j];
+            }
+            slices.Add(new SequenceSlice(row, chunk.Count, context, contextSlots, chunk.Samples));
+            row += chunk.Count;
+        }
+        using var logits = Forward.Run(new ForwardBatch(tokens, positions, slots, slices), _cache);
+        // The forward pass gives logits only for the chunks that sample, in plan order.
+        var logitRow = 0;
+        return new StepRun(Sample(chunks, [.. chunks.Select(c => c.Samples ? logitRow++ : -1)], logits));
+    }
+
+    /// <summary>A step of single new tokens (decodes) as one CUDA graph replay: no per-token slot lists, one input copy.</summary>
+    private StepRun RunGraph(IReadOnlyList<ScheduledChunk> chunks)
+    {
+        var n = chunks.Count;
+        var tokens = new long[n];
+        var positions = new long[n];
+        var slots = new long[n];
+        var lengths = new long[n];
+        var rowOf = new int[n];
+        var tables = new List<int>[n];
+        for (var i = 0; i < n; i++)
+        {
+            var chunk = chunks[i];
+            var position = chunk.Start;
+            tokens[i] = chunk.Request.TokenAt(position);
+            positions[i] = position;
+            slots[i] = Slot(chunk.Request.BlockTable, position);
+            lengths[i] = position + 1;
+            tables[i] = chunk.Request.BlockTable;
+            rowOf[i] = chunk.Samples ? i : -1; // the graph gives every row's logits
+        }
+        using var hidden = _graphs!.Run(tokens, positions, slots, lengths, tables);
+        using var logits = Forward.Logits(hidden);
+        return new StepRun(Sample(chunks, rowOf, logits));
+    }
+
+    private long Slot(List<int> table, int position) => (long)table[position / _blockSize] * _blockSize + position % _blockSize;
+}
