@@ -12,8 +12,8 @@ help: ## List the targets
 build: ## Build everything (warnings are errors)
 	$(DOTNET) build $(SLN) -c $(CONFIG) -v quiet -nologo
 
-run: ## Start the control plane on its embedded default at http://localhost:8080
-	$(DOTNET) run --project src/ControlPlane.Server -c $(CONFIG)
+run: ## Start the control plane on its embedded default at http://localhost:8080 (the worker host with the control role: everything in one process)
+	$(DOTNET) run --project src/ControlPlane.Worker -c $(CONFIG)
 
 test: ## Run all tests (needs redis-server, gcc, patchelf and npm; .ci/run installs them)
 	build/fetch-helm.sh

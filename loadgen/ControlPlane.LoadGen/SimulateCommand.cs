@@ -80,8 +80,8 @@ public static class SimulateCommand
             }
 
             Console.WriteLine();
-            Console.WriteLine("| load | policy | requests/s offered | p50 TTFT ms | p99 TTFT ms | p50 TPOT ms | p99 TPOT ms | goodput req/s | met SLO | refused | simulated s | wall s | × real time |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+            Console.WriteLine("| load | policy | requests/s offered | p50 TTFT ms | p99 TTFT ms | p50 TPOT ms | p99 TPOT ms | goodput req/s | met SLO | refused | prefix hit rate | simulated s | wall s | × real time |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
             foreach (var (load, offered, shaped) in runs)
             {
                 var curves = new List<(string Policy, double[] Ttft)>();
@@ -93,7 +93,7 @@ public static class SimulateCommand
                     ReportWriter.Write(dir, report, records);
                     curves.Add((policy, records.Where(r => r.Succeeded).Select(r => r.TimeToFirstTokenMs!.Value).Order().ToArray()));
                     Console.WriteLine(FormattableString.Invariant(
-                        $"| {load} | {policy} | {offered:0.0} | {report.TimeToFirstTokenMs.P50:0.0} | {report.TimeToFirstTokenMs.P99:0.0} | {report.TimePerOutputTokenMs.P50:0.0} | {report.TimePerOutputTokenMs.P99:0.0} | {report.Goodput:0.00} | {report.MetSlo}/{report.Sent} | {report.Failed} | {result.VirtualMs / 1000:0} | {result.WallTime.TotalSeconds:0.0} | {result.Speed:0} |"));
+                        $"| {load} | {policy} | {offered:0.0} | {report.TimeToFirstTokenMs.P50:0.0} | {report.TimeToFirstTokenMs.P99:0.0} | {report.TimePerOutputTokenMs.P50:0.0} | {report.TimePerOutputTokenMs.P99:0.0} | {report.Goodput:0.00} | {report.MetSlo}/{report.Sent} | {report.Failed} | {result.PrefixHitRate:P1} | {result.VirtualMs / 1000:0} | {result.WallTime.TotalSeconds:0.0} | {result.Speed:0} |"));
                 }
                 ComparePlot(Path.Combine(outDir, $"compare-ttft-{load.Replace("%", "pct", StringComparison.Ordinal).Replace(' ', '-')}.png"), $"TTFT CDF at load {load}", curves);
             }

@@ -28,7 +28,7 @@ if (args[0] == "attention")
 {
     var shuffle = new Random(1);
     // The decode attention kernel alone, on a cache of the model's shape: µs per call and the KV bytes it reads per second.
-    var config = ModelFolder.ReadConfig(folder);
+    var config = ControlPlane.Models.Folders.ModelFolderInfo.Read(folder).Config;
     var lines = new List<string>();
     foreach (var (warps, unroll) in new[] { (4, 2), (4, 4), (2, 4) })
     {

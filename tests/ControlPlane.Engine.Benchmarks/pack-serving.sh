@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Packs the server, the load generator and the engine benchmarks for serving.sh on the GPU machine:
+# Packs the worker host (gateway and TorchSharp engine in one process), the load generator and the engine benchmarks for serving.sh on the GPU machine:
 # .gpu/both.tar.xz (libtorch's CPU libraries dropped; the machine's CUDA libtorch is used), beside the .NET
 # runtime that ../shared/gpu/prepare.sh packs. Run from the project root.
 set -euo pipefail
 ../shared/gpu/prepare.sh tests/ControlPlane.Engine.Benchmarks/ControlPlane.Engine.Benchmarks.csproj > /dev/null
 rm -rf .gpu/app /tmp/pub-server /tmp/pub-loadgen /tmp/pub-bench
-dotnet publish src/ControlPlane.Server -c Release -r linux-x64 --self-contained false -o /tmp/pub-server -v quiet
+dotnet publish src/ControlPlane.Worker -c Release -r linux-x64 --self-contained false -o /tmp/pub-server -v quiet
 dotnet publish loadgen/ControlPlane.LoadGen -c Release -r linux-x64 --self-contained false -o /tmp/pub-loadgen -v quiet
 dotnet publish tests/ControlPlane.Engine.Benchmarks -c Release -r linux-x64 --self-contained false -o /tmp/pub-bench -v quiet
 for d in /tmp/pub-server /tmp/pub-loadgen /tmp/pub-bench; do

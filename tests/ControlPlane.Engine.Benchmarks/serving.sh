@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Serving on the GPU machine, end to end: the published server (TorchSharp engine, CUDA, a Llama-3-8B-shaped
+# Serving on the GPU machine, end to end: the published worker host (TorchSharp engine, CUDA, a Llama-3-8B-shaped
 # random model) behind its gateway, the load generator replaying the Azure conversation trace against it,
 # and the simulator on the same trace with the engine's fitted profile; then `compare`.
 # On this machine first: tests/ControlPlane.Engine.Benchmarks/pack-serving.sh (writes .gpu/both.tar.xz);
@@ -27,7 +27,7 @@ p.update(name='torchsharp-as-served', totalKvBlocks=40000*1024*1024//(131072*16)
 json.dump(p, open('/tmp/srv/profile.json','w'))
 PY
 cp /tmp/srv/appsettings.json /tmp/pub-server/appsettings.json
-dotnet /tmp/pub-server/ControlPlane.Server.dll > $OUT/server.log 2>&1 < /dev/null &
+dotnet /tmp/pub-server/ControlPlane.Worker.dll > $OUT/server.log 2>&1 < /dev/null &
 SERVER=$!
 echo "server start $(date +%s)"
 for i in $(seq 500); do curl -sf http://127.0.0.1:8080/readyz >/dev/null && break; sleep 0.5; done

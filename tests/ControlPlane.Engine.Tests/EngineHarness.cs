@@ -1,5 +1,6 @@
 using ControlPlane.Engine.Loading;
 using ControlPlane.Engine.Model;
+using ControlPlane.Models.Folders;
 using ControlPlane.Tokenization;
 using ControlPlane.Engines;
 using ControlPlane.Requests;
@@ -14,8 +15,9 @@ public sealed class EngineHarness : IDisposable
 
     public EngineHarness()
     {
-        Weights = ModelFolder.Load(Folder.Value, CPU, ScalarType.Float32);
-        Tokenizer = HuggingFaceTokenizer.Load(Folder.Value, Weights.Config.EosTokenIds);
+        var info = ModelFolderInfo.Read(Folder.Value);
+        Weights = ModelFolder.Load(info, CPU, ScalarType.Float32);
+        Tokenizer = info.LoadTokenizer();
     }
 
     public static string ModelFolderPath => Folder.Value;

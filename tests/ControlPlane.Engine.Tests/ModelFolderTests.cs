@@ -1,4 +1,6 @@
 using ControlPlane.Engine.Loading;
+using ControlPlane.Models.Configuration;
+using ControlPlane.Models.Folders;
 using static TorchSharp.torch;
 
 namespace ControlPlane.Engine.Tests;
@@ -28,8 +30,7 @@ public class ModelFolderTests
     {
         var folder = TinyModel.Create(edit: t =>
         {
-            t["model.layers.1.mlp.up_proj.weight"].Dispose();
-            t["model.layers.1.mlp.up_proj.weight"] = zeros(100, TinyModel.Hidden);
+            t["model.layers.1.mlp.up_proj.weight"] = HostTensor.Zeros(100, TinyModel.Hidden);
         });
         var ex = Assert.Throws<InvalidDataException>(() => ModelFolder.Load(folder, CPU));
         Assert.Contains("model.layers.1.mlp.up_proj.weight", ex.Message);
@@ -40,7 +41,7 @@ public class ModelFolderTests
     [Fact]
     public void Load_MissingTensor_NamesIt()
     {
-        var folder = TinyModel.Create(edit: t => { t["model.norm.weight"].Dispose(); t.Remove("model.norm.weight"); });
+        var folder = TinyModel.Create(edit: t => t.Remove("model.norm.weight"));
         var ex = Assert.Throws<InvalidDataException>(() => ModelFolder.Load(folder, CPU));
         Assert.Contains("model.norm.weight", ex.Message);
     }
@@ -71,8 +72,8 @@ public class ModelFolderTests
         {
             var names = file.Entries.Keys.Order(StringComparer.Ordinal).ToArray();
             var half = names.Length / 2;
-            SafetensorsWriter.Write(Path.Combine(folder, "model-00001-of-00002.safetensors"), names[..half].ToDictionary(n => n, file.Read));
-            SafetensorsWriter.Write(Path.Combine(folder, "model-00002-of-00002.safetensors"), names[half..].ToDictionary(n => n, file.Read));
+            SafetensorsWriter.Write(Path.Combine(folder, "model-00001-of-00002.safetensors"), names[..half].ToDictionary(n => n, n => Host(file, n)));
+            SafetensorsWriter.Write(Path.Combine(folder, "model-00002-of-00002.safetensors"), names[half..].ToDictionary(n => n, n => Host(file, n)));
             File.WriteAllText(Path.Combine(folder, "model.safetensors.index.json"), System.Text.Json.JsonSerializer.Serialize(new
             {
                 weight_map = names.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i < half ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors"),
@@ -81,6 +82,12 @@ public class ModelFolderTests
         File.Delete(Path.Combine(folder, "model.safetensors"));
         using var weights = ModelFolder.Load(folder, CPU);
         Assert.Equal(TinyModel.Layers, weights.Layers.Count);
+    }
+
+    private static HostTensor Host(SafetensorsFile file, string name)
+    {
+        using var tensor = file.Read(name);
+        return new HostTensor(tensor.shape, tensor.data<float>().ToArray());
     }
 }
 

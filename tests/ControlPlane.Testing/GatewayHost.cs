@@ -31,7 +31,7 @@ public sealed class GatewayHost : IAsyncDisposable
     public HttpClient Http { get; }
     public IGrainFactory Grains => App.Services.GetRequiredService<IGrainFactory>();
 
-    public static async Task<GatewayHost> StartAsync(IDictionary<string, string?>? overrides = null)
+    public static async Task<GatewayHost> StartAsync(IDictionary<string, string?>? overrides = null, IReadOnlyList<IEngineBackend>? backends = null, bool waitReady = true)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -51,11 +51,12 @@ public sealed class GatewayHost : IAsyncDisposable
 
         // An empty content root: the host reads only these settings, never the server's appsettings.json.
         var root = Directory.CreateTempSubdirectory("controlplane-test-host-").FullName;
-        var app = ControlPlaneHost.Build([], c => c.AddInMemoryCollection(settings), contentRoot: root);
+        var app = ControlPlaneHost.Build([], c => c.AddInMemoryCollection(settings), contentRoot: root, backends: backends);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var host = new GatewayHost(app, new Uri(address));
-        await host.WaitReadyAsync();
+        if (waitReady)
+            await host.WaitReadyAsync();
         return host;
     }
 

@@ -12,8 +12,11 @@ public static class SimulationRun
     public static (IReadOnlyList<RequestRecord> Records, SimulationResult Result) Run(
         IReadOnlyList<TraceRequest> trace, int instances, PerformanceProfile profile, DispatchConfig dispatch, int seed)
     {
-        var simulator = new ClusterSimulator(new ClusterSimulationConfig { Instances = instances, Profile = profile, Dispatch = dispatch, Seed = seed });
-        var result = simulator.Run([.. trace.Select(r => new SimulatedRequest(r.ArrivalMs, r.InputTokens, Math.Max(1, r.OutputTokens)))]);
+        var simulator = new ClusterSimulator(new ClusterSimulationConfig
+        {
+            Instances = instances, Profile = profile, Dispatch = dispatch, Seed = seed, TraceBlockTokens = MooncakeTraceReader.HashBlockTokens,
+        });
+        var result = simulator.Run([.. trace.Select(r => new SimulatedRequest(r.ArrivalMs, r.InputTokens, Math.Max(1, r.OutputTokens), r.HashIds))]);
         var records = result.Outcomes.Select(o => new RequestRecord
         {
             Index = o.Index,

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ControlPlane.Models.Folders;
 using ControlPlane.Engine.Model;
 using static TorchSharp.torch;
 
@@ -10,17 +11,13 @@ namespace ControlPlane.Engine.Loading;
 /// </summary>
 public static class ModelFolder
 {
-    public static LlamaConfig ReadConfig(string folder)
-    {
-        if (!Directory.Exists(folder))
-            throw new DirectoryNotFoundException($"model folder '{folder}' does not exist");
-        var path = Path.Combine(folder, "config.json");
-        return File.Exists(path) ? LlamaConfig.Parse(path) : throw new FileNotFoundException($"model folder '{folder}' has no config.json", path);
-    }
+    public static LlamaWeights Load(string folder, Device device, ScalarType? dtype = null) => Load(ModelFolderInfo.Read(folder), device, dtype);
 
-    public static LlamaWeights Load(string folder, Device device, ScalarType? dtype = null)
+    /// <summary>Loads the weights of a folder whose config was read already.</summary>
+    public static LlamaWeights Load(ModelFolderInfo info, Device device, ScalarType? dtype = null)
     {
-        var config = ReadConfig(folder);
+        var folder = info.Folder;
+        var config = info.Config;
         var type = dtype ?? config.TorchDType switch
         {
             "float32" => ScalarType.Float32,

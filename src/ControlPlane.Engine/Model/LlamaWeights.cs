@@ -1,4 +1,4 @@
-using ControlPlane.Engine.Loading;
+using ControlPlane.Models.Configuration;
 using static TorchSharp.torch;
 
 namespace ControlPlane.Engine.Model;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using ControlPlane.Engines;
+using ControlPlane.Grains.Requests;
 using ControlPlane.Instances;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -21,7 +22,8 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     /// <summary>Adds an engine to run here; call before the host starts, or at any time after (it registers at once).</summary>
     public EngineRunner Add(InstanceDescriptor descriptor, IEngine engine)
     {
-        var runner = new EngineRunner(descriptor, engine, time, loggers.CreateLogger<EngineRunner>(), localSinks);
+        var runner = new EngineRunner(descriptor, engine, time, loggers.CreateLogger<EngineRunner>(), localSinks,
+            new RequestPhaseWriter(grains, time, loggers.CreateLogger<RequestPhaseWriter>()));
         if (!_runners.TryAdd(descriptor.InstanceId, runner))
             throw new InvalidOperationException($"instance '{descriptor.InstanceId}' is already hosted here");
         return runner;

@@ -44,8 +44,17 @@ public sealed partial class EngineRunner
                 EngineTime = output.Finished ? _time.GetElapsedTime(tracked.AdmittedAt) : TimeSpan.Zero,
             };
             tracked.NextSequence = output.Sequence + 1;
+            if (!tracked.Decoding && output.NewTokenIds.Count > 0)
+            {
+                tracked.Decoding = true;
+                WritePhase(tracked, output.RequestId, RequestPhase.Decoding, Descriptor.InstanceId);
+            }
             if (output.Finished)
+            {
                 _tracked.Remove(output.RequestId);
+                WritePhase(tracked, output.RequestId, output.FinishReason is FinishReason.Stop or FinishReason.Length ? RequestPhase.Finished : RequestPhase.Failed,
+                    usage: chunk.Usage, finish: output.FinishReason);
+            }
             Enqueue(tracked.Sink, chunk);
         }
         Flush();
@@ -56,6 +65,7 @@ public sealed partial class EngineRunner
     {
         if (!_tracked.Remove(requestId, out var tracked))
             return;
+        WritePhase(tracked, requestId, RequestPhase.Failed, finish: reason, error: error);
         Enqueue(tracked.Sink, new TokenChunk
         {
             RequestId = requestId,
@@ -66,6 +76,14 @@ public sealed partial class EngineRunner
             Error = error,
             EngineTime = _time.GetElapsedTime(tracked.AdmittedAt),
         });
+    }
+
+    /// <summary>The instance records what it sees; the gateway records only the start and a cancel.</summary>
+    private void WritePhase(TrackedRequest tracked, string requestId, RequestPhase to, string? instanceId = null, RequestUsage? usage = null,
+        FinishReason finish = FinishReason.None, string? error = null)
+    {
+        if (_phases is not null)
+            tracked.LastPhaseWrite = _phases.Post(tracked.LastPhaseWrite, requestId, to, instanceId, usage, finish, error);
     }
 
     private void Enqueue(ITokenSink sink, TokenChunk chunk)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using ControlPlane.Engines;
+using ControlPlane.Grains.Requests;
 using ControlPlane.Instances;
 using ControlPlane.Requests;
 using ControlPlane.Tokens;
@@ -29,8 +30,12 @@ public sealed partial class EngineRunner : IAsyncDisposable
 
     private readonly LocalTokenSinks? _localSinks;
 
-    public EngineRunner(InstanceDescriptor descriptor, IEngine engine, TimeProvider time, ILogger logger, LocalTokenSinks? localSinks = null)
+    private readonly RequestPhaseWriter? _phases;
+
+    public EngineRunner(InstanceDescriptor descriptor, IEngine engine, TimeProvider time, ILogger logger, LocalTokenSinks? localSinks = null,
+        RequestPhaseWriter? phases = null)
     {
+        _phases = phases;
         _localSinks = localSinks;
         Descriptor = descriptor;
         _engine = engine;

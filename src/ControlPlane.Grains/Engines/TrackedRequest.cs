@@ -8,4 +8,10 @@ internal sealed class TrackedRequest(ITokenSink sink, long admittedAt)
     public ITokenSink Sink { get; } = sink;
     public long AdmittedAt { get; } = admittedAt;
     public int NextSequence { get; set; }
+
+    /// <summary>Whether a token went out, so the request grain has been told it decodes here.</summary>
+    public bool Decoding { get; set; }
+
+    /// <summary>The last write of the request's phase, which the next one follows.</summary>
+    public Task LastPhaseWrite { get; set; } = Task.CompletedTask;
 }

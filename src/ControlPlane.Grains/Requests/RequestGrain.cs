@@ -2,11 +2,16 @@ using ControlPlane.Requests;
 
 namespace ControlPlane.Grains.Requests;
 
-/// <summary>A request's lifecycle, persisted in the <c>requests</c> store on each phase change.</summary>
+/// <summary>
+/// A request's lifecycle, persisted in the <c>requests</c> store on placement changes and at the end. Two sides
+/// write it: the gateway its start and a cancel, the instance what it sees (decoding, transfers, the ending).
+/// Their calls are not ordered with each other, so a transition that arrives before the start waits for it.
+/// </summary>
 public sealed class RequestGrain([PersistentState("request", RequestGrain.StorageName)] IPersistentState<RequestStatus> state)
     : Grain, IRequestGrain
 {
     public const string StorageName = "requests";
+    private readonly List<RequestTransition> _early = [];
 
     public async Task StartAsync(RequestSpec spec, string? instanceId = null, CancellationToken cancellationToken = default)
     {
@@ -24,13 +29,20 @@ public sealed class RequestGrain([PersistentState("request", RequestGrain.Storag
             History = instanceId is null ? new[] { RequestPhase.Queued } : new[] { RequestPhase.Queued, RequestPhase.Prefilling },
         };
         await state.WriteStateAsync(cancellationToken);
+        foreach (var early in _early.ToArray())
+            await AdvanceAsync(early, cancellationToken);
+        _early.Clear();
     }
 
     public async Task<RequestStatus> AdvanceAsync(RequestTransition transition, CancellationToken cancellationToken = default)
     {
         var current = state.State;
         if (!state.RecordExists)
-            throw new InvalidOperationException($"request '{this.GetPrimaryKeyString()}' was never started");
+        {
+            // The instance saw the first token before the gateway's start landed: apply it after the start.
+            _early.Add(transition);
+            return current;
+        }
         if (!RequestLifecycle.CanMove(current.Phase, transition.To))
             throw new InvalidOperationException($"request '{this.GetPrimaryKeyString()}' cannot move from {current.Phase} to {transition.To}");
 

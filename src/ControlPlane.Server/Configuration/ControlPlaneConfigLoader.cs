@@ -1,7 +1,7 @@
+using ControlPlane.Models.Chat;
 using ControlPlane.Scheduling.Dispatch;
 using ControlPlane.Server.Hosting;
 using ControlPlane.Simulation.Performance;
-using ControlPlane.Server.Models;
 
 namespace ControlPlane.Server.Configuration;
 
@@ -98,7 +98,7 @@ public static class ControlPlaneConfigLoader
         {
             if (string.IsNullOrWhiteSpace(model.Path))
                 errors.Add($"{key}:Path is required for the torchsharp engine (a Hugging Face model folder, or builtin:tiny-random)");
-            else if (model.Path != EngineFactory.TinyRandom && !Directory.Exists(model.Path))
+            else if (model.Path != ModelFolders.TinyRandom && !Directory.Exists(model.Path))
                 errors.Add($"{key}:Path '{model.Path}' is not a folder");
             if (model.Device is not ("cpu" or "cuda"))
                 errors.Add($"{key}:Device '{model.Device}' is not cpu or cuda");

@@ -1,5 +1,5 @@
+using ControlPlane.Models.Chat;
 using ControlPlane.Requests;
-using ControlPlane.Server.Models;
 
 namespace ControlPlane.Server.Gateway;
 

@@ -1,6 +1,6 @@
+using ControlPlane.Models.Chat;
 using System.Text.Json;
 using ControlPlane.Requests;
-using ControlPlane.Server.Models;
 
 namespace ControlPlane.Server.Gateway;
 

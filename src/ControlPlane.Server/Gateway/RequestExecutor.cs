@@ -1,3 +1,4 @@
+using ControlPlane.Models.Chat;
 using System.Security.Cryptography;
 using ControlPlane.Grains;
 using ControlPlane.Instances;

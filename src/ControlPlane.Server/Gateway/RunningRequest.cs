@@ -6,8 +6,9 @@ using ControlPlane.Tokens;
 namespace ControlPlane.Server.Gateway;
 
 /// <summary>
-/// A request admitted on an instance, from the gateway's side: its chunk stream, and the bookkeeping that
-/// follows each chunk (first token, completion, cancellation) into the request grain and the metrics.
+/// A request admitted on an instance, from the gateway's side: its chunk stream, the metrics that follow each
+/// chunk, and a cancel. The request grain hears of the start and a cancel from here; the instance, which sees
+/// them, records decoding and the ending.
 /// </summary>
 public sealed class RunningRequest(
     RequestSpec spec, string instanceId, RequestTokenStream stream, RequestTracker tracker,
@@ -29,7 +30,6 @@ public sealed class RunningRequest(
         {
             _firstToken = time.GetElapsedTime(arrivedAt);
             metrics.FirstToken(Spec.Model, _firstToken.Value);
-            tracker.Advance(RequestPhase.Decoding, InstanceId);
         }
         if (chunk.FinishReason == FinishReason.None)
             return;
@@ -40,12 +40,10 @@ public sealed class RunningRequest(
         {
             metrics.Completed(Spec.Model, time.GetElapsedTime(arrivedAt), _firstToken, Usage.CompletionTokens);
             metrics.Outcome(Spec.Model, "finished");
-            tracker.Advance(RequestPhase.Finished, usage: Usage, finish: chunk.FinishReason);
         }
         else
         {
             metrics.Outcome(Spec.Model, "failed");
-            tracker.Advance(RequestPhase.Failed, usage: Usage, finish: chunk.FinishReason, error: chunk.Error);
         }
     }
 

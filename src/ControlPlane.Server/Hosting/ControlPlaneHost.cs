@@ -10,9 +10,14 @@ namespace ControlPlane.Server.Hosting;
 /// <summary>Builds the control silo: configuration, the Orleans silo, engines, the gateway and its endpoints.</summary>
 public static class ControlPlaneHost
 {
-    /// <summary>Builds the host; <c>appsettings.json</c> is read from <paramref name="contentRoot"/> (the working directory when null).</summary>
-    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null, string? contentRoot = null)
+    /// <summary>
+    /// Builds the host; <c>appsettings.json</c> is read from <paramref name="contentRoot"/> (the working directory
+    /// when null). Engines run on the <paramref name="backends"/> given besides the simulated one.
+    /// </summary>
+    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null, string? contentRoot = null,
+        IReadOnlyList<IEngineBackend>? backends = null)
     {
+        IReadOnlyList<IEngineBackend> all = [new SimulatedEngineBackend(), .. backends ?? []];
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = contentRoot });
         configure?.Invoke(builder.Configuration);
         var config = ControlPlaneConfigLoader.Load(builder.Configuration);
@@ -20,8 +25,9 @@ public static class ControlPlaneHost
         builder.Services.AddSingleton(config);
         builder.UseOrleans(silo => SiloConfiguration.Configure(silo, config.Cluster));
         // After the silo: hosted services start in order, and engines register with grains once it runs.
-        builder.Services.AddControlPlaneGrains(config.Dispatch, (sp, host) => EngineFactory.AddConfiguredEngines(sp, host, config));
-        builder.Services.AddSingleton(new ModelCatalog(config.Models.Select(EngineFactory.Describe)));
+        builder.Services.AddControlPlaneGrains(config.Dispatch, (sp, host) => EngineFactory.AddConfiguredEngines(sp, host, config, all));
+        builder.Services.AddSingleton<ModelFolders>();
+        builder.Services.AddSingleton(sp => new ModelCatalog(config.Models.Select(m => EngineFactory.Describe(m, sp.GetRequiredService<ModelFolders>()))));
         builder.Services.AddSingleton<TokenRouter>();
         builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddSingleton<RequestExecutor>();
@@ -38,6 +44,34 @@ public static class ControlPlaneHost
         MapEndpoints(app);
         return app;
     }
+
+    /// <summary>The body of a host's Main: builds, says where it serves, runs; a bad configuration exits with code 2.</summary>
+    public static async Task<int> RunAsync(string[] args, IReadOnlyList<IEngineBackend>? backends = null)
+    {
+        try
+        {
+            // appsettings.json beside the binary: the embedded default, wherever the process is started from.
+            var app = Build(args, contentRoot: AppContext.BaseDirectory, backends: backends);
+            app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(Banner(app.Urls.FirstOrDefault() ?? "http://localhost:8080")));
+            await app.RunAsync();
+            return 0;
+        }
+        catch (ConfigurationException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            return 2;
+        }
+    }
+
+    private static string Banner(string url) => $$"""
+
+        ControlPlane is serving on {{url}}
+          models:     curl {{url}}/v1/models
+          streaming:  curl -N {{url}}/v1/chat/completions -H 'Content-Type: application/json' \
+                        -d '{"model":"llama-3-8b-sim","stream":true,"max_tokens":32,"messages":[{"role":"user","content":"Hello"}]}'
+          metrics:    curl {{url}}/metrics
+        Press Ctrl+C to stop.
+        """;
 
     private static void MapEndpoints(WebApplication app)
     {

@@ -10,7 +10,8 @@ public class DispatchPathTests(ClusterFixture fixture)
     {
         RequestId = id,
         Model = ClusterFixture.Model,
-        PromptTokenIds = Enumerable.Range(1, prompt).ToArray(),
+        // A prompt of its own per request: the engines share cached prefixes, and these tests are about dispatch.
+        PromptTokenIds = Enumerable.Range(1, prompt).Select(i => 1 + (i * 31 + id.Sum(c => c) * 997) % 30_000).ToArray(),
         Sampling = new SamplingParameters { MaxTokens = maxTokens, Temperature = 0 },
     };
 

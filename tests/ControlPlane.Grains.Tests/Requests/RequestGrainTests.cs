@@ -22,6 +22,19 @@ public class RequestGrainTests(ClusterFixture fixture)
         new() { To = phase, At = T0.AddSeconds(second), InstanceId = instance };
 
     [Fact]
+    public async Task Advance_BeforeTheStartLands_IsAppliedAfterIt()
+    {
+        // The instance writes decoding and the ending, the gateway the start; their calls are not ordered.
+        var grain = fixture.Cluster.GrainFactory.GetGrain<IRequestGrain>("early-1");
+        await grain.AdvanceAsync(To(RequestPhase.Decoding, 1, "i-0"));
+        await grain.AdvanceAsync(To(RequestPhase.Finished, 2) with { Usage = new RequestUsage(3, 4, 0), FinishReason = FinishReason.Length });
+        await grain.StartAsync(Spec("early-1"), "i-0");
+        var status = await grain.GetStatusAsync();
+        Assert.Equal([RequestPhase.Queued, RequestPhase.Prefilling, RequestPhase.Decoding, RequestPhase.Finished], status.History);
+        Assert.Equal(4, status.CompletionTokens);
+    }
+
+    [Fact]
     public async Task Advance_FullLifecycleWithMigration_RecordsPhasesAndInstances()
     {
         var grain = fixture.Cluster.GrainFactory.GetGrain<IRequestGrain>("life-1");

@@ -11,7 +11,7 @@ public class HuggingFaceTokenizerPromptTests
     private static string Folder()
     {
         var folder = Directory.CreateTempSubdirectory("hf-tokenizer-").FullName;
-        var vocab = ControlPlane.Engine.Loading.RandomModelFolder.ByteVocabulary();
+        var vocab = ControlPlane.Models.Folders.RandomModelFolder.ByteVocabulary();
         var merges = new List<string>();
         foreach (var word in "the of and to in is was for on that with as by at from his her an are it be this which or had not but were they have one all".Split(' '))
         {

@@ -1,4 +1,4 @@
-using ControlPlane.Server.Models;
+using ControlPlane.Models.Chat;
 
 namespace ControlPlane.Server.Tests.Models;
 

@@ -1,7 +1,7 @@
 using System.Text;
-using System.Text.Json;
+using ControlPlane.Models.Folders;
 
-namespace ControlPlane.Server.Models;
+namespace ControlPlane.Models.Chat;
 
 /// <summary>Renders chat messages into a prompt in the model's own format, ending where the assistant speaks.</summary>
 public static class ChatTemplates
@@ -16,38 +16,19 @@ public static class ChatTemplates
     /// tokens) or ChatML (<c>&lt;|im_start|&gt;</c>); ChatML when the folder has no template. A template of
     /// another form is an error naming the setting that overrides it.
     /// </summary>
-    public static string Detect(string folder)
+    public static string Detect(TokenizerConfig config)
     {
-        var path = Path.Combine(folder, "tokenizer_config.json");
-        if (!File.Exists(path))
-            return ChatMl;
-        using var json = JsonDocument.Parse(File.ReadAllText(path));
-        var template = TemplateText(json.RootElement);
+        var template = config.ChatTemplate;
         if (template is null)
             return ChatMl;
         if (template.Contains("<|start_header_id|>", StringComparison.Ordinal))
             return Llama3;
         if (template.Contains("<|im_start|>", StringComparison.Ordinal))
             return ChatMl;
-        throw new InvalidDataException($"{path}: the chat_template is neither the Llama-3 nor the ChatML form; set Models:N:ChatTemplate to '{ChatMl}' or '{Llama3}'");
+        throw new InvalidDataException($"{config.Path}: the chat_template is neither the Llama-3 nor the ChatML form; set Models:N:ChatTemplate to '{ChatMl}' or '{Llama3}'");
     }
 
-    /// <summary>chat_template as a string, or the one named "default" in a list of named templates.</summary>
-    private static string? TemplateText(JsonElement root)
-    {
-        if (!root.TryGetProperty("chat_template", out var template))
-            return null;
-        if (template.ValueKind == JsonValueKind.String)
-            return template.GetString();
-        if (template.ValueKind != JsonValueKind.Array)
-            return null;
-        foreach (var named in template.EnumerateArray())
-        {
-            if (named.TryGetProperty("name", out var name) && name.GetString() == "default" && named.TryGetProperty("template", out var text))
-                return text.GetString();
-        }
-        return null;
-    }
+    public static string Detect(string folder) => Detect(TokenizerConfig.Read(folder));
 
     public static string Render(string template, IReadOnlyList<ChatMessage> messages)
     {

@@ -7,7 +7,7 @@ namespace ControlPlane.Tokenization;
 /// <summary>
 /// A Hugging Face <c>tokenizer.json</c> with a byte-level BPE model (Llama 3, Qwen2, GPT-2 style), loaded
 /// into Microsoft.ML.Tokenizers. The pre-tokenizer's split pattern is taken from the file when it has one.
-/// End-of-sequence ids come from <c>config.json</c> (or <c>tokenizer_config.json</c>'s <c>eos_token</c>).
+/// End-of-sequence ids come from <c>config.json</c>, else from the token <c>tokenizer_config.json</c> names (both read by the caller).
 /// </summary>
 public sealed class HuggingFaceTokenizer : ITokenizer
 {
@@ -24,7 +24,7 @@ public sealed class HuggingFaceTokenizer : ITokenizer
     public int VocabularySize { get; }
     public IReadOnlyList<int> EndOfSequenceTokenIds { get; }
 
-    public static HuggingFaceTokenizer Load(string folder, IReadOnlyList<int> eosFromConfig)
+    public static HuggingFaceTokenizer Load(string folder, IReadOnlyList<int> eosFromConfig, string? eosToken = null)
     {
         var path = Path.Combine(folder, "tokenizer.json");
         if (!File.Exists(path))
@@ -49,7 +49,7 @@ public sealed class HuggingFaceTokenizer : ITokenizer
             PreTokenizer = new RegexPreTokenizer(new Regex(pattern, RegexOptions.Compiled), special),
         };
         var size = Math.Max(vocabulary.Max(v => v.Value), special.Count == 0 ? 0 : special.Values.Max()) + 1;
-        var eos = eosFromConfig.Count > 0 ? eosFromConfig : EosFromTokenizerConfig(folder, special);
+        IReadOnlyList<int> eos = eosFromConfig.Count > 0 ? eosFromConfig : eosToken is not null && special.TryGetValue(eosToken, out var id) ? [id] : [];
         return new HuggingFaceTokenizer(BpeTokenizer.Create(options), size, eos);
     }
 
@@ -68,16 +68,5 @@ public sealed class HuggingFaceTokenizer : ITokenizer
                 return regex.GetString();
         }
         return null;
-    }
-
-    private static int[] EosFromTokenizerConfig(string folder, Dictionary<string, int> special)
-    {
-        var path = Path.Combine(folder, "tokenizer_config.json");
-        if (!File.Exists(path))
-            return [];
-        using var json = JsonDocument.Parse(File.ReadAllText(path));
-        return json.RootElement.TryGetProperty("eos_token", out var eos) && eos.ValueKind == JsonValueKind.String && special.TryGetValue(eos.GetString()!, out var id)
-            ? [id]
-            : [];
     }
 }

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace ControlPlane.Engine.Loading;
+namespace ControlPlane.Models.Configuration;
 
 /// <summary>Llama-3 RoPE frequency scaling (<c>rope_type: llama3</c>): low frequencies stretched by <see cref="Factor"/>, high ones kept, a smooth band between.</summary>
 public sealed record RopeScaling(double Factor, double LowFrequencyFactor, double HighFrequencyFactor, int OriginalMaxPositions)

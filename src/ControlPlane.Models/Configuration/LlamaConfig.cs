@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace ControlPlane.Engine.Loading;
+namespace ControlPlane.Models.Configuration;
 
 /// <summary>
 /// The parts of a Hugging Face <c>config.json</c> that a Llama-family decoder needs: Llama 2/3 (GQA,

@@ -1,0 +1,35 @@
+using ControlPlane.Engine;
+using ControlPlane.Engine.Loading;
+using ControlPlane.Engines;
+using ControlPlane.Server.Configuration;
+using ControlPlane.Server.Hosting;
+using TorchSharp;
+
+namespace ControlPlane.Worker.Engines;
+
+/// <summary>TorchSharp engines: instances of one model on one device share its weights; each has its own KV cache.</summary>
+public sealed class TorchEngineBackend : IEngineBackend
+{
+    public string Name => TorchEngine.BackendName;
+
+    public IEnumerable<IEngine> CreateEngines(ModelConfig model, ModelFolders folders, IServiceProvider services)
+    {
+        if (model.Instances == 0)
+            yield break;
+        var folder = folders.Get(model);
+        if (model.Device == "cuda")
+            torch.InitializeDeviceType(DeviceType.CUDA);
+        var weights = ModelFolder.Load(folder, model.Device == "cuda" ? torch.CUDA : torch.CPU);
+        var tokenizer = folder.LoadTokenizer();
+        for (var i = 0; i < model.Instances; i++)
+        {
+            yield return new TorchEngine(model.Name, weights, tokenizer, new TorchEngineOptions
+            {
+                KvBlocks = model.KvBlocks,
+                KvCacheBytes = (long)model.KvCacheMiB << 20,
+                MaxContextTokens = EngineFactory.MaxContext(model, folder.Config.MaxPositionEmbeddings),
+                CaptureGraphsAtStart = model.Device == "cuda",
+            });
+        }
+    }
+}
