@@ -77,7 +77,6 @@ public partial class EngineCore : IEngine
     /// <summary>Plans and runs one step without waiting out its duration (the simulator's virtual time calls this).</summary>
     public EngineStepResult ComputeStep()
     {
-        var started = Stopwatch.GetTimestamp();
         var plan = Scheduler.Schedule();
         if (plan.Chunks.Count == 0)
             return EngineStepResult.Empty with { KvEvents = Pool.DrainEvents() };
@@ -95,7 +94,7 @@ public partial class EngineCore : IEngine
             Outputs = outputs,
             PrefillTokens = plan.PrefillTokens,
             DecodeSequences = plan.DecodeSequences,
-            Duration = run.ModelledDuration ?? Stopwatch.GetElapsedTime(started),
+            Duration = run.Duration,
             KvEvents = Pool.DrainEvents(),
         };
     }

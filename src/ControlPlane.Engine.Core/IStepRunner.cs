@@ -14,7 +14,7 @@ public interface IStepRunner : IDisposable
     /// <summary>How the blocks' bytes are laid out; an import checks both ends agree.</summary>
     KvDataLayout KvLayout { get; }
 
-    /// <summary>Computes the plan; returns one token per chunk that samples (-1 for the others) and the step's duration if the backend models it.</summary>
+    /// <summary>Computes the plan; returns one token per chunk that samples (-1 for the others) and the step's duration.</summary>
     StepRun Run(StepPlan plan);
 
     /// <summary>

@@ -70,7 +70,9 @@ public sealed partial class TorchStepRunner : IStepRunner
             decodesOnly &= c.Count == 1 && c.Start > 0;
             widest = Math.Max(widest, c.Request.BlockTable.Count);
         }
-        return _graphs is not null && decodesOnly && _graphs.Fits(chunks.Count, widest) ? RunGraph(chunks) : RunEager(chunks);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var tokens = _graphs is not null && decodesOnly && _graphs.Fits(chunks.Count, widest) ? RunGraph(chunks) : RunEager(chunks);
+        return new StepRun(tokens, System.Diagnostics.Stopwatch.GetElapsedTime(started));
     }
 
     public ValueTask PaceAsync(TimeSpan duration, TimeSpan computed, bool idle, CancellationToken cancellationToken) => ValueTask.CompletedTask;
@@ -82,7 +84,7 @@ public sealed partial class TorchStepRunner : IStepRunner
         _rope.Dispose();
     }
 
-    private StepRun RunEager(IReadOnlyList<ScheduledChunk> chunks)
+    private int[] RunEager(IReadOnlyList<ScheduledChunk> chunks)
     {
         var total = chunks.Sum(c => c.Count);
         var tokens = new long[total];
@@ -109,11 +111,11 @@ public sealed partial class TorchStepRunner : IStepRunner
         using var logits = Forward.Run(new ForwardBatch(tokens, positions, slots, slices), _cache);
         // The forward pass gives logits only for the chunks that sample, in plan order.
         var logitRow = 0;
-        return new StepRun(Sample(chunks, [.. chunks.Select(c => c.Samples ? logitRow++ : -1)], logits));
+        return Sample(chunks, [.. chunks.Select(c => c.Samples ? logitRow++ : -1)], logits);
     }
 
     /// <summary>A step of single new tokens (decodes) as one CUDA graph replay: no per-token slot lists, one input copy.</summary>
-    private StepRun RunGraph(IReadOnlyList<ScheduledChunk> chunks)
+    private int[] RunGraph(IReadOnlyList<ScheduledChunk> chunks)
     {
         var n = chunks.Count;
         var tokens = new long[n];
@@ -135,7 +137,7 @@ public sealed partial class TorchStepRunner : IStepRunner
         }
         using var hidden = _graphs!.Run(tokens, positions, slots, lengths, tables);
         using var logits = Forward.Logits(hidden);
-        return new StepRun(Sample(chunks, rowOf, logits));
+        return Sample(chunks, rowOf, logits);
     }
 
     private long Slot(List<int> table, int position) => (long)table[position / _blockSize] * _blockSize + position % _blockSize;

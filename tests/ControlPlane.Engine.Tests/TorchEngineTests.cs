@@ -153,13 +153,7 @@ public sealed class TorchEngineTests : IClassFixture<EngineHarnessFixture>
         Assert.Equal(0, target.Snapshot().UsedKvBlocks);
     }
 
-    private static KvPart RoundTrip(KvPart part)
-    {
-        using var stream = new MemoryStream();
-        KvTransferFormat.Write(stream, part);
-        stream.Position = 0;
-        return KvTransferFormat.Read(stream);
-    }
+    private static KvPart RoundTrip(KvPart part) => KvTransferFormat.Read(new MemoryStream(KvTransferFormat.ToArray(part)));
 
     [Fact]
     public void Preemption_WhenBlocksRunOut_ResumesWithIdenticalTokens()

@@ -10,48 +10,50 @@ namespace ControlPlane.Engine.Core.KvCache;
 /// </summary>
 public sealed class KvBlockPool : IKvBlockAllocator
 {
-    private readonly int[] _references;
-    private readonly ulong?[] _hashOf;
-    private readonly ulong[] _parentOf;
+    private const int None = -1;
+    // Everything about a block in one 32-byte entry (one cache line touched per block), and the cache's LRU
+    // order as a doubly linked list threaded through the entries: no allocation per block, so a simulator with
+    // hundreds of engines churning millions of blocks stays fast and leaves the garbage collector idle.
+    // Entries exist only for blocks handed out at least once (the array grows by doubling): an engine that never
+    // fills its cache, as most of a thousand simulated ones do not, costs memory for what it used.
+    private Block[] _blocks;
     private readonly Stack<int> _free = new();
-    private readonly LinkedList<int> _cached = new();
-    private readonly Dictionary<int, LinkedListNode<int>> _cachedNodes = [];
+    private int _fresh;
     private readonly Dictionary<ulong, int> _byHash = [];
+    private int _oldest = None;
+    private int _newest = None;
     private List<KvEvent> _events = [];
 
     public KvBlockPool(int blocks)
     {
-        _references = new int[blocks];
-        _hashOf = new ulong?[blocks];
-        _parentOf = new ulong[blocks];
-        for (var b = blocks - 1; b >= 0; b--)
-            _free.Push(b);
+        ArgumentOutOfRangeException.ThrowIfNegative(blocks);
+        Total = blocks;
+        _blocks = new Block[Math.Min(blocks, 256)];
     }
 
-    public int Total => _references.Length;
-    public int Available => _free.Count + _cached.Count;
+    public int Total { get; }
+    public int Available => Total - _fresh + _free.Count + Cached;
     public int Used => Total - Available;
 
     /// <summary>Named blocks no request holds: the prefix cache.</summary>
-    public int Cached => _cached.Count;
+    public int Cached { get; private set; }
 
     public bool TryAllocate(out int block)
     {
-        if (_free.TryPop(out block))
+        if (_free.TryPop(out block) || TryFresh(out block))
         {
-            _references[block] = 1;
+            _blocks[block].References = 1;
             return true;
         }
-        if (_cached.First is { } lru)
+        if (_oldest != None)
         {
-            block = lru.Value;
-            _cached.RemoveFirst();
-            _cachedNodes.Remove(block);
-            var hash = _hashOf[block]!.Value;
-            _byHash.Remove(hash);
-            _events.Add(new KvEvent(KvEventKind.Removed, hash, _parentOf[block]));
-            _hashOf[block] = null;
-            _references[block] = 1;
+            block = _oldest;
+            Unlink(block);
+            ref var b = ref _blocks[block];
+            _byHash.Remove(b.Hash);
+            _events.Add(new KvEvent(KvEventKind.Removed, b.Hash, b.Parent));
+            b.Named = false;
+            b.References = 1;
             return true;
         }
         block = -1;
@@ -62,33 +64,32 @@ public sealed class KvBlockPool : IKvBlockAllocator
     {
         if (!_byHash.TryGetValue(hash, out block))
             return false;
-        if (_references[block]++ == 0)
-        {
-            _cached.Remove(_cachedNodes[block]);
-            _cachedNodes.Remove(block);
-        }
+        if (_blocks[block].References++ == 0)
+            Unlink(block);
         return true;
     }
 
     /// <summary>Names a block now that it is full; if another block already has the name, this one stays unnamed.</summary>
     public void Name(int block, ulong hash, ulong parentHash)
     {
-        if (_hashOf[block] is not null || _byHash.ContainsKey(hash))
+        ref var b = ref _blocks[block];
+        if (b.Named || !_byHash.TryAdd(hash, block))
             return;
-        _hashOf[block] = hash;
-        _parentOf[block] = parentHash;
-        _byHash[hash] = block;
+        b.Named = true;
+        b.Hash = hash;
+        b.Parent = parentHash;
         _events.Add(new KvEvent(KvEventKind.Stored, hash, parentHash));
     }
 
     public void Release(int block)
     {
-        if (_references[block] <= 0)
+        ref var b = ref _blocks[block];
+        if (b.References <= 0)
             throw new InvalidOperationException($"KV block {block} released more often than taken");
-        if (--_references[block] > 0)
+        if (--b.References > 0)
             return;
-        if (_hashOf[block] is not null)
-            _cachedNodes[block] = _cached.AddLast(block);
+        if (b.Named)
+            Append(block);
         else
             _free.Push(block);
     }
@@ -101,5 +102,53 @@ public sealed class KvBlockPool : IKvBlockAllocator
         var events = _events;
         _events = [];
         return events;
+    }
+
+    private bool TryFresh(out int block)
+    {
+        block = -1;
+        if (_fresh == Total)
+            return false;
+        if (_fresh == _blocks.Length)
+            Array.Resize(ref _blocks, (int)Math.Min(Total, 2L * _blocks.Length));
+        block = _fresh++;
+        return true;
+    }
+
+    private void Append(int block)
+    {
+        _blocks[block].Previous = _newest;
+        _blocks[block].Next = None;
+        if (_newest != None)
+            _blocks[_newest].Next = block;
+        else
+            _oldest = block;
+        _newest = block;
+        Cached++;
+    }
+
+    private void Unlink(int block)
+    {
+        var previous = _blocks[block].Previous;
+        var next = _blocks[block].Next;
+        if (previous != None)
+            _blocks[previous].Next = next;
+        else
+            _oldest = next;
+        if (next != None)
+            _blocks[next].Previous = previous;
+        else
+            _newest = previous;
+        Cached--;
+    }
+
+    private struct Block
+    {
+        public ulong Hash;
+        public ulong Parent;
+        public int References;
+        public int Previous;
+        public int Next;
+        public bool Named;
     }
 }

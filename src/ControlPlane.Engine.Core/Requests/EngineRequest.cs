@@ -41,9 +41,15 @@ public sealed class EngineRequest(RequestSpec spec, long arrivalOrder, RequestRa
     public int[] Tokens(int start, int count)
     {
         var tokens = new int[count];
-        for (var i = 0; i < count; i++)
-            tokens[i] = TokenAt(start + i);
+        CopyTokens(start, tokens);
         return tokens;
+    }
+
+    /// <summary>Fills <paramref name="destination"/> with the tokens from <paramref name="start"/> on.</summary>
+    public void CopyTokens(int start, Span<int> destination)
+    {
+        for (var i = 0; i < destination.Length; i++)
+            destination[i] = TokenAt(start + i);
     }
 
     public ResumeState ToResumeState() => new()

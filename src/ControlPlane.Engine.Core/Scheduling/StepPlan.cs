@@ -1,12 +1,25 @@
 namespace ControlPlane.Engine.Core.Scheduling;
 
 /// <summary>What one step computes, in batch order: running requests first, then newly admitted ones.</summary>
-public sealed class StepPlan(IReadOnlyList<ScheduledChunk> chunks)
+public sealed class StepPlan
 {
-    public IReadOnlyList<ScheduledChunk> Chunks { get; } = chunks;
-    public int PrefillTokens { get; } = chunks.Sum(c => c.IsDecode ? 0 : c.Count);
-    public int DecodeSequences { get; } = chunks.Count(c => c.IsDecode);
+    public StepPlan(List<ScheduledChunk> chunks)
+    {
+        Chunks = chunks;
+        foreach (var c in chunks)
+        {
+            if (c.IsDecode)
+                DecodeSequences++;
+            else
+                PrefillTokens += c.Count;
+            ContextTokens += c.Start + c.Count;
+        }
+    }
+
+    public IReadOnlyList<ScheduledChunk> Chunks { get; }
+    public int PrefillTokens { get; }
+    public int DecodeSequences { get; }
 
     /// <summary>Context tokens the step's attention reads: every chunk's tokens up to its end.</summary>
-    public long ContextTokens { get; } = chunks.Sum(c => (long)c.Start + c.Count);
+    public long ContextTokens { get; }
 }

@@ -188,11 +188,13 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
     private ulong HashOf(EngineRequest request, int block)
     {
         var size = Options.KvBlockSize;
+        Span<int> tokens = size <= 256 ? stackalloc int[size] : new int[size];
         while (request.BlockHashes.Count <= block)
         {
             var b = request.BlockHashes.Count;
             var previous = b == 0 ? Hasher.Seed : request.BlockHashes[b - 1];
-            request.BlockHashes.Add(KvBlockHasher.Chain(previous, request.Tokens(b * size, size)));
+            request.CopyTokens(b * size, tokens);
+            request.BlockHashes.Add(KvBlockHasher.Chain(previous, tokens));
         }
         return request.BlockHashes[block];
     }

@@ -28,6 +28,14 @@ public static class KvTransferFormat
         destination.Write(part.Payload.Span);
     }
 
+    /// <summary>The part as it goes on a stream, in one array.</summary>
+    public static byte[] ToArray(KvPart part)
+    {
+        using var buffer = new MemoryStream();
+        Write(buffer, part);
+        return buffer.ToArray();
+    }
+
     public static KvPart Read(Stream source)
     {
         Span<byte> prefix = stackalloc byte[12];

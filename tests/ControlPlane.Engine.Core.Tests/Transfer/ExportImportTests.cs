@@ -6,13 +6,7 @@ namespace ControlPlane.Engine.Core.Tests.Transfer;
 
 public class ExportImportTests
 {
-    private static KvPart RoundTrip(KvPart part)
-    {
-        using var stream = new MemoryStream();
-        KvTransferFormat.Write(stream, part);
-        stream.Position = 0;
-        return KvTransferFormat.Read(stream);
-    }
+    private static KvPart RoundTrip(KvPart part) => KvTransferFormat.Read(new MemoryStream(KvTransferFormat.ToArray(part)));
 
     [Fact]
     public void ExportImport_MidDecodeWithStopStringsAndSeededSampling_ContinuesExactly()
@@ -57,14 +51,21 @@ public class ExportImportTests
         Assert.Equal(0, target.Engine.Snapshot().UsedKvBlocks);
     }
 
-    [Fact]
-    public void Import_NoRoom_IsRefusedAndLeaksNothing()
+    /// <summary>A request decoding on a source engine: its 40-token prompt computed, one token out.</summary>
+    private static (CoreHarness Source, ControlPlane.Requests.RequestSpec Request) Decoding(int prompt = 40)
     {
         var source = new CoreHarness();
-        var request = CoreHarness.Request("m", 40, 10);
+        var request = CoreHarness.Request("m", prompt, 10);
         source.Engine.Add(request);
         source.Step();
         source.Step();
+        return (source, request);
+    }
+
+    [Fact]
+    public void Import_NoRoom_IsRefusedAndLeaksNothing()
+    {
+        var (source, request) = Decoding();
         var part = source.Engine.ExportKv("m", KvBlockRange.All);
 
         var small = new CoreHarness(blocks: 6);
@@ -77,11 +78,7 @@ public class ExportImportTests
     [Fact]
     public void Import_PartsOutOfOrder_IsRefusedAndLeaksNothing()
     {
-        var source = new CoreHarness();
-        var request = CoreHarness.Request("m", 40, 10);
-        source.Engine.Add(request);
-        source.Step();
-        source.Step();
+        var (source, request) = Decoding();
         var target = new CoreHarness();
         target.Engine.ImportKv(request, source.Engine.ExportKv("m", new KvBlockRange(0, 2)));
         Assert.Throws<InvalidDataException>(() => target.Engine.ImportKv(request, source.Engine.ExportKv("m", new KvBlockRange(4, -1))));
@@ -91,11 +88,7 @@ public class ExportImportTests
     [Fact]
     public void Abort_DuringImport_FreesTheImportedBlocks()
     {
-        var source = new CoreHarness();
-        var request = CoreHarness.Request("m", 40, 10);
-        source.Engine.Add(request);
-        source.Step();
-        source.Step();
+        var (source, request) = Decoding();
         var target = new CoreHarness();
         target.Engine.ImportKv(request, source.Engine.ExportKv("m", new KvBlockRange(0, 4)));
         Assert.Equal(4, target.Engine.Snapshot().UsedKvBlocks);
@@ -106,11 +99,7 @@ public class ExportImportTests
     [Fact]
     public void Import_TokensThatAreNotTheRequests_IsRefused()
     {
-        var source = new CoreHarness();
-        var request = CoreHarness.Request("m", 20, 10);
-        source.Engine.Add(request);
-        source.Step();
-        source.Step();
+        var (source, request) = Decoding(prompt: 20);
         var part = source.Engine.ExportKv("m", KvBlockRange.All);
         var other = request with { PromptTokenIds = CoreHarness.Prompt(20, seed: 99) };
         var target = new CoreHarness();

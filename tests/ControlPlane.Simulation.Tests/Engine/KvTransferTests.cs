@@ -36,13 +36,7 @@ public class KvTransferTests
         Assert.Equal(0, target.Engine.Snapshot().UsedKvBlocks);
     }
 
-    private static KvPart RoundTrip(KvPart part)
-    {
-        using var stream = new MemoryStream();
-        KvTransferFormat.Write(stream, part);
-        stream.Position = 0;
-        return KvTransferFormat.Read(stream);
-    }
+    private static KvPart RoundTrip(KvPart part) => KvTransferFormat.Read(new MemoryStream(KvTransferFormat.ToArray(part)));
 
     [Fact]
     public void ExportImport_SeededSamplingWithStopString_ContinuesExactly()
