@@ -6,6 +6,7 @@ var root = new RootCommand("ControlPlane load generator: replay real LLM serving
     ReplayCommand.Create(),
     SimulateCommand.Create(),
     CompareCommand.Create(),
+    PowerCommand.Create(),
 };
 try
 {

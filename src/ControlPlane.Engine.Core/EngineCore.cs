@@ -109,6 +109,8 @@ public partial class EngineCore : IEngine
         TotalKvBlocks = Pool.Total,
         WaitingKvBlocks = Scheduler.WaitingBlocks(),
         PreemptionCount = Scheduler.Preemptions,
+        BatchRequests = Scheduler.BatchRequests,
+        PriorityRequests = Scheduler.PriorityRequests,
     };
 
     public void Dispose()

@@ -13,7 +13,8 @@ using static TorchSharp.torch;
 //   modes  --model DIR --device cuda --out FILE   the same batch (chunked prefill, then decode) under eager ops, the kernels,
 //          and decode graphs: greedy tokens must agree across the three, and alone with batched
 //   Options: --kernels off, --graphs off (default: both on where the device allows); for bench, --batch N and
-//   --context N run one decode shape, --no-prefill skips prefill (for a profiler).
+//   --context N run one decode shape, --steps N decode steps to time (32), --no-prefill skips prefill (for a profiler),
+//   --prefill-repeat N repeats the prefill shapes (long enough windows to read power draw).
 var options = args.Skip(1).Chunk(2).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
 var deviceName = options.GetValueOrDefault("--device", "cpu");
 if (deviceName == "cuda")
@@ -200,7 +201,7 @@ foreach (var context in contexts)
 {
     foreach (var batch in batches)
     {
-        const int steps = 32;
+        var steps = options.TryGetValue("--steps", out var stepsText) ? int.Parse(stepsText, System.Globalization.CultureInfo.InvariantCulture) : 32;
         using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
             new TorchEngineOptions { KvBlocks = batch * ((context + 3 * steps + 16) / 16 + 1), MaxBatchedTokens = 8192, MaxContextTokens = 8192, MaxRunningRequests = 256, CudaKernels = kernelsOn, CudaGraphs = graphsOn });
         acceleration = engine.Acceleration;
@@ -211,6 +212,7 @@ foreach (var context in contexts)
         engine.ComputeStep(); // warm-up decode step
         Sync();
         var start = Stopwatch.GetTimestamp();
+        var startedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var produced = 0;
         Profiler.Start(device);
         for (var s = 0; s < steps; s++)
@@ -219,13 +221,16 @@ foreach (var context in contexts)
         Profiler.Stop(device);
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         Console.WriteLine($"graphs captured: {engine.GraphCaptures.Count} in {engine.GraphCaptures.Time.TotalSeconds:F2} s");
-        var row = new { kind = "decode", acceleration, batch, context, steps, tokens = produced, seconds, tokensPerSecond = produced / seconds, msPerStep = seconds * 1000 / steps };
+        var row = new { kind = "decode", acceleration, batch, context, steps, tokens = produced, seconds, tokensPerSecond = produced / seconds, msPerStep = seconds * 1000 / steps,
+            startedUnixMs, endedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
         results.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));
     }
 }
 
-foreach (var (batch, length) in options.ContainsKey("--no-prefill") ? [] : new[] { (1, 2048), (8, 512), (1, 2048), (8, 512) })
+var prefillRepeat = options.TryGetValue("--prefill-repeat", out var repeatText) ? int.Parse(repeatText, System.Globalization.CultureInfo.InvariantCulture) : 1;
+var prefillShapes = Enumerable.Repeat(new[] { (1, 2048), (8, 512), (1, 2048), (8, 512) }, prefillRepeat).SelectMany(x => x);
+foreach (var (batch, length) in options.ContainsKey("--no-prefill") ? [] : prefillShapes)
 {
     using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
         new TorchEngineOptions { KvBlocks = batch * (length / 16 + 2), MaxBatchedTokens = 4096, MaxContextTokens = 4096, CudaKernels = kernelsOn, CudaGraphs = graphsOn });
@@ -233,11 +238,12 @@ foreach (var (batch, length) in options.ContainsKey("--no-prefill") ? [] : new[]
         engine.Add(new RequestSpec { RequestId = $"p{i}", Model = "m", PromptTokenIds = Prompt(length), Sampling = new SamplingParameters { MaxTokens = 1, Temperature = 0, IgnoreEndOfSequence = true } });
     Sync();
     var start = Stopwatch.GetTimestamp();
+    var startedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
     while (engine.HasWork)
         engine.ComputeStep();
     Sync();
     var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-    var row = new { kind = "prefill", batch, length, seconds, tokensPerSecond = batch * length / seconds };
+    var row = new { kind = "prefill", batch, length, seconds, tokensPerSecond = batch * length / seconds, startedUnixMs, endedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
     results.Add(row);
     Console.WriteLine(JsonSerializer.Serialize(row));
 }

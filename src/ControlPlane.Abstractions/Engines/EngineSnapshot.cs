@@ -11,4 +11,8 @@ public sealed record EngineSnapshot
     /// <summary>Blocks the waiting requests' prompts will need.</summary>
     public int WaitingKvBlocks { get; init; }
     public long PreemptionCount { get; init; }
+
+    /// <summary>Requests held of the batch class, and of the classes above it (what power-aware dispatch keeps apart).</summary>
+    public int BatchRequests { get; init; }
+    public int PriorityRequests { get; init; }
 }

@@ -17,5 +17,9 @@ public sealed record InstanceLoad
     [Id(8)] public DateTimeOffset ReportedAt { get; init; }
     [Id(9)] public int KvBlockSize { get; init; } = 16;
 
+    /// <summary>Requests held (running or waiting) of the batch class, and of the classes above it.</summary>
+    [Id(10)] public int BatchRequests { get; init; }
+    [Id(11)] public int PriorityRequests { get; init; }
+
     public double KvUsage => TotalKvBlocks == 0 ? 1 : (double)UsedKvBlocks / TotalKvBlocks;
 }

@@ -24,6 +24,10 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
     public long Preemptions { get; private set; }
     public bool HasWork => _waiting.Count > 0 || _running.Count > 0;
 
+    /// <summary>Requests held of the batch class.</summary>
+    public int BatchRequests { get; private set; }
+    public int PriorityRequests => _byId.Count - BatchRequests;
+
     public bool Contains(string requestId) => _byId.ContainsKey(requestId);
 
     public bool TryGet(string requestId, out EngineRequest request) => _byId.TryGetValue(requestId, out request!);
@@ -36,6 +40,7 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
     public void Add(EngineRequest request)
     {
         _byId.Add(request.Id, request);
+        Count(request, 1);
         _waiting.Add(request);
     }
 
@@ -43,6 +48,7 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
     public void AddRunning(EngineRequest request)
     {
         _byId.Add(request.Id, request);
+        Count(request, 1);
         _running.Add(request);
     }
 
@@ -117,10 +123,17 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
     {
         if (!_byId.Remove(requestId, out var request))
             return false;
+        Count(request, -1);
         _waiting.Remove(request);
         _running.Remove(request);
         Release(request);
         return true;
+    }
+
+    private void Count(EngineRequest request, int delta)
+    {
+        if (request.Spec.ServiceClass == ControlPlane.Requests.ServiceClass.Batch)
+            BatchRequests += delta;
     }
 
     private ScheduledChunk Chunk(EngineRequest request, int tokens)

@@ -127,6 +127,8 @@ public sealed partial class EngineRunner
             UsedKvBlocks = snapshot.UsedKvBlocks,
             TotalKvBlocks = snapshot.TotalKvBlocks,
             WaitingKvBlocks = snapshot.WaitingKvBlocks,
+            BatchRequests = snapshot.BatchRequests,
+            PriorityRequests = snapshot.PriorityRequests,
             KvBlockSize = Descriptor.KvBlockSize,
             ReportedAt = _time.GetUtcNow(),
         };

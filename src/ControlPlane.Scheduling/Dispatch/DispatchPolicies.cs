@@ -20,12 +20,18 @@ public static class DispatchPolicies
         ["random"] = new() { Filters = StandardFilters, Picker = RandomPicker.PluginName },
         ["least-request"] = new() { Filters = StandardFilters, Scorers = [new() { Name = LeastRequestScorer.PluginName }], Picker = MaxScorePicker.PluginName },
         ["least-kv-usage"] = new() { Filters = StandardFilters, Scorers = [new() { Name = KvUsageScorer.PluginName }], Picker = MaxScorePicker.PluginName },
+        ["power-aware"] = new()
+        {
+            Filters = StandardFilters,
+            Scorers = [new() { Name = KvUsageScorer.PluginName }, new() { Name = ClassAffinityScorer.PluginName, Weight = 0.25 }],
+            Picker = MaxScorePicker.PluginName,
+        },
     };
 
     public static IReadOnlyCollection<string> FilterNames { get; } =
         [ReadyFilter.PluginName, NewRequestRoleFilter.PluginName, FitsKvCapacityFilter.PluginName, QueueLimitFilter.PluginName];
 
-    public static IReadOnlyCollection<string> ScorerNames { get; } = [LeastRequestScorer.PluginName, KvUsageScorer.PluginName];
+    public static IReadOnlyCollection<string> ScorerNames { get; } = [LeastRequestScorer.PluginName, KvUsageScorer.PluginName, ClassAffinityScorer.PluginName];
 
     public static IReadOnlyCollection<string> PickerNames { get; } =
         [MaxScorePicker.PluginName, RoundRobinPicker.PluginName, RandomPicker.PluginName];
@@ -88,6 +94,7 @@ public static class DispatchPolicies
     {
         LeastRequestScorer.PluginName => new LeastRequestScorer(),
         KvUsageScorer.PluginName => new KvUsageScorer(),
+        ClassAffinityScorer.PluginName => new ClassAffinityScorer(),
         _ => throw new ArgumentException($"unknown scorer '{name}'", nameof(name)),
     };
 

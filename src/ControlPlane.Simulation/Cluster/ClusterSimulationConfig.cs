@@ -16,4 +16,7 @@ public sealed record ClusterSimulationConfig
 
     /// <summary>Tokens per named prefix block in the trace (Mooncake's <c>hash_ids</c> name 512-token blocks).</summary>
     public int TraceBlockTokens { get; init; } = 512;
+
+    /// <summary>A power domain over all instances (the profile needs a power model); null: power is not simulated.</summary>
+    public PowerSimulationConfig? Power { get; init; }
 }

@@ -41,6 +41,9 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
         long order = 0, steps = 0;
         for (var i = 0; i < requests.Count; i++)
             events.Enqueue((0, i, null), (requests[i].ArrivalMs, order++));
+        var power = config.Power is { } p ? new PowerDomainSimulation(p, engines, ids) : null;
+        if (power is not null)
+            events.Enqueue((2, 0, null), (power.PeriodMs, order++));
 
         var now = 0.0;
         while (events.TryDequeue(out var e, out var key))
@@ -54,6 +57,13 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                 reported = Loads(engines, ids, Epoch.AddMilliseconds(tick));
                 nextReport = tick + config.LoadReportPeriodMs;
             }
+            if (e.Kind == 2)
+            {
+                power!.Tick();
+                if (events.Count > 0) // more than this loop left: the run goes on
+                    events.Enqueue((2, 0, null), (now + power.PeriodMs, order++));
+                continue;
+            }
             if (e.Kind == 0)
             {
                 var request = requests[e.Index];
@@ -66,7 +76,7 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                     refreshedAt = now;
                     stale = false;
                 }
-                var dispatch = new DispatchRequest(request.InputTokens, request.OutputTokens, ServiceClass.Standard, 0);
+                var dispatch = new DispatchRequest(request.InputTokens, request.OutputTokens, request.Class, 0);
                 var outcome = view.Dispatch(dispatch, Epoch.AddMilliseconds(now));
                 if (stale)
                 {
@@ -90,6 +100,7 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                     outcomes[e.Index] = new SimulatedOutcome(e.Index, request.ArrivalMs, null, now, request.InputTokens, 0, "http_400", instance);
                     continue;
                 }
+                power?.Placed(instance, request.Class);
                 if (!stepping[instance])
                     StartStep(instance);
             }
@@ -102,6 +113,7 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                     if (output.Finished)
                     {
                         var request = requests[index];
+                        power?.Ended(e.Index, request.Class);
                         outcomes[index] = new SimulatedOutcome(index, request.ArrivalMs, firstToken[index], now, request.InputTokens, output.CompletionTokens, null, e.Index,
                             output.CachedPromptTokens);
                     }
@@ -114,7 +126,7 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
 
         var preemptions = engines.Sum(x => x.Snapshot().PreemptionCount);
         return new SimulationResult([.. outcomes.Select((o, i) => o ?? throw new InvalidOperationException($"request {i} never finished"))],
-            now, wall.Elapsed, steps, preemptions);
+            now, wall.Elapsed, steps, preemptions, power?.Report());
 
         void StartStep(int instance)
         {
@@ -133,6 +145,7 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
         Model = "sim",
         PromptTokenIds = PromptTokens.For(index, request, config.TraceBlockTokens),
         Sampling = new SamplingParameters { MaxTokens = Math.Max(1, request.OutputTokens), Temperature = 0 },
+        ServiceClass = request.Class,
     };
 
     private static InstanceLoad[] Loads(SimulatedEngine[] engines, string[] ids, DateTimeOffset at)
@@ -149,6 +162,8 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                 UsedKvBlocks = s.UsedKvBlocks,
                 TotalKvBlocks = s.TotalKvBlocks,
                 WaitingKvBlocks = s.WaitingKvBlocks,
+                BatchRequests = s.BatchRequests,
+                PriorityRequests = s.PriorityRequests,
                 KvBlockSize = engines[i].Descriptor.KvBlockSize,
                 ReportedAt = at,
             };

@@ -6,4 +6,5 @@ namespace ControlPlane.Simulation.Cluster;
 /// of <see cref="ClusterSimulationConfig.TraceBlockTokens"/> tokens: equal ids are equal tokens, so requests
 /// share prefixes as in the trace. Without them every prompt is its own.
 /// </summary>
-public sealed record SimulatedRequest(double ArrivalMs, int InputTokens, int OutputTokens, IReadOnlyList<int>? PrefixBlocks = null);
+public sealed record SimulatedRequest(double ArrivalMs, int InputTokens, int OutputTokens, IReadOnlyList<int>? PrefixBlocks = null,
+    Requests.ServiceClass Class = Requests.ServiceClass.Standard);

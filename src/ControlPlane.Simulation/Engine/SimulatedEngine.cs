@@ -11,8 +11,18 @@ namespace ControlPlane.Simulation.Engine;
 /// steps last what the performance profile says. The same class steps in real time (<see cref="EngineCore.StepAsync"/>)
 /// or virtual time (<see cref="EngineCore.ComputeStep"/>).
 /// </summary>
-public sealed class SimulatedEngine(string model, PerformanceProfile profile, TimeProvider? time = null, Random? random = null, int? totalKvBlocks = null)
-    : EngineCore(model, new SimulatedStepRunner(profile, time ?? TimeProvider.System), totalKvBlocks ?? profile.TotalKvBlocks,
+public sealed class SimulatedEngine : EngineCore
+{
+    public const string BackendName = SimulatedStepRunner.BackendName;
+    public const string KvLayout = SimulatedStepRunner.KvLayout;
+
+    public SimulatedEngine(string model, PerformanceProfile profile, TimeProvider? time = null, Random? random = null, int? totalKvBlocks = null)
+        : this(model, profile, new SimulatedStepRunner(profile, time ?? TimeProvider.System), random, totalKvBlocks)
+    {
+    }
+
+    private SimulatedEngine(string model, PerformanceProfile profile, SimulatedStepRunner runner, Random? random, int? totalKvBlocks)
+        : base(model, runner, totalKvBlocks ?? profile.TotalKvBlocks,
         new SchedulerOptions
         {
             KvBlockSize = profile.KvBlockSize,
@@ -21,7 +31,10 @@ public sealed class SimulatedEngine(string model, PerformanceProfile profile, Ti
             MaxContextTokens = profile.MaxContextTokens,
         },
         SimulatedTokenizer.Instance, static () => SimulatedWordDecoder.Instance, random ?? new Random())
-{
-    public const string BackendName = SimulatedStepRunner.BackendName;
-    public const string KvLayout = SimulatedStepRunner.KvLayout;
+    {
+        Power = runner.Power;
+    }
+
+    /// <summary>The modelled GPU's cap and energy; null when the profile has no power model.</summary>
+    public Power.PowerMeter? Power { get; }
 }

@@ -1,6 +1,7 @@
 using ControlPlane.Engine.Core;
 using ControlPlane.Engine.Core.Scheduling;
 using ControlPlane.Simulation.Performance;
+using ControlPlane.Simulation.Power;
 
 namespace ControlPlane.Simulation.Engine;
 
@@ -16,6 +17,9 @@ public sealed class SimulatedStepRunner(PerformanceProfile profile, TimeProvider
     private TimeSpan _lateness;
 
     public string Backend => BackendName;
+
+    /// <summary>The GPU's modelled power state (cap and energy), when the profile has a power model.</summary>
+    public PowerMeter? Power { get; } = profile.Power is { } model ? new PowerMeter(model) : null;
     KvDataLayout IStepRunner.KvLayout { get; } = new(KvLayout, "none", 0);
 
     public StepRun Run(StepPlan plan)
@@ -23,7 +27,10 @@ public sealed class SimulatedStepRunner(PerformanceProfile profile, TimeProvider
         var tokens = new int[plan.Chunks.Count];
         for (var i = 0; i < tokens.Length; i++)
             tokens[i] = plan.Chunks[i].Samples ? SimulatedSampler.Next(plan.Chunks[i]) : -1;
-        return new StepRun(tokens, profile.StepTime(plan.PrefillTokens, plan.DecodeSequences, plan.ContextTokens));
+        if (Power is null)
+            return new StepRun(tokens, profile.StepTime(plan.PrefillTokens, plan.DecodeSequences, plan.ContextTokens));
+        var (prefillMs, otherMs) = profile.StepParts(plan.PrefillTokens, plan.DecodeSequences, plan.ContextTokens);
+        return new StepRun(tokens, Power.Step(prefillMs, plan.PrefillTokens, otherMs, plan.DecodeSequences));
     }
 
     /// <summary>

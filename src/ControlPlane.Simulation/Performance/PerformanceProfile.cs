@@ -23,10 +23,20 @@ public sealed record PerformanceProfile
     public int MaxBatchedTokens { get; init; } = 2048;
     public int MaxRunningRequests { get; init; } = 256;
 
+    /// <summary>The GPU's power model, when the profile has one (power-capping simulations need it).</summary>
+    public Power.PowerModel? Power { get; init; }
+
     /// <summary>The time one step takes for this batch.</summary>
     public TimeSpan StepTime(int prefillTokens, int decodeSequences, long contextTokens) =>
         TimeSpan.FromMilliseconds(StepOverheadMs + PrefillMsPerToken * prefillTokens
             + DecodeMsPerSequence * decodeSequences + MsPerContextToken * contextTokens);
+
+    /// <summary>
+    /// The step split into its prefill part (the prefill tokens' compute) and the rest (weights and KV reads,
+    /// decode rows): what a power cap stretches differently.
+    /// </summary>
+    public (double PrefillMs, double OtherMs) StepParts(int prefillTokens, int decodeSequences, long contextTokens) =>
+        (PrefillMsPerToken * prefillTokens, StepOverheadMs + DecodeMsPerSequence * decodeSequences + MsPerContextToken * contextTokens);
 
     /// <summary>The built-in profiles, by name.</summary>
     public static IReadOnlyCollection<string> BuiltIn { get; } = typeof(PerformanceProfile).Assembly

@@ -1,0 +1,24 @@
+namespace ControlPlane.Simulation.Power;
+
+/// <summary>
+/// A simulated GPU's power state: the cap an actuator set, and the energy its steps drew (busy time at each
+/// step's modelled draw). Idle time is the caller's to add at the model's idle draw.
+/// </summary>
+public sealed class PowerMeter(PowerModel model)
+{
+    public PowerModel Model { get; } = model;
+
+    /// <summary>The cap in force, W; null when uncapped.</summary>
+    public double? CapWatts { get; set; }
+    public double BusyJoules { get; private set; }
+    public double BusyMs { get; private set; }
+
+    /// <summary>Models a step under the current cap, adds its energy, and returns its duration.</summary>
+    public TimeSpan Step(double prefillMs, int prefillTokens, double otherMs, int decodeSequences)
+    {
+        var (ms, watts) = Model.Step(prefillMs, prefillTokens, otherMs, decodeSequences, CapWatts);
+        BusyMs += ms;
+        BusyJoules += ms * watts / 1000;
+        return TimeSpan.FromMilliseconds(ms);
+    }
+}
