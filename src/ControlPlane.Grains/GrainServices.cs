@@ -1,5 +1,6 @@
 using ControlPlane.Grains.Engines;
 using ControlPlane.Scheduling.Dispatch;
+using ControlPlane.Scheduling.Power;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -13,8 +14,10 @@ public static class GrainServices
     /// Adds the engine host (with the engines <paramref name="addEngines"/> puts on it), the dispatch
     /// configuration and the clock. Every silo with the control or worker role calls this.
     /// </summary>
-    public static IServiceCollection AddControlPlaneGrains(this IServiceCollection services, DispatchConfig dispatch, Action<IServiceProvider, EngineHost>? addEngines = null)
+    public static IServiceCollection AddControlPlaneGrains(this IServiceCollection services, DispatchConfig dispatch, Action<IServiceProvider, EngineHost>? addEngines = null,
+        PowerConfig? power = null)
     {
+        services.AddSingleton<IOptions<PowerConfig>>(Options.Create(power ?? new PowerConfig()));
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<LocalTokenSinks>();
         services.AddSingleton<IOptions<DispatchConfig>>(Options.Create(dispatch));

@@ -32,4 +32,8 @@ public interface IInstanceGrain : IGrainWithStringKey
     /// <summary>Takes new requests again after a drain that was called off; a failed instance stays failed.</summary>
     [Alias("Resume")]
     Task ResumeAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Sets the GPU's power cap in watts, or lifts it (null); false when the instance has no actuator.</summary>
+    [Alias("SetPowerCap")]
+    Task<bool> SetPowerCapAsync(double? watts, CancellationToken cancellationToken = default);
 }

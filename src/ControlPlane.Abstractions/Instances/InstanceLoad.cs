@@ -21,5 +21,10 @@ public sealed record InstanceLoad
     [Id(10)] public int BatchRequests { get; init; }
     [Id(11)] public int PriorityRequests { get; init; }
 
+    /// <summary>The GPU's mean draw since the last report, its limit and the cap in force (W); 0 and null where power is not known.</summary>
+    [Id(12)] public double DrawWatts { get; init; }
+    [Id(13)] public double MaxWatts { get; init; }
+    [Id(14)] public double? PowerCapWatts { get; init; }
+
     public double KvUsage => TotalKvBlocks == 0 ? 1 : (double)UsedKvBlocks / TotalKvBlocks;
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using ControlPlane.Engines;
 using ControlPlane.Grains.Requests;
 using ControlPlane.Instances;
+using ControlPlane.Power;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -20,10 +21,10 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     public IReadOnlyCollection<EngineRunner> Runners => _runners.Values as IReadOnlyCollection<EngineRunner> ?? [.. _runners.Values];
 
     /// <summary>Adds an engine to run here; call before the host starts, or at any time after (it registers at once).</summary>
-    public EngineRunner Add(InstanceDescriptor descriptor, IEngine engine)
+    public EngineRunner Add(InstanceDescriptor descriptor, IEngine engine, IPowerActuator? power = null)
     {
         var runner = new EngineRunner(descriptor, engine, time, loggers.CreateLogger<EngineRunner>(), localSinks,
-            new RequestPhaseWriter(grains, time, loggers.CreateLogger<RequestPhaseWriter>()));
+            new RequestPhaseWriter(grains, time, loggers.CreateLogger<RequestPhaseWriter>()), power);
         if (!_runners.TryAdd(descriptor.InstanceId, runner))
             throw new InvalidOperationException($"instance '{descriptor.InstanceId}' is already hosted here");
         return runner;
@@ -51,7 +52,7 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
                 // The runner republishes its load whenever it changes; stamping it here says "still true now".
                 var now = time.GetUtcNow();
                 foreach (var model in _runners.Values.GroupBy(r => r.Descriptor.Model))
-                    await grains.GetGrain<ISchedulerGrain>(model.Key).ReportLoadAsync([.. model.Select(r => r.Load with { ReportedAt = now })], stoppingToken);
+                    await grains.GetGrain<ISchedulerGrain>(model.Key).ReportLoadAsync([.. model.Select(r => r.ReadLoad(now))], stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {

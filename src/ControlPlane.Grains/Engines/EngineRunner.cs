@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using ControlPlane.Engines;
 using ControlPlane.Grains.Requests;
 using ControlPlane.Instances;
+using ControlPlane.Power;
 using ControlPlane.Requests;
 using ControlPlane.Tokens;
 using Microsoft.Extensions.Logging;
@@ -33,8 +34,9 @@ public sealed partial class EngineRunner : IAsyncDisposable
     private readonly RequestPhaseWriter? _phases;
 
     public EngineRunner(InstanceDescriptor descriptor, IEngine engine, TimeProvider time, ILogger logger, LocalTokenSinks? localSinks = null,
-        RequestPhaseWriter? phases = null)
+        RequestPhaseWriter? phases = null, IPowerActuator? power = null)
     {
+        Power = power;
         _phases = phases;
         _localSinks = localSinks;
         Descriptor = descriptor;
@@ -49,6 +51,14 @@ public sealed partial class EngineRunner : IAsyncDisposable
     public InstanceLoad Load => _load;
     public InstanceHealth Health => (InstanceHealth)_health;
     public InstanceRole Role => (InstanceRole)_role;
+
+    /// <summary>The GPU's power actuator, when the worker has one for this engine.</summary>
+    public IPowerActuator? Power { get; }
+
+    /// <summary>The load with the GPU's draw since the last call: what the host reports each period.</summary>
+    public InstanceLoad ReadLoad(DateTimeOffset now) => Power is null
+        ? _load with { ReportedAt = now }
+        : _load with { ReportedAt = now, DrawWatts = Power.ReadDrawWatts(), MaxWatts = Power.MaxWatts, PowerCapWatts = Power.CapWatts };
 
     /// <summary>Starts the loop; later calls do nothing.</summary>
     public void Start()

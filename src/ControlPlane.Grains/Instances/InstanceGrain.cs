@@ -55,6 +55,14 @@ public sealed class InstanceGrain(EngineHost host) : Grain, IInstanceGrain
         return Task.CompletedTask;
     }
 
+    public Task<bool> SetPowerCapAsync(double? watts, CancellationToken cancellationToken = default)
+    {
+        if (_runner?.Power is not { } power)
+            return Task.FromResult(false);
+        power.SetCap(watts);
+        return Task.FromResult(true);
+    }
+
     private EngineRunner Runner => _runner
         ?? throw new InvalidOperationException($"instance '{this.GetPrimaryKeyString()}' is not hosted on this silo");
 }

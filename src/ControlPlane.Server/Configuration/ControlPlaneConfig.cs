@@ -1,4 +1,5 @@
 using ControlPlane.Scheduling.Dispatch;
+using ControlPlane.Scheduling.Power;
 
 namespace ControlPlane.Server.Configuration;
 
@@ -11,4 +12,7 @@ public sealed record ControlPlaneConfig
     public GatewayConfig Gateway { get; init; } = new();
     public DispatchConfig Dispatch { get; init; } = new();
     public IReadOnlyList<ModelConfig> Models { get; init; } = [];
+
+    /// <summary>Power domains and their controller (POLCA); none by default.</summary>
+    public PowerConfig Power { get; init; } = new();
 }

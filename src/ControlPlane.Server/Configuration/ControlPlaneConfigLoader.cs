@@ -70,6 +70,12 @@ public static class ControlPlaneConfigLoader
             errors.Add($"{root}:Gateway:RetryAfterSeconds must be at least 1 (got {gateway.RetryAfterSeconds})");
 
         errors.AddRange(DispatchPolicies.Validate(config.Dispatch, $"{root}:Dispatch"));
+        errors.AddRange(config.Power.Validate($"{root}:Power"));
+        foreach (var (domain, i) in config.Power.Domains.Select((d, i) => (d, i)))
+        {
+            foreach (var model in domain.Models.Where(m => config.Models.All(c => c.Name != m)))
+                errors.Add($"{root}:Power:Domains:{i}:Models names '{model}', which is not a served model");
+        }
         if (config.Models.Count == 0)
             errors.Add($"{root}:Models is empty: name at least one model to serve");
         var names = new HashSet<string>(StringComparer.Ordinal);

@@ -25,7 +25,8 @@ public static class ControlPlaneHost
         builder.Services.AddSingleton(config);
         builder.UseOrleans(silo => SiloConfiguration.Configure(silo, config.Cluster));
         // After the silo: hosted services start in order, and engines register with grains once it runs.
-        builder.Services.AddControlPlaneGrains(config.Dispatch, (sp, host) => EngineFactory.AddConfiguredEngines(sp, host, config, all));
+        builder.Services.AddControlPlaneGrains(config.Dispatch, (sp, host) => EngineFactory.AddConfiguredEngines(sp, host, config, all), config.Power);
+        builder.Services.AddHostedService<PowerDomainStarter>();
         builder.Services.AddSingleton<ModelFolders>();
         builder.Services.AddSingleton(sp => new ModelCatalog(config.Models.Select(m => EngineFactory.Describe(m, sp.GetRequiredService<ModelFolders>()))));
         builder.Services.AddSingleton<TokenRouter>();

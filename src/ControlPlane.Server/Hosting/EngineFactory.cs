@@ -3,7 +3,9 @@ using ControlPlane.Instances;
 using ControlPlane.Models.Chat;
 using ControlPlane.Server.Configuration;
 using ControlPlane.Server.Models;
+using ControlPlane.Simulation.Engine;
 using ControlPlane.Simulation.Performance;
+using ControlPlane.Simulation.Power;
 using ControlPlane.Simulation.Tokenization;
 
 namespace ControlPlane.Server.Hosting;
@@ -38,7 +40,7 @@ public static partial class EngineFactory
                     MaxContextTokens = engine.Descriptor.MaxContextTokens,
                     Engine = engine.Descriptor.Backend,
                     Host = silo,
-                }, engine);
+                }, engine, engine is SimulatedEngine { Power: { } meter } ? new ModelledPowerActuator(meter, services.GetRequiredService<TimeProvider>()) : null);
             }
         }
     }

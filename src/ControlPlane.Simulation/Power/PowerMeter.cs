@@ -8,8 +8,14 @@ public sealed class PowerMeter(PowerModel model)
 {
     public PowerModel Model { get; } = model;
 
-    /// <summary>The cap in force, W; null when uncapped.</summary>
-    public double? CapWatts { get; set; }
+    private double _cap = double.NaN;
+
+    /// <summary>The cap in force, W; null when uncapped. Set from any thread (an actuator), read by the engine's loop.</summary>
+    public double? CapWatts
+    {
+        get => Volatile.Read(ref _cap) is var c && double.IsNaN(c) ? null : c;
+        set => Volatile.Write(ref _cap, value ?? double.NaN);
+    }
     public double BusyJoules { get; private set; }
     public double BusyMs { get; private set; }
 

@@ -1,0 +1,76 @@
+using System.Text;
+using ControlPlane.Grains;
+using ControlPlane.Power;
+using ControlPlane.Testing;
+
+namespace ControlPlane.Server.Tests.Power;
+
+public class PowerDomainTests
+{
+    private static readonly Dictionary<string, string?> Settings = new()
+    {
+        // Four simulated H100s with the fitted power model; a domain budgeted for about one of them.
+        ["ControlPlane:Models:0:Profile"] = "llama-3-8b-h100-torchsharp",
+        ["ControlPlane:Power:Domains:0:Name"] = "row-a",
+        ["ControlPlane:Power:Domains:0:BudgetWatts"] = "900",
+        ["ControlPlane:Power:Domains:0:Models:0"] = GatewayHost.Model,
+        ["ControlPlane:Power:Domains:0:PeriodMs"] = "200",
+        ["ControlPlane:Power:Controller:ReleasePeriods"] = "2",
+    };
+
+    [Fact]
+    public async Task Domain_UnderLoadThenIdle_CapsTheModelledGpusThenReleasesThem()
+    {
+        await using var host = await GatewayHost.StartAsync(Settings);
+        var domain = host.Grains.GetGrain<IPowerDomainGrain>("row-a");
+        var idle = await WaitForAsync(domain, s => s.Instances == 4 && s.UpdatedAt != default, "the domain's first reading of four instances");
+        Assert.Equal("Uncapped", idle.Level);
+        Assert.InRange(idle.DrawWatts, 4 * 90 * 0.9, 4 * 90 * 1.1); // four idle GPUs
+
+        // Load every instance: decode alone draws about 294 W a GPU, well over 900 W for four.
+        var prompt = string.Join(' ', Enumerable.Repeat("the river of light", 80));
+        var body = $$"""{"model":"{{GatewayHost.Model}}","prompt":"{{prompt}}","max_tokens":150,"ignore_eos":true}""";
+        using var stop = new CancellationTokenSource();
+        var load = Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+                using (await host.Http.PostAsync(new Uri("/v1/completions", UriKind.Relative), new StringContent(body, Encoding.UTF8, "application/json")))
+                {
+                }
+        })));
+        var capped = await WaitForAsync(domain, s => s.Caps.Count == 4, "every instance capped under load");
+        Assert.NotEqual("Uncapped", capped.Level);
+        var loads = await WaitForLoadsAsync(host, l => l.All(x => x.PowerCapWatts is not null), "the caps reaching the instances' actuators");
+        Assert.All(loads, l => Assert.Equal(capped.Caps[l.InstanceId], l.PowerCapWatts!.Value, 6));
+
+        await stop.CancelAsync();
+        await load;
+        await WaitForAsync(domain, s => s.Level == "Uncapped" && s.Caps.Count == 0, "the release once draw fell");
+        await WaitForLoadsAsync(host, l => l.All(x => x.PowerCapWatts is null), "the caps lifted on the instances");
+        await host.WaitIdleAsync();
+    }
+
+    private static async Task<PowerDomainStatus> WaitForAsync(IPowerDomainGrain domain, Func<PowerDomainStatus, bool> done, string what)
+    {
+        var status = await domain.GetStatusAsync();
+        for (var i = 0; i < 300 && !done(status); i++)
+        {
+            await Task.Delay(50);
+            status = await domain.GetStatusAsync();
+        }
+        Assert.True(done(status), $"waited 15 s for {what}; last status: level {status.Level}, draw {status.DrawWatts:0} W, {status.Caps.Count} caps, {status.Instances} instances");
+        return status;
+    }
+
+    private static async Task<IReadOnlyList<ControlPlane.Instances.InstanceLoad>> WaitForLoadsAsync(GatewayHost host, Func<IReadOnlyList<ControlPlane.Instances.InstanceLoad>, bool> done, string what)
+    {
+        var loads = await host.LoadsAsync();
+        for (var i = 0; i < 300 && !done(loads); i++)
+        {
+            await Task.Delay(50);
+            loads = await host.LoadsAsync();
+        }
+        Assert.True(done(loads), $"waited 15 s for {what}; caps: {string.Join(", ", loads.Select(l => l.PowerCapWatts?.ToString("0", System.Globalization.CultureInfo.InvariantCulture) ?? "none"))}");
+        return loads;
+    }
+}
