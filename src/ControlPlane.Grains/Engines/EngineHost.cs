@@ -27,6 +27,8 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
             new RequestPhaseWriter(grains, time, loggers.CreateLogger<RequestPhaseWriter>()), power);
         if (!_runners.TryAdd(descriptor.InstanceId, runner))
             throw new InvalidOperationException($"instance '{descriptor.InstanceId}' is already hosted here");
+        if (power is not null)
+            EngineMetrics.Observe(runner);
         return runner;
     }
 
@@ -66,7 +68,10 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     {
         await base.StopAsync(cancellationToken);
         foreach (var runner in _runners.Values)
+        {
+            EngineMetrics.Forget(runner);
             await runner.DisposeAsync();
+        }
     }
 
     private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken cancellationToken)

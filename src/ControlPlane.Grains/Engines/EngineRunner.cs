@@ -45,6 +45,7 @@ public sealed partial class EngineRunner : IAsyncDisposable
         _logger = logger;
         _role = (int)descriptor.Role;
         _load = new InstanceLoad { InstanceId = descriptor.InstanceId, Health = InstanceHealth.Starting, TotalKvBlocks = descriptor.TotalKvBlocks, KvBlockSize = descriptor.KvBlockSize };
+        LastReport = _load;
     }
 
     public InstanceDescriptor Descriptor { get; }
@@ -55,10 +56,22 @@ public sealed partial class EngineRunner : IAsyncDisposable
     /// <summary>The GPU's power actuator, when the worker has one for this engine.</summary>
     public IPowerActuator? Power { get; }
 
-    /// <summary>The load with the GPU's draw since the last call: what the host reports each period.</summary>
-    public InstanceLoad ReadLoad(DateTimeOffset now) => Power is null
-        ? _load with { ReportedAt = now }
-        : _load with { ReportedAt = now, DrawWatts = Power.ReadDrawWatts(), MaxWatts = Power.MaxWatts, PowerCapWatts = Power.CapWatts };
+    /// <summary>The load last reported (with the GPU's draw over the period before it).</summary>
+    public InstanceLoad LastReport { get; private set; }
+
+    /// <summary>Energy the GPU drew since the runner started, J, from the draws reported (each over its period).</summary>
+    public double EnergyJoules { get; private set; }
+
+    /// <summary>The load with the GPU's draw since the last call: what the host reports each period. One caller (the host's loop).</summary>
+    public InstanceLoad ReadLoad(DateTimeOffset now)
+    {
+        if (Power is null)
+            return LastReport = _load with { ReportedAt = now };
+        var draw = Power.ReadDrawWatts();
+        if (LastReport is { ReportedAt: var previous } && previous != default)
+            EnergyJoules += draw * (now - previous).TotalSeconds;
+        return LastReport = _load with { ReportedAt = now, DrawWatts = draw, MaxWatts = Power.MaxWatts, PowerCapWatts = Power.CapWatts };
+    }
 
     /// <summary>Starts the loop; later calls do nothing.</summary>
     public void Start()

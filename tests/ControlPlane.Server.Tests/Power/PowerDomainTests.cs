@@ -42,6 +42,9 @@ public class PowerDomainTests
         Assert.NotEqual("Uncapped", capped.Level);
         var loads = await WaitForLoadsAsync(host, l => l.All(x => x.PowerCapWatts is not null), "the caps reaching the instances' actuators");
         Assert.All(loads, l => Assert.Equal(capped.Caps[l.InstanceId], l.PowerCapWatts!.Value, 6));
+        var metrics = await host.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        foreach (var name in new[] { "controlplane_gpu_power_draw", "controlplane_gpu_power_cap", "controlplane_gpu_energy" })
+            Assert.Contains(name, metrics, StringComparison.Ordinal);
 
         await stop.CancelAsync();
         await load;
