@@ -85,5 +85,6 @@ public static class ControlPlaneHost
         app.MapGet("/readyz", HealthEndpoints.Readyz);
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapPost("/admin/models/{model}/drain", AdminEndpoints.DrainModel);
+        app.MapGet("/admin/power", PowerEndpoints.List);
     }
 }

@@ -45,6 +45,11 @@ public class PowerDomainTests
         var metrics = await host.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
         foreach (var name in new[] { "controlplane_gpu_power_draw", "controlplane_gpu_power_cap", "controlplane_gpu_energy" })
             Assert.Contains(name, metrics, StringComparison.Ordinal);
+        using var live = System.Text.Json.JsonDocument.Parse(await host.Http.GetStringAsync(new Uri("/admin/power", UriKind.Relative)));
+        var row = live.RootElement.GetProperty("domains")[0];
+        Assert.Equal("row-a", row.GetProperty("domain").GetString());
+        Assert.Equal(900, row.GetProperty("budgetWatts").GetDouble());
+        Assert.Equal(4, row.GetProperty("caps").EnumerateObject().Count());
 
         await stop.CancelAsync();
         await load;
