@@ -12,7 +12,7 @@ var gateway = Environment.GetEnvironmentVariable("ControlPlane__Gateway") ?? "ht
 using var http = new HttpClient { BaseAddress = new Uri(gateway.TrimEnd('/') + "/") };
 using var reconciler = new ModelServiceReconciler(client, new HttpDrainClient(http), TimeProvider.System);
 var loop = new OperatorLoop(reconciler, Environment.GetEnvironmentVariable("WATCH_NAMESPACE"), Console.Out,
-    new PowerBudgetReconciler(client, TimeProvider.System));
+    new PowerBudgetReconciler(client, TimeProvider.System, new HttpPowerStatusClient(http)));
 
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };

@@ -52,3 +52,40 @@ public sealed class PowerBudgetReconcilerTests : ApiServerTest
         Assert.Equal(0, await reconciler.PassAsync(CancellationToken.None)); // converged: idempotent
     }
 }
+
+public sealed class PowerBudgetLiveStatusTests : ApiServerTest
+{
+    /// <summary>The control plane's live domains as a test sets them (null: unreachable).</summary>
+    private sealed class StaticPowerStatus : IPowerStatusClient
+    {
+        public IReadOnlyDictionary<string, LivePower>? Live { get; set; }
+
+        public Task<IReadOnlyDictionary<string, LivePower>?> ReadAsync(CancellationToken cancellationToken) => Task.FromResult(Live);
+    }
+
+    [Fact]
+    public async Task Pass_WithTheControlPlanesLiveDomains_WritesDrawAndCapsAndKeepsThemWhenItIsUnreachable()
+    {
+        Api.Put("inference.controlplane.dev", "powerbudgets", "", new JsonObject
+        {
+            ["apiVersion"] = "inference.controlplane.dev/v1alpha1", ["kind"] = "PowerBudget",
+            ["metadata"] = new JsonObject { ["name"] = "row-a", ["generation"] = 1 },
+            ["spec"] = new JsonObject { ["nodeSelector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["power-row"] = "a" } }, ["budgetWatts"] = 8000 },
+        });
+        var live = new StaticPowerStatus { Live = new Dictionary<string, LivePower> { ["row-a"] = new(7412.6, 3, "BatchCapped", 0) } };
+        var reconciler = new PowerBudgetReconciler(Client, TimeProvider.System, live);
+
+        Assert.Equal(1, await reconciler.PassAsync(CancellationToken.None));
+        var status = Api.Get("inference.controlplane.dev", "powerbudgets", "", "row-a")!["status"]!;
+        Assert.Equal(7413, status["drawWatts"]!.GetValue<long>());
+        Assert.Equal(3, status["cappedInstances"]!.GetValue<int>());
+
+        live.Live = null; // the gateway is down: the last figures stay, nothing is written
+        Assert.Equal(0, await reconciler.PassAsync(CancellationToken.None));
+        Assert.Equal(7413, Api.Get("inference.controlplane.dev", "powerbudgets", "", "row-a")!["status"]!["drawWatts"]!.GetValue<long>());
+
+        live.Live = new Dictionary<string, LivePower> { ["row-a"] = new(5000, 0, "Uncapped", 0) };
+        Assert.Equal(1, await reconciler.PassAsync(CancellationToken.None));
+        Assert.Equal(0, Api.Get("inference.controlplane.dev", "powerbudgets", "", "row-a")!["status"]!["cappedInstances"]!.GetValue<int>());
+    }
+}

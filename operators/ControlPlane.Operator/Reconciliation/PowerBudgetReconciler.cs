@@ -10,7 +10,7 @@ namespace ControlPlane.Operator.Reconciliation;
 /// they could reach uncapped, and says whether the domain is oversubscribed (peak above budget, so the
 /// control plane must cap). Capping itself belongs to the control plane's power loop, not to the operator.
 /// </summary>
-public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time)
+public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time, IPowerStatusClient? power = null)
 {
     public const int DefaultGpuPeakWatts = 700;
 
@@ -18,13 +18,14 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time)
     {
         var budgets = await client.CustomObjects.ListClusterCustomObjectAsync<CustomResourceList<PowerBudget>>(
             ModelService.Group, ModelService.Version, PowerBudget.Plural, cancellationToken: cancellationToken);
+        var live = power is null ? null : await power.ReadAsync(cancellationToken);
         var written = 0;
         foreach (var budget in budgets.Items)
-            written += await ReconcileAsync(budget, cancellationToken) ? 1 : 0;
+            written += await ReconcileAsync(budget, live, cancellationToken) ? 1 : 0;
         return written;
     }
 
-    private async Task<bool> ReconcileAsync(PowerBudget budget, CancellationToken cancellationToken)
+    private async Task<bool> ReconcileAsync(PowerBudget budget, IReadOnlyDictionary<string, LivePower>? live, CancellationToken cancellationToken)
     {
         var selector = string.Join(',', (budget.Spec.NodeSelector.MatchLabels ?? new Dictionary<string, string>()).Select(l => $"{l.Key}={l.Value}"));
         var nodes = await client.CoreV1.ListNodeAsync(labelSelector: selector, cancellationToken: cancellationToken);
@@ -54,6 +55,9 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time)
             Nodes = nodes.Items.Count,
             Gpus = gpus,
             PeakWatts = peak,
+            // Unreachable control plane: keep the last live figures rather than erase them.
+            DrawWatts = live is null ? budget.Status?.DrawWatts : live.TryGetValue(budget.Metadata.Name, out var l) ? (long)Math.Round(l.DrawWatts) : null,
+            CappedInstances = live is null ? budget.Status?.CappedInstances : live.TryGetValue(budget.Metadata.Name, out var c) ? c.CappedInstances : null,
             Conditions =
             [
                 Condition("Ready", nodes.Items.Count > 0, nodes.Items.Count > 0 ? "NodesSelected" : "NoNodes", $"{nodes.Items.Count} nodes, {gpus} GPUs match {selector}"),
@@ -63,6 +67,7 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time)
         };
         if (budget.Status is { } current && current.ObservedGeneration == next.ObservedGeneration && current.Nodes == next.Nodes
             && current.Gpus == next.Gpus && current.PeakWatts == next.PeakWatts
+            && current.DrawWatts == next.DrawWatts && current.CappedInstances == next.CappedInstances
             && current.Conditions.Select(c => (c.Type, c.Status)).SequenceEqual(next.Conditions.Select(c => (c.Type, c.Status))))
             return false;
         budget.Status = next;

@@ -33,5 +33,9 @@ public sealed class PowerBudgetStatus
     [JsonPropertyName("nodes")] public int Nodes { get; set; }
     [JsonPropertyName("gpus")] public int Gpus { get; set; }
     [JsonPropertyName("peakWatts")] public long PeakWatts { get; set; }
+
+    /// <summary>The domain's live draw and the instances its controller caps, from the control plane (absent until it reports).</summary>
+    [JsonPropertyName("drawWatts")] public long? DrawWatts { get; set; }
+    [JsonPropertyName("cappedInstances")] public int? CappedInstances { get; set; }
     [JsonPropertyName("conditions")] public IList<V1Condition> Conditions { get; set; } = [];
 }
