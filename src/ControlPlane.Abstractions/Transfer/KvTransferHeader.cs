@@ -25,6 +25,4 @@ public sealed record KvTransferHeader
     /// <summary>Present in the part that ends at the request's last computed block: the importer may resume it.</summary>
     [Id(8)] public ResumeState? Resume { get; init; }
     [Id(9)] public required long PayloadBytes { get; init; }
-
-    public bool Completes => Resume is not null;
 }

@@ -9,7 +9,4 @@ public sealed record SchedulerOptions
     public int MaxBatchedTokens { get; init; } = 2048;
     public int MaxRunningRequests { get; init; } = 256;
     public int MaxContextTokens { get; init; } = 4096;
-
-    /// <summary>Whether admitted requests take cached blocks of their prefix.</summary>
-    public bool PrefixSharing { get; init; } = true;
 }

@@ -17,8 +17,8 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
     private readonly Dictionary<string, EngineRequest> _byId = new(StringComparer.Ordinal);
 
     public SchedulerOptions Options { get; } = options;
-    public IKvBlockAllocator Blocks { get; } = blocks;
-    public KvBlockHasher Hasher { get; } = hasher;
+    private IKvBlockAllocator Blocks { get; } = blocks;
+    private KvBlockHasher Hasher { get; } = hasher;
     public int Running => _running.Count;
     public int Waiting => _waiting.Count;
     public long Preemptions { get; private set; }
@@ -80,7 +80,7 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
         while (!preempted && budget > 0 && _waiting.Count > 0 && _running.Count < Options.MaxRunningRequests)
         {
             var request = _waiting.Min!;
-            if (request.BlockTable.Count == 0 && Options.PrefixSharing)
+            if (request.BlockTable.Count == 0)
                 SharePrefix(request);
             if (BlocksFor(request.ContextTokens + 1) - request.BlockTable.Count > Blocks.Available)
             {

@@ -17,8 +17,6 @@ internal sealed class PowerDomainSimulation
     private readonly string[] _ids;
     private readonly PowerController? _controller;
     private readonly int[,] _held;
-    private readonly double[] _lastJoules;
-    private readonly double[] _lastBusyMs;
     private double _energy;
     private double _peak;
     private int _periods, _breaches, _capped;
@@ -32,8 +30,6 @@ internal sealed class PowerDomainSimulation
         _ids = ids;
         _controller = config.Controller is { } c ? new PowerController(c) : null;
         _held = new int[engines.Length, 3];
-        _lastJoules = new double[engines.Length];
-        _lastBusyMs = new double[engines.Length];
     }
 
     public double PeriodMs => _config.PeriodMs;
@@ -50,11 +46,7 @@ internal sealed class PowerDomainSimulation
         for (var i = 0; i < _engines.Length; i++)
         {
             var meter = _engines[i].Power!;
-            var busyMs = meter.BusyMs - _lastBusyMs[i];
-            var joules = meter.BusyJoules - _lastJoules[i] + Math.Max(0, _config.PeriodMs - busyMs) * meter.Model.IdleWatts / 1000;
-            _lastBusyMs[i] = meter.BusyMs;
-            _lastJoules[i] = meter.BusyJoules;
-            var watts = joules / (Math.Max(_config.PeriodMs, busyMs) / 1000);
+            var (joules, watts) = meter.Read(_config.PeriodMs);
             _energy += joules;
             domain += watts;
             instances[i] = new InstancePower(_ids[i], watts, meter.Model.MaxWatts, MostImportant(i));

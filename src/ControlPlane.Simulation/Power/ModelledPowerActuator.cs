@@ -10,8 +10,6 @@ public sealed class ModelledPowerActuator(PowerMeter meter, TimeProvider time) :
 {
     private readonly Lock _lock = new();
     private long _lastRead = time.GetTimestamp();
-    private double _lastJoules;
-    private double _lastBusyMs;
 
     public double MaxWatts => meter.Model.MaxWatts;
     public double? CapWatts => meter.CapWatts;
@@ -22,12 +20,8 @@ public sealed class ModelledPowerActuator(PowerMeter meter, TimeProvider time) :
         {
             var now = time.GetTimestamp();
             var elapsedMs = Math.Max(time.GetElapsedTime(_lastRead, now).TotalMilliseconds, 1e-3);
-            var busyMs = meter.BusyMs - _lastBusyMs;
-            var joules = meter.BusyJoules - _lastJoules + Math.Max(0, elapsedMs - busyMs) * meter.Model.IdleWatts / 1000;
             _lastRead = now;
-            _lastJoules = meter.BusyJoules;
-            _lastBusyMs = meter.BusyMs;
-            return joules / (Math.Max(elapsedMs, busyMs) / 1000);
+            return meter.Read(elapsedMs).Watts;
         }
     }
 

@@ -19,6 +19,22 @@ public sealed class PowerMeter(PowerModel model)
     public double BusyJoules { get; private set; }
     public double BusyMs { get; private set; }
 
+    private double _readJoules;
+    private double _readBusyMs;
+
+    /// <summary>
+    /// The energy and mean draw over the <paramref name="elapsedMs"/> since the previous read: the steps' energy,
+    /// idle draw for the rest (a step longer than the interval counts whole). One reader per meter.
+    /// </summary>
+    public (double Joules, double Watts) Read(double elapsedMs)
+    {
+        var busyMs = BusyMs - _readBusyMs;
+        var joules = BusyJoules - _readJoules + Math.Max(0, elapsedMs - busyMs) * Model.IdleWatts / 1000;
+        _readBusyMs = BusyMs;
+        _readJoules = BusyJoules;
+        return (joules, joules / (Math.Max(elapsedMs, busyMs) / 1000));
+    }
+
     /// <summary>Models a step under the current cap, adds its energy, and returns its duration.</summary>
     public TimeSpan Step(double prefillMs, int prefillTokens, double otherMs, int decodeSequences)
     {
