@@ -63,7 +63,35 @@ public partial class EngineCore : IEngine
             if (t < 0 || t >= vocabulary)
                 throw new EngineRejectedException($"the prompt holds token id {t}, outside the vocabulary of {vocabulary}");
         }
-        Scheduler.Add(NewRequest(request, RequestRandom.SeedFor(request.Sampling.Seed, _random), 0));
+        if (request.Progress is not { } progress)
+        {
+            Scheduler.Add(NewRequest(request, RequestRandom.SeedFor(request.Sampling.Seed, _random), 0));
+            return;
+        }
+        if (progress.OutputTokenIds.Count >= request.Sampling.MaxTokens)
+            throw new EngineRejectedException($"the request already produced {progress.OutputTokenIds.Count} of its {request.Sampling.MaxTokens} tokens");
+        foreach (var t in progress.OutputTokenIds)
+        {
+            if (t < 0 || t >= vocabulary)
+                throw new EngineRejectedException($"the request's output holds token id {t}, outside the vocabulary of {vocabulary}");
+        }
+        Scheduler.Add(Continue(request, progress));
+    }
+
+    /// <summary>
+    /// A request that ran elsewhere, rebuilt from its output: its random stream continues after one draw per
+    /// sampled token (greedy requests take none), its text and stop-string state are replayed, and its keys and
+    /// values are recomputed like those of a preempted request.
+    /// </summary>
+    private EngineRequest Continue(RequestSpec spec, RequestProgress progress)
+    {
+        var draws = OutputRules.IsGreedy(spec.Sampling) ? 0 : progress.OutputTokenIds.Count;
+        var request = NewRequest(spec, RequestRandom.SeedFor(spec.Sampling.Seed, _random), draws);
+        request.OutputTokenIds.AddRange(progress.OutputTokenIds);
+        request.NextOutputSequence = progress.NextSequence;
+        foreach (var token in progress.OutputTokenIds)
+            request.Stops.Append(request.Text.Add(token));
+        return request;
     }
 
     public async ValueTask<EngineStepResult> StepAsync(CancellationToken cancellationToken)

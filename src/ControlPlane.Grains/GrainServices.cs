@@ -1,9 +1,11 @@
 using ControlPlane.Grains.Engines;
+using ControlPlane.Grains.Placement;
 using ControlPlane.Scheduling.Dispatch;
 using ControlPlane.Scheduling.Power;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 
 namespace ControlPlane.Grains;
 
@@ -15,8 +17,11 @@ public static class GrainServices
     /// configuration and the clock. Every silo with the control or worker role calls this.
     /// </summary>
     public static IServiceCollection AddControlPlaneGrains(this IServiceCollection services, DispatchConfig dispatch, Action<IServiceProvider, EngineHost>? addEngines = null,
-        PowerConfig? power = null)
+        PowerConfig? power = null, SiloRoles roles = SiloRoles.All, WorkerConfig? worker = null)
     {
+        services.AddSingleton<IOptions<WorkerConfig>>(Options.Create(worker ?? new WorkerConfig()));
+        services.PostConfigure<GrainTypeOptions>(o => RoleGrainClasses.Restrict(o, roles));
+        services.AddPlacementDirector<InstancePlacementStrategy, InstancePlacementDirector>();
         services.AddSingleton<IOptions<PowerConfig>>(Options.Create(power ?? new PowerConfig()));
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<LocalTokenSinks>();

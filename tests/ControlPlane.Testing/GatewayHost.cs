@@ -19,6 +19,9 @@ public sealed class GatewayHost : IAsyncDisposable
 {
     public const string Model = "sim";
 
+    /// <summary>The pod name the host runs as: its instance ids are <c>{Pod}/{model}/{index}</c>.</summary>
+    public const string Pod = "gateway-test";
+
     private GatewayHost(WebApplication app, Uri baseAddress)
     {
         App = app;
@@ -40,6 +43,7 @@ public sealed class GatewayHost : IAsyncDisposable
             ["Logging:LogLevel:Orleans"] = "Error",
             ["ControlPlane:Cluster:SiloPort"] = FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["ControlPlane:Cluster:GatewayPort"] = "0",
+            ["ControlPlane:Cluster:PodName"] = Pod,
             ["ControlPlane:Models:0:Name"] = Model,
             ["ControlPlane:Models:0:Instances"] = "4",
             ["ControlPlane:Models:0:Profile"] = TestProfile.Path,

@@ -6,7 +6,7 @@ namespace ControlPlane.Testing;
 /// <summary>A real redis-server on a free loopback port, without persistence, stopped by its PID.</summary>
 public sealed class RedisServer : IAsyncDisposable
 {
-    private readonly Process _process;
+    private Process _process;
 
     private RedisServer(Process process, int port)
     {
@@ -17,10 +17,33 @@ public sealed class RedisServer : IAsyncDisposable
     public int Port { get; }
     public string Configuration => $"127.0.0.1:{Port}";
 
-    public static async Task<RedisServer> StartAsync()
+    /// <summary>Stops the server (an outage); <see cref="RestartAsync"/> brings it back, empty, on the same port.</summary>
+    public async Task StopAsync()
     {
-        var port = FreePort.Next();
-        var start = new ProcessStartInfo("redis-server", ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        if (_process.HasExited)
+            return;
+        _process.Kill();
+        await _process.WaitForExitAsync();
+    }
+
+    /// <summary>Starts the server again on the same port; with a data directory it comes back with its data.</summary>
+    public async Task RestartAsync()
+    {
+        var restarted = await StartAsync(Port, DataDirectory);
+        _process.Dispose();
+        _process = restarted._process;
+    }
+
+    /// <summary>Where the server keeps an append-only file synced on every write, so a restart loses nothing; null: in memory only.</summary>
+    public string? DataDirectory { get; private init; }
+
+    public static async Task<RedisServer> StartAsync(int? onPort = null, string? dataDirectory = null)
+    {
+        var port = onPort ?? FreePort.Next();
+        string[] persistence = dataDirectory is null
+            ? ["--save", "", "--appendonly", "no"]
+            : ["--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dataDirectory];
+        var start = new ProcessStartInfo("redis-server", ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", .. persistence])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -42,7 +65,7 @@ public sealed class RedisServer : IAsyncDisposable
             {
                 using var client = new TcpClient();
                 await client.ConnectAsync("127.0.0.1", port);
-                return new RedisServer(process, port);
+                return new RedisServer(process, port) { DataDirectory = dataDirectory };
             }
             catch (SocketException)
             {

@@ -13,8 +13,9 @@ public interface ISchedulerGrain : IGrainWithStringKey
     Task UnregisterInstanceAsync(string instanceId, CancellationToken cancellationToken = default);
 
     /// <summary>A host's batched load reports (one call per host per period, not one per instance).</summary>
+    /// <returns>The instances the scheduler does not know (it was reactivated, for instance): the host registers them again.</returns>
     [Alias("ReportLoad")]
-    Task ReportLoadAsync(IReadOnlyList<InstanceLoad> loads, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<string>> ReportLoadAsync(IReadOnlyList<InstanceLoad> loads, CancellationToken cancellationToken = default);
 
     [Alias("GetSnapshot")]
     Task<LoadSnapshot> GetSnapshotAsync(CancellationToken cancellationToken = default);

@@ -8,5 +8,8 @@ public sealed record AdmitResult(
 {
     public static AdmitResult Admitted { get; } = new(true, null);
 
+    /// <summary>The address of the silo that admitted the request: its loss is the request's loss.</summary>
+    [Id(2)] public string Silo { get; init; } = "";
+
     public static AdmitResult Refused(string reason) => new(false, reason);
 }

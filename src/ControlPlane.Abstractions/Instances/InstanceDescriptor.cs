@@ -12,6 +12,6 @@ public sealed record InstanceDescriptor
     [Id(5)] public int MaxContextTokens { get; init; }
     [Id(6)] public string Engine { get; init; } = "";
 
-    /// <summary>The silo that runs the engine; the instance grain is placed there.</summary>
+    /// <summary>The pod (silo name) that runs the engine; the instance grain is placed there.</summary>
     [Id(7)] public string Host { get; init; } = "";
 }

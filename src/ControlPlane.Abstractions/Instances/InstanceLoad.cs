@@ -26,5 +26,11 @@ public sealed record InstanceLoad
     [Id(13)] public double MaxWatts { get; init; }
     [Id(14)] public double? PowerCapWatts { get; init; }
 
+    /// <summary>
+    /// When the engine's state was read: every admission accepted before it is counted in. <see cref="ReportedAt"/>
+    /// is restamped by each periodic report (the state is still true then); this one is not. Default: same as reported.
+    /// </summary>
+    [Id(15)] public DateTimeOffset MeasuredAt { get; init; }
+
     public double KvUsage => TotalKvBlocks == 0 ? 1 : (double)UsedKvBlocks / TotalKvBlocks;
 }

@@ -13,4 +13,10 @@ public sealed record RequestSpec
     /// <summary>Higher runs first within a class; 0 is the default.</summary>
     [Id(5)] public int Priority { get; init; }
     [Id(6)] public DateTimeOffset ArrivedAt { get; init; }
+
+    /// <summary>The pod of the gateway that streams the request; its engines abort the request when that pod is gone.</summary>
+    [Id(7)] public string Gateway { get; init; } = "";
+
+    /// <summary>Set when the request resumes after its instance was lost: what it produced there.</summary>
+    [Id(8)] public RequestProgress? Progress { get; init; }
 }

@@ -15,7 +15,9 @@ namespace ControlPlane.Grains.Dispatch;
 public sealed class DispatcherGrain(IOptions<DispatchConfig> config, TimeProvider time) : Grain, IDispatcherGrain
 {
     public static readonly TimeSpan RefreshPeriod = TimeSpan.FromMilliseconds(100);
-    private readonly DispatchView _view = new(DispatchPolicies.Create(config.Value, new Random()));
+    /// <summary>Longest expected time from a dispatch decision to the admission reaching its engine (grain calls, maybe across silos).</summary>
+    public static readonly TimeSpan AdmissionDelay = TimeSpan.FromMilliseconds(50);
+    private readonly DispatchView _view = new(DispatchPolicies.Create(config.Value, new Random()), AdmissionDelay);
     private long _version = -1;
     private long _refreshedAt;
     private Task? _refresh;

@@ -1,10 +1,12 @@
 using System.Collections.Concurrent;
 using ControlPlane.Engines;
+using ControlPlane.Grains.Cluster;
 using ControlPlane.Grains.Requests;
 using ControlPlane.Instances;
 using ControlPlane.Power;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ControlPlane.Grains.Engines;
 
@@ -12,9 +14,11 @@ namespace ControlPlane.Grains.Engines;
 /// The engines this silo runs. Registers each with its model's scheduler and sends the scheduler one
 /// batched load report per model every <see cref="ReportPeriod"/>. Instance grains find their engine here.
 /// </summary>
-public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, ILoggerFactory loggers, LocalTokenSinks localSinks) : BackgroundService
+public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, ILoggerFactory loggers, LocalTokenSinks localSinks,
+    IClusterMembershipService membership, IOptions<WorkerConfig> worker) : BackgroundService
 {
     public static readonly TimeSpan ReportPeriod = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan DrainPoll = TimeSpan.FromMilliseconds(50);
     private readonly ConcurrentDictionary<string, EngineRunner> _runners = new(StringComparer.Ordinal);
     private readonly ILogger _logger = loggers.CreateLogger<EngineHost>();
 
@@ -34,7 +38,30 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
 
     public bool TryGet(string instanceId, out EngineRunner runner) => _runners.TryGetValue(instanceId, out runner!);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(ReportAsync(stoppingToken), WatchGatewaysAsync(stoppingToken));
+
+    /// <summary>Aborts the requests of each gateway silo that leaves the cluster, freeing their KV blocks.</summary>
+    private async Task WatchGatewaysAsync(CancellationToken stoppingToken)
+    {
+        var departures = new SiloDepartures();
+        try
+        {
+            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stoppingToken))
+            {
+                foreach (var gone in departures.Observe(snapshot))
+                {
+                    foreach (var runner in _runners.Values)
+                        runner.AbortOrphans(gone.SiloAddress.ToParsableString());
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task ReportAsync(CancellationToken stoppingToken)
     {
         var registered = new HashSet<string>(StringComparer.Ordinal);
         using var timer = new PeriodicTimer(ReportPeriod, time);
@@ -54,7 +81,14 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
                 // The runner republishes its load whenever it changes; stamping it here says "still true now".
                 var now = time.GetUtcNow();
                 foreach (var model in _runners.Values.GroupBy(r => r.Descriptor.Model))
-                    await grains.GetGrain<ISchedulerGrain>(model.Key).ReportLoadAsync([.. model.Select(r => r.ReadLoad(now))], stoppingToken);
+                {
+                    var unknown = await grains.GetGrain<ISchedulerGrain>(model.Key).ReportLoadAsync([.. model.Select(r => r.ReadLoad(now))], stoppingToken);
+                    foreach (var id in unknown)
+                    {
+                        registered.Remove(id);
+                        Log.Forgotten(_logger, id, model.Key);
+                    }
+                }
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
@@ -64,8 +98,25 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
         while (await WaitAsync(timer, stoppingToken));
     }
 
+    /// <summary>
+    /// Drains before stopping: every engine refuses new work (dispatch sees it within a report period) and the
+    /// host waits up to <see cref="WorkerConfig.DrainTimeout"/> for running requests to finish, while the silo
+    /// still delivers their tokens. Only then do the engines stop and the silo leave.
+    /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        var active = _runners.Values.Sum(r => r.ActiveRequests);
+        if (active > 0)
+        {
+            foreach (var runner in _runners.Values)
+                runner.Drain();
+            Log.Draining(_logger, active, worker.Value.DrainTimeout);
+            var deadline = time.GetTimestamp();
+            while (_runners.Values.Any(r => r.ActiveRequests > 0) && time.GetElapsedTime(deadline) < worker.Value.DrainTimeout
+                && !cancellationToken.IsCancellationRequested)
+                await Task.Delay(DrainPoll, time, CancellationToken.None);
+            Log.Drained(_logger, _runners.Values.Sum(r => r.ActiveRequests), time.GetElapsedTime(deadline));
+        }
         await base.StopAsync(cancellationToken);
         foreach (var runner in _runners.Values)
         {
@@ -90,6 +141,15 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     {
         [LoggerMessage(1, LogLevel.Warning, "Registering or reporting engine load to the scheduler failed; retrying next period")]
         public static partial void ReportFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(5, LogLevel.Warning, "The scheduler of model {Model} does not know instance {InstanceId} (it was activated anew); registering it again")]
+        public static partial void Forgotten(ILogger logger, string instanceId, string model);
+
+        [LoggerMessage(3, LogLevel.Information, "Stopping: draining {Count} request(s) for at most {Timeout}")]
+        public static partial void Draining(ILogger logger, int count, TimeSpan timeout);
+
+        [LoggerMessage(4, LogLevel.Information, "Drained: {Count} request(s) left after {Elapsed}")]
+        public static partial void Drained(ILogger logger, int count, TimeSpan elapsed);
 
         [LoggerMessage(2, LogLevel.Information, "Instance {InstanceId} of model {Model} ({Engine}) registered with its scheduler")]
         public static partial void Registered(ILogger logger, string instanceId, string model, string engine);

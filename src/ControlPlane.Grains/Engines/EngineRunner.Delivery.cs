@@ -9,7 +9,7 @@ public sealed partial class EngineRunner
 {
     private void AddNow(RequestSpec request, ITokenSink sink, long admittedAt)
     {
-        _tracked[request.RequestId] = new TrackedRequest(sink, admittedAt);
+        _tracked[request.RequestId] = new TrackedRequest(sink, request.Gateway, admittedAt);
         try
         {
             _engine.Add(request);
@@ -24,6 +24,19 @@ public sealed partial class EngineRunner
     {
         var known = _engine.Abort(requestId);
         return _tracked.Remove(requestId) || known;
+    }
+
+    /// <summary>Stops every request streamed by a gateway that is gone; nothing is sent, nobody would read it.</summary>
+    private void AbortOrphansNow(string gateway)
+    {
+        var orphans = _tracked.Where(t => t.Value.Gateway == gateway).Select(t => t.Key).ToArray();
+        foreach (var id in orphans)
+        {
+            _engine.Abort(id);
+            _tracked.Remove(id);
+        }
+        if (orphans.Length > 0)
+            Log.OrphansAborted(_logger, orphans.Length, Descriptor.InstanceId, gateway);
     }
 
     private void Deliver(EngineStepResult step)
@@ -117,6 +130,8 @@ public sealed partial class EngineRunner
     {
         var snapshot = _engine.Snapshot();
         var inFlight = Volatile.Read(ref _admitsInFlight);
+        _active = _tracked.Count + inFlight;
+        var now = _time.GetUtcNow();
         _load = new InstanceLoad
         {
             InstanceId = Descriptor.InstanceId,
@@ -130,7 +145,8 @@ public sealed partial class EngineRunner
             BatchRequests = snapshot.BatchRequests,
             PriorityRequests = snapshot.PriorityRequests,
             KvBlockSize = Descriptor.KvBlockSize,
-            ReportedAt = _time.GetUtcNow(),
+            ReportedAt = now,
+            MeasuredAt = now,
         };
     }
 }

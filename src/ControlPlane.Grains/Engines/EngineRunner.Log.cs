@@ -11,5 +11,11 @@ public sealed partial class EngineRunner
 
         [LoggerMessage(2, LogLevel.Warning, "Token delivery from instance {InstanceId} failed")]
         public static partial void DeliveryFailed(ILogger logger, Exception exception, string instanceId);
+
+        [LoggerMessage(3, LogLevel.Warning, "Aborted {Count} request(s) on instance {InstanceId}: their gateway {Gateway} left the cluster")]
+        public static partial void OrphansAborted(ILogger logger, int count, string instanceId, string gateway);
+
+        [LoggerMessage(4, LogLevel.Warning, "Instance {InstanceId} stops with {Count} request(s) unfinished; their gateways resume them elsewhere once this silo has left")]
+        public static partial void StoppedWithWork(ILogger logger, string instanceId, int count);
     }
 }

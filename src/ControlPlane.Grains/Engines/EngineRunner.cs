@@ -27,6 +27,7 @@ public sealed partial class EngineRunner : IAsyncDisposable
     private volatile int _health = (int)InstanceHealth.Starting;
     private volatile int _role;
     private int _admitsInFlight;
+    private volatile int _active;
     private Task? _loop;
 
     private readonly LocalTokenSinks? _localSinks;
@@ -122,6 +123,16 @@ public sealed partial class EngineRunner : IAsyncDisposable
         Order(static () => { });
     }
 
+    /// <summary>Requests the runner holds or is about to admit, as of its last loop turn.</summary>
+    public int ActiveRequests => _active;
+
+    /// <summary>Aborts, at the next step boundary, the requests streamed by the gateway silo that is gone.</summary>
+    public void AbortOrphans(string gateway) => Order(() => AbortOrphansNow(gateway));
+
+    /// <summary>
+    /// Stops the engine. Requests still running are dropped without a last chunk: a gateway that outlives this
+    /// silo sees it leave and resumes them on another instance, which it could not do after an error chunk.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         _health = (int)InstanceHealth.Draining;
@@ -130,8 +141,9 @@ public sealed partial class EngineRunner : IAsyncDisposable
             await _loop.ConfigureAwait(false);
         while (_orders.TryDequeue(out var order))
             order();
-        foreach (var id in _tracked.Keys.ToArray())
-            Finish(id, FinishReason.Aborted, "the instance is shutting down");
+        if (_tracked.Count > 0)
+            Log.StoppedWithWork(_logger, Descriptor.InstanceId, _tracked.Count);
+        _tracked.Clear();
         Flush();
         _engine.Dispose();
         _stop.Dispose();

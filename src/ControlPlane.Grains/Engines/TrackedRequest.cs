@@ -3,9 +3,12 @@ using ControlPlane.Tokens;
 namespace ControlPlane.Grains.Engines;
 
 /// <summary>A request the runner has handed to its engine: where its tokens go and how many chunks it has sent.</summary>
-internal sealed class TrackedRequest(ITokenSink sink, long admittedAt)
+internal sealed class TrackedRequest(ITokenSink sink, string gateway, long admittedAt)
 {
     public ITokenSink Sink { get; } = sink;
+
+    /// <summary>The silo address of the gateway that streams the request.</summary>
+    public string Gateway { get; } = gateway;
     public long AdmittedAt { get; } = admittedAt;
     public int NextSequence { get; set; }
 

@@ -1,4 +1,5 @@
 using ControlPlane.Grains.Engines;
+using ControlPlane.Grains.Placement;
 using ControlPlane.Instances;
 using ControlPlane.Requests;
 using ControlPlane.Tokens;
@@ -12,8 +13,8 @@ namespace ControlPlane.Grains.Instances;
 /// an abort waits for the engine's next step boundary, and admissions must not queue behind a burst of them
 /// (every call only hands an order to the runner, which is safe from any thread).
 /// </summary>
-[Reentrant]
-public sealed class InstanceGrain(EngineHost host) : Grain, IInstanceGrain
+[Reentrant, InstancePlacement]
+public sealed class InstanceGrain(EngineHost host, ILocalSiloDetails silo) : Grain, IInstanceGrain
 {
     private EngineRunner? _runner;
 
@@ -32,7 +33,7 @@ public sealed class InstanceGrain(EngineHost host) : Grain, IInstanceGrain
     public Task<AdmitResult> AdmitAsync(RequestSpec request, ITokenSink sink, CancellationToken cancellationToken = default) =>
         Task.FromResult(_runner is null
             ? AdmitResult.Refused($"instance '{this.GetPrimaryKeyString()}' is not hosted on this silo")
-            : _runner.Admit(request, sink));
+            : _runner.Admit(request, sink) with { Silo = silo.SiloAddress.ToParsableString() });
 
     public Task<bool> AbortAsync(string requestId, CancellationToken cancellationToken = default) =>
         _runner is null ? Task.FromResult(false) : _runner.AbortAsync(requestId);

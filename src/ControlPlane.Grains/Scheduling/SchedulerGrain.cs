@@ -5,7 +5,9 @@ namespace ControlPlane.Grains.Scheduling;
 /// <summary>
 /// One model's instances and their latest loads. Hosts report in batches about every 100 ms; dispatchers
 /// copy the snapshot at the same rate. An instance that stops reporting for <see cref="StaleAfter"/> is
-/// left out of snapshots until it reports again.
+/// left out of snapshots until it reports again. Its state lives in memory: when it is activated anew (its
+/// silo or its directory entry was lost), hosts learn from their next report that it does not know their
+/// instances, and register them again within a period.
 /// </summary>
 public sealed class SchedulerGrain(TimeProvider time) : Grain, ISchedulerGrain
 {
@@ -37,15 +39,18 @@ public sealed class SchedulerGrain(TimeProvider time) : Grain, ISchedulerGrain
         return Task.CompletedTask;
     }
 
-    public Task ReportLoadAsync(IReadOnlyList<InstanceLoad> loads, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<string>> ReportLoadAsync(IReadOnlyList<InstanceLoad> loads, CancellationToken cancellationToken = default)
     {
+        List<string>? unknown = null;
         foreach (var load in loads)
         {
             if (_instances.ContainsKey(load.InstanceId))
                 _loads[load.InstanceId] = load;
+            else
+                (unknown ??= []).Add(load.InstanceId);
         }
         _dirty = true;
-        return Task.CompletedTask;
+        return Task.FromResult<IReadOnlyList<string>>(unknown ?? []);
     }
 
     public Task<LoadSnapshot> GetSnapshotAsync(CancellationToken cancellationToken = default)

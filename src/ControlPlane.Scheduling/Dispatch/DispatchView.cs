@@ -5,10 +5,11 @@ namespace ControlPlane.Scheduling.Dispatch;
 /// <summary>
 /// A dispatcher's view of a model's instances: the last load snapshot plus the dispatches this view made
 /// that no load report includes yet (a dispatch counts as queued demand until a report taken after it
-/// arrives), so a burst spreads out between and across refreshes. Pure: the caller supplies the times.
+/// arrives; <c>admissionDelay</c> allows for the hop from dispatcher to engine), so a burst spreads out
+/// between and across refreshes. Pure: the caller supplies the times.
 /// The dispatcher grain and the cluster simulator both decide through this class.
 /// </summary>
-public sealed class DispatchView(DispatchProfile profile)
+public sealed class DispatchView(DispatchProfile profile, TimeSpan admissionDelay = default)
 {
     private readonly Dictionary<string, List<(DateTimeOffset At, int Blocks)>> _sent = new(StringComparer.Ordinal);
     private InstanceLoad[] _loads = [];
@@ -51,7 +52,10 @@ public sealed class DispatchView(DispatchProfile profile)
     {
         if (!_sent.TryGetValue(load.InstanceId, out var sent))
             return load;
-        sent.RemoveAll(s => s.At < load.ReportedAt); // a report taken at the very instant of a dispatch may not include it
+        // A load read after a dispatch includes it once the admission has reached the engine: up to
+        // admissionDelay later (a hop between processes); a reading at the very instant may not include it.
+        var measured = load.MeasuredAt == default ? load.ReportedAt : load.MeasuredAt;
+        sent.RemoveAll(s => s.At + admissionDelay < measured);
         if (sent.Count == 0)
         {
             _sent.Remove(load.InstanceId);

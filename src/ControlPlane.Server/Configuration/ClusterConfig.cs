@@ -1,3 +1,5 @@
+using ControlPlane.Grains.Placement;
+
 namespace ControlPlane.Server.Configuration;
 
 /// <summary><c>ControlPlane:Cluster</c>: the Orleans cluster this silo joins.</summary>
@@ -20,4 +22,29 @@ public sealed record ClusterConfig
     /// environment (Orleans' Kubernetes hosting), and let silos remove pods that are gone from membership.
     /// </summary>
     public bool KubernetesHosting { get; init; }
+
+    /// <summary>What this silo does, comma-separated: <c>control</c> (gateway and control grains), <c>worker</c> (engines), or both (the default).</summary>
+    public string Roles { get; init; } = "control,worker";
+
+    /// <summary>The role names in <see cref="Roles"/>.</summary>
+    public IReadOnlyList<string> RoleNames => Roles.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>
+    /// This pod's name: the silo's name and the first part of its instance ids, so it must be unique in the cluster
+    /// and the same across restarts of one pod. Defaults to <c>POD_NAME</c>, then the host name.
+    /// </summary>
+    public string? PodName { get; init; }
+
+    /// <summary>How long a probe of another silo may take before it counts as missed (Orleans' default: 5 s).</summary>
+    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Missed probes after which a silo votes another dead (Orleans' default: 3). Detection takes about their product.</summary>
+    public int MissedProbesLimit { get; init; } = 3;
+
+    /// <summary>The pod name this silo uses: <see cref="PodName"/>, else <c>POD_NAME</c>, else the host name.</summary>
+    public string ResolvePodName() =>
+        PodName is { Length: > 0 } pod ? pod : Environment.GetEnvironmentVariable("POD_NAME") is { Length: > 0 } env ? env : Environment.MachineName;
+
+    /// <summary>The roles as flags; unknown names are rejected when configuration loads.</summary>
+    public SiloRoles ResolveRoles() => RoleNames.Aggregate(SiloRoles.None, (all, role) => all | Enum.Parse<SiloRoles>(role, ignoreCase: true));
 }

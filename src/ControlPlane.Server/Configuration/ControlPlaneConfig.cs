@@ -1,3 +1,4 @@
+using ControlPlane.Grains.Engines;
 using ControlPlane.Scheduling.Dispatch;
 using ControlPlane.Scheduling.Power;
 
@@ -15,4 +16,7 @@ public sealed record ControlPlaneConfig
 
     /// <summary>Power domains and their controller (POLCA); none by default.</summary>
     public PowerConfig Power { get; init; } = new();
+
+    /// <summary>How a worker silo stops (drain timeout).</summary>
+    public WorkerConfig Worker { get; init; } = new();
 }

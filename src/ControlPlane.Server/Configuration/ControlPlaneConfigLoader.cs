@@ -56,6 +56,20 @@ public static class ControlPlaneConfigLoader
             errors.Add($"{root}:Cluster:SiloPort must be between 1 and 65535 (got {cluster.SiloPort})");
         if (cluster.GatewayPort is < 0 or > 65535)
             errors.Add($"{root}:Cluster:GatewayPort must be between 0 (no client gateway) and 65535 (got {cluster.GatewayPort})");
+        foreach (var role in cluster.RoleNames.Where(r => r is not ("control" or "worker")))
+            errors.Add($"{root}:Cluster:Roles names '{role}', which is not a role; known: control, worker");
+        if (cluster.RoleNames.Count == 0)
+            errors.Add($"{root}:Cluster:Roles is empty: name control, worker or both");
+        if (mode == ClusterMode.Embedded && cluster.RoleNames.Distinct().Count() < 2)
+            errors.Add($"{root}:Cluster:Roles must be both control and worker in Embedded mode (one process is the whole cluster)");
+        if (cluster.PodName is { } pod && (pod.Length == 0 || pod.Contains('/')))
+            errors.Add($"{root}:Cluster:PodName '{pod}' must be non-empty and hold no '/' (instance ids are pod/model/index)");
+        if (cluster.ProbeTimeout <= TimeSpan.Zero)
+            errors.Add($"{root}:Cluster:ProbeTimeout must be positive (got {cluster.ProbeTimeout})");
+        if (cluster.MissedProbesLimit < 1)
+            errors.Add($"{root}:Cluster:MissedProbesLimit must be at least 1 (got {cluster.MissedProbesLimit})");
+        if (config.Worker.DrainTimeout < TimeSpan.Zero)
+            errors.Add($"{root}:Worker:DrainTimeout must not be negative (got {config.Worker.DrainTimeout})");
         if (!System.Net.IPAddress.TryParse(cluster.AdvertisedAddress, out _))
             errors.Add($"{root}:Cluster:AdvertisedAddress '{cluster.AdvertisedAddress}' is not an IP address");
 

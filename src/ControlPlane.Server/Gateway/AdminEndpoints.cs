@@ -1,22 +1,78 @@
 using ControlPlane.Grains;
+using ControlPlane.Instances;
 using ControlPlane.Server.Models;
 
 namespace ControlPlane.Server.Gateway;
 
 /// <summary>
-/// <c>POST /admin/models/{model}/drain</c>: every instance of the model stops taking new requests; running
-/// ones finish (and, once migration lands, move away). The operator calls it before a ModelService's pods go.
+/// Operations on instances. <c>POST /admin/models/{model}/drain</c> and <c>POST /admin/pods/{pod}/drain</c>: the
+/// instances stop taking new requests while running ones finish (the operator drains a pod before it goes).
+/// <c>GET /admin/models/{model}/instances</c>: the scheduler's view of each instance.
 /// </summary>
 public static class AdminEndpoints
 {
     public static async Task<IResult> DrainModel(string model, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
     {
         if (!catalog.TryGet(model, out _))
-            return Results.Json(new { error = new { message = $"The model '{model}' does not exist.", type = "invalid_request_error", param = "model", code = "model_not_found" } },
-                statusCode: StatusCodes.Status404NotFound);
+            return ModelNotFound(model);
         var instances = await grains.GetGrain<ISchedulerGrain>(model).GetInstancesAsync(cancellationToken);
-        foreach (var instance in instances)
-            await grains.GetGrain<IInstanceGrain>(instance.InstanceId).DrainAsync(cancellationToken);
-        return Results.Json(new { model, drained = instances.Select(i => i.InstanceId) }, statusCode: StatusCodes.Status202Accepted);
+        return await DrainAsync(instances.Select(i => i.InstanceId), grains, new { model }, cancellationToken);
     }
+
+    public static async Task<IResult> DrainPod(string pod, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var ids = new List<string>();
+        foreach (var model in catalog.All)
+        {
+            var instances = await grains.GetGrain<ISchedulerGrain>(model.Name).GetInstancesAsync(cancellationToken);
+            ids.AddRange(instances.Where(i => InstanceIds.PodOf(i.InstanceId) == pod).Select(i => i.InstanceId));
+        }
+        return await DrainAsync(ids, grains, new { pod }, cancellationToken);
+    }
+
+    public static async Task<IResult> Instances(string model, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        if (!catalog.TryGet(model, out _))
+            return ModelNotFound(model);
+        var snapshot = await grains.GetGrain<ISchedulerGrain>(model).GetSnapshotAsync(cancellationToken);
+        return Results.Json(new
+        {
+            model,
+            data = snapshot.Instances.Select(l => new
+            {
+                id = l.InstanceId,
+                pod = InstanceIds.PodOf(l.InstanceId),
+                health = l.Health.ToString().ToLowerInvariant(),
+                role = l.Role.ToString().ToLowerInvariant(),
+                running = l.RunningRequests,
+                waiting = l.WaitingRequests,
+                kv_usage = l.KvUsage,
+                reported_at = l.ReportedAt,
+            }),
+        });
+    }
+
+    /// <summary>Drains each instance; one on a silo that is gone is reported, not fatal to the rest.</summary>
+    private static async Task<IResult> DrainAsync(IEnumerable<string> instanceIds, IGrainFactory grains, object subject, CancellationToken cancellationToken)
+    {
+        var drained = new List<string>();
+        var unreachable = new List<string>();
+        foreach (var id in instanceIds)
+        {
+            try
+            {
+                await grains.GetGrain<IInstanceGrain>(id).DrainAsync(cancellationToken);
+                drained.Add(id);
+            }
+            catch (Exception ex) when (ex is OrleansException or SiloUnavailableException or TimeoutException)
+            {
+                unreachable.Add(id);
+            }
+        }
+        return Results.Json(new { subject, drained, unreachable }, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static IResult ModelNotFound(string model) =>
+        Results.Json(new { error = new { message = $"The model '{model}' does not exist.", type = "invalid_request_error", param = "model", code = "model_not_found" } },
+            statusCode: StatusCodes.Status404NotFound);
 }

@@ -11,4 +11,13 @@ internal static partial class GatewayLog
 
     [LoggerMessage(3, LogLevel.Warning, "Aborting request {RequestId} on instance {InstanceId} failed")]
     public static partial void AbortFailed(ILogger logger, Exception exception, string requestId, string instanceId);
+
+    [LoggerMessage(4, LogLevel.Information, "Admitting request {RequestId} on instance {InstanceId} failed; trying another")]
+    public static partial void AdmitFailed(ILogger logger, Exception exception, string requestId, string instanceId);
+
+    [LoggerMessage(5, LogLevel.Warning, "Silo {Silo} (pod {Pod}) left the cluster: resuming {Count} request(s) that ran there")]
+    public static partial void SiloLost(ILogger logger, string silo, string pod, int count);
+
+    [LoggerMessage(6, LogLevel.Warning, "Request {RequestId} could not resume after instance {InstanceId} was lost: {Reason}")]
+    public static partial void ResumeFailed(ILogger logger, string requestId, string instanceId, string reason);
 }

@@ -1,4 +1,5 @@
 using ControlPlane.Grains;
+using ControlPlane.Grains.Engines;
 using ControlPlane.Instances;
 using ControlPlane.Server.Models;
 
@@ -8,6 +9,15 @@ namespace ControlPlane.Server.Gateway;
 public static class HealthEndpoints
 {
     public static IResult Healthz() => Results.Text("ok\n");
+
+    /// <summary>A worker alone: ready once every engine it runs is ready (registered and taking requests).</summary>
+    public static IResult WorkerReadyz(EngineHost engines)
+    {
+        var waiting = engines.Runners.Where(r => r.Health != InstanceHealth.Ready).Select(r => $"{r.Descriptor.InstanceId} ({r.Health.ToString().ToLowerInvariant()})").ToArray();
+        return waiting.Length == 0
+            ? Results.Text($"ready: {engines.Runners.Count} instance(s)\n")
+            : Results.Text($"not ready: {string.Join(", ", waiting)}\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+    }
 
     public static async Task<IResult> Readyz(ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
     {

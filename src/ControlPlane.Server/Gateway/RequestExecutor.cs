@@ -6,6 +6,7 @@ using ControlPlane.Requests;
 using ControlPlane.Server.Configuration;
 using ControlPlane.Server.Metrics;
 using ControlPlane.Server.Models;
+using ControlPlane.Tokens;
 
 namespace ControlPlane.Server.Gateway;
 
@@ -16,7 +17,7 @@ namespace ControlPlane.Server.Gateway;
 /// </summary>
 public sealed class RequestExecutor(
     IGrainFactory grains, TokenRouter router, ModelCatalog catalog, ControlPlaneConfig config,
-    GatewayMetrics metrics, TimeProvider time, ILogger<RequestExecutor> logger)
+    GatewayMetrics metrics, TimeProvider time, ILocalSiloDetails silo, ILogger<RequestExecutor> logger)
 {
     public async Task<RunningRequest> StartAsync(CompletionRequest request, CancellationToken cancellationToken)
     {
@@ -34,24 +35,13 @@ public sealed class RequestExecutor(
         var stream = router.Open(spec.RequestId);
         try
         {
-            var dispatcher = grains.GetGrain<IDispatcherGrain>(model.Name);
-            var refused = new List<string>();
-            for (var attempt = 0; attempt < config.Gateway.DispatchAttempts; attempt++)
-            {
-                var decision = await dispatcher.DispatchAsync(spec, refused, cancellationToken);
-                if (decision.InstanceId is null)
-                    throw new ApiErrorException(Refusal(decision.Refusal, model, request));
-                var admit = await grains.GetGrain<IInstanceGrain>(decision.InstanceId).AdmitAsync(spec, router.Reference, cancellationToken);
-                if (admit.Accepted)
-                {
-                    // The request grain learns of the request once it runs somewhere: refused requests cost no grain at all.
-                    var tracker = new RequestTracker(grains.GetGrain<IRequestGrain>(spec.RequestId), time, logger);
-                    tracker.Start(spec, decision.InstanceId);
-                    return new RunningRequest(spec, decision.InstanceId, stream, tracker, router, grains, metrics, time, arrivedAt, logger);
-                }
-                refused.Add(decision.InstanceId);
-            }
-            throw new ApiErrorException(ApiError.Unavailable($"No instance of '{model.Name}' took the request after {config.Gateway.DispatchAttempts} attempts; retry later."));
+            var (instanceId, silo) = await PlaceAsync(spec, model, request.PromptParam, [], cancellationToken);
+            // The request grain learns of the request once it runs somewhere: refused requests cost no grain at all.
+            var tracker = new RequestTracker(grains.GetGrain<IRequestGrain>(spec.RequestId), time, logger);
+            tracker.Start(spec, instanceId);
+            var running = new RunningRequest(spec, instanceId, silo, stream, tracker, router, grains, metrics, time, arrivedAt, logger);
+            router.Track(running);
+            return running;
         }
         catch (Exception ex)
         {
@@ -61,6 +51,90 @@ public sealed class RequestExecutor(
             metrics.LeaveRequest();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Continues a request whose instance was lost: from the tokens its stream has taken in, on another
+    /// instance, which recomputes its keys and values. A request that cannot be placed ends with an error chunk.
+    /// </summary>
+    public async Task ResumeAsync(RunningRequest running, CancellationToken cancellationToken)
+    {
+        var lostAt = time.GetTimestamp();
+        var lost = running.InstanceId;
+        if (running.Ended || running.Stream.Progress() is not { } progress || !catalog.TryGet(running.Spec.Model, out var model))
+            return;
+        var spec = running.Spec with { Progress = progress };
+        try
+        {
+            var (instanceId, silo) = await PlaceResumedAsync(spec, model, lost, cancellationToken);
+            running.MovedTo(instanceId, silo);
+            running.Tracker.Advance(RequestPhase.Queued);
+            running.Tracker.Advance(RequestPhase.Prefilling, instanceId);
+            metrics.Resumed(model.Name, "resumed", time.GetElapsedTime(lostAt));
+        }
+        catch (Exception ex) when (ex is ApiErrorException or OperationCanceledException)
+        {
+            var reason = ex is ApiErrorException api ? api.Error.Message : "the gateway is stopping";
+            GatewayLog.ResumeFailed(logger, spec.RequestId, lost, reason);
+            metrics.Resumed(model.Name, "failed", TimeSpan.Zero);
+            running.Stream.Accept(new TokenChunk
+            {
+                RequestId = spec.RequestId,
+                Sequence = progress.NextSequence,
+                TokenIds = [],
+                Text = "",
+                FinishReason = FinishReason.Error,
+                Error = $"instance '{lost}' was lost and the request could not resume: {reason}",
+            });
+        }
+    }
+
+    /// <summary>
+    /// Places a resumed request, waiting out a cluster that is still settling after the loss (loads not yet
+    /// reported, every instance busy) for up to <see cref="ResumeWindow"/>: its client is still connected.
+    /// </summary>
+    private async Task<(string InstanceId, string Silo)> PlaceResumedAsync(RequestSpec spec, ServedModel model, string lost, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                return await PlaceAsync(spec, model, "prompt", [lost], cancellationToken);
+            }
+            catch (ApiErrorException ex) when (ex.Error.Status >= 429 && time.GetElapsedTime(started) < ResumeWindow)
+            {
+                await Task.Delay(ResumeRetryPause, time, cancellationToken);
+            }
+        }
+    }
+
+    public static readonly TimeSpan ResumeWindow = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ResumeRetryPause = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Asks the dispatcher for an instance and has it admit the request, trying others when one refuses or is unreachable.</summary>
+    private async Task<(string InstanceId, string Silo)> PlaceAsync(RequestSpec spec, ServedModel model, string promptParam, List<string> refused, CancellationToken cancellationToken)
+    {
+        var dispatcher = grains.GetGrain<IDispatcherGrain>(model.Name);
+        for (var attempt = 0; attempt < config.Gateway.DispatchAttempts; attempt++)
+        {
+            var decision = await dispatcher.DispatchAsync(spec, refused, cancellationToken);
+            if (decision.InstanceId is null)
+                throw new ApiErrorException(Refusal(decision.Refusal, model, promptParam));
+            try
+            {
+                var admit = await grains.GetGrain<IInstanceGrain>(decision.InstanceId).AdmitAsync(spec, router.Reference, cancellationToken);
+                if (admit.Accepted)
+                    return (decision.InstanceId, admit.Silo);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Its silo is gone or going: the dispatcher's view has not caught up yet.
+                GatewayLog.AdmitFailed(logger, ex, spec.RequestId, decision.InstanceId);
+            }
+            refused.Add(decision.InstanceId);
+        }
+        throw new ApiErrorException(ApiError.Unavailable($"No instance of '{model.Name}' took the request after {config.Gateway.DispatchAttempts} attempts; retry later."));
     }
 
     private RequestSpec BuildSpec(CompletionRequest request, ServedModel model)
@@ -91,13 +165,14 @@ public sealed class RequestExecutor(
             ServiceClass = request.ServiceClass,
             Priority = request.Priority,
             ArrivedAt = time.GetUtcNow(),
+            Gateway = silo.SiloAddress.ToParsableString(),
         };
     }
 
-    private ApiError Refusal(DispatchRefusal refusal, ServedModel model, CompletionRequest request) => refusal switch
+    private ApiError Refusal(DispatchRefusal refusal, ServedModel model, string promptParam) => refusal switch
     {
         DispatchRefusal.Overloaded => ApiError.Overloaded($"Every instance of '{model.Name}' is at its queue limit; retry after {config.Gateway.RetryAfterSeconds} s."),
-        DispatchRefusal.TooLarge => ApiError.Invalid(request.PromptParam, $"The prompt needs more KV cache than any instance of '{model.Name}' has.", "context_length_exceeded"),
+        DispatchRefusal.TooLarge => ApiError.Invalid(promptParam, $"The prompt needs more KV cache than any instance of '{model.Name}' has.", "context_length_exceeded"),
         _ => ApiError.Unavailable($"No instance of '{model.Name}' is ready; retry later."),
     };
 

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using ControlPlane.Requests;
 using ControlPlane.Tokens;
 
 namespace ControlPlane.Server.Gateway;
@@ -12,7 +13,9 @@ public sealed class RequestTokenStream
     private readonly Channel<TokenChunk> _channel = Channel.CreateUnbounded<TokenChunk>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SortedDictionary<int, TokenChunk> _early = [];
     private readonly Lock _gate = new();
+    private readonly List<int> _outputs = [];
     private int _next;
+    private bool _ended;
 
     public RequestTokenStream(string requestId) => RequestId = requestId;
 
@@ -36,14 +39,28 @@ public sealed class RequestTokenStream
         }
     }
 
+    /// <summary>
+    /// What the stream has taken in so far, in order: the point a request resumes from when its instance is
+    /// lost. Null once the last chunk is in (nothing left to resume).
+    /// </summary>
+    public RequestProgress? Progress()
+    {
+        lock (_gate)
+            return _ended ? null : new RequestProgress { OutputTokenIds = [.. _outputs], NextSequence = _next };
+    }
+
     /// <summary>Ends the stream from the gateway's side (the request failed before or outside the engine).</summary>
     public void Complete(Exception? error = null) => _channel.Writer.TryComplete(error);
 
     private void Write(TokenChunk chunk)
     {
         _next = chunk.Sequence + 1;
+        _outputs.AddRange(chunk.TokenIds);
         _channel.Writer.TryWrite(chunk);
-        if (chunk.FinishReason != Requests.FinishReason.None)
+        if (chunk.FinishReason != FinishReason.None)
+        {
+            _ended = true;
             _channel.Writer.TryComplete();
+        }
     }
 }

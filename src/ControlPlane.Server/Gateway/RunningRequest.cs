@@ -11,14 +11,34 @@ namespace ControlPlane.Server.Gateway;
 /// them, records decoding and the ending.
 /// </summary>
 public sealed class RunningRequest(
-    RequestSpec spec, string instanceId, RequestTokenStream stream, RequestTracker tracker,
+    RequestSpec spec, string instanceId, string silo, RequestTokenStream stream, RequestTracker tracker,
     TokenRouter router, IGrainFactory grains, GatewayMetrics metrics, TimeProvider time, long arrivedAt, ILogger logger)
 {
     private TimeSpan? _firstToken;
     private bool _ended;
 
     public RequestSpec Spec { get; } = spec;
-    public string InstanceId { get; } = instanceId;
+
+    /// <summary>The instance the request runs on; changes when it resumes elsewhere after a loss.</summary>
+    public string InstanceId { get; private set; } = instanceId;
+
+    /// <summary>The address of the silo that runs <see cref="InstanceId"/> (one incarnation of its pod).</summary>
+    public string Silo { get; private set; } = silo;
+    public RequestTracker Tracker { get; } = tracker;
+
+    /// <summary>How many times the request resumed on another instance after losing one.</summary>
+    public int Resumes { get; private set; }
+
+    /// <summary>Whether the client stopped reading or the last chunk was seen.</summary>
+    public bool Ended => _ended;
+
+    /// <summary>Records that the request now runs on <paramref name="instanceId"/>, resumed there.</summary>
+    public void MovedTo(string instanceId, string silo)
+    {
+        InstanceId = instanceId;
+        Silo = silo;
+        Resumes++;
+    }
     public RequestTokenStream Stream { get; } = stream;
     public RequestUsage? Usage { get; private set; }
     public TimeSpan EngineTime { get; private set; }
@@ -54,7 +74,7 @@ public sealed class RunningRequest(
             return;
         _ended = true;
         metrics.Outcome(Spec.Model, "cancelled");
-        tracker.Advance(RequestPhase.Cancelled, finish: FinishReason.Aborted);
+        Tracker.Advance(RequestPhase.Cancelled, finish: FinishReason.Aborted);
         try
         {
             await grains.GetGrain<IInstanceGrain>(InstanceId).AbortAsync(Spec.RequestId);
@@ -68,8 +88,9 @@ public sealed class RunningRequest(
     /// <summary>Releases the gateway's hold on the request; waits for its lifecycle updates to land.</summary>
     public async Task EndAsync()
     {
+        _ended = true;
         router.Close(Spec.RequestId);
         metrics.LeaveRequest();
-        await tracker.DrainAsync();
+        await Tracker.DrainAsync();
     }
 }

@@ -6,11 +6,13 @@ namespace ControlPlane.Server.Gateway;
 
 /// <summary>
 /// This gateway's token sink: one grain observer for the whole gateway, which hands each chunk of an
-/// incoming batch to the stream of its request. Chunks of requests it no longer knows are dropped.
+/// incoming batch to the stream of its request. Chunks of requests it no longer knows are dropped. It also
+/// knows where each running request runs, so a lost silo's requests can be resumed elsewhere.
 /// </summary>
 public sealed class TokenRouter(LocalTokenSinks localSinks) : ITokenSink
 {
     private readonly ConcurrentDictionary<string, RequestTokenStream> _streams = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, RunningRequest> _running = new(StringComparer.Ordinal);
     private ITokenSink? _reference;
 
     /// <summary>The observer reference engines send to; created once the silo runs.</summary>
@@ -31,7 +33,22 @@ public sealed class TokenRouter(LocalTokenSinks localSinks) : ITokenSink
         return _streams.TryAdd(requestId, stream) ? stream : throw new InvalidOperationException($"request '{requestId}' is already streaming");
     }
 
-    public void Close(string requestId) => _streams.TryRemove(requestId, out _);
+    public void Close(string requestId)
+    {
+        _streams.TryRemove(requestId, out _);
+        _running.TryRemove(requestId, out _);
+    }
+
+    /// <summary>Remembers a request admitted on an instance, until <see cref="Close"/>.</summary>
+    public void Track(RunningRequest running)
+    {
+        if (_streams.ContainsKey(running.Spec.RequestId))
+            _running[running.Spec.RequestId] = running;
+    }
+
+    /// <summary>The running requests whose instance runs on the silo at <paramref name="silo"/>.</summary>
+    public IReadOnlyList<RunningRequest> RunningOn(string silo) =>
+        [.. _running.Values.Where(r => r.Silo == silo)];
 
     public Task OnTokensAsync(TokenBatch batch)
     {

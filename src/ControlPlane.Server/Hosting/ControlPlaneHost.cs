@@ -1,4 +1,5 @@
 using ControlPlane.Grains;
+using ControlPlane.Grains.Placement;
 using ControlPlane.Server.Configuration;
 using ControlPlane.Server.Gateway;
 using ControlPlane.Server.Metrics;
@@ -19,20 +20,29 @@ public static class ControlPlaneHost
     {
         IReadOnlyList<IEngineBackend> all = [new SimulatedEngineBackend(), .. backends ?? []];
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = contentRoot });
+        ReplaceSettingsFile(builder.Configuration);
         configure?.Invoke(builder.Configuration);
         var config = ControlPlaneConfigLoader.Load(builder.Configuration);
 
         builder.Services.AddSingleton(config);
+        var roles = config.Cluster.ResolveRoles();
         builder.UseOrleans(silo => SiloConfiguration.Configure(silo, config.Cluster));
-        // After the silo: hosted services start in order, and engines register with grains once it runs.
-        builder.Services.AddControlPlaneGrains(config.Dispatch, (sp, host) => EngineFactory.AddConfiguredEngines(sp, host, config, all), config.Power);
-        builder.Services.AddHostedService<PowerDomainStarter>();
+        // After the silo: hosted services start in order (engines register with grains once it runs) and stop in
+        // reverse, so a stopping worker drains its engines while the silo still delivers their tokens.
+        builder.Services.AddControlPlaneGrains(config.Dispatch,
+            roles.HasFlag(SiloRoles.Worker) ? (sp, host) => EngineFactory.AddConfiguredEngines(sp, host, config, all) : null,
+            config.Power, roles, config.Worker);
         builder.Services.AddSingleton<ModelFolders>();
-        builder.Services.AddSingleton(sp => new ModelCatalog(config.Models.Select(m => EngineFactory.Describe(m, sp.GetRequiredService<ModelFolders>()))));
-        builder.Services.AddSingleton<TokenRouter>();
         builder.Services.AddSingleton<GatewayMetrics>();
-        builder.Services.AddSingleton<RequestExecutor>();
-        builder.Services.AddSingleton<CompletionEndpoint>();
+        if (roles.HasFlag(SiloRoles.Control))
+        {
+            builder.Services.AddHostedService<PowerDomainStarter>();
+            builder.Services.AddSingleton(sp => new ModelCatalog(config.Models.Select(m => EngineFactory.Describe(m, sp.GetRequiredService<ModelFolders>()))));
+            builder.Services.AddSingleton<TokenRouter>();
+            builder.Services.AddSingleton<RequestExecutor>();
+            builder.Services.AddSingleton<CompletionEndpoint>();
+            builder.Services.AddHostedService<SiloLossWatcher>();
+        }
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(GatewayMetrics.MeterName)
             .AddView(instrument => instrument.Unit == "s" && instrument.Meter.Name == GatewayMetrics.MeterName
@@ -41,10 +51,49 @@ public static class ControlPlaneHost
             .AddPrometheusExporter());
 
         var app = builder.Build();
-        app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<TokenRouter>().Attach(app.Services.GetRequiredService<IGrainFactory>()));
-        MapEndpoints(app);
+        if (roles.HasFlag(SiloRoles.Control))
+        {
+            app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<TokenRouter>().Attach(app.Services.GetRequiredService<IGrainFactory>()));
+            MapControlEndpoints(app);
+        }
+        else
+        {
+            // A worker alone serves no API; its instance metrics and health are still scraped and probed.
+            app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<GatewayMetrics>());
+            app.MapGet("/healthz", HealthEndpoints.Healthz);
+            app.MapGet("/readyz", HealthEndpoints.WorkerReadyz);
+            app.MapPrometheusScrapingEndpoint("/metrics");
+        }
         return app;
     }
+
+    /// <summary>
+    /// <c>CONTROLPLANE_SETTINGS</c> names a JSON file that takes the place of the <c>appsettings.json</c> beside the
+    /// binary (a mounted ConfigMap, a test's cluster): in place, not on top, so its lists are whole, not merged
+    /// item by item with the embedded default's. Environment variables and arguments still override it.
+    /// </summary>
+    private static void ReplaceSettingsFile(ConfigurationManager configuration)
+    {
+        if (Environment.GetEnvironmentVariable(SettingsVariable) is not { Length: > 0 } path)
+            return;
+        var full = Path.GetFullPath(path);
+        if (!File.Exists(full))
+            throw new ConfigurationException($"{SettingsVariable} names '{full}', which is not a file");
+        var sources = (IList<IConfigurationSource>)configuration.Sources;
+        var index = sources.ToList().FindIndex(s => s is Microsoft.Extensions.Configuration.Json.JsonConfigurationSource { Path: "appsettings.json" });
+        var replacement = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
+        {
+            Path = Path.GetFileName(full),
+            FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Path.GetDirectoryName(full)!),
+            Optional = false,
+        };
+        if (index < 0)
+            sources.Insert(0, replacement);
+        else
+            sources[index] = replacement;
+    }
+
+    public const string SettingsVariable = "CONTROLPLANE_SETTINGS";
 
     /// <summary>The body of a host's Main: builds, says where it serves, runs; a bad configuration exits with code 2.</summary>
     public static async Task<int> RunAsync(string[] args, IReadOnlyList<IEngineBackend>? backends = null)
@@ -74,7 +123,7 @@ public static class ControlPlaneHost
         Press Ctrl+C to stop.
         """;
 
-    private static void MapEndpoints(WebApplication app)
+    private static void MapControlEndpoints(WebApplication app)
     {
         var completions = app.Services.GetRequiredService<CompletionEndpoint>();
         app.MapPost("/v1/completions", context => completions.HandleAsync(context, CompletionKind.Completion));
@@ -85,6 +134,8 @@ public static class ControlPlaneHost
         app.MapGet("/readyz", HealthEndpoints.Readyz);
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapPost("/admin/models/{model}/drain", AdminEndpoints.DrainModel);
+        app.MapPost("/admin/pods/{pod}/drain", AdminEndpoints.DrainPod);
+        app.MapGet("/admin/models/{model}/instances", AdminEndpoints.Instances);
         app.MapGet("/admin/power", PowerEndpoints.List);
     }
 }

@@ -17,7 +17,7 @@ public static partial class EngineFactory
     {
         var folders = services.GetRequiredService<ModelFolders>();
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(EngineFactory));
-        var silo = Environment.MachineName;
+        var pod = config.Cluster.ResolvePodName();
         foreach (var model in config.Models)
         {
             var backend = backends.FirstOrDefault(b => b.Name == model.Engine);
@@ -32,14 +32,14 @@ public static partial class EngineFactory
             {
                 host.Add(new InstanceDescriptor
                 {
-                    InstanceId = $"{model.Name}-{i++}",
+                    InstanceId = InstanceIds.Create(pod, model.Name, i++),
                     Model = model.Name,
                     Role = InstanceRole.Mixed,
                     TotalKvBlocks = engine.Descriptor.TotalKvBlocks,
                     KvBlockSize = engine.Descriptor.KvBlockSize,
                     MaxContextTokens = engine.Descriptor.MaxContextTokens,
                     Engine = engine.Descriptor.Backend,
-                    Host = silo,
+                    Host = pod,
                 }, engine, engine is SimulatedEngine { Power: { } meter } ? new ModelledPowerActuator(meter, services.GetRequiredService<TimeProvider>()) : null);
             }
         }

@@ -2,6 +2,7 @@ using System.Net;
 using ControlPlane.Grains.Requests;
 using ControlPlane.Server.Configuration;
 using Orleans.Configuration;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Persistence;
 using Orleans.Serialization;
 using Orleans.Storage;
@@ -14,8 +15,24 @@ namespace ControlPlane.Server.Hosting;
 /// </summary>
 public static class SiloConfiguration
 {
+    public const string RolesMetadataKey = "controlplane.roles";
+    public const string PodMetadataKey = "controlplane.pod";
+
     public static void Configure(ISiloBuilder silo, ClusterConfig cluster)
     {
+        var pod = cluster.ResolvePodName();
+        silo.Configure<SiloOptions>(o => o.SiloName = pod);
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            o.ProbeTimeout = cluster.ProbeTimeout;
+            o.NumMissedProbesLimit = cluster.MissedProbesLimit;
+        });
+        // What each silo is, for anyone who looks at the cluster (placement itself follows the grain classes a silo offers).
+        silo.UseSiloMetadata(new Dictionary<string, string>
+        {
+            [RolesMetadataKey] = string.Join(',', cluster.RoleNames),
+            [PodMetadataKey] = pod,
+        });
         var mode = Enum.Parse<ClusterMode>(cluster.Mode, ignoreCase: true);
         if (mode == ClusterMode.Embedded)
         {

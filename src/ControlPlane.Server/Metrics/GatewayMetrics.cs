@@ -20,6 +20,8 @@ public sealed class GatewayMetrics : IDisposable
     private readonly Histogram<double> _timeToFirstToken;
     private readonly Histogram<double> _timePerOutputToken;
     private readonly Histogram<double> _endToEnd;
+    private readonly Counter<long> _resumes;
+    private readonly Histogram<double> _resumeGap;
     private int _inFlight;
 
     public GatewayMetrics(IMeterFactory meters, EngineHost engines)
@@ -29,6 +31,8 @@ public sealed class GatewayMetrics : IDisposable
         _timeToFirstToken = _meter.CreateHistogram<double>("controlplane.time_to_first_token", "s", "From arrival at the gateway to the first token");
         _timePerOutputToken = _meter.CreateHistogram<double>("controlplane.time_per_output_token", "s", "Mean time between output tokens after the first");
         _endToEnd = _meter.CreateHistogram<double>("controlplane.e2e_latency", "s", "From arrival at the gateway to the last token");
+        _resumes = _meter.CreateCounter<long>("controlplane.request_resumes", "{request}", "Requests resumed on another instance after theirs was lost, by outcome");
+        _resumeGap = _meter.CreateHistogram<double>("controlplane.resume_gap", "s", "From the loss of a request's instance being known to its resumed admission");
         _meter.CreateObservableGauge("controlplane.requests_in_flight", () => Volatile.Read(ref _inFlight), "{request}", "Requests this gateway is serving");
         _meter.CreateObservableGauge("controlplane.queue_depth", () => engines.Runners.Sum(r => r.Load.WaitingRequests), "{request}", "Requests waiting in this silo's engines");
         _meter.CreateObservableGauge("controlplane.instance.kv_usage", () => engines.Runners.Select(r =>
@@ -55,6 +59,14 @@ public sealed class GatewayMetrics : IDisposable
         _endToEnd.Record(endToEnd.TotalSeconds, tag);
         if (firstToken is { } ttft && completionTokens > 1)
             _timePerOutputToken.Record((endToEnd - ttft).TotalSeconds / (completionTokens - 1), tag);
+    }
+
+    public void Resumed(string model, string outcome, TimeSpan gap)
+    {
+        var tag = new KeyValuePair<string, object?>("model", model);
+        _resumes.Add(1, tag, new KeyValuePair<string, object?>("outcome", outcome));
+        if (outcome == "resumed")
+            _resumeGap.Record(gap.TotalSeconds, tag);
     }
 
     public void Dispose() => _meter.Dispose();

@@ -27,7 +27,7 @@ public class OperationsEndpointsTests(GatewayFixture fixture)
         Assert.Contains("controlplane_e2e_latency_seconds_sum{", metrics, StringComparison.Ordinal);
         Assert.Contains("controlplane_queue_depth", metrics, StringComparison.Ordinal);
         Assert.Contains("controlplane_instance_kv_usage{", metrics, StringComparison.Ordinal);
-        Assert.Contains("instance=\"sim-3\"", metrics, StringComparison.Ordinal);
+        Assert.Contains("instance=\"" + ControlPlane.Testing.GatewayHost.Pod + "/sim/3\"", metrics, StringComparison.Ordinal);
         Assert.Contains("controlplane_instance_running_requests{", metrics, StringComparison.Ordinal);
     }
 

@@ -1,0 +1,17 @@
+namespace ControlPlane.Testing.Cluster;
+
+/// <summary>The shape and timings of a <see cref="LocalCluster"/>.</summary>
+public sealed record ClusterOptions
+{
+    public int Workers { get; init; } = 2;
+    public int InstancesPerWorker { get; init; } = 2;
+
+    /// <summary>Each simulated engine step; long enough that a stream spans a fault, short enough for a test.</summary>
+    public double StepMilliseconds { get; init; } = 20;
+
+    /// <summary>Failure detection (Orleans probes): a dead silo is declared after about their product.</summary>
+    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(1);
+    public int MissedProbesLimit { get; init; } = 3;
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(60);
+}

@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace ControlPlane.Testing.Cluster;
+
+/// <summary>
+/// A cluster as the chart deploys it, on loopback: a real redis-server, one control process
+/// (<c>ControlPlane.Server</c>, role control) and worker processes (<c>ControlPlane.Worker</c>, role worker)
+/// each running simulated engines, joined through Orleans' Redis clustering. Every process reads one
+/// settings file, as pods read one ConfigMap.
+/// </summary>
+public sealed class LocalCluster : IAsyncDisposable
+{
+    public const string Model = "sim";
+    private readonly string _directory;
+    private readonly Dictionary<string, string> _settings;
+
+    private LocalCluster(RedisServer redis, string directory, Dictionary<string, string> settings)
+    {
+        Redis = redis;
+        _directory = directory;
+        _settings = settings;
+    }
+
+    public RedisServer Redis { get; }
+    public SiloProcess Control { get; private set; } = null!;
+    public List<SiloProcess> Workers { get; } = [];
+    public string SettingsFile => Path.Combine(_directory, "settings.json");
+
+    /// <summary>Starts Redis, the control process and the workers, and waits until all are ready.</summary>
+    public static async Task<LocalCluster> StartAsync(ClusterOptions? options = null)
+    {
+        options ??= new ClusterOptions();
+        var directory = Directory.CreateTempSubdirectory("controlplane-cluster-").FullName;
+        var redis = await RedisServer.StartAsync(dataDirectory: directory);
+        var cluster = new LocalCluster(redis, directory, new Dictionary<string, string>());
+        await File.WriteAllTextAsync(cluster.SettingsFile, Settings(options, redis, Path.GetFileName(directory), Path.Combine(directory, "profile.json")));
+        await File.WriteAllTextAsync(Path.Combine(directory, "profile.json"), Profile(options.StepMilliseconds));
+        try
+        {
+            cluster.Control = SiloProcess.Start("control-0", Binaries.Server, cluster.SettingsFile, new Dictionary<string, string> { ["ControlPlane:Cluster:Roles"] = "control" });
+            for (var i = 0; i < options.Workers; i++)
+                cluster.Workers.Add(cluster.StartWorker($"worker-{i}"));
+            await Task.WhenAll([cluster.Control.WaitReadyAsync(options.StartTimeout), .. cluster.Workers.Select(w => w.WaitReadyAsync(options.StartTimeout))]);
+            await cluster.WaitForInstancesAsync(options.Workers * options.InstancesPerWorker, options.StartTimeout);
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Starts a worker process with the pod name given (a restart keeps its name, so its instance ids).</summary>
+    public SiloProcess StartWorker(string pod, int? siloPort = null) =>
+        SiloProcess.Start(pod, Binaries.Worker, SettingsFile, new Dictionary<string, string> { ["ControlPlane:Cluster:Roles"] = "worker" }, siloPort);
+
+    /// <summary>Waits until the control process's scheduler lists <paramref name="count"/> ready instances (from <c>/admin/instances</c>).</summary>
+    public Task WaitForInstancesAsync(int count, TimeSpan timeout) => WaitForAsync(
+        data => data.Count(i => i.GetProperty("health").GetString() == "ready") >= count, $"{count} ready instances", timeout);
+
+    /// <summary>
+    /// Waits until the scheduler sees every instance idle: a burst sent right after another would otherwise be
+    /// dispatched on loads that still show the last one (reports are up to a period old).
+    /// </summary>
+    public Task WaitForIdleAsync(TimeSpan timeout) => WaitForAsync(
+        data => data.All(i => i.GetProperty("running").GetInt32() == 0 && i.GetProperty("waiting").GetInt32() == 0), "every instance idle", timeout);
+
+    private async Task WaitForAsync(Func<IReadOnlyList<JsonElement>, bool> done, string what, TimeSpan timeout)
+    {
+        using var http = new HttpClient { BaseAddress = Control.BaseAddress };
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var last = "";
+        while (watch.Elapsed < timeout)
+        {
+            try
+            {
+                last = await http.GetStringAsync(new Uri($"admin/models/{Model}/instances", UriKind.Relative));
+                using var json = JsonDocument.Parse(last);
+                if (done([.. json.RootElement.GetProperty("data").EnumerateArray()]))
+                    return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"the scheduler did not show {what} within {timeout}; last: {last}\n{Control.RecentOutput}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Control is not null)
+            await Control.DisposeAsync();
+        foreach (var worker in Workers)
+            await worker.DisposeAsync();
+        await Redis.DisposeAsync();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static string Settings(ClusterOptions options, RedisServer redis, string clusterId, string profile) => JsonSerializer.Serialize(new
+    {
+        Logging = new { LogLevel = new Dictionary<string, string> { ["Default"] = "Warning", ["Orleans"] = "Error", ["ControlPlane"] = "Information" } },
+        ControlPlane = new
+        {
+            Cluster = new
+            {
+                Mode = "Redis",
+                Redis = redis.Configuration,
+                ClusterId = clusterId,
+                ServiceId = clusterId,
+                ProbeTimeout = options.ProbeTimeout.ToString("c", CultureInfo.InvariantCulture),
+                options.MissedProbesLimit,
+            },
+            Worker = new { DrainTimeout = options.DrainTimeout.ToString("c", CultureInfo.InvariantCulture) },
+            Models = new[]
+            {
+                new { Name = Model, Engine = "simulated", Instances = options.InstancesPerWorker, Profile = profile, MaxContextTokens = 2048, KvBlocks = 1024 },
+            },
+        },
+    });
+
+    private static string Profile(double stepMilliseconds) => $$"""
+        {
+          "name": "cluster-test", "provenance": "made up for tests: steps of {{stepMilliseconds}} ms so streams last seconds",
+          "stepOverheadMs": {{stepMilliseconds.ToString(CultureInfo.InvariantCulture)}}, "prefillMsPerToken": 0.002, "decodeMsPerSequence": 0.01, "msPerContextToken": 0,
+          "kvBlockSize": 16, "totalKvBlocks": 1024, "maxContextTokens": 2048, "maxBatchedTokens": 2048, "maxRunningRequests": 128
+        }
+        """;
+}
