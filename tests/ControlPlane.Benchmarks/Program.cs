@@ -6,6 +6,8 @@ Console.WriteLine($"# ControlPlane benchmarks ({Environment.ProcessorCount} core
 Console.WriteLine();
 if (which is "all" or "dispatch")
     DispatchBenchmark.Run();
+if (which is "all" or "kv-stream")
+    await KvStreamBenchmark.RunAsync();
 if (which is "all" or "gateway")
 {
     var rate = args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1000;

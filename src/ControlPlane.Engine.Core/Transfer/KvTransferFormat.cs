@@ -16,16 +16,41 @@ public static class KvTransferFormat
 
     public static void Write(Stream destination, KvPart part)
     {
+        destination.Write(Head(part));
+        destination.Write(part.Payload.Span);
+    }
+
+    /// <summary>Everything of the part before its payload (magic, version, header): a sender writes it, then the payload, with no copy of the payload.</summary>
+    public static byte[] Head(KvPart part)
+    {
         if (part.Payload.Length != part.Header.PayloadBytes)
             throw new ArgumentException($"the part's payload is {part.Payload.Length} bytes but its header says {part.Header.PayloadBytes}", nameof(part));
         var json = JsonSerializer.SerializeToUtf8Bytes(part.Header);
-        Span<byte> prefix = stackalloc byte[12];
-        Magic.CopyTo(prefix);
-        BinaryPrimitives.WriteInt32LittleEndian(prefix[4..], Version);
-        BinaryPrimitives.WriteInt32LittleEndian(prefix[8..], json.Length);
-        destination.Write(prefix);
-        destination.Write(json);
-        destination.Write(part.Payload.Span);
+        var head = new byte[12 + json.Length];
+        Magic.CopyTo(head);
+        BinaryPrimitives.WriteInt32LittleEndian(head.AsSpan(4), Version);
+        BinaryPrimitives.WriteInt32LittleEndian(head.AsSpan(8), json.Length);
+        json.CopyTo(head, 12);
+        return head;
+    }
+
+    /// <summary>A part from one buffer that holds it whole; the payload is a slice of that buffer, not a copy.</summary>
+    public static KvPart Read(ReadOnlyMemory<byte> buffer)
+    {
+        var span = buffer.Span;
+        if (span.Length < 12 || !span[..4].SequenceEqual(Magic))
+            throw new InvalidDataException("not a KV block stream: the magic bytes 'CPKV' are missing");
+        var version = BinaryPrimitives.ReadInt32LittleEndian(span[4..]);
+        if (version != Version)
+            throw new InvalidDataException($"KV stream format version {version} is not supported (expected {Version})");
+        var length = BinaryPrimitives.ReadInt32LittleEndian(span[8..]);
+        if (length <= 0 || length > span.Length - 12)
+            throw new InvalidDataException($"KV stream header length {length} is out of range");
+        var header = JsonSerializer.Deserialize<KvTransferHeader>(span.Slice(12, length))
+            ?? throw new InvalidDataException("KV stream header is empty");
+        if (header.PayloadBytes != span.Length - 12 - length)
+            throw new InvalidDataException($"KV part holds {span.Length - 12 - length} payload bytes but its header says {header.PayloadBytes}");
+        return new KvPart(header, buffer[(12 + length)..]);
     }
 
     /// <summary>The part as it goes on a stream, in one array.</summary>
