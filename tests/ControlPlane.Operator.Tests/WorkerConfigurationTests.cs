@@ -34,6 +34,14 @@ public sealed class WorkerConfigurationTests : ApiServerTest
         Assert.Equal("cuda", model.GetProperty("Device").GetString());
         var pod = Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["spec"]!["template"]!["spec"]!;
         Assert.Equal("llama-config", pod["volumes"]![0]!["configMap"]!["name"]!.GetValue<string>());
+        // Workers join the control silos' cluster: role worker, Redis, ids from the pod's name, a drain before the stop.
+        var cluster = settings.GetProperty("ControlPlane").GetProperty("Cluster");
+        Assert.Equal("worker", cluster.GetProperty("Roles").GetString());
+        Assert.Equal("redis:6379", cluster.GetProperty("Redis").GetString());
+        var worker = pod["containers"]![0]!;
+        Assert.Equal("metadata.name", worker["env"]!.AsArray().Single(e => e!["name"]!.GetValue<string>() == "POD_NAME")!["valueFrom"]!["fieldRef"]!["fieldPath"]!.GetValue<string>());
+        Assert.Equal("/admin/drain", worker["lifecycle"]!["preStop"]!["httpGet"]!["path"]!.GetValue<string>());
+        Assert.Equal(90, pod["terminationGracePeriodSeconds"]!.GetValue<long>());
         var before = Hash();
 
         await PatchAsync($"apis/inference.controlplane.dev/v1alpha1/namespaces/{Ns}/modelservices/llama", "{\"spec\":{\"model\":{\"source\":\"/models/llama-3.1-8b\"}}}");

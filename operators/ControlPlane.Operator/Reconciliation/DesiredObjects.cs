@@ -30,7 +30,9 @@ public static class DesiredObjects
         BlockOwnerDeletion = true,
     };
 
-    public static V1StatefulSet StatefulSet(ModelService ms, string pool, int replicas) => new()
+    public static V1StatefulSet StatefulSet(ModelService ms, string pool, int replicas, WorkerCluster? cluster = null) => WorkerSet(ms, pool, replicas, cluster ?? new WorkerCluster());
+
+    private static V1StatefulSet WorkerSet(ModelService ms, string pool, int replicas, WorkerCluster cluster) => new()
     {
         ApiVersion = "apps/v1",
         Kind = "StatefulSet",
@@ -42,9 +44,12 @@ public static class DesiredObjects
             Selector = new V1LabelSelector { MatchLabels = Labels(ms, pool) },
             Template = new V1PodTemplateSpec
             {
-                Metadata = new V1ObjectMeta { Labels = Labels(ms, pool), Annotations = new Dictionary<string, string> { [ConfigHashAnnotation] = ConfigHash(ms) } },
+                Metadata = new V1ObjectMeta { Labels = PodLabels(ms, pool, cluster), Annotations = new Dictionary<string, string> { [ConfigHashAnnotation] = ConfigHash(ms, cluster) } },
                 Spec = new V1PodSpec
                 {
+                    ServiceAccountName = cluster.ServiceAccount,
+                    // The preStop drain may take the whole drain time; SIGTERM then finds nothing left to run.
+                    TerminationGracePeriodSeconds = cluster.DrainSeconds + 30,
                     Volumes = [new V1Volume { Name = "config", ConfigMap = new V1ConfigMapVolumeSource { Name = ConfigName(ms) } }],
                     Containers =
                     [
@@ -53,6 +58,26 @@ public static class DesiredObjects
                             Name = "worker",
                             Image = ms.Spec.Engine.Image,
                             VolumeMounts = [new V1VolumeMount { Name = "config", MountPath = "/app/appsettings.json", SubPath = "appsettings.json", ReadOnlyProperty = true }],
+                            Env =
+                            [
+                                // The StatefulSet's pod name is the silo's name and its instance ids' first part: unique, and the same after a restart.
+                                new V1EnvVar { Name = "POD_NAME", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.name" } } },
+                                new V1EnvVar { Name = "POD_NAMESPACE", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.namespace" } } },
+                                new V1EnvVar { Name = "POD_IP", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "status.podIP" } } },
+                                new V1EnvVar { Name = "ORLEANS_SERVICE_ID", Value = cluster.ClusterId },
+                                new V1EnvVar { Name = "ORLEANS_CLUSTER_ID", Value = cluster.ClusterId },
+                                new V1EnvVar { Name = "ASPNETCORE_URLS", Value = "http://+:8080" },
+                            ],
+                            Ports =
+                            [
+                                new V1ContainerPort { Name = "http", ContainerPort = 8080 },
+                                new V1ContainerPort { Name = "silo", ContainerPort = 11111 },
+                                new V1ContainerPort { Name = "kv", ContainerPort = 9000 },
+                            ],
+                            ReadinessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/readyz", Port = "http" }, PeriodSeconds = 5 },
+                            LivenessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/healthz", Port = "http" }, PeriodSeconds = 10 },
+                            // Drain before the stop: no new requests, running ones finish (the worker does the same on SIGTERM).
+                            Lifecycle = new V1Lifecycle { PreStop = new V1LifecycleHandler { HttpGet = new V1HTTPGetAction { Path = "/admin/drain", Port = "http" } } },
                             Resources = ms.Spec.Engine.GpusPerInstance > 0
                                 ? new V1ResourceRequirements { Limits = new Dictionary<string, ResourceQuantity> { ["nvidia.com/gpu"] = new(ms.Spec.Engine.GpusPerInstance.ToString(System.Globalization.CultureInfo.InvariantCulture)) } }
                                 : null,
@@ -68,17 +93,26 @@ public static class DesiredObjects
     /// <summary>Pod template annotation with a hash of the configuration: a change rolls the pods (a mounted file alone would not).</summary>
     public const string ConfigHashAnnotation = "inference.controlplane.dev/config-hash";
 
-    public static string ConfigHash(ModelService ms) =>
-        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Config(ms).Data["appsettings.json"])))[..16];
+    public static string ConfigHash(ModelService ms, WorkerCluster? cluster = null) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Config(ms, cluster).Data["appsettings.json"])))[..16];
+
+    /// <summary>Orleans' Kubernetes hosting finds its cluster's pods by these labels.</summary>
+    private static Dictionary<string, string> PodLabels(ModelService ms, string pool, WorkerCluster cluster) => new(Labels(ms, pool))
+    {
+        ["orleans/serviceId"] = cluster.ClusterId,
+        ["orleans/clusterId"] = cluster.ClusterId,
+    };
 
     /// <summary>The workers' configuration: the server's <c>appsettings.json</c>, serving this model with the TorchSharp engine.</summary>
-    public static V1ConfigMap Config(ModelService ms)
+    public static V1ConfigMap Config(ModelService ms, WorkerCluster? cluster = null)
     {
+        cluster ??= new WorkerCluster();
         var settings = new
         {
             ControlPlane = new
             {
-                Cluster = new { Mode = "Redis", KubernetesHosting = true },
+                Cluster = new { Mode = "Redis", KubernetesHosting = true, cluster.Redis, Roles = "worker" },
+                Worker = new { DrainTimeout = TimeSpan.FromSeconds(cluster.DrainSeconds).ToString("c", System.Globalization.CultureInfo.InvariantCulture) },
                 Models = new[]
                 {
                     new

@@ -11,8 +11,10 @@ namespace ControlPlane.Operator.Reconciliation;
 /// It never asks which event fired. A ModelService being deleted is drained through the control plane first;
 /// only then is the finalizer removed and the owned objects left to garbage collection.
 /// </summary>
-public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drain, TimeProvider time) : IDisposable
+public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drain, TimeProvider time, WorkerCluster? cluster = null) : IDisposable
 {
+    private WorkerCluster Cluster { get; } = cluster ?? new WorkerCluster();
+
     private readonly GenericClient _modelServices = new(client, ModelService.Group, ModelService.Version, ModelService.Plural, disposeClient: false);
 
     public void Dispose() => _modelServices.Dispose();
@@ -91,14 +93,14 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
             }
             return null;
         }
-        var desired = DesiredObjects.StatefulSet(ms, pool, replicas);
+        var desired = DesiredObjects.StatefulSet(ms, pool, replicas, Cluster);
         if (existing is null)
         {
             await EventAsync(ms, "PoolCreated", $"pool {pool} with {replicas} replicas", cancellationToken);
             return await client.AppsV1.CreateNamespacedStatefulSetAsync(desired, ns, cancellationToken: cancellationToken);
         }
         if (existing.Spec.Replicas == replicas && existing.Spec.Template.Spec.Containers[0].Image == desired.Spec.Template.Spec.Containers[0].Image
-            && existing.Spec.Template.Metadata?.Annotations is { } annotations && annotations.TryGetValue(DesiredObjects.ConfigHashAnnotation, out var hash) && hash == DesiredObjects.ConfigHash(ms))
+            && existing.Spec.Template.Metadata?.Annotations is { } annotations && annotations.TryGetValue(DesiredObjects.ConfigHashAnnotation, out var hash) && hash == DesiredObjects.ConfigHash(ms, Cluster))
             return existing;
         desired.Metadata.ResourceVersion = existing.Metadata.ResourceVersion;
         desired.Status = existing.Status;
@@ -108,7 +110,7 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
 
     private async Task ConvergeConfigAsync(ModelService ms, CancellationToken cancellationToken)
     {
-        var desired = DesiredObjects.Config(ms);
+        var desired = DesiredObjects.Config(ms, Cluster);
         var ns = ms.Metadata.NamespaceProperty;
         var existing = await Try(() => client.CoreV1.ReadNamespacedConfigMapAsync(desired.Metadata.Name, ns, cancellationToken: cancellationToken));
         if (existing is null)

@@ -99,24 +99,35 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     }
 
     /// <summary>
+    /// Every engine here refuses new work (dispatch sees it within a report period), then this waits up to
+    /// <see cref="WorkerConfig.DrainTimeout"/> for running requests to finish while the silo still delivers their
+    /// tokens. Returns the requests left. A pod's preStop hook calls it (<c>GET /admin/drain</c>); stopping does too.
+    /// </summary>
+    public async Task<int> DrainAsync(CancellationToken cancellationToken)
+    {
+        var active = _runners.Values.Sum(r => r.ActiveRequests);
+        foreach (var runner in _runners.Values)
+            runner.Drain();
+        if (active == 0)
+            return 0;
+        Log.Draining(_logger, active, worker.Value.DrainTimeout);
+        var started = time.GetTimestamp();
+        while (_runners.Values.Any(r => r.ActiveRequests > 0) && time.GetElapsedTime(started) < worker.Value.DrainTimeout
+            && !cancellationToken.IsCancellationRequested)
+            await Task.Delay(DrainPoll, time, CancellationToken.None);
+        var left = _runners.Values.Sum(r => r.ActiveRequests);
+        Log.Drained(_logger, left, time.GetElapsedTime(started));
+        return left;
+    }
+
+    /// <summary>
     /// Drains before stopping: every engine refuses new work (dispatch sees it within a report period) and the
     /// host waits up to <see cref="WorkerConfig.DrainTimeout"/> for running requests to finish, while the silo
     /// still delivers their tokens. Only then do the engines stop and the silo leave.
     /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        var active = _runners.Values.Sum(r => r.ActiveRequests);
-        if (active > 0)
-        {
-            foreach (var runner in _runners.Values)
-                runner.Drain();
-            Log.Draining(_logger, active, worker.Value.DrainTimeout);
-            var deadline = time.GetTimestamp();
-            while (_runners.Values.Any(r => r.ActiveRequests > 0) && time.GetElapsedTime(deadline) < worker.Value.DrainTimeout
-                && !cancellationToken.IsCancellationRequested)
-                await Task.Delay(DrainPoll, time, CancellationToken.None);
-            Log.Drained(_logger, _runners.Values.Sum(r => r.ActiveRequests), time.GetElapsedTime(deadline));
-        }
+        await DrainAsync(cancellationToken);
         await base.StopAsync(cancellationToken);
         foreach (var runner in _runners.Values)
         {

@@ -1,4 +1,5 @@
 using ControlPlane.Grains;
+using ControlPlane.Grains.Engines;
 using ControlPlane.Grains.Placement;
 using ControlPlane.Server.Configuration;
 using ControlPlane.Server.Gateway;
@@ -64,6 +65,9 @@ public static class ControlPlaneHost
             app.MapGet("/readyz", HealthEndpoints.WorkerReadyz);
             app.MapPrometheusScrapingEndpoint("/metrics");
         }
+        // A pod's preStop hook (GET only): this silo's engines take no new work and their requests finish.
+        app.MapGet("/admin/drain", async (EngineHost engines, CancellationToken cancellationToken) =>
+            Results.Json(new { instances = engines.Runners.Count, left = await engines.DrainAsync(cancellationToken) }));
         return app;
     }
 

@@ -4,12 +4,12 @@ using Xunit.Abstractions;
 namespace ControlPlane.Cluster.Tests.Faults;
 
 /// <summary>
-/// A worker process dies (SIGKILL) or is stopped (SIGTERM) while 100 streams run across two workers: every
+/// A worker process dies (SIGKILL) or is stopped (SIGTERM) while 120 streams run across two workers: every
 /// stream completes with exactly the text of a run without the fault.
 /// </summary>
 public class WorkerFaultTests(ITestOutputHelper output)
 {
-    private const int Requests = 100;
+    private const int Requests = 120;
     private const int MaxTokens = 150;
 
     [Fact]

@@ -47,6 +47,25 @@ public class ControlPlaneConfigLoaderTests
         Assert.Contains("ControlPlane:Cluster:KubernetesHosting needs ControlPlane:Cluster:Mode Redis", Assert.Single(ex.Errors));
     }
 
+    [Theory]
+    [InlineData("ControlPlane:Cluster:Roles", "control,gpu", "ControlPlane:Cluster:Roles names 'gpu'")]
+    [InlineData("ControlPlane:Cluster:Roles", "worker", "must be both control and worker in Embedded mode")]
+    [InlineData("ControlPlane:Cluster:PodName", "pod/1", "ControlPlane:Cluster:PodName 'pod/1' must be non-empty and hold no '/'")]
+    [InlineData("ControlPlane:Cluster:MissedProbesLimit", "0", "ControlPlane:Cluster:MissedProbesLimit must be at least 1")]
+    [InlineData("ControlPlane:Worker:DrainTimeout", "-00:00:01", "ControlPlane:Worker:DrainTimeout must not be negative")]
+    public void Load_BadClusterRoleOrWorkerSetting_NamesTheKey(string key, string value, string message)
+    {
+        var ex = Fails((key, value));
+        Assert.Contains(message, Assert.Single(ex.Errors));
+    }
+
+    [Fact]
+    public void Load_RolesInRedisMode_ResolveToFlags()
+    {
+        var config = ControlPlaneConfigLoader.Load(Settings(("ControlPlane:Cluster:Mode", "Redis"), ("ControlPlane:Cluster:Redis", "localhost:6379"), ("ControlPlane:Cluster:Roles", "worker")));
+        Assert.Equal(ControlPlane.Grains.Placement.SiloRoles.Worker, config.Cluster.ResolveRoles());
+    }
+
     [Fact]
     public void Load_MisspelledKey_IsRejectedByName()
     {
