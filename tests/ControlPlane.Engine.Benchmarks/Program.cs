@@ -15,6 +15,17 @@ using static TorchSharp.torch;
 //   Options: --kernels off, --graphs off (default: both on where the device allows); for bench, --batch N and
 //   --context N run one decode shape, --steps N decode steps to time (32), --no-prefill skips prefill (for a profiler),
 //   --prefill-repeat N repeats the prefill shapes (long enough windows to read power draw).
+//   kv-path [blocks-per-part] [parts]   the KV data path between two processes on one GPU, beside its bound
+if (args[0] == "kv-path")
+{
+    await KvPathBenchmark.RunAsync(args);
+    return 0;
+}
+if (args[0] == "kv-path-receive")
+{
+    await KvPathBenchmark.ReceiveAsync(args);
+    return 0;
+}
 var options = args.Skip(1).Chunk(2).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
 var deviceName = options.GetValueOrDefault("--device", "cpu");
 if (deviceName == "cuda")
