@@ -80,6 +80,8 @@ public sealed partial class TorchStepRunner : IStepRunner
     public void Dispose()
     {
         _graphs?.Dispose();
+        foreach (var staging in _staging.Values)
+            staging.Dispose();
         _cache.Dispose();
         _rope.Dispose();
     }

@@ -155,8 +155,10 @@ internal static class KvPathBenchmark
                 parts.Add(_keys[l].index_select(0, slots));
                 parts.Add(_values[l].index_select(0, slots));
             }
-            using var payload = cat(parts, 0).cpu().contiguous();
-            return payload.bytes.ToArray();
+            using var gathered = cat(parts, 0);
+            var staging = Staging(gathered.shape[0]);
+            staging.copy_(gathered);
+            return staging.bytes.ToArray();
         }
 
         public void Write(IReadOnlyList<int> blocks, ReadOnlySpan<byte> data)
@@ -164,7 +166,7 @@ internal static class KvPathBenchmark
             using var scope = NewDisposeScope();
             var slots = Slots(blocks);
             var rows = blocks.Count * BlockSize;
-            var host = empty([2L * Layers * rows, KvHeads, HeadDim], ScalarType.BFloat16);
+            var host = Staging(2L * Layers * rows);
             data.CopyTo(host.bytes);
             var device = host.to(_device);
             for (var l = 0; l < Layers; l++)
@@ -172,6 +174,24 @@ internal static class KvPathBenchmark
                 _keys[l].index_copy_(0, slots, device.narrow(0, 2L * l * rows, rows));
                 _values[l].index_copy_(0, slots, device.narrow(0, (2L * l + 1) * rows, rows));
             }
+        }
+
+        private readonly Dictionary<long, Tensor> _staging = [];
+
+        /// <summary>As the step runner's: a pinned host tensor per size, kept between calls.</summary>
+        private Tensor Staging(long rows)
+        {
+            if (_staging.TryGetValue(rows, out var kept))
+                return kept;
+            var host = empty([rows, KvHeads, HeadDim], ScalarType.BFloat16);
+            if (_device.type == DeviceType.CUDA)
+            {
+                var pinned = host.pin_memory();
+                host.Dispose();
+                host = pinned;
+            }
+            host.DetachFromDisposeScope();
+            return _staging[rows] = host;
         }
 
         private Tensor Slots(IReadOnlyList<int> blocks)
@@ -187,7 +207,7 @@ internal static class KvPathBenchmark
 
         public void Dispose()
         {
-            foreach (var t in _keys.Concat(_values))
+            foreach (var t in _keys.Concat(_values).Concat(_staging.Values))
                 t.Dispose();
         }
     }
