@@ -16,6 +16,7 @@ public sealed partial class TorchStepRunner : IStepRunner
     public const string BackendName = "torchsharp";
     private readonly RotaryEmbedding _rope;
     private readonly PagedKvCache _cache;
+    private readonly KvBlockCopier _copier;
     private readonly DecodeGraphs? _graphs;
     private readonly int _blockSize;
 
@@ -33,6 +34,7 @@ public sealed partial class TorchStepRunner : IStepRunner
         // Decode graphs pad their batches with rows that write to one extra block, which the pool never hands out.
         var graphs = kernels is not null && options.CudaGraphs;
         _cache = new PagedKvCache(c.Layers, KvBlocks + (graphs ? 1 : 0), options.KvBlockSize, c.KvHeads, c.HeadDim, weights.DType, weights.Device);
+        _copier = new KvBlockCopier(_cache);
         KvLayout = new KvDataLayout($"paged/l{c.Layers}/kvh{c.KvHeads}/d{c.HeadDim}/layer-major,k-then-v", weights.DType.ToString(), _cache.BytesPerBlock);
         if (graphs)
         {
@@ -80,8 +82,7 @@ public sealed partial class TorchStepRunner : IStepRunner
     public void Dispose()
     {
         _graphs?.Dispose();
-        foreach (var staging in _staging.Values)
-            staging.Dispose();
+        _copier.Dispose();
         _cache.Dispose();
         _rope.Dispose();
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using ControlPlane.Engine.KvCache;
 using ControlPlane.Grains.Transfer;
 using ControlPlane.Transfer;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -12,7 +13,7 @@ namespace ControlPlane.Engine.Benchmarks;
 /// The KV data path between two worker processes on one GPU: blocks of a Llama-3-8B-shaped paged cache (32
 /// layers, 8 KV heads of 128, bf16, 16 tokens a block: 2 MiB) gathered and copied to the host, sent over the
 /// KV stream (loopback TCP, CRC-32, answers), and scattered into the other process's cache, with the same
-/// TorchSharp calls as <c>TorchStepRunner.ReadBlocks</c>/<c>WriteBlocks</c>. Beside it, the bound: the same
+/// engine code as <c>TorchStepRunner.ReadBlocks</c>/<c>WriteBlocks</c> (<see cref="KvBlockCopier"/>). Beside it, the bound: the same
 /// gather, host copy and scatter in one process, with no socket. <c>kv-path [blocks-per-part] [parts] [cuda|cpu]</c>
 /// (cpu only checks the program on a machine without a GPU).
 /// </summary>
@@ -28,16 +29,17 @@ internal static class KvPathBenchmark
         if (!onCpu)
             torch.InitializeDeviceType(DeviceType.CUDA);
         var device = onCpu ? torch.CPU : torch.CUDA;
-        using var source = new Cache(device);
-        using var target = new Cache(device);
-        var port = FreePort();
-        using var receiver = Process.Start(new ProcessStartInfo("dotnet", [typeof(KvPathBenchmark).Assembly.Location, "kv-path-receive", port.ToString(System.Globalization.CultureInfo.InvariantCulture), onCpu ? "cpu" : "cuda"])
+        using var source = new Copy(device);
+        using var target = new Copy(device);
+        using var receiver = Process.Start(new ProcessStartInfo("dotnet", [typeof(KvPathBenchmark).Assembly.Location, "kv-path-receive", onCpu ? "cpu" : "cuda"])
         {
             RedirectStandardOutput = true,
         })!;
+        // The receiver listens on a port the system picks and says which.
         var ready = await receiver.StandardOutput.ReadLineAsync();
-        if (ready != "ready")
+        if (ready?.StartsWith("ready ", StringComparison.Ordinal) != true)
             throw new InvalidOperationException($"the receiving process said '{ready}'");
+        var port = int.Parse(ready[6..], System.Globalization.CultureInfo.InvariantCulture);
 
         var bytesPerPart = (long)perPart * Layers * 2 * BlockSize * KvHeads * HeadDim * 2;
         double best = 0, bound = 0, pinned = 0;
@@ -47,7 +49,7 @@ internal static class KvPathBenchmark
         using var staging = onCpu ? empty([bytesPerPart], ScalarType.Byte) : empty([bytesPerPart], ScalarType.Byte).pin_memory();
         for (var round = 0; round < 4; round++)
         {
-            // The bound: device -> host -> device in one process, the same calls, no socket.
+            // The bound: device -> host -> device in one process, the same copier, no socket.
             var watch = Stopwatch.StartNew();
             for (var p = 0; p < parts; p++)
             {
@@ -86,17 +88,17 @@ internal static class KvPathBenchmark
         Console.WriteLine("| path | GB/s | of the bound |");
         Console.WriteLine("|---|---:|---:|");
         Console.WriteLine($"| device -> host -> KV stream (loopback TCP) -> host -> device, two processes | {best:0.00} | {best / bound:0.00} |");
-        Console.WriteLine($"| bound: device -> host -> device, one process, the same calls | {bound:0.00} | 1.00 |");
+        Console.WriteLine($"| bound: device -> host -> device, one process, the same copier | {bound:0.00} | 1.00 |");
         Console.WriteLine($"| the copy engines: one contiguous part, device -> pinned host -> device | {pinned:0.00} | {pinned / bound:0.00} |");
     }
 
     /// <summary>The receiving worker: scatters each part it is sent into its own cache.</summary>
     public static async Task ReceiveAsync(string[] args)
     {
-        var onCpu = args.Length > 2 && args[2] == "cpu";
+        var onCpu = args.Length > 1 && args[1] == "cpu";
         if (!onCpu)
             torch.InitializeDeviceType(DeviceType.CUDA);
-        using var cache = new Cache(onCpu ? torch.CPU : torch.CUDA);
+        using var cache = new Copy(onCpu ? torch.CPU : torch.CUDA);
         await using var listener = new KvStreamListener((part, _) =>
         {
             cache.Write([.. Enumerable.Range(part.Header.FirstBlock, part.Header.BlockCount)], part.Payload.Span);
@@ -104,12 +106,12 @@ internal static class KvPathBenchmark
                 torch.cuda.synchronize();
             return ValueTask.CompletedTask;
         }, NullLogger<KvStreamListener>.Instance);
-        listener.Start(IPAddress.Loopback, int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture));
-        Console.WriteLine("ready");
+        listener.Start(IPAddress.Loopback, 0);
+        Console.WriteLine($"ready {listener.Port}");
         await Task.Delay(Timeout.Infinite);
     }
 
-    private static KvPart Part(int p, int perPart, Cache source)
+    private static KvPart Part(int p, int perPart, Copy source)
     {
         var blocks = Blocks(p, perPart);
         var payload = source.Read(blocks);
@@ -122,93 +124,26 @@ internal static class KvPathBenchmark
 
     private static int[] Blocks(int part, int perPart) => [.. Enumerable.Range(part * perPart % (CacheBlocks - perPart), perPart)];
 
-    private static int FreePort()
+    /// <summary>A paged cache of the shape above with the engine's own block copier (<see cref="KvBlockCopier"/>).</summary>
+    private sealed class Copy : IDisposable
     {
-        using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+        private readonly PagedKvCache _cache;
+        private readonly KvBlockCopier _copier;
 
-    /// <summary>A paged KV cache of the shape above, read and written as the TorchSharp step runner does.</summary>
-    private sealed class Cache : IDisposable
-    {
-        private readonly List<Tensor> _keys = [], _values = [];
-        private readonly Device _device;
-
-        public Cache(Device device)
+        public Copy(Device device)
         {
-            _device = device;
-            for (var l = 0; l < Layers; l++)
-            {
-                _keys.Add(randn([CacheBlocks * BlockSize, KvHeads, HeadDim], ScalarType.BFloat16, device));
-                _values.Add(randn([CacheBlocks * BlockSize, KvHeads, HeadDim], ScalarType.BFloat16, device));
-            }
+            _cache = new PagedKvCache(Layers, CacheBlocks, BlockSize, KvHeads, HeadDim, ScalarType.BFloat16, device);
+            _copier = new KvBlockCopier(_cache);
         }
 
-        public byte[] Read(IReadOnlyList<int> blocks)
-        {
-            using var scope = NewDisposeScope();
-            var slots = Slots(blocks);
-            var parts = new List<Tensor>();
-            for (var l = 0; l < Layers; l++)
-            {
-                parts.Add(_keys[l].index_select(0, slots));
-                parts.Add(_values[l].index_select(0, slots));
-            }
-            using var gathered = cat(parts, 0);
-            var staging = Staging(gathered.shape[0]);
-            staging.copy_(gathered);
-            return staging.bytes.ToArray();
-        }
+        public byte[] Read(IReadOnlyList<int> blocks) => _copier.Read(blocks);
 
-        public void Write(IReadOnlyList<int> blocks, ReadOnlySpan<byte> data)
-        {
-            using var scope = NewDisposeScope();
-            var slots = Slots(blocks);
-            var rows = blocks.Count * BlockSize;
-            var host = Staging(2L * Layers * rows);
-            data.CopyTo(host.bytes);
-            var device = host.to(_device);
-            for (var l = 0; l < Layers; l++)
-            {
-                _keys[l].index_copy_(0, slots, device.narrow(0, 2L * l * rows, rows));
-                _values[l].index_copy_(0, slots, device.narrow(0, (2L * l + 1) * rows, rows));
-            }
-        }
-
-        private readonly Dictionary<long, Tensor> _staging = [];
-
-        /// <summary>As the step runner's: a pinned host tensor per size, kept between calls.</summary>
-        private Tensor Staging(long rows)
-        {
-            if (_staging.TryGetValue(rows, out var kept))
-                return kept;
-            var host = empty([rows, KvHeads, HeadDim], ScalarType.BFloat16);
-            if (_device.type == DeviceType.CUDA)
-            {
-                var pinned = host.pin_memory();
-                host.Dispose();
-                host = pinned;
-            }
-            host.DetachFromDisposeScope();
-            return _staging[rows] = host;
-        }
-
-        private Tensor Slots(IReadOnlyList<int> blocks)
-        {
-            var slots = new long[blocks.Count * BlockSize];
-            for (var b = 0; b < blocks.Count; b++)
-            {
-                for (var i = 0; i < BlockSize; i++)
-                    slots[b * BlockSize + i] = (long)blocks[b] * BlockSize + i;
-            }
-            return tensor(slots, device: _device);
-        }
+        public void Write(IReadOnlyList<int> blocks, ReadOnlySpan<byte> data) => _copier.Write(blocks, data);
 
         public void Dispose()
         {
-            foreach (var t in _keys.Concat(_values).Concat(_staging.Values))
-                t.Dispose();
+            _copier.Dispose();
+            _cache.Dispose();
         }
     }
 }

@@ -121,9 +121,8 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     }
 
     /// <summary>
-    /// Drains before stopping: every engine refuses new work (dispatch sees it within a report period) and the
-    /// host waits up to <see cref="WorkerConfig.DrainTimeout"/> for running requests to finish, while the silo
-    /// still delivers their tokens. Only then do the engines stop and the silo leave.
+    /// Drains (<see cref="DrainAsync"/>) while the silo still delivers tokens; only then do the engines stop and,
+    /// after this host, the silo leave.
     /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {

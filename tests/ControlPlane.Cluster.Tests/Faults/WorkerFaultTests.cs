@@ -16,13 +16,7 @@ public class WorkerFaultTests(ITestOutputHelper output)
     public async Task KillWorker_WithStreamsInFlight_EveryStreamResumesElsewhereWithTheSameTokens()
     {
         await using var cluster = await LocalCluster.StartAsync();
-        var baseline = await new StreamRun(cluster.Control.BaseAddress, Requests, MaxTokens).RunAsync();
-        AssertAllFinished(baseline, "baseline");
-        await cluster.WaitForIdleAsync(TimeSpan.FromSeconds(10));
-
-        var run = new StreamRun(cluster.Control.BaseAddress, Requests, MaxTokens);
-        var streams = run.RunAsync();
-        Assert.True(await WaitAsync(run.AllStreaming, TimeSpan.FromSeconds(60)), "not every request was streaming within 60 s");
+        var (baseline, run, streams) = await StreamMidwayAsync(cluster);
         var onKilled = await RunningOnAsync(cluster, "worker-1");
         var killedAt = run.Clock.Elapsed;
         await cluster.Workers[1].KillAsync();
@@ -43,13 +37,7 @@ public class WorkerFaultTests(ITestOutputHelper output)
     public async Task TerminateWorker_WithStreamsInFlight_DrainsThemAndResumesNone()
     {
         await using var cluster = await LocalCluster.StartAsync();
-        var baseline = await new StreamRun(cluster.Control.BaseAddress, Requests, MaxTokens).RunAsync();
-        AssertAllFinished(baseline, "baseline");
-        await cluster.WaitForIdleAsync(TimeSpan.FromSeconds(10));
-
-        var run = new StreamRun(cluster.Control.BaseAddress, Requests, MaxTokens);
-        var streams = run.RunAsync();
-        Assert.True(await WaitAsync(run.AllStreaming, TimeSpan.FromSeconds(60)), "not every request was streaming within 60 s");
+        var (baseline, _, streams) = await StreamMidwayAsync(cluster);
         var running = await RunningOnAsync(cluster, "worker-1");
         cluster.Workers[1].Terminate();
         var results = await streams;
@@ -61,6 +49,21 @@ public class WorkerFaultTests(ITestOutputHelper output)
         // The gateway learns of the departure only after the worker left; give that a moment before reading.
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Equal(0, await ClusterMetrics.SumAsync(cluster.Control.BaseAddress, "controlplane_request_resumes_total"));
+    }
+
+    /// <summary>
+    /// A baseline run of the streams to completion, then the same streams again, returned once every one of them
+    /// is mid-stream: the moment to inject a fault.
+    /// </summary>
+    private static async Task<(StreamResult[] Baseline, StreamRun Run, Task<StreamResult[]> Streams)> StreamMidwayAsync(LocalCluster cluster)
+    {
+        var baseline = await new StreamRun(cluster.Control.BaseAddress, Requests, MaxTokens).RunAsync();
+        AssertAllFinished(baseline, "baseline");
+        await cluster.WaitForIdleAsync(TimeSpan.FromSeconds(10));
+        var run = new StreamRun(cluster.Control.BaseAddress, Requests, MaxTokens);
+        var streams = run.RunAsync();
+        Assert.True(await WaitAsync(run.AllStreaming, TimeSpan.FromSeconds(60)), "not every request was streaming within 60 s");
+        return (baseline, run, streams);
     }
 
     /// <summary>Requests running on a pod's instances, as the scheduler's view (one report period old) says.</summary>
