@@ -12,26 +12,31 @@ public partial class EngineCore
     {
         if (!Scheduler.TryGet(requestId, out var request))
             throw new KeyNotFoundException($"request '{requestId}' is not in this engine");
-        var size = Descriptor.KvBlockSize;
         var computedBlocks = Scheduler.BlocksFor(request.ComputedTokens);
         var count = range.Count < 0 ? computedBlocks - range.First : range.Count;
         if (range.First < 0 || count < 0 || range.First + count > computedBlocks)
             throw new ArgumentOutOfRangeException(nameof(range), $"blocks {range.First}..{range.First + count} are outside the {computedBlocks} computed blocks of '{requestId}'");
-        var firstToken = range.First * size;
-        var endToken = Math.Min(request.ComputedTokens, (range.First + count) * size);
-        var payload = _runner.ReadBlocks(request.BlockTable.GetRange(range.First, count));
+        return Export(request, range.First, count, resume: range.First + count == computedBlocks);
+    }
+
+    private KvPart Export(Requests.EngineRequest request, int first, int count, bool resume)
+    {
+        var size = Descriptor.KvBlockSize;
+        var firstToken = first * size;
+        var endToken = Math.Min(request.ComputedTokens, (first + count) * size);
+        var payload = _runner.ReadBlocks(request.BlockTable.GetRange(first, count));
         var layout = _runner.KvLayout;
         var header = new KvTransferHeader
         {
-            RequestId = requestId,
+            RequestId = request.Id,
             Model = Descriptor.Model,
             Layout = layout.Layout,
             DType = layout.DType,
             KvBlockSize = size,
-            FirstBlock = range.First,
+            FirstBlock = first,
             BlockCount = count,
             TokenIds = request.Tokens(firstToken, endToken - firstToken),
-            Resume = range.First + count == computedBlocks ? request.ToResumeState() : null,
+            Resume = resume ? request.ToResumeState() : null,
             PayloadBytes = payload.Length,
         };
         return new KvPart(header, payload);

@@ -44,6 +44,9 @@ public partial class EngineCore : IEngine
 
     public EngineDescriptor Descriptor { get; }
     public bool HasWork => Scheduler.HasWork;
+
+    /// <summary>Requests importing blocks for a migration or handoff, not running yet.</summary>
+    public int Importing => _imports.Count;
     public KvBlockPool Pool { get; }
     public StepScheduler Scheduler { get; }
 
@@ -131,7 +134,7 @@ public partial class EngineCore : IEngine
 
     public EngineSnapshot Snapshot() => new()
     {
-        RunningRequests = Scheduler.Running,
+        RunningRequests = Scheduler.Running + Scheduler.Suspended,
         WaitingRequests = Scheduler.Waiting,
         UsedKvBlocks = Pool.Used,
         TotalKvBlocks = Pool.Total,

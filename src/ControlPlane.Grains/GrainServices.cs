@@ -1,6 +1,7 @@
 using ControlPlane.Grains.Engines;
 using ControlPlane.Grains.Placement;
 using ControlPlane.Scheduling.Dispatch;
+using ControlPlane.Scheduling.Migration;
 using ControlPlane.Scheduling.Power;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -17,8 +18,9 @@ public static class GrainServices
     /// configuration and the clock. Every silo with the control or worker role calls this.
     /// </summary>
     public static IServiceCollection AddControlPlaneGrains(this IServiceCollection services, DispatchConfig dispatch, Action<IServiceProvider, EngineHost>? addEngines = null,
-        PowerConfig? power = null, SiloRoles roles = SiloRoles.All, WorkerConfig? worker = null)
+        PowerConfig? power = null, SiloRoles roles = SiloRoles.All, WorkerConfig? worker = null, MigrationConfig? migration = null)
     {
+        services.AddSingleton<IOptions<MigrationConfig>>(Options.Create(migration ?? new MigrationConfig()));
         services.AddSingleton<IOptions<WorkerConfig>>(Options.Create(worker ?? new WorkerConfig()));
         services.PostConfigure<GrainTypeOptions>(o => RoleGrainClasses.Restrict(o, roles));
         services.AddPlacementDirector<InstancePlacementStrategy, InstancePlacementDirector>();

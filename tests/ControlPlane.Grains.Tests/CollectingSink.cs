@@ -15,6 +15,14 @@ public sealed class CollectingSink : ITokenSink
     public ConcurrentDictionary<string, ConcurrentQueue<TokenChunk>> Chunks { get; } = new();
     public ConcurrentBag<int> BatchSizes { get; } = [];
 
+    public ConcurrentQueue<RequestMove> Moves { get; } = new();
+
+    public Task OnMovedAsync(RequestMove move)
+    {
+        Moves.Enqueue(move);
+        return Task.CompletedTask;
+    }
+
     public Task OnTokensAsync(TokenBatch batch)
     {
         BatchSizes.Add(batch.Chunks.Count);

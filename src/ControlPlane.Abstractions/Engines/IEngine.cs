@@ -36,5 +36,20 @@ public interface IEngine : IDisposable
     /// </summary>
     void ImportKv(RequestSpec request, KvPart part);
 
+    /// <summary>Where a request stands for a migration; null when the engine does not hold it.</summary>
+    MigrationProbe? Probe(string requestId);
+
+    /// <summary>
+    /// A staged migration part: up to <paramref name="maxBlocks"/> full computed blocks from <paramref name="first"/> on,
+    /// taken while the request keeps running (full blocks never change). No resume state. Null when there is none.
+    /// </summary>
+    KvPart? ExportStable(string requestId, int first, int maxBlocks);
+
+    /// <summary>Holds a running request out of the batch with its blocks: its last blocks stop changing and can be exported with its resume state.</summary>
+    bool Suspend(string requestId);
+
+    /// <summary>Puts a suspended request back in the batch, where it stopped (a migration failed before its commit).</summary>
+    bool Unsuspend(string requestId);
+
     EngineSnapshot Snapshot();
 }

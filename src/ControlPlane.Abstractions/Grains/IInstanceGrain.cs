@@ -1,6 +1,7 @@
 using ControlPlane.Instances;
 using ControlPlane.Requests;
 using ControlPlane.Tokens;
+using ControlPlane.Transfer;
 
 namespace ControlPlane.Grains;
 
@@ -25,7 +26,7 @@ public interface IInstanceGrain : IGrainWithStringKey
     [Alias("SetRole")]
     Task SetRoleAsync(InstanceRole role, CancellationToken cancellationToken = default);
 
-    /// <summary>Takes no new requests from now on; running ones finish (or are migrated away once migration lands).</summary>
+    /// <summary>Takes no new requests from now on; running ones finish here or the scheduler migrates them away.</summary>
     [Alias("Drain")]
     Task DrainAsync(CancellationToken cancellationToken = default);
 
@@ -34,6 +35,28 @@ public interface IInstanceGrain : IGrainWithStringKey
     Task ResumeAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Sets the GPU's power cap in watts, or lifts it (null); false when the instance has no actuator.</summary>
+    /// <summary>
+    /// Moves one running request (<paramref name="requestId"/>, or one this instance picks) to <paramref name="destination"/>
+    /// while it decodes: staged copies, a short stop, a commit. Returns when it committed or went on here.
+    /// </summary>
+    [Alias("MigrateOut")]
+    Task<MigrationResult> MigrateOutAsync(string destination, string reason, string? requestId = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The destination's half: checks it can take a request of <paramref name="blocks"/> KV blocks, then expects its parts
+    /// on this worker's KV endpoint; the part with its resume state commits it, and its tokens go to <paramref name="sink"/>.
+    /// </summary>
+    [Alias("BeginMigrationIn")]
+    Task<MigrationTicket> BeginMigrationInAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken = default);
+
+    /// <summary>Calls off an incoming migration before its commit, freeing what it imported; false when none is pending.</summary>
+    [Alias("CancelMigrationIn")]
+    Task<bool> CancelMigrationInAsync(string requestId, CancellationToken cancellationToken = default);
+
+    /// <summary>Whether the engine runs the request (a source asks after its commit's answer was lost).</summary>
+    [Alias("Holds")]
+    Task<bool> HoldsAsync(string requestId, CancellationToken cancellationToken = default);
+
     [Alias("SetPowerCap")]
     Task<bool> SetPowerCapAsync(double? watts, CancellationToken cancellationToken = default);
 }

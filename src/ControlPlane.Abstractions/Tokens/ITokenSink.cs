@@ -8,4 +8,8 @@ public interface ITokenSink : IGrainObserver
 {
     [OneWay, Alias("OnTokens")]
     Task OnTokensAsync(TokenBatch batch);
+
+    /// <summary>A request of this gateway moved to another instance; its tokens come from there from now on.</summary>
+    [OneWay, Alias("OnMoved")]
+    Task OnMovedAsync(RequestMove move);
 }

@@ -30,6 +30,12 @@ public sealed class EngineRequest(RequestSpec spec, long arrivalOrder, RequestRa
     public int CachedPromptTokens { get; set; }
     public int NextOutputSequence { get; set; }
 
+    /// <summary>How many times the request lost its blocks to recompute preemption (a staged copy of them is then stale).</summary>
+    public int Preemptions { get; set; }
+
+    /// <summary>Held out of the batch with its blocks, while its last blocks move to another engine.</summary>
+    public bool Suspended { get; set; }
+
     public int PromptTokens => Spec.PromptTokenIds.Count;
 
     /// <summary>Tokens that must be in the cache before the next token can be sampled (prompt plus output so far).</summary>

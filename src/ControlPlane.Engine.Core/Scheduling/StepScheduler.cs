@@ -20,6 +20,9 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
     private IKvBlockAllocator Blocks { get; } = blocks;
     private KvBlockHasher Hasher { get; } = hasher;
     public int Running => _running.Count;
+
+    /// <summary>Requests held out of the batch with their blocks (<see cref="Suspend"/>).</summary>
+    public int Suspended { get; private set; }
     public int Waiting => _waiting.Count;
     public long Preemptions { get; private set; }
     public bool HasWork => _waiting.Count > 0 || _running.Count > 0;
@@ -51,6 +54,34 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
         Count(request, 1);
         _running.Add(request);
     }
+
+    /// <summary>
+    /// Takes a running request out of the batch from the next step on, keeping its blocks and state: its keys
+    /// and values stop changing, so its last blocks can be copied out. False unless it is running.
+    /// </summary>
+    public bool Suspend(string requestId)
+    {
+        if (!_byId.TryGetValue(requestId, out var request) || request.Suspended || !_running.Remove(request))
+            return false;
+        request.Suspended = true;
+        Suspended++;
+        return true;
+    }
+
+    /// <summary>Puts a suspended request back in the batch, where it left off.</summary>
+    public bool Unsuspend(string requestId)
+    {
+        if (!_byId.TryGetValue(requestId, out var request) || !request.Suspended)
+            return false;
+        request.Suspended = false;
+        Suspended--;
+        _running.Add(request);
+        return true;
+    }
+
+    /// <summary>Whether the request is in the running batch (not waiting, not suspended).</summary>
+    public bool IsRunning(string requestId) =>
+        _byId.TryGetValue(requestId, out var request) && !request.Suspended && request.BlockTable.Count > 0 && !_waiting.Contains(request);
 
     /// <summary>Blocks the waiting requests still need before their next token can be sampled.</summary>
     public int WaitingBlocks()
@@ -124,6 +155,11 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
         if (!_byId.Remove(requestId, out var request))
             return false;
         Count(request, -1);
+        if (request.Suspended)
+        {
+            request.Suspended = false;
+            Suspended--;
+        }
         _waiting.Remove(request);
         _running.Remove(request);
         Release(request);
@@ -185,6 +221,7 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
         _running.Remove(request);
         Release(request);
         request.CachedPromptTokens = 0;
+        request.Preemptions++;
         _waiting.Add(request);
         Preemptions++;
     }

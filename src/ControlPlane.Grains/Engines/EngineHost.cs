@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using ControlPlane.Engines;
 using ControlPlane.Grains.Cluster;
 using ControlPlane.Grains.Requests;
+using ControlPlane.Grains.Transfer;
+using ControlPlane.Scheduling.Migration;
 using ControlPlane.Instances;
 using ControlPlane.Power;
 using Microsoft.Extensions.Hosting;
@@ -15,8 +17,10 @@ namespace ControlPlane.Grains.Engines;
 /// batched load report per model every <see cref="ReportPeriod"/>. Instance grains find their engine here.
 /// </summary>
 public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, ILoggerFactory loggers, LocalTokenSinks localSinks,
-    IClusterMembershipService membership, IOptions<WorkerConfig> worker) : BackgroundService
+    IClusterMembershipService membership, IOptions<WorkerConfig> worker, IOptions<MigrationConfig> migration, ILocalSiloDetails silo) : BackgroundService
 {
+    private KvStreamListener? _kvListener;
+
     public static readonly TimeSpan ReportPeriod = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan DrainPoll = TimeSpan.FromMilliseconds(50);
     private readonly ConcurrentDictionary<string, EngineRunner> _runners = new(StringComparer.Ordinal);
@@ -28,7 +32,10 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     public EngineRunner Add(InstanceDescriptor descriptor, IEngine engine, IPowerActuator? power = null)
     {
         var runner = new EngineRunner(descriptor, engine, time, loggers.CreateLogger<EngineRunner>(), localSinks,
-            new RequestPhaseWriter(grains, time, loggers.CreateLogger<RequestPhaseWriter>()), power);
+            new RequestPhaseWriter(grains, time, loggers.CreateLogger<RequestPhaseWriter>()), power)
+        {
+            Migration = migration.Value,
+        };
         if (!_runners.TryAdd(descriptor.InstanceId, runner))
             throw new InvalidOperationException($"instance '{descriptor.InstanceId}' is already hosted here");
         if (power is not null)
@@ -37,6 +44,42 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     }
 
     public bool TryGet(string instanceId, out EngineRunner runner) => _runners.TryGetValue(instanceId, out runner!);
+
+    /// <summary>This silo's address, as gateways and peers know it.</summary>
+    public string Silo => silo.SiloAddress.ToParsableString();
+
+    /// <summary>Where peers stream KV parts to this worker's engines; null when it serves no KV endpoint.</summary>
+    public (string Host, int Port)? KvEndpoint { get; private set; }
+
+    /// <summary>
+    /// Where a request hosted here migrates to <paramref name="destination"/>: in
+    /// memory when both run here, else over the KV data path to the destination's worker.
+    /// </summary>
+    public IMigrationTarget TargetFor(string destination) => _runners.TryGetValue(destination, out var local)
+        ? new LocalMigrationTarget(local, Silo)
+        : new RemoteMigrationTarget(grains.GetGrain<IInstanceGrain>(destination), destination);
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (worker.Value.KvPort >= 0 && !_runners.IsEmpty)
+        {
+            _kvListener = new KvStreamListener(ReceiveKvAsync, loggers.CreateLogger<KvStreamListener>());
+            _kvListener.Start(System.Net.IPAddress.Any, worker.Value.KvPort);
+            var host = worker.Value.KvHost is { Length: > 0 } configured ? configured : silo.SiloAddress.Endpoint.Address.ToString();
+            KvEndpoint = (host, _kvListener.Port);
+            Log.KvEndpoint(_logger, host, _kvListener.Port);
+        }
+        return base.StartAsync(cancellationToken);
+    }
+
+    /// <summary>A part from a peer: to the engine that expects its request.</summary>
+    private async ValueTask ReceiveKvAsync(ControlPlane.Transfer.KvPart part, CancellationToken cancellationToken)
+    {
+        var id = part.Header.RequestId;
+        var runner = _runners.Values.FirstOrDefault(r => r.ExpectsImport(id))
+            ?? throw new MigrationRefusedException($"no engine on this worker expects KV blocks of request '{id}'");
+        await runner.ImportAsync(part).WaitAsync(cancellationToken);
+    }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(ReportAsync(stoppingToken), WatchGatewaysAsync(stoppingToken));
@@ -78,6 +121,8 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
                     registered.Add(runner.Descriptor.InstanceId);
                     Log.Registered(_logger, runner.Descriptor.InstanceId, runner.Descriptor.Model, runner.Descriptor.Engine);
                 }
+                foreach (var runner in _runners.Values)
+                    runner.Sweep();
                 // The runner republishes its load whenever it changes; stamping it here says "still true now".
                 var now = time.GetUtcNow();
                 foreach (var model in _runners.Values.GroupBy(r => r.Descriptor.Model))
@@ -99,9 +144,10 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     }
 
     /// <summary>
-    /// Every engine here refuses new work (dispatch sees it within a report period), then this waits up to
-    /// <see cref="WorkerConfig.DrainTimeout"/> for running requests to finish while the silo still delivers their
-    /// tokens. Returns the requests left. A pod's preStop hook calls it (<c>GET /admin/drain</c>); stopping does too.
+    /// Every engine here refuses new work (dispatch sees it within a report period) and reports itself draining, so
+    /// the model's scheduler migrates its running requests to other instances (when migration is on); this waits up
+    /// to <see cref="WorkerConfig.DrainTimeout"/> for them to have moved or finished while the silo still delivers
+    /// their tokens. Returns the requests left. A pod's preStop hook calls it (<c>GET /admin/drain</c>); stopping does too.
     /// </summary>
     public async Task<int> DrainAsync(CancellationToken cancellationToken)
     {
@@ -133,6 +179,8 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
             EngineMetrics.Forget(runner);
             await runner.DisposeAsync();
         }
+        if (_kvListener is not null)
+            await _kvListener.DisposeAsync();
     }
 
     private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken cancellationToken)
@@ -160,6 +208,9 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
 
         [LoggerMessage(4, LogLevel.Information, "Drained: {Count} request(s) left after {Elapsed}")]
         public static partial void Drained(ILogger logger, int count, TimeSpan elapsed);
+
+        [LoggerMessage(6, LogLevel.Information, "KV data endpoint at {Host}:{Port}")]
+        public static partial void KvEndpoint(ILogger logger, string host, int port);
 
         [LoggerMessage(2, LogLevel.Information, "Instance {InstanceId} of model {Model} ({Engine}) registered with its scheduler")]
         public static partial void Registered(ILogger logger, string instanceId, string model, string engine);

@@ -7,9 +7,9 @@ namespace ControlPlane.Grains.Engines;
 
 public sealed partial class EngineRunner
 {
-    private void AddNow(RequestSpec request, ITokenSink sink, long admittedAt)
+    private void AddNow(RequestSpec request, ITokenSink sink, ITokenSink reference, long admittedAt)
     {
-        _tracked[request.RequestId] = new TrackedRequest(sink, request.Gateway, admittedAt);
+        _tracked[request.RequestId] = new TrackedRequest(sink, reference, request.Gateway, admittedAt, request);
         try
         {
             _engine.Add(request);

@@ -17,5 +17,11 @@ public sealed partial class EngineRunner
 
         [LoggerMessage(4, LogLevel.Warning, "Instance {InstanceId} stops with {Count} request(s) unfinished; their gateways resume them elsewhere once this silo has left")]
         public static partial void StoppedWithWork(ILogger logger, string instanceId, int count);
+
+        [LoggerMessage(5, LogLevel.Warning, "Migration of request {RequestId} from {Source} to {Destination} failed; it goes on at the source")]
+        public static partial void MigrationFailed(ILogger logger, Exception exception, string requestId, string source, string destination);
+
+        [LoggerMessage(6, LogLevel.Warning, "Incoming migration of request {RequestId} into {InstanceId} dropped: its source fell silent")]
+        public static partial void IncomingDropped(ILogger logger, string requestId, string instanceId);
     }
 }

@@ -92,7 +92,7 @@ public sealed partial class EngineRunner : IAsyncDisposable
         Order(() =>
         {
             Interlocked.Decrement(ref _admitsInFlight);
-            AddNow(request, _localSinks?.Resolve(sink) ?? sink, admittedAt);
+            AddNow(request, _localSinks?.Resolve(sink) ?? sink, sink, admittedAt);
         });
         return AdmitResult.Admitted;
     }

@@ -8,4 +8,13 @@ public sealed record WorkerConfig
     /// new ones, before it leaves the cluster; what is left is resumed elsewhere by its gateways.
     /// </summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The port of this worker's KV data endpoint (migrations into its engines stream their blocks there); 0 picks a
+    /// free one, -1 serves none (engines here then take no migration from another worker).
+    /// </summary>
+    public int KvPort { get; init; }
+
+    /// <summary>The host other workers reach the KV endpoint at; empty: the silo's own address.</summary>
+    public string KvHost { get; init; } = "";
 }

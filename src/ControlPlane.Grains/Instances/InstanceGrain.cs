@@ -2,7 +2,9 @@ using ControlPlane.Grains.Engines;
 using ControlPlane.Grains.Placement;
 using ControlPlane.Instances;
 using ControlPlane.Requests;
+using ControlPlane.Scheduling.Migration;
 using ControlPlane.Tokens;
+using ControlPlane.Transfer;
 using Orleans.Concurrency;
 
 namespace ControlPlane.Grains.Instances;
@@ -35,8 +37,42 @@ public sealed class InstanceGrain(EngineHost host, ILocalSiloDetails silo) : Gra
             ? AdmitResult.Refused($"instance '{this.GetPrimaryKeyString()}' is not hosted on this silo")
             : _runner.Admit(request, sink) with { Silo = silo.SiloAddress.ToParsableString() });
 
-    public Task<bool> AbortAsync(string requestId, CancellationToken cancellationToken = default) =>
-        _runner is null ? Task.FromResult(false) : _runner.AbortAsync(requestId);
+    /// <summary>Stops the request here, or, where it migrated from here lately, where it went.</summary>
+    public async Task<bool> AbortAsync(string requestId, CancellationToken cancellationToken = default)
+    {
+        if (_runner is null)
+            return false;
+        if (await _runner.AbortAsync(requestId))
+            return true;
+        return _runner.MovedTo(requestId) is { } moved && await GrainFactory.GetGrain<IInstanceGrain>(moved).AbortAsync(requestId, cancellationToken);
+    }
+
+    public async Task<MigrationResult> MigrateOutAsync(string destination, string reason, string? requestId = null, CancellationToken cancellationToken = default)
+    {
+        if (!Enum.TryParse<MigrationReason>(reason, ignoreCase: true, out var why))
+            throw new ArgumentException($"unknown migration reason '{reason}'", nameof(reason));
+        if (destination == this.GetPrimaryKeyString())
+            throw new ArgumentException("a request cannot migrate to the instance it runs on", nameof(destination));
+        await using var target = host.TargetFor(destination);
+        return await Runner.MigrateOutAsync(target, why, requestId, cancellationToken);
+    }
+
+    public async Task<MigrationTicket> BeginMigrationInAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken = default)
+    {
+        if (_runner is null)
+            return MigrationTicket.Refused($"instance '{this.GetPrimaryKeyString()}' is not hosted on this silo");
+        if (host.KvEndpoint is not { } endpoint)
+            return MigrationTicket.Refused($"the worker of instance '{this.GetPrimaryKeyString()}' serves no KV endpoint");
+        if (await _runner.BeginIncomingAsync(request, sink, blocks) is { } refusal)
+            return MigrationTicket.Refused(refusal);
+        return new MigrationTicket { Host = endpoint.Host, Port = endpoint.Port, Silo = silo.SiloAddress.ToParsableString() };
+    }
+
+    public Task<bool> CancelMigrationInAsync(string requestId, CancellationToken cancellationToken = default) =>
+        _runner is null ? Task.FromResult(false) : _runner.CancelIncomingAsync(requestId);
+
+    public Task<bool> HoldsAsync(string requestId, CancellationToken cancellationToken = default) =>
+        _runner is null ? Task.FromResult(false) : _runner.HoldsAsync(requestId);
 
     public Task SetRoleAsync(InstanceRole role, CancellationToken cancellationToken = default)
     {

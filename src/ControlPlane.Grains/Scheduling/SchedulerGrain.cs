@@ -1,4 +1,8 @@
 using ControlPlane.Instances;
+using ControlPlane.Scheduling.Migration;
+using ControlPlane.Transfer;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ControlPlane.Grains.Scheduling;
 
@@ -9,8 +13,70 @@ namespace ControlPlane.Grains.Scheduling;
 /// silo or its directory entry was lost), hosts learn from their next report that it does not know their
 /// instances, and register them again within a period.
 /// </summary>
-public sealed class SchedulerGrain(TimeProvider time) : Grain, ISchedulerGrain
+public sealed partial class SchedulerGrain(TimeProvider time, IOptions<MigrationConfig> migration, ILogger<SchedulerGrain> logger) : Grain, ISchedulerGrain
 {
+    private readonly MigrationPlanner _planner = new(migration.Value);
+    private readonly Dictionary<long, MigrationInFlight> _migrations = [];
+    private long _migrationKeys;
+    private IGrainTimer? _planTimer;
+
+    /// <summary>Plans migrations every <see cref="MigrationConfig.Period"/> while migration is on.</summary>
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (migration.Value.Enabled)
+        {
+            _planTimer = this.RegisterGrainTimer(PlanMigrationsAsync, new GrainTimerCreationOptions
+            {
+                DueTime = migration.Value.Period,
+                Period = migration.Value.Period,
+                Interleave = true,
+                KeepAlive = true,
+            });
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// One planning round over the fresh loads: each order goes to its source instance, which picks the request and
+    /// moves it; the order counts as in flight until the source answers.
+    /// </summary>
+    private Task PlanMigrationsAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var fresh = _loads.Values.Where(l => now - l.ReportedAt <= StaleAfter).ToArray();
+        foreach (var order in _planner.Plan(fresh, _migrations.Values, now))
+        {
+            var key = ++_migrationKeys;
+            _migrations[key] = new MigrationInFlight(order.Source, order.Destination, order.Reason, now);
+            _ = MigrateAsync(key, order);
+        }
+        return Task.CompletedTask;
+    }
+
+    private async Task MigrateAsync(long key, MigrationOrder order)
+    {
+        try
+        {
+            var result = await GrainFactory.GetGrain<IInstanceGrain>(order.Source).MigrateOutAsync(order.Destination, order.Reason.Name());
+            if (result.Outcome != MigrationOutcome.NoCandidate)
+                LogMigrated(logger, order.Reason.Name(), order.Source, order.Destination, result.RequestId, result.Outcome, result.Stop.TotalMilliseconds, result.Error);
+        }
+        catch (Exception ex)
+        {
+            LogOrderFailed(logger, ex, order.Source, order.Destination);
+        }
+        finally
+        {
+            _migrations.Remove(key);
+        }
+    }
+
+    [LoggerMessage(1, LogLevel.Information, "Migration ({Reason}) from {Source} to {Destination} of {RequestId}: {Outcome}, stop {StopMs:F1} ms {Error}")]
+    private static partial void LogMigrated(ILogger logger, string reason, string source, string destination, string? requestId, MigrationOutcome outcome, double stopMs, string? error);
+
+    [LoggerMessage(2, LogLevel.Warning, "Migration order from {Source} to {Destination} failed")]
+    private static partial void LogOrderFailed(ILogger logger, Exception exception, string source, string destination);
+
     public static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(5);
     private readonly Dictionary<string, InstanceDescriptor> _instances = new(StringComparer.Ordinal);
     private readonly Dictionary<string, InstanceLoad> _loads = new(StringComparer.Ordinal);
@@ -36,6 +102,7 @@ public sealed class SchedulerGrain(TimeProvider time) : Grain, ISchedulerGrain
     public Task UnregisterInstanceAsync(string instanceId, CancellationToken cancellationToken = default)
     {
         _dirty |= _instances.Remove(instanceId) | _loads.Remove(instanceId);
+        _planner.Retain(_instances.Keys);
         return Task.CompletedTask;
     }
 

@@ -62,7 +62,7 @@ public sealed partial class KvStreamListener(Func<KvPart, CancellationToken, Val
                 {
                     await Receive(KvStreamFrames.Decode(buffer, length), cancellationToken);
                 }
-                catch (Exception ex) when (ex is InvalidDataException or ControlPlane.Engines.EngineRejectedException or InvalidOperationException)
+                catch (Exception ex) when (ex is InvalidDataException or ControlPlane.Engines.EngineRejectedException or InvalidOperationException or Engines.MigrationRefusedException)
                 {
                     refusal = ex.Message;
                 }

@@ -80,6 +80,17 @@ public sealed class KvStreamSender : IAsyncDisposable
         return Volatile.Read(ref refusal) is { } reason ? throw new KvTransferException($"the receiving worker refused a KV part: {reason}") : sent;
     }
 
+    /// <summary>
+    /// Sends one part and waits for its answer: null when the receiver took it in, else why it refused. For transfers
+    /// made of few parts over time (a migration's stages), on a connection that carries no <see cref="SendAsync"/>.
+    /// </summary>
+    public async Task<string?> SendOneAsync(KvPart part, CancellationToken cancellationToken)
+    {
+        await KvStreamFrames.WritePartAsync(_stream, part, cancellationToken);
+        await _stream.FlushAsync(cancellationToken);
+        return await KvStreamFrames.ReadAnswerAsync(_stream, cancellationToken);
+    }
+
     /// <summary>Waits for a slot; a reader that failed (the connection broke) fails the wait instead of hanging it.</summary>
     private static async Task WaitAsync(SemaphoreSlim window, Task reader, CancellationToken cancellationToken)
     {

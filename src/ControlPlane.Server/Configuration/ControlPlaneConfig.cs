@@ -1,5 +1,6 @@
 using ControlPlane.Grains.Engines;
 using ControlPlane.Scheduling.Dispatch;
+using ControlPlane.Scheduling.Migration;
 using ControlPlane.Scheduling.Power;
 
 namespace ControlPlane.Server.Configuration;
@@ -19,4 +20,7 @@ public sealed record ControlPlaneConfig
 
     /// <summary>How a worker silo stops (drain timeout).</summary>
     public WorkerConfig Worker { get; init; } = new();
+
+    /// <summary>Live migration of running requests (Llumnix): on by default.</summary>
+    public MigrationConfig Migration { get; init; } = new();
 }

@@ -85,6 +85,9 @@ public static class ControlPlaneConfigLoader
 
         errors.AddRange(DispatchPolicies.Validate(config.Dispatch, $"{root}:Dispatch"));
         errors.AddRange(config.Power.Validate($"{root}:Power"));
+        errors.AddRange(config.Migration.Validate($"{root}:Migration"));
+        if (config.Worker.KvPort is < -1 or > 65535)
+            errors.Add($"{root}:Worker:KvPort must be -1 (none), 0 (any free port) or a port number (got {config.Worker.KvPort})");
         foreach (var (domain, i) in config.Power.Domains.Select((d, i) => (d, i)))
         {
             foreach (var model in domain.Models.Where(m => config.Models.All(c => c.Name != m)))

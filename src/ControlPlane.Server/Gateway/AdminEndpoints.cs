@@ -52,6 +52,39 @@ public static class AdminEndpoints
         });
     }
 
+    /// <summary>
+    /// <c>POST /admin/models/{model}/migrations?source=..&amp;destination=..[&amp;request=..]</c>: moves one running request
+    /// (the one named, or one the source picks) between two instances of the model now, and answers how it went.
+    /// </summary>
+    public static async Task<IResult> Migrate(string model, string? source, string? destination, string? request, ModelCatalog catalog, IGrainFactory grains,
+        CancellationToken cancellationToken)
+    {
+        if (!catalog.TryGet(model, out _))
+            return ModelNotFound(model);
+        var instances = (await grains.GetGrain<ISchedulerGrain>(model).GetInstancesAsync(cancellationToken)).Select(i => i.InstanceId).ToHashSet(StringComparer.Ordinal);
+        if (string.IsNullOrEmpty(source) || !instances.Contains(source))
+            return Invalid("source", $"'{source}' is not an instance of '{model}'.");
+        if (string.IsNullOrEmpty(destination) || !instances.Contains(destination) || destination == source)
+            return Invalid("destination", $"'{destination}' is not another instance of '{model}'.");
+        var result = await grains.GetGrain<IInstanceGrain>(source).MigrateOutAsync(destination, "balance", string.IsNullOrEmpty(request) ? null : request, cancellationToken);
+        return Results.Json(new
+        {
+            outcome = result.Outcome.ToString().ToLowerInvariant(),
+            request = result.RequestId,
+            source,
+            destination,
+            blocks = result.Blocks,
+            bytes = result.Bytes,
+            stages = result.Stages,
+            stop_ms = result.Stop.TotalMilliseconds,
+            duration_ms = result.Duration.TotalMilliseconds,
+            error = result.Error,
+        });
+    }
+
+    private static IResult Invalid(string param, string message) =>
+        Results.Json(new { error = new { message, type = "invalid_request_error", param, code = (string?)null } }, statusCode: StatusCodes.Status400BadRequest);
+
     /// <summary>Drains each instance; one on a silo that is gone is reported, not fatal to the rest.</summary>
     private static async Task<IResult> DrainAsync(IEnumerable<string> instanceIds, IGrainFactory grains, object subject, CancellationToken cancellationToken)
     {

@@ -39,6 +39,18 @@ public sealed class RunningRequest(
         Silo = silo;
         Resumes++;
     }
+    /// <summary>How many times the request migrated while it ran.</summary>
+    public int Migrations { get; private set; }
+
+    /// <summary>A migration committed: cancels go to <paramref name="instanceId"/>, and a loss of <paramref name="silo"/> resumes the request.</summary>
+    public void MigratedTo(string instanceId, string silo)
+    {
+        InstanceId = instanceId;
+        if (silo.Length > 0)
+            Silo = silo;
+        Migrations++;
+    }
+
     public RequestTokenStream Stream { get; } = stream;
     public RequestUsage? Usage { get; private set; }
     public TimeSpan EngineTime { get; private set; }

@@ -50,6 +50,13 @@ public sealed class TokenRouter(LocalTokenSinks localSinks) : ITokenSink
     public IReadOnlyList<RunningRequest> RunningOn(string silo) =>
         [.. _running.Values.Where(r => r.Silo == silo)];
 
+    public Task OnMovedAsync(RequestMove move)
+    {
+        if (_running.TryGetValue(move.RequestId, out var running))
+            running.MigratedTo(move.InstanceId, move.Silo);
+        return Task.CompletedTask;
+    }
+
     public Task OnTokensAsync(TokenBatch batch)
     {
         foreach (var chunk in batch.Chunks)

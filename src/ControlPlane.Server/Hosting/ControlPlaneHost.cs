@@ -32,7 +32,7 @@ public static class ControlPlaneHost
         // reverse, so a stopping worker drains its engines while the silo still delivers their tokens.
         builder.Services.AddControlPlaneGrains(config.Dispatch,
             roles.HasFlag(SiloRoles.Worker) ? (sp, host) => EngineFactory.AddConfiguredEngines(sp, host, config, all) : null,
-            config.Power, roles, config.Worker);
+            config.Power, roles, config.Worker, config.Migration);
         builder.Services.AddSingleton<ModelFolders>();
         builder.Services.AddSingleton<GatewayMetrics>();
         if (roles.HasFlag(SiloRoles.Control))
@@ -140,6 +140,7 @@ public static class ControlPlaneHost
         app.MapPost("/admin/models/{model}/drain", AdminEndpoints.DrainModel);
         app.MapPost("/admin/pods/{pod}/drain", AdminEndpoints.DrainPod);
         app.MapGet("/admin/models/{model}/instances", AdminEndpoints.Instances);
+        app.MapPost("/admin/models/{model}/migrations", AdminEndpoints.Migrate);
         app.MapGet("/admin/power", PowerEndpoints.List);
     }
 }

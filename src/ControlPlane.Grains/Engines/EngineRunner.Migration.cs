@@ -1,0 +1,371 @@
+using System.Collections.Concurrent;
+using ControlPlane.Engines;
+using ControlPlane.Instances;
+using ControlPlane.Requests;
+using ControlPlane.Scheduling.Migration;
+using ControlPlane.Tokens;
+using ControlPlane.Transfer;
+
+namespace ControlPlane.Grains.Engines;
+
+/// <summary>
+/// Live migration (Llumnix), both halves. The source moves a decoding request in stages: its full blocks are
+/// copied while it keeps decoding (each stage one export between two steps, the bytes sent off the loop), until few
+/// are left; then it is suspended, its last blocks and resume state go in one part, and once the destination has
+/// taken that part in (the commit) the source frees it. Any failure before the commit puts it back in the source's
+/// batch where it stopped; the destination drops what it imported. The destination reserves room at the start and
+/// runs the request from the commit on, numbering its chunks after the source's.
+/// </summary>
+public sealed partial class EngineRunner
+{
+    /// <summary>An incoming migration that stops hearing from its source this long is dropped with what it imported.</summary>
+    public static readonly TimeSpan IncomingIdleTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a source remembers where a request went, to pass on a cancel that reaches it late.</summary>
+    public static readonly TimeSpan MovedMemory = TimeSpan.FromSeconds(60);
+
+    private readonly ConcurrentDictionary<string, Incoming> _incoming = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string InstanceId, long At)> _moved = new(StringComparer.Ordinal);
+    private int _migrationsOut;
+
+    public MigrationConfig Migration { get; init; } = new();
+
+    /// <summary>Migrations out of this instance under way.</summary>
+    public int MigrationsOut => Volatile.Read(ref _migrationsOut);
+
+    /// <summary>Requests expected by migration that have not committed yet.</summary>
+    public int MigrationsIn => _incoming.Count;
+
+    /// <summary>Whether an incoming migration of <paramref name="requestId"/> is expected here (any thread).</summary>
+    public bool ExpectsImport(string requestId) => _incoming.ContainsKey(requestId);
+
+    /// <summary>The instance a request moved to from here, within <see cref="MovedMemory"/>.</summary>
+    public string? MovedTo(string requestId) => _moved.TryGetValue(requestId, out var moved) ? moved.InstanceId : null;
+
+    /// <summary>
+    /// Moves one decoding request (<paramref name="requestId"/>, or the one this instance gives up most easily) to
+    /// <paramref name="target"/>. Returns when it committed there or went on here.
+    /// </summary>
+    public async Task<MigrationResult> MigrateOutAsync(IMigrationTarget target, MigrationReason reason, string? requestId, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        var pick = await OnLoop(() => PickForMigration(requestId, reason));
+        if (pick is null)
+            return MigrationResult.Nothing;
+        Interlocked.Increment(ref _migrationsOut);
+        var id = pick.Spec.RequestId;
+        long bytes = 0;
+        int blocks = 0, stages = 0;
+        var suspendedAt = 0L;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Migration.Timeout);
+        try
+        {
+            await target.BeginAsync(pick.Spec, pick.SinkReference, pick.Blocks + 1, timeout.Token);
+            var sent = 0;
+            for (; stages < Migration.MaxStages; stages++)
+            {
+                var part = await OnLoop(() =>
+                {
+                    var probe = CheckMigrating(id, pick.Preemptions);
+                    return probe.FullBlocks - sent <= Migration.StopBlocks ? null : _engine.ExportStable(id, sent, Migration.StageBlocks);
+                });
+                if (part is null)
+                    break;
+                await target.SendAsync(part, timeout.Token);
+                sent += part.Header.BlockCount;
+                blocks += part.Header.BlockCount;
+                bytes += part.Payload.Length;
+            }
+            var last = await OnLoop(() =>
+            {
+                CheckMigrating(id, pick.Preemptions);
+                suspendedAt = _time.GetTimestamp();
+                if (!_engine.Suspend(id))
+                    throw new MigrationEndedException("the request left the running batch");
+                return _engine.ExportKv(id, new KvBlockRange(sent, -1));
+            });
+            blocks += last.Header.BlockCount;
+            bytes += last.Payload.Length;
+            string silo;
+            try
+            {
+                silo = await target.CommitAsync(last, timeout.Token);
+            }
+            catch (Exception ex) when (ex is not MigrationRefusedException && !cancellationToken.IsCancellationRequested)
+            {
+                // The destination may have taken the part in before the answer was lost: it then runs the request.
+                if (!await HoldsAsync(target, id))
+                    throw;
+                silo = "";
+            }
+            var stop = _time.GetElapsedTime(suspendedAt);
+            var tracked = await OnLoop(() =>
+            {
+                _moved[id] = (target.InstanceId, _time.GetTimestamp());
+                _tracked.Remove(id, out var t);
+                _engine.Abort(id);
+                return t;
+            });
+            if (tracked is null)
+            {
+                // Cancelled by its client while the last part was on its way: the destination must not run it alone.
+                await BestEffort(() => target.AbortAsync(id));
+            }
+            else
+            {
+                try
+                {
+                    _ = tracked.Sink.OnMovedAsync(new RequestMove(id, target.InstanceId, silo));
+                }
+                catch (Exception ex)
+                {
+                    Log.DeliveryFailed(_logger, ex, Descriptor.InstanceId);
+                }
+            }
+            var result = new MigrationResult
+            {
+                Outcome = MigrationOutcome.Committed, RequestId = id, Bytes = bytes, Blocks = blocks, Stages = stages, Stop = stop,
+                Duration = _time.GetElapsedTime(started),
+            };
+            MigrationMetrics.Record(Descriptor.Model, reason, result);
+            return result;
+        }
+        catch (Exception ex)
+        {
+            var outcome = ex switch
+            {
+                MigrationRefusedException => MigrationOutcome.Refused,
+                MigrationEndedException => MigrationOutcome.Ended,
+                _ => MigrationOutcome.Failed,
+            };
+            try
+            {
+                await OnLoop(() =>
+                {
+                    _engine.Unsuspend(id);
+                    if (_tracked.TryGetValue(id, out var t))
+                    {
+                        t.Migrating = false;
+                        WritePhase(t, id, RequestPhase.Decoding, Descriptor.InstanceId);
+                    }
+                    return true;
+                });
+            }
+            catch (ObjectDisposedException)
+            {
+                // The source stopped meanwhile: its requests are resumed by their gateways.
+            }
+            await BestEffort(() => target.CancelAsync(id));
+            if (outcome == MigrationOutcome.Failed)
+                Log.MigrationFailed(_logger, ex, id, Descriptor.InstanceId, target.InstanceId);
+            var result = new MigrationResult
+            {
+                Outcome = outcome, RequestId = id, Bytes = bytes, Blocks = blocks, Stages = stages, Duration = _time.GetElapsedTime(started),
+                Error = ex.Message,
+            };
+            MigrationMetrics.Record(Descriptor.Model, reason, result);
+            return result;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _migrationsOut);
+        }
+    }
+
+    /// <summary>The destination's yes or no to a request of <paramref name="blocks"/> blocks: null when it expects it, else why not.</summary>
+    public Task<string?> BeginIncomingAsync(RequestSpec request, ITokenSink sink, int blocks) => OnLoop<string?>(() =>
+    {
+        if (Health != InstanceHealth.Ready)
+            return $"instance '{Descriptor.InstanceId}' is {Health.ToString().ToLowerInvariant()}";
+        if (Role == InstanceRole.Prefill)
+            return $"instance '{Descriptor.InstanceId}' is a prefill instance";
+        if (request.Model != Descriptor.Model)
+            return $"instance '{Descriptor.InstanceId}' serves '{Descriptor.Model}', not '{request.Model}'";
+        if (_tracked.ContainsKey(request.RequestId) || _incoming.ContainsKey(request.RequestId))
+            return $"request '{request.RequestId}' is already on instance '{Descriptor.InstanceId}'";
+        var snapshot = _engine.Snapshot();
+        var reserved = _incoming.Values.Sum(i => i.Blocks);
+        var free = snapshot.TotalKvBlocks - snapshot.UsedKvBlocks - snapshot.WaitingKvBlocks - reserved;
+        if (free < blocks)
+            return $"instance '{Descriptor.InstanceId}' is full: {free} KV blocks free, the request needs {blocks}";
+        _incoming[request.RequestId] = new Incoming(request, _localSinks?.Resolve(sink) ?? sink, sink, blocks) { LastHeard = _time.GetTimestamp() };
+        return null;
+    });
+
+    /// <summary>
+    /// Takes in one part of an incoming migration on the loop; the part with the resume state commits it: the request
+    /// joins the batch and its tokens go to its gateway. Throws <see cref="MigrationRefusedException"/> with the reason.
+    /// </summary>
+    public Task ImportAsync(KvPart part) => OnLoop(() =>
+    {
+        var id = part.Header.RequestId;
+        if (!_incoming.TryGetValue(id, out var incoming))
+            throw new MigrationRefusedException($"instance '{Descriptor.InstanceId}' expects no migration of request '{id}'");
+        incoming.LastHeard = _time.GetTimestamp();
+        try
+        {
+            _engine.ImportKv(incoming.Request, part);
+        }
+        catch (Exception ex) when (ex is ControlPlane.Engines.EngineRejectedException or InvalidDataException or ArgumentException)
+        {
+            _incoming.TryRemove(id, out _);
+            _engine.Abort(id);
+            throw new MigrationRefusedException(ex.Message);
+        }
+        if (part.Header.Resume is not { } resume)
+            return true;
+        _incoming.TryRemove(id, out _);
+        var tracked = new TrackedRequest(incoming.Sink, incoming.Reference, incoming.Request.Gateway, _time.GetTimestamp(), incoming.Request)
+        {
+            Decoding = true,
+            NextSequence = resume.NextOutputSequence,
+            MigratedInAt = _time.GetTimestamp(),
+        };
+        _tracked[id] = tracked;
+        WritePhase(tracked, id, RequestPhase.Decoding, Descriptor.InstanceId);
+        return true;
+    });
+
+    /// <summary>Calls off an incoming migration before its commit: what it imported is freed.</summary>
+    public Task<bool> CancelIncomingAsync(string requestId) => OnLoop(() =>
+    {
+        if (!_incoming.TryRemove(requestId, out _))
+            return false;
+        _engine.Abort(requestId);
+        return true;
+    });
+
+    /// <summary>Whether the engine runs the request (it was admitted here or a migration into here committed).</summary>
+    public Task<bool> HoldsAsync(string requestId) => OnLoop(() => _tracked.ContainsKey(requestId));
+
+    /// <summary>Drops incoming migrations whose source fell silent, and old forwarding entries. The host calls it each period.</summary>
+    public void Sweep()
+    {
+        var now = _time.GetTimestamp();
+        foreach (var (id, moved) in _moved)
+        {
+            if (_time.GetElapsedTime(moved.At, now) > MovedMemory)
+                _moved.TryRemove(id, out _);
+        }
+        if (_incoming.IsEmpty)
+            return;
+        Order(() =>
+        {
+            foreach (var (id, incoming) in _incoming)
+            {
+                if (_time.GetElapsedTime(incoming.LastHeard) <= IncomingIdleTimeout)
+                    continue;
+                _incoming.TryRemove(id, out _);
+                _engine.Abort(id);
+                Log.IncomingDropped(_logger, id, Descriptor.InstanceId);
+            }
+        });
+    }
+
+    private sealed record Pick(RequestSpec Spec, ITokenSink SinkReference, int Blocks, int Preemptions);
+
+    /// <summary>
+    /// The request to move: decoding, not moving already, not arrived by migration within the cooldown (unless the
+    /// instance drains); the least important first, then the one holding fewest blocks (cheapest to move).
+    /// </summary>
+    private Pick? PickForMigration(string? requestId, MigrationReason reason)
+    {
+        var now = _time.GetTimestamp();
+        (TrackedRequest Tracked, MigrationProbe Probe)? best = null;
+        foreach (var (id, tracked) in _tracked)
+        {
+            if (requestId is not null && id != requestId)
+                continue;
+            if (tracked.Migrating || _engine.Probe(id) is not { Running: true, Decoding: true } probe)
+                continue;
+            if (reason != MigrationReason.Drain && requestId is null && tracked.MigratedInAt is { } arrived && _time.GetElapsedTime(arrived, now) < Migration.Cooldown)
+                continue;
+            if (best is null || Easier(tracked, probe, best.Value.Tracked, best.Value.Probe))
+                best = (tracked, probe);
+        }
+        if (best is not { } chosen)
+            return null;
+        chosen.Tracked.Migrating = true;
+        WritePhase(chosen.Tracked, chosen.Tracked.Spec.RequestId, RequestPhase.Migrating, Descriptor.InstanceId);
+        return new Pick(chosen.Tracked.Spec, chosen.Tracked.SinkReference, chosen.Probe.HeldBlocks, chosen.Probe.Preemptions);
+    }
+
+    private static bool Easier(TrackedRequest a, MigrationProbe pa, TrackedRequest b, MigrationProbe pb)
+    {
+        var c = b.Spec.ServiceClass.CompareTo(a.Spec.ServiceClass); // a later class is less important: it goes first
+        if (c != 0)
+            return c < 0;
+        c = a.Spec.Priority.CompareTo(b.Spec.Priority);
+        if (c != 0)
+            return c < 0;
+        return pa.HeldBlocks < pb.HeldBlocks;
+    }
+
+    /// <summary>Throws <see cref="MigrationEndedException"/> unless the request is still here, running or suspended, with the same blocks.</summary>
+    private MigrationProbe CheckMigrating(string requestId, int preemptions)
+    {
+        if (!_tracked.ContainsKey(requestId) || _engine.Probe(requestId) is not { } probe)
+            throw new MigrationEndedException("the request ended");
+        if (probe.Preemptions != preemptions || !(probe.Running || probe.Suspended))
+            throw new MigrationEndedException("the request was preempted");
+        return probe;
+    }
+
+    private static async Task<bool> HoldsAsync(IMigrationTarget target, string requestId)
+    {
+        try
+        {
+            return await target.HoldsAsync(requestId, CancellationToken.None);
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+    }
+
+    private static async Task BestEffort(Func<Task> call)
+    {
+        try
+        {
+            await call();
+        }
+        catch (Exception)
+        {
+            // The destination is gone or unreachable: it drops a stale import on its own.
+        }
+    }
+
+    private Task<T> OnLoop<T>(Func<T> action)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_stop.IsCancellationRequested)
+        {
+            done.SetException(new ObjectDisposedException(nameof(EngineRunner), $"instance '{Descriptor.InstanceId}' has stopped"));
+            return done.Task;
+        }
+        Order(() =>
+        {
+            try
+            {
+                done.SetResult(action());
+            }
+            catch (Exception ex)
+            {
+                done.SetException(ex);
+            }
+        });
+        return done.Task;
+    }
+
+    private sealed class Incoming(RequestSpec request, ITokenSink sink, ITokenSink reference, int blocks)
+    {
+        public RequestSpec Request { get; } = request;
+        public ITokenSink Sink { get; } = sink;
+        public ITokenSink Reference { get; } = reference;
+        public int Blocks { get; } = blocks;
+        public long LastHeard { get; set; }
+    }
+
+    private sealed class MigrationEndedException(string message) : Exception(message);
+}

@@ -1,0 +1,36 @@
+using ControlPlane.Requests;
+using ControlPlane.Tokens;
+using ControlPlane.Transfer;
+
+namespace ControlPlane.Grains.Engines;
+
+/// <summary>
+/// Where a migrating request goes, as its source sees it: another engine in this process (parts handed over in
+/// memory) or on another worker (parts over the KV data path, orders as grain calls). Every call throws
+/// <see cref="MigrationRefusedException"/> when the destination says no, and anything else when it cannot be reached.
+/// </summary>
+public interface IMigrationTarget : IAsyncDisposable
+{
+    string InstanceId { get; }
+
+    /// <summary>Asks the destination to expect the request, which holds <paramref name="blocks"/> KV blocks.</summary>
+    Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken);
+
+    /// <summary>A staged part (full blocks, no resume state): the destination imports it and answers.</summary>
+    Task SendAsync(KvPart part, CancellationToken cancellationToken);
+
+    /// <summary>The last part, with the resume state: once this returns, the request runs on the destination. Returns its silo.</summary>
+    Task<string> CommitAsync(KvPart last, CancellationToken cancellationToken);
+
+    /// <summary>After a commit whose answer was lost: whether the destination runs the request.</summary>
+    Task<bool> HoldsAsync(string requestId, CancellationToken cancellationToken);
+
+    /// <summary>Calls the migration off before its commit (best effort: the destination also drops stale imports itself).</summary>
+    Task CancelAsync(string requestId);
+
+    /// <summary>Stops the request on the destination after its commit (its client went away meanwhile).</summary>
+    Task AbortAsync(string requestId);
+}
+
+/// <summary>The destination refused the request or one of its parts: the migration ends, the request stays at its source.</summary>
+public sealed class MigrationRefusedException(string message) : Exception(message);
