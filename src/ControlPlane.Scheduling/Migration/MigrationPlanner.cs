@@ -45,7 +45,7 @@ public sealed class MigrationPlanner(MigrationConfig config)
                 sources.Add((load, double.PositiveInfinity, MigrationReason.Drain));
                 continue;
             }
-            if (load.Health != InstanceHealth.Ready || load.RunningRequests < 2 || outgoing.ContainsKey(load.InstanceId) || incoming.ContainsKey(load.InstanceId)
+            if (load.Health != InstanceHealth.Ready || (load.RunningRequests < 2 && !VirtualUsage.Fragmented(load)) || outgoing.ContainsKey(load.InstanceId) || incoming.ContainsKey(load.InstanceId)
                 || (_receivedAt.TryGetValue(load.InstanceId, out var received) && now - received < Config.Cooldown))
                 continue;
             var usage = VirtualUsage.Of(load, Config.PriorityHeadroomBlocks);
@@ -101,8 +101,9 @@ public sealed class MigrationPlanner(MigrationConfig config)
             // One migration into an instance at a time, except to empty a draining one.
             if (!allowBusy && incoming.ContainsKey(d.InstanceId))
                 continue;
-            var usage = VirtualUsage.Of(d, Config.PriorityHeadroomBlocks, incoming.GetValueOrDefault(d.InstanceId) + need);
-            if (usage > below || usage >= bestUsage)
+            // Below the threshold now (with what already moves in), and room for the request once it arrives.
+            var usage = VirtualUsage.Of(d, Config.PriorityHeadroomBlocks, incoming.GetValueOrDefault(d.InstanceId));
+            if (usage > below || usage >= bestUsage || VirtualUsage.Of(d, Config.PriorityHeadroomBlocks, incoming.GetValueOrDefault(d.InstanceId) + need) > 1)
                 continue;
             best = d;
             bestUsage = usage;
