@@ -47,6 +47,7 @@ public static class AdminEndpoints
                 running = l.RunningRequests,
                 waiting = l.WaitingRequests,
                 kv_usage = l.KvUsage,
+                kv_blocks_used = l.UsedKvBlocks,
                 reported_at = l.ReportedAt,
             }),
         });

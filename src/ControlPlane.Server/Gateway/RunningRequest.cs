@@ -49,6 +49,7 @@ public sealed class RunningRequest(
         if (silo.Length > 0)
             Silo = silo;
         Migrations++;
+        metrics.Migrated(Spec.Model);
     }
 
     public RequestTokenStream Stream { get; } = stream;

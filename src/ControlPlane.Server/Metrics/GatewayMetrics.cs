@@ -22,6 +22,7 @@ public sealed class GatewayMetrics : IDisposable
     private readonly Histogram<double> _endToEnd;
     private readonly Counter<long> _resumes;
     private readonly Histogram<double> _resumeGap;
+    private readonly Counter<long> _migrations;
     private int _inFlight;
 
     public GatewayMetrics(IMeterFactory meters, EngineHost engines)
@@ -32,6 +33,7 @@ public sealed class GatewayMetrics : IDisposable
         _timePerOutputToken = _meter.CreateHistogram<double>("controlplane.time_per_output_token", "s", "Mean time between output tokens after the first");
         _endToEnd = _meter.CreateHistogram<double>("controlplane.e2e_latency", "s", "From arrival at the gateway to the last token");
         _resumes = _meter.CreateCounter<long>("controlplane.request_resumes", "{request}", "Requests resumed on another instance after theirs was lost, by outcome");
+        _migrations = _meter.CreateCounter<long>("controlplane.request_migrations", "{migration}", "Moves of this gateway's running requests to another instance (live migration commits)");
         _resumeGap = _meter.CreateHistogram<double>("controlplane.resume_gap", "s", "From the loss of a request's instance being known to its resumed admission");
         _meter.CreateObservableGauge("controlplane.requests_in_flight", () => Volatile.Read(ref _inFlight), "{request}", "Requests this gateway is serving");
         _meter.CreateObservableGauge("controlplane.queue_depth", () => engines.Runners.Sum(r => r.Load.WaitingRequests), "{request}", "Requests waiting in this silo's engines");
@@ -68,6 +70,8 @@ public sealed class GatewayMetrics : IDisposable
         if (outcome == "resumed")
             _resumeGap.Record(gap.TotalSeconds, tag);
     }
+
+    public void Migrated(string model) => _migrations.Add(1, new KeyValuePair<string, object?>("model", model));
 
     public void Dispose() => _meter.Dispose();
 }

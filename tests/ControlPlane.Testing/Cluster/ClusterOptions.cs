@@ -14,4 +14,10 @@ public sealed record ClusterOptions
     public int MissedProbesLimit { get; init; } = 3;
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Serve the model with the TorchSharp engine on a tiny random Llama (CPU) instead of the simulated one.</summary>
+    public bool TinyTorch { get; init; }
+
+    /// <summary>Whether the schedulers plan migrations (tests that order them by hand turn it off).</summary>
+    public bool MigrationPlanner { get; init; } = true;
 }

@@ -67,6 +67,20 @@ public sealed class LocalCluster : IAsyncDisposable
     public Task WaitForIdleAsync(TimeSpan timeout) => WaitForAsync(
         data => data.All(i => i.GetProperty("running").GetInt32() == 0 && i.GetProperty("waiting").GetInt32() == 0), "every instance idle", timeout);
 
+    /// <summary>Waits until no instance holds a request or a KV block (nothing leaked anywhere).</summary>
+    public Task WaitForNoKvAsync(TimeSpan timeout) => WaitForAsync(
+        data => data.All(i => i.GetProperty("running").GetInt32() == 0 && i.GetProperty("waiting").GetInt32() == 0 && i.GetProperty("kv_blocks_used").GetInt32() == 0),
+        "every instance idle with no KV block in use", timeout);
+
+    /// <summary>The model's instances as the scheduler sees them: id, pod, running requests.</summary>
+    public async Task<IReadOnlyList<(string Id, string Pod, int Running)>> InstancesAsync()
+    {
+        using var http = new HttpClient { BaseAddress = Control.BaseAddress };
+        using var json = JsonDocument.Parse(await http.GetStringAsync(new Uri($"admin/models/{Model}/instances", UriKind.Relative)));
+        return [.. json.RootElement.GetProperty("data").EnumerateArray()
+            .Select(i => (i.GetProperty("id").GetString()!, i.GetProperty("pod").GetString()!, i.GetProperty("running").GetInt32()))];
+    }
+
     private async Task WaitForAsync(Func<IReadOnlyList<JsonElement>, bool> done, string what, TimeSpan timeout)
     {
         using var http = new HttpClient { BaseAddress = Control.BaseAddress };
@@ -120,9 +134,12 @@ public sealed class LocalCluster : IAsyncDisposable
                 options.MissedProbesLimit,
             },
             Worker = new { DrainTimeout = options.DrainTimeout.ToString("c", CultureInfo.InvariantCulture) },
-            Models = new[]
+            Migration = new { Enabled = options.MigrationPlanner },
+            Models = new object[]
             {
-                new { Name = Model, Engine = "simulated", Instances = options.InstancesPerWorker, Profile = profile, MaxContextTokens = 2048, KvBlocks = 1024 },
+                options.TinyTorch
+                    ? new { Name = Model, Engine = "torchsharp", Instances = options.InstancesPerWorker, Path = "builtin:tiny-random", MaxContextTokens = 1024, KvBlocks = 256 }
+                    : new { Name = Model, Engine = "simulated", Instances = options.InstancesPerWorker, Profile = profile, MaxContextTokens = 2048, KvBlocks = 1024 },
             },
         },
     });
