@@ -4,6 +4,8 @@ using ControlPlane.LoadGen.Reports;
 using ControlPlane.LoadGen.Simulate;
 using ControlPlane.LoadGen.Traces;
 using ControlPlane.Scheduling.Dispatch;
+using ControlPlane.Scheduling.Migration;
+using ControlPlane.Simulation.Cluster;
 using ControlPlane.Simulation.Performance;
 using ScottPlot;
 
@@ -33,9 +35,19 @@ public static class SimulateCommand
         var sloTpot = new Option<double?>("--slo-tpot-ms") { Description = "Time-per-output-token SLO for goodput" };
         var output = new Option<string>("--out") { Description = "Directory for reports and plots", DefaultValueFactory = _ => "simulate-out" };
         var seed = new Option<int>("--seed") { Description = "Seed", DefaultValueFactory = _ => 1 };
+        var migration = new Option<string>("--migration")
+        {
+            Description = "Live migration (Llumnix): off, on, or both (each policy without and with it, side by side)",
+            DefaultValueFactory = _ => "off",
+        };
+        migration.AcceptOnlyFromAmong("off", "on", "both");
+        var kvBlocks = new Option<int?>("--kv-blocks")
+        {
+            Description = "Override the profile's KV blocks per instance (a memory-bound regime: a smaller GPU, a bigger model, longer contexts)",
+        };
         var command = new Command("simulate", "Simulate a cluster on a trace in virtual time with the production policies; compare policies side by side")
         {
-            trace, format, instances, profile, policies, queueLimit, loads, speedup, rate, maxRequests, duration, sloTtft, sloTpot, output, seed,
+            trace, format, instances, profile, policies, queueLimit, loads, speedup, rate, maxRequests, duration, sloTtft, sloTpot, output, seed, migration, kvBlocks,
         };
         command.SetAction(parse =>
         {
@@ -49,6 +61,12 @@ public static class SimulateCommand
                 Seed = parse.GetValue(seed),
             };
             var perf = PerformanceProfile.Load(parse.GetValue(profile)!);
+            if (parse.GetValue(kvBlocks) is { } blocks)
+            {
+                if (blocks * perf.KvBlockSize < perf.MaxContextTokens)
+                    throw new ArgumentException($"--kv-blocks {blocks} holds fewer tokens than the profile's context of {perf.MaxContextTokens}");
+                perf = perf with { TotalKvBlocks = blocks, Name = $"{perf.Name} with {blocks} KV blocks" };
+            }
             var names = parse.GetValue(policies)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             foreach (var name in names)
             {
@@ -80,20 +98,25 @@ public static class SimulateCommand
             }
 
             Console.WriteLine();
-            Console.WriteLine("| load | policy | requests/s offered | p50 TTFT ms | p99 TTFT ms | p50 TPOT ms | p99 TPOT ms | goodput req/s | met SLO | refused | prefix hit rate | simulated s | wall s | × real time |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+            bool[] modes = parse.GetValue(migration) switch { "on" => [true], "both" => [false, true], _ => [false] };
+            Console.WriteLine("| load | policy | requests/s offered | p50 TTFT ms | p99 TTFT ms | p50 TPOT ms | p99 TPOT ms | goodput req/s | met SLO | refused | preemptions | migrations | p99 stop ms | prefix hit rate | simulated s | wall s | × real time |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
             foreach (var (load, offered, shaped) in runs)
             {
                 var curves = new List<(string Policy, double[] Ttft)>();
-                foreach (var policy in names)
+                foreach (var (policy, migrating) in names.SelectMany(n => modes.Select(m => (n, m))))
                 {
-                    var (records, result) = SimulationRun.Run(shaped, count, perf, new DispatchConfig { Policy = policy, QueueLimit = parse.GetValue(queueLimit) }, seedValue);
-                    var report = ReplayReport.From($"{name0} (simulated, {count} × {perf.Name}, {policy}, load {load})", "simulator", policy, records, slo);
-                    var dir = Path.Combine(outDir, $"{load.Replace("%", "pct", StringComparison.Ordinal).Replace(' ', '-')}-{policy}");
+                    var (records, result) = SimulationRun.Run(shaped, count, perf, new DispatchConfig { Policy = policy, QueueLimit = parse.GetValue(queueLimit) }, seedValue,
+                        migrating ? new MigrationSimulationConfig { Planner = new MigrationConfig { MaxConcurrent = Math.Max(1, count / 2) } } : null);
+                    var label = migrating ? policy + "+migration" : policy;
+                    var moved = result.Migration is { } m ? m.Committed : 0;
+                    var stop = result.Migration is { StopMs.Count: > 0 } ms ? ms.StopMs.Order().ElementAt((int)Math.Ceiling(0.99 * ms.StopMs.Count) - 1) : double.NaN;
+                    var report = ReplayReport.From($"{name0} (simulated, {count} × {perf.Name}, {label}, load {load})", "simulator", label, records, slo);
+                    var dir = Path.Combine(outDir, $"{load.Replace("%", "pct", StringComparison.Ordinal).Replace(' ', '-')}-{label}");
                     ReportWriter.Write(dir, report, records);
-                    curves.Add((policy, records.Where(r => r.Succeeded).Select(r => r.TimeToFirstTokenMs!.Value).Order().ToArray()));
+                    curves.Add((label, records.Where(r => r.Succeeded).Select(r => r.TimeToFirstTokenMs!.Value).Order().ToArray()));
                     Console.WriteLine(FormattableString.Invariant(
-                        $"| {load} | {policy} | {offered:0.0} | {report.TimeToFirstTokenMs.P50:0.0} | {report.TimeToFirstTokenMs.P99:0.0} | {report.TimePerOutputTokenMs.P50:0.0} | {report.TimePerOutputTokenMs.P99:0.0} | {report.Goodput:0.00} | {report.MetSlo}/{report.Sent} | {report.Failed} | {result.PrefixHitRate:P1} | {result.VirtualMs / 1000:0} | {result.WallTime.TotalSeconds:0.0} | {result.Speed:0} |"));
+                        $"| {load} | {label} | {offered:0.0} | {report.TimeToFirstTokenMs.P50:0.0} | {report.TimeToFirstTokenMs.P99:0.0} | {report.TimePerOutputTokenMs.P50:0.0} | {report.TimePerOutputTokenMs.P99:0.0} | {report.Goodput:0.00} | {report.MetSlo}/{report.Sent} | {report.Failed} | {result.Preemptions} | {moved} | {stop:0.0} | {result.PrefixHitRate:P1} | {result.VirtualMs / 1000:0} | {result.WallTime.TotalSeconds:0.0} | {result.Speed:0} |"));
                 }
                 ComparePlot(Path.Combine(outDir, $"compare-ttft-{load.Replace("%", "pct", StringComparison.Ordinal).Replace(' ', '-')}.png"), $"TTFT CDF at load {load}", curves);
             }

@@ -63,19 +63,28 @@ public sealed partial class EngineRunner
         {
             await target.BeginAsync(pick.Spec, pick.SinkReference, pick.Blocks + 1, timeout.Token);
             var sent = 0;
-            for (; stages < Migration.MaxStages; stages++)
+            for (var round = 0; round < Migration.MaxRounds; round++)
             {
-                var part = await OnLoop(() =>
-                {
-                    var probe = CheckMigrating(id, pick.Preemptions);
-                    return probe.FullBlocks - sent <= Migration.StopBlocks ? null : _engine.ExportStable(id, sent, Migration.StageBlocks);
-                });
-                if (part is null)
+                // A round copies the full blocks written so far, a part of at most StageBlocks between two steps each.
+                var upTo = (await OnLoop(() => CheckMigrating(id, pick.Preemptions))).FullBlocks;
+                if (upTo - sent <= Migration.StopBlocks)
                     break;
-                await target.SendAsync(part, timeout.Token);
-                sent += part.Header.BlockCount;
-                blocks += part.Header.BlockCount;
-                bytes += part.Payload.Length;
+                while (sent < upTo)
+                {
+                    var from = sent;
+                    var part = await OnLoop(() =>
+                    {
+                        CheckMigrating(id, pick.Preemptions);
+                        return _engine.ExportStable(id, from, Math.Min(Migration.StageBlocks, upTo - from));
+                    });
+                    if (part is null)
+                        break;
+                    await target.SendAsync(part, timeout.Token);
+                    sent += part.Header.BlockCount;
+                    blocks += part.Header.BlockCount;
+                    bytes += part.Payload.Length;
+                    stages++;
+                }
             }
             var last = await OnLoop(() =>
             {
@@ -265,41 +274,28 @@ public sealed partial class EngineRunner
 
     private sealed record Pick(RequestSpec Spec, ITokenSink SinkReference, int Blocks, int Preemptions);
 
-    /// <summary>
-    /// The request to move: decoding, not moving already, not arrived by migration within the cooldown (unless the
-    /// instance drains); the least important first, then the one holding fewest blocks (cheapest to move).
-    /// </summary>
+    /// <summary>The request to move (the one named, or by <see cref="MigrationCandidates.Pick"/>): decoding and not moving already.</summary>
     private Pick? PickForMigration(string? requestId, MigrationReason reason)
     {
         var now = _time.GetTimestamp();
-        (TrackedRequest Tracked, MigrationProbe Probe)? best = null;
+        var candidates = new List<MigrationCandidate>();
+        var probes = new Dictionary<string, MigrationProbe>(StringComparer.Ordinal);
         foreach (var (id, tracked) in _tracked)
         {
             if (requestId is not null && id != requestId)
                 continue;
             if (tracked.Migrating || _engine.Probe(id) is not { Running: true, Decoding: true } probe)
                 continue;
-            if (reason != MigrationReason.Drain && requestId is null && tracked.MigratedInAt is { } arrived && _time.GetElapsedTime(arrived, now) < Migration.Cooldown)
-                continue;
-            if (best is null || Easier(tracked, probe, best.Value.Tracked, best.Value.Probe))
-                best = (tracked, probe);
+            probes[id] = probe;
+            var lately = requestId is null && tracked.MigratedInAt is { } arrived && _time.GetElapsedTime(arrived, now) < Migration.Cooldown;
+            candidates.Add(new MigrationCandidate(id, tracked.Spec.ServiceClass, tracked.Spec.Priority, probe.HeldBlocks, lately));
         }
-        if (best is not { } chosen)
+        if (MigrationCandidates.Pick(candidates, reason) is not { } chosen)
             return null;
-        chosen.Tracked.Migrating = true;
-        WritePhase(chosen.Tracked, chosen.Tracked.Spec.RequestId, RequestPhase.Migrating, Descriptor.InstanceId);
-        return new Pick(chosen.Tracked.Spec, chosen.Tracked.SinkReference, chosen.Probe.HeldBlocks, chosen.Probe.Preemptions);
-    }
-
-    private static bool Easier(TrackedRequest a, MigrationProbe pa, TrackedRequest b, MigrationProbe pb)
-    {
-        var c = b.Spec.ServiceClass.CompareTo(a.Spec.ServiceClass); // a later class is less important: it goes first
-        if (c != 0)
-            return c < 0;
-        c = a.Spec.Priority.CompareTo(b.Spec.Priority);
-        if (c != 0)
-            return c < 0;
-        return pa.HeldBlocks < pb.HeldBlocks;
+        var picked = _tracked[chosen.RequestId];
+        picked.Migrating = true;
+        WritePhase(picked, chosen.RequestId, RequestPhase.Migrating, Descriptor.InstanceId);
+        return new Pick(picked.Spec, picked.SinkReference, chosen.Blocks, probes[chosen.RequestId].Preemptions);
     }
 
     /// <summary>Throws <see cref="MigrationEndedException"/> unless the request is still here, running or suspended, with the same blocks.</summary>

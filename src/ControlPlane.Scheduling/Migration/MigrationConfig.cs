@@ -37,11 +37,14 @@ public sealed record MigrationConfig
     /// <summary>Staged copies stop when this many full blocks or fewer are left to copy; the rest move in the stop.</summary>
     public int StopBlocks { get; init; } = 2;
 
-    /// <summary>The most blocks one staged part holds (bounds the time a stage takes from the source's loop).</summary>
+    /// <summary>The most blocks one staged part holds: one export between two of the source's steps (bounds what a stage takes from its loop).</summary>
     public int StageBlocks { get; init; } = 64;
 
-    /// <summary>Stages before the stop, at most: a request that writes blocks faster than they copy still moves.</summary>
-    public int MaxStages { get; init; } = 8;
+    /// <summary>
+    /// Rounds of staged copies before the stop, at most. A round copies every full block written since the last (in
+    /// parts of <see cref="StageBlocks"/>); a request that writes blocks faster than they copy still moves.
+    /// </summary>
+    public int MaxRounds { get; init; } = 8;
 
     /// <summary>The longest a migration may take from its start to its commit before it is called off.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
@@ -62,8 +65,8 @@ public sealed record MigrationConfig
             errors.Add($"{key}:StopBlocks must not be negative (got {StopBlocks})");
         if (StageBlocks < 1)
             errors.Add($"{key}:StageBlocks must be at least 1 (got {StageBlocks})");
-        if (MaxStages < 0)
-            errors.Add($"{key}:MaxStages must not be negative (got {MaxStages})");
+        if (MaxRounds < 0)
+            errors.Add($"{key}:MaxRounds must not be negative (got {MaxRounds})");
         if (PriorityHeadroomBlocks < 0)
             errors.Add($"{key}:PriorityHeadroomBlocks must not be negative (got {PriorityHeadroomBlocks})");
         if (Timeout <= TimeSpan.Zero)

@@ -19,4 +19,7 @@ public sealed record ClusterSimulationConfig
 
     /// <summary>A power domain over all instances (the profile needs a power model); null: power is not simulated.</summary>
     public PowerSimulationConfig? Power { get; init; }
+
+    /// <summary>Live migration planned on a period and modelled on the data path's costs; null: no migration.</summary>
+    public MigrationSimulationConfig? Migration { get; init; }
 }

@@ -44,7 +44,11 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
         var power = config.Power is { } p ? new PowerDomainSimulation(p, engines, ids) : null;
         if (power is not null)
             events.Enqueue((2, 0, null), (power.PeriodMs, order++));
+        var migration = config.Migration is { Planner.Enabled: true } m ? new MigrationSimulation(m, engines) : null;
+        if (migration is not null)
+            events.Enqueue((3, 0, null), (migration.PeriodMs, order++));
 
+        var tickers = (power is null ? 0 : 1) + (migration is null ? 0 : 1);
         var now = 0.0;
         while (events.TryDequeue(out var e, out var key))
         {
@@ -60,8 +64,28 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
             if (e.Kind == 2)
             {
                 power!.Tick();
-                if (events.Count > 0) // more than this loop left: the run goes on
+                if (events.Count > tickers - 1) // more than the periodic events left: the run goes on
                     events.Enqueue((2, 0, null), (now + power.PeriodMs, order++));
+                continue;
+            }
+            if (e.Kind == 3)
+            {
+                foreach (var (at, id) in migration!.Plan(reported, now, Epoch))
+                    events.Enqueue((4, id, null), (at, order++));
+                if (events.Count > tickers - 1)
+                    events.Enqueue((3, 0, null), (now + migration.PeriodMs, order++));
+                continue;
+            }
+            if (e.Kind == 4)
+            {
+                var (next, moved) = migration!.Advance(e.Index, now);
+                if (next is { } at)
+                    events.Enqueue((4, e.Index, null), (at, order++));
+                foreach (var instance in moved)
+                {
+                    if (!stepping[instance] && engines[instance].HasWork)
+                        StartStep(instance);
+                }
                 continue;
             }
             if (e.Kind == 0)
@@ -126,7 +150,7 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
 
         var preemptions = engines.Sum(x => x.Snapshot().PreemptionCount);
         return new SimulationResult([.. outcomes.Select((o, i) => o ?? throw new InvalidOperationException($"request {i} never finished"))],
-            now, wall.Elapsed, steps, preemptions, power?.Report());
+            now, wall.Elapsed, steps, preemptions, power?.Report(), migration?.Report());
 
         void StartStep(int instance)
         {
