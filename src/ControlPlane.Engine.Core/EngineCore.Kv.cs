@@ -8,7 +8,9 @@ public partial class EngineCore
 {
     private readonly Dictionary<string, PartialImport> _imports = new(StringComparer.Ordinal);
 
-    public KvPart ExportKv(string requestId, KvBlockRange range)
+    public KvPart ExportKv(string requestId, KvBlockRange range) => ExportKv(requestId, range, onDevice: false);
+
+    public KvPart ExportKv(string requestId, KvBlockRange range, bool onDevice)
     {
         if (!Scheduler.TryGet(requestId, out var request))
             throw new KeyNotFoundException($"request '{requestId}' is not in this engine");
@@ -16,15 +18,17 @@ public partial class EngineCore
         var count = range.Count < 0 ? computedBlocks - range.First : range.Count;
         if (range.First < 0 || count < 0 || range.First + count > computedBlocks)
             throw new ArgumentOutOfRangeException(nameof(range), $"blocks {range.First}..{range.First + count} are outside the {computedBlocks} computed blocks of '{requestId}'");
-        return Export(request, range.First, count, resume: range.First + count == computedBlocks);
+        return Export(request, range.First, count, resume: range.First + count == computedBlocks, onDevice);
     }
 
-    private KvPart Export(Requests.EngineRequest request, int first, int count, bool resume)
+    private KvPart Export(Requests.EngineRequest request, int first, int count, bool resume, bool onDevice)
     {
         var size = Descriptor.KvBlockSize;
         var firstToken = first * size;
         var endToken = Math.Min(request.ComputedTokens, (first + count) * size);
-        var payload = _runner.ReadBlocks(request.BlockTable.GetRange(first, count));
+        var blocks = request.BlockTable.GetRange(first, count);
+        var device = onDevice && count > 0 ? _runner.ReadBlocksOnDevice(blocks) : null;
+        var payload = device is null ? _runner.ReadBlocks(blocks) : [];
         var layout = _runner.KvLayout;
         var header = new KvTransferHeader
         {
@@ -37,12 +41,25 @@ public partial class EngineCore
             BlockCount = count,
             TokenIds = request.Tokens(firstToken, endToken - firstToken),
             Resume = resume ? request.ToResumeState() : null,
-            PayloadBytes = payload.Length,
+            PayloadBytes = device?.Bytes ?? payload.Length,
         };
-        return new KvPart(header, payload);
+        return new KvPart(header, device is null ? payload : ReadOnlyMemory<byte>.Empty) { DeviceData = device };
     }
 
     public void ImportKv(RequestSpec request, KvPart part)
+    {
+        try
+        {
+            Import(request, part);
+        }
+        finally
+        {
+            // The import owns device data: written or refused, it is freed now, not when the collector gets to it.
+            part.DeviceData?.Dispose();
+        }
+    }
+
+    private void Import(RequestSpec request, KvPart part)
     {
         var header = part.Header;
         var layout = _runner.KvLayout;
@@ -52,8 +69,9 @@ public partial class EngineCore
             throw new InvalidDataException($"KV stream is for request '{header.RequestId}', not '{request.RequestId}'");
         if (Scheduler.Contains(request.RequestId))
             throw new EngineRejectedException($"request '{request.RequestId}' is already running in this engine");
-        if (part.Payload.Length != header.BlockCount * layout.BytesPerBlock)
-            throw new InvalidDataException($"KV stream payload is {part.Payload.Length} bytes, expected {header.BlockCount * layout.BytesPerBlock} for {header.BlockCount} blocks");
+        var bytes = part.DeviceData?.Bytes ?? part.Payload.Length;
+        if (bytes != header.BlockCount * layout.BytesPerBlock)
+            throw new InvalidDataException($"KV stream payload is {bytes} bytes, expected {header.BlockCount * layout.BytesPerBlock} for {header.BlockCount} blocks");
         var import = _imports.TryGetValue(request.RequestId, out var existing) ? existing : new PartialImport();
         if (header.FirstBlock != import.Blocks.Count)
         {
@@ -70,7 +88,19 @@ public partial class EngineCore
             }
             import.Blocks.Add(block);
         }
-        _runner.WriteBlocks(import.Blocks.GetRange(header.FirstBlock, header.BlockCount), part.Payload.Span);
+        var targets = import.Blocks.GetRange(header.FirstBlock, header.BlockCount);
+        if (part.DeviceData is { } device)
+        {
+            if (!_runner.WriteBlocksFromDevice(targets, device))
+            {
+                DropImport(request.RequestId);
+                throw new InvalidDataException($"KV part on device '{device.Device}' cannot be written into this engine's cache");
+            }
+        }
+        else
+        {
+            _runner.WriteBlocks(targets, part.Payload.Span);
+        }
         import.Tokens.AddRange(header.TokenIds);
         if (header.Resume is { } resume)
             Resume(request, resume, import);

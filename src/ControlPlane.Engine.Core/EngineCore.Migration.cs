@@ -32,7 +32,7 @@ public partial class EngineCore
     /// A staged part: up to <paramref name="maxBlocks"/> full computed blocks from <paramref name="first"/> on, while the
     /// request keeps running. Never carries resume state. Null when no full block lies beyond <paramref name="first"/>.
     /// </summary>
-    public KvPart? ExportStable(string requestId, int first, int maxBlocks)
+    public KvPart? ExportStable(string requestId, int first, int maxBlocks, bool onDevice = false)
     {
         if (!Scheduler.TryGet(requestId, out var request))
             throw new KeyNotFoundException($"request '{requestId}' is not in this engine");
@@ -40,7 +40,7 @@ public partial class EngineCore
         var count = Math.Min(maxBlocks, full - first);
         if (count <= 0)
             return null;
-        return Export(request, first, count, resume: false);
+        return Export(request, first, count, resume: false, onDevice);
     }
 
     /// <summary>Holds a running request out of the batch, with its blocks, from the next step on (see <see cref="Scheduling.StepScheduler.Suspend"/>).</summary>

@@ -1,4 +1,5 @@
 using ControlPlane.Engine.Core.Scheduling;
+using ControlPlane.Transfer;
 
 namespace ControlPlane.Engine.Core;
 
@@ -28,4 +29,13 @@ public interface IStepRunner : IDisposable
 
     /// <summary>Writes keys and values read by a peer's <see cref="ReadBlocks"/> into these blocks.</summary>
     void WriteBlocks(IReadOnlyList<int> blocks, ReadOnlySpan<byte> data);
+
+    /// <summary>
+    /// Copies the blocks into new device memory, in <see cref="ReadBlocks"/>'s order, for a peer engine in this process
+    /// (device to device, no host copy). Null when the backend has no device data to hand over.
+    /// </summary>
+    IKvDeviceData? ReadBlocksOnDevice(IReadOnlyList<int> blocks) => null;
+
+    /// <summary>Writes device data made by a peer's <see cref="ReadBlocksOnDevice"/>; false when it cannot (another device, another backend).</summary>
+    bool WriteBlocksFromDevice(IReadOnlyList<int> blocks, IKvDeviceData data) => false;
 }

@@ -1,3 +1,6 @@
+using ControlPlane.Engine.KvCache;
+using ControlPlane.Transfer;
+
 namespace ControlPlane.Engine;
 
 public sealed partial class TorchStepRunner
@@ -6,4 +9,9 @@ public sealed partial class TorchStepRunner
     public byte[] ReadBlocks(IReadOnlyList<int> blocks) => _copier.Read(blocks);
 
     public void WriteBlocks(IReadOnlyList<int> blocks, ReadOnlySpan<byte> data) => _copier.Write(blocks, data);
+
+    /// <summary>Device to device, for a peer engine in this process (a migration between two instances on one GPU).</summary>
+    public IKvDeviceData? ReadBlocksOnDevice(IReadOnlyList<int> blocks) => _copier.Gather(blocks);
+
+    public bool WriteBlocksFromDevice(IReadOnlyList<int> blocks, IKvDeviceData data) => data is DeviceBlocks device && _copier.Scatter(blocks, device);
 }

@@ -31,7 +31,8 @@ public interface IEngine : IDisposable
     KvPart ExportKv(string requestId, KvBlockRange range);
 
     /// <summary>
-    /// Takes in a part made by <see cref="ExportKv"/> on a peer, parts in order. When the part completes the
+    /// Takes in a part made by <see cref="ExportKv(string, KvBlockRange)"/> or <see cref="ExportStable"/> on a peer, parts in order (it owns and frees
+    /// their device data). When the part completes the
     /// request, it joins the running batch and continues exactly where the peer stopped.
     /// </summary>
     void ImportKv(RequestSpec request, KvPart part);
@@ -43,7 +44,11 @@ public interface IEngine : IDisposable
     /// A staged migration part: up to <paramref name="maxBlocks"/> full computed blocks from <paramref name="first"/> on,
     /// taken while the request keeps running (full blocks never change). No resume state. Null when there is none.
     /// </summary>
-    KvPart? ExportStable(string requestId, int first, int maxBlocks);
+    /// <remarks><paramref name="onDevice"/>: for a peer engine in this process, keep the blocks on the device when the backend can.</remarks>
+    KvPart? ExportStable(string requestId, int first, int maxBlocks, bool onDevice = false);
+
+    /// <summary><see cref="ExportKv(string, KvBlockRange)"/>, with the blocks kept on the device for a peer in this process when the backend can.</summary>
+    KvPart ExportKv(string requestId, KvBlockRange range, bool onDevice);
 
     /// <summary>Holds a running request out of the batch with its blocks: its last blocks stop changing and can be exported with its resume state.</summary>
     bool Suspend(string requestId);

@@ -27,6 +27,43 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
         return staging.bytes.ToArray();
     }
 
+    /// <summary>
+    /// The blocks gathered into new device memory, in <see cref="Read"/>'s order: for a cache in this process, device to
+    /// device. Both caches' loops use the device's default stream, so the peer's scatter runs after this gather.
+    /// </summary>
+    public DeviceBlocks Gather(IReadOnlyList<int> blocks)
+    {
+        using var scope = NewDisposeScope();
+        var slots = SlotsOf(blocks);
+        var parts = new List<Tensor>(2 * cache.Keys.Count);
+        for (var l = 0; l < cache.Keys.Count; l++)
+        {
+            parts.Add(cache.Keys[l].index_select(0, slots));
+            parts.Add(cache.Values[l].index_select(0, slots));
+        }
+        var gathered = cat(parts, 0);
+        gathered.DetachFromDisposeScope();
+        return new DeviceBlocks(gathered, blocks.Count, cache.Keys.Count, cache.BlockSize);
+    }
+
+    /// <summary>Writes blocks gathered by a peer's <see cref="Gather"/>; false when they are of another device, type or shape.</summary>
+    public bool Scatter(IReadOnlyList<int> blocks, DeviceBlocks data)
+    {
+        var tensor = data.Tensor;
+        var rows = (long)blocks.Count * cache.BlockSize;
+        if (tensor.device.ToString() != cache.Keys[0].device.ToString() || tensor.dtype != cache.DType || data.Layers != cache.Keys.Count
+            || data.BlockSize != cache.BlockSize || tensor.shape[0] != 2L * cache.Keys.Count * rows || tensor.shape[1] != cache.KvHeads || tensor.shape[2] != cache.HeadDim)
+            return false;
+        using var scope = NewDisposeScope();
+        var slots = SlotsOf(blocks);
+        for (var l = 0; l < cache.Keys.Count; l++)
+        {
+            cache.Keys[l].index_copy_(0, slots, tensor.narrow(0, 2L * l * rows, rows));
+            cache.Values[l].index_copy_(0, slots, tensor.narrow(0, (2L * l + 1) * rows, rows));
+        }
+        return true;
+    }
+
     public void Write(IReadOnlyList<int> blocks, ReadOnlySpan<byte> data)
     {
         if (blocks.Count == 0)
@@ -88,4 +125,17 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
             staging.Dispose();
         _staging.Clear();
     }
+}
+
+/// <summary>Blocks gathered on the device by <see cref="KvBlockCopier.Gather"/>, for a peer cache in this process.</summary>
+public sealed class DeviceBlocks(Tensor tensor, int blocks, int layers, int blockSize) : ControlPlane.Transfer.IKvDeviceData
+{
+    public Tensor Tensor { get; } = tensor;
+    public int Blocks { get; } = blocks;
+    public int Layers { get; } = layers;
+    public int BlockSize { get; } = blockSize;
+    public string Device => Tensor.device.ToString();
+    public long Bytes => Tensor.NumberOfElements * Tensor.ElementSize;
+
+    public void Dispose() => Tensor.Dispose();
 }

@@ -75,14 +75,14 @@ public sealed partial class EngineRunner
                     var part = await OnLoop(() =>
                     {
                         CheckMigrating(id, pick.Preemptions);
-                        return _engine.ExportStable(id, from, Math.Min(Migration.StageBlocks, upTo - from));
+                        return _engine.ExportStable(id, from, Math.Min(Migration.StageBlocks, upTo - from), target.SameProcess);
                     });
                     if (part is null)
                         break;
                     await target.SendAsync(part, timeout.Token);
                     sent += part.Header.BlockCount;
                     blocks += part.Header.BlockCount;
-                    bytes += part.Payload.Length;
+                    bytes += part.Header.PayloadBytes;
                     stages++;
                 }
             }
@@ -92,10 +92,10 @@ public sealed partial class EngineRunner
                 suspendedAt = _time.GetTimestamp();
                 if (!_engine.Suspend(id))
                     throw new MigrationEndedException("the request left the running batch");
-                return _engine.ExportKv(id, new KvBlockRange(sent, -1));
+                return _engine.ExportKv(id, new KvBlockRange(sent, -1), target.SameProcess);
             });
             blocks += last.Header.BlockCount;
-            bytes += last.Payload.Length;
+            bytes += last.Header.PayloadBytes;
             string silo;
             try
             {
@@ -210,7 +210,10 @@ public sealed partial class EngineRunner
     {
         var id = part.Header.RequestId;
         if (!_incoming.TryGetValue(id, out var incoming))
+        {
+            part.DeviceData?.Dispose();
             throw new MigrationRefusedException($"instance '{Descriptor.InstanceId}' expects no migration of request '{id}'");
+        }
         incoming.LastHeard = _time.GetTimestamp();
         try
         {

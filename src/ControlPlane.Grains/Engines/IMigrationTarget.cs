@@ -13,6 +13,9 @@ public interface IMigrationTarget : IAsyncDisposable
 {
     string InstanceId { get; }
 
+    /// <summary>Whether the destination runs in this process: parts may then keep their blocks on the device.</summary>
+    bool SameProcess { get; }
+
     /// <summary>Asks the destination to expect the request, which holds <paramref name="blocks"/> KV blocks.</summary>
     Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken);
 

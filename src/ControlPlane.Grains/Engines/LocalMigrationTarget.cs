@@ -9,6 +9,8 @@ public sealed class LocalMigrationTarget(EngineRunner destination, string silo) 
 {
     public string InstanceId => destination.Descriptor.InstanceId;
 
+    public bool SameProcess => true;
+
     public async Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken)
     {
         if (await destination.BeginIncomingAsync(request, sink, blocks) is { } refusal)

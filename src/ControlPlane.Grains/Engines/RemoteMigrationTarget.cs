@@ -16,6 +16,8 @@ public sealed class RemoteMigrationTarget(IInstanceGrain destination, string ins
 
     public string InstanceId { get; } = instanceId;
 
+    public bool SameProcess => false;
+
     public async Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken)
     {
         var ticket = await destination.BeginMigrationInAsync(request, sink, blocks, cancellationToken);

@@ -10,6 +10,8 @@ internal sealed class FaultyTarget(IMigrationTarget inner) : IMigrationTarget
 {
     public string InstanceId => inner.InstanceId;
 
+    public bool SameProcess => inner.SameProcess;
+
     /// <summary>Blocks asked of the destination instead of the request's own (a destination too full for it).</summary>
     public int? AskBlocks { get; init; }
 

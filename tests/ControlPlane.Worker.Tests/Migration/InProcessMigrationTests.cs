@@ -54,6 +54,7 @@ public sealed class InProcessMigrationTests : IAsyncLifetime
         Assert.Equal(MigrationOutcome.Committed, result.Outcome);
         Assert.True(result.Stages >= 2, $"a 200-token context in 4-block stages moves in several stages (got {result.Stages})");
         Assert.True(result.Blocks >= 13, $"every block of the context moves (got {result.Blocks})");
+        Assert.True(result.Bytes > 0, "the blocks' keys and values move (device to device here)");
         Assert.False(await source.HoldsAsync(stream.Id!));
         Assert.True(await destination.HoldsAsync(stream.Id!));
         await stream.ReadToEndAsync();
