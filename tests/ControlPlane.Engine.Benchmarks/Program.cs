@@ -16,9 +16,20 @@ using static TorchSharp.torch;
 //   --context N run one decode shape, --steps N decode steps to time (32), --no-prefill skips prefill (for a profiler),
 //   --prefill-repeat N repeats the prefill shapes (long enough windows to read power draw).
 //   kv-path [blocks-per-part] [parts]   the KV data path between two processes on one GPU, beside its bound
+//   migration --model DIR [--contexts 1024,4096,16384,32768] [--background 8] [--modes local,peer] [--stage-blocks 64]
+//             live migration downtime and the slowdown of the source's other requests (MigrationBenchmark)
 if (args[0] == "kv-path")
 {
     await KvPathBenchmark.RunAsync(args);
+    return 0;
+}
+if (args[0] is "migration" or "migration-peer")
+{
+    var migrationOptions = args.Skip(1).Chunk(2).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
+    if (args[0] == "migration")
+        await MigrationBenchmark.RunAsync(migrationOptions);
+    else
+        await MigrationBenchmark.PeerAsync(migrationOptions);
     return 0;
 }
 if (args[0] == "kv-path-receive")

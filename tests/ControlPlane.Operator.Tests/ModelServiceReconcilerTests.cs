@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ControlPlane.Operator.Reconciliation;
 
 namespace ControlPlane.Operator.Tests;
 
@@ -7,7 +8,17 @@ public sealed class ModelServiceReconcilerTests : ApiServerTest
     private const string Group = "inference.controlplane.dev";
     private readonly RecordingDrainClient _drain = new();
 
-    private Task PassAsync() => PassAsync(_drain);
+    private readonly ManualTime _time = new(DateTimeOffset.UtcNow);
+
+    private Task PassAsync() => PassAsync(_drain, _time);
+
+    /// <summary>A clock the test moves (drain deadlines).</summary>
+    private sealed class ManualTime(DateTimeOffset now) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = now;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
 
     private void CreateModelService(string name, int mixed = 2, int prefill = 0, int decode = 0, string image = "worker:1")
     {
@@ -125,9 +136,86 @@ public sealed class ModelServiceReconcilerTests : ApiServerTest
         Assert.Empty(_drain.Drained);
 
         await PassAsync();
-        Assert.Equal([(Ns, "llama")], _drain.Drained);
+        var drained = Assert.Single(_drain.Drained);
+        Assert.Equal((Ns, "llama"), (drained.Namespace, drained.Model));
+        Assert.Equal(["llama-mixed-0", "llama-mixed-1"], drained.Pods);
         Assert.Null(Api.Get(Group, "modelservices", Ns, "llama"));
         Assert.Null(Api.Get("apps", "statefulsets", Ns, "llama-mixed")); // garbage-collected through the owner reference
+    }
+
+    [Fact]
+    public async Task Delete_WithRequestsRunning_KeepsTheFinalizerUntilTheyHaveMovedElsewhere()
+    {
+        // Another ModelService serves the same model (a blue/green upgrade): the scheduler migrates the running
+        // requests of the one being deleted to its instances; the finalizer goes once none is left on its pods.
+        CreateModelService("llama", mixed: 2);
+        await PassAsync();
+        _drain.Running["llama-mixed-1"] = 7;
+        using (var http = new HttpClient())
+            (await http.DeleteAsync(new Uri(Api.Address, $"apis/{Group}/v1alpha1/namespaces/{Ns}/modelservices/llama"))).EnsureSuccessStatusCode();
+        await PassAsync();
+        await PassAsync();
+        Assert.Equal(2, _drain.Drained.Count);
+        Assert.NotNull(Api.Get(Group, "modelservices", Ns, "llama")); // 7 requests still there: it waits
+        Assert.NotNull(Api.Get("apps", "statefulsets", Ns, "llama-mixed"));
+
+        _drain.Running["llama-mixed-1"] = 0; // migrated away
+        await PassAsync();
+        Assert.Null(Api.Get(Group, "modelservices", Ns, "llama"));
+        Assert.Contains(Api.List("", "events", Ns), e => e["reason"]?.GetValue<string>() == "Drained");
+    }
+
+    [Fact]
+    public async Task Delete_RequestsThatNeverLeave_TheFinalizerGoesAtTheDrainDeadline()
+    {
+        CreateModelService("llama", mixed: 1);
+        await PassAsync();
+        _drain.Running["llama-mixed-0"] = 3;
+        using (var http = new HttpClient())
+            (await http.DeleteAsync(new Uri(Api.Address, $"apis/{Group}/v1alpha1/namespaces/{Ns}/modelservices/llama"))).EnsureSuccessStatusCode();
+        _time.Now = DateTimeOffset.UtcNow;
+        await PassAsync();
+        Assert.NotNull(Api.Get(Group, "modelservices", Ns, "llama"));
+        _time.Now = DateTimeOffset.UtcNow.AddSeconds(new ControlPlane.Operator.Reconciliation.WorkerCluster().DrainSeconds + 5);
+        await PassAsync();
+        Assert.Null(Api.Get(Group, "modelservices", Ns, "llama"));
+        Assert.Contains(Api.List("", "events", Ns), e => e["reason"]?.GetValue<string>() == "DrainTimedOut");
+    }
+
+    [Fact]
+    public async Task ScaleIn_DrainsThePodsThatGo_AndShrinksThePoolOnlyOnceTheyAreEmpty()
+    {
+        CreateModelService("llama", mixed: 4);
+        await PassAsync();
+        _drain.Running["llama-mixed-3"] = 5;
+        await PatchModelServiceAsync("llama", """{"spec":{"pools":{"mixed":{"replicas":3}}}}""");
+        await PassAsync();
+        Assert.Equal(["llama-mixed-3"], _drain.Drained[^1].Pods); // only the pod that goes
+        Assert.Equal(4, Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["spec"]!["replicas"]!.GetValue<int>());
+        Assert.NotNull(Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["metadata"]!["annotations"]![ModelServiceReconciler.ScaleInSinceAnnotation]);
+
+        _drain.Running["llama-mixed-3"] = 0; // its requests migrated to the three that stay
+        await PassAsync();
+        var sts = Api.Get("apps", "statefulsets", Ns, "llama-mixed")!;
+        Assert.Equal(3, sts["spec"]!["replicas"]!.GetValue<int>());
+        Assert.Null(sts["metadata"]!["annotations"]?[ModelServiceReconciler.ScaleInSinceAnnotation]);
+    }
+
+    [Fact]
+    public async Task ScaleInUndone_BeforeThePodsWent_ResumesThem()
+    {
+        CreateModelService("llama", mixed: 3);
+        await PassAsync();
+        _drain.Running["llama-mixed-2"] = 2;
+        await PatchModelServiceAsync("llama", """{"spec":{"pools":{"mixed":{"replicas":2}}}}""");
+        await PassAsync();
+        Assert.Equal(3, Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["spec"]!["replicas"]!.GetValue<int>());
+        await PatchModelServiceAsync("llama", """{"spec":{"pools":{"mixed":{"replicas":3}}}}""");
+        await PassAsync();
+        Assert.Contains("llama-mixed-2", _drain.Resumed);
+        var sts = Api.Get("apps", "statefulsets", Ns, "llama-mixed")!;
+        Assert.Equal(3, sts["spec"]!["replicas"]!.GetValue<int>());
+        Assert.Null(sts["metadata"]!["annotations"]?[ModelServiceReconciler.ScaleInSinceAnnotation]);
     }
 
     [Fact]

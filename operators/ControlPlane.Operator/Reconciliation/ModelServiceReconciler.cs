@@ -8,8 +8,10 @@ namespace ControlPlane.Operator.Reconciliation;
 
 /// <summary>
 /// Level-based and idempotent: reads the ModelService and everything it owns, converges them, writes status.
-/// It never asks which event fired. A ModelService being deleted is drained through the control plane first;
-/// only then is the finalizer removed and the owned objects left to garbage collection.
+/// It never asks which event fired. Pods that are about to go are drained through the control plane first, and go
+/// only once nothing runs on them (the scheduler migrates their requests to other instances of the model), or once
+/// <see cref="WorkerCluster.DrainSeconds"/> have passed: a ModelService being deleted keeps its finalizer until then,
+/// and a pool scaled in keeps its highest pods until then.
 /// </summary>
 public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drain, TimeProvider time, WorkerCluster? cluster = null) : IDisposable
 {
@@ -38,9 +40,19 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
         {
             if (ms.Metadata.Finalizers?.Contains(ModelService.Finalizer) == true)
             {
-                await drain.DrainAsync(@namespace, ms.Spec.Model.ServedName ?? name, cancellationToken);
+                var pods = new List<string>();
+                foreach (var (pool, _) in ms.Spec.Pools.All())
+                {
+                    var set = await Try(() => client.AppsV1.ReadNamespacedStatefulSetAsync(DesiredObjects.Name(ms, pool), @namespace, cancellationToken: cancellationToken));
+                    pods.AddRange(Enumerable.Range(0, set?.Spec.Replicas ?? 0).Select(i => $"{DesiredObjects.Name(ms, pool)}-{i}"));
+                }
+                var left = pods.Count == 0 ? 0 : await drain.DrainAsync(@namespace, ms.Spec.Model.ServedName ?? name, pods, cancellationToken);
+                var since = ms.Metadata.DeletionTimestamp.Value;
+                if (left > 0 && !PastDrainDeadline(since))
+                    return true; // the next pass looks again
                 await PatchFinalizersAsync(ms, [.. ms.Metadata.Finalizers.Where(f => f != ModelService.Finalizer)], cancellationToken);
-                await EventAsync(ms, "Drained", "instances drained before deletion", cancellationToken);
+                await EventAsync(ms, left == 0 ? "Drained" : "DrainTimedOut",
+                    left == 0 ? $"{pods.Count} pod(s) drained before deletion" : $"{left} request(s) still on its pods after {Cluster.DrainSeconds} s", cancellationToken);
             }
             return true;
         }
@@ -86,6 +98,8 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
         var existing = await Try(() => client.AppsV1.ReadNamespacedStatefulSetAsync(DesiredObjects.Name(ms, pool), ns, cancellationToken: cancellationToken));
         if (replicas == 0)
         {
+            if (existing is not null && existing.Spec.Replicas > 0 && !await ScaleInDrainedAsync(ms, pool, existing, 0, cancellationToken))
+                return existing; // the pool goes once its pods are drained (or at the deadline)
             if (existing is not null)
             {
                 await client.AppsV1.DeleteNamespacedStatefulSetAsync(existing.Metadata.Name, ns, cancellationToken: cancellationToken);
@@ -99,7 +113,17 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
             await EventAsync(ms, "PoolCreated", $"pool {pool} with {replicas} replicas", cancellationToken);
             return await client.AppsV1.CreateNamespacedStatefulSetAsync(desired, ns, cancellationToken: cancellationToken);
         }
-        if (existing.Spec.Replicas == replicas && existing.Spec.Template.Spec.Containers[0].Image == desired.Spec.Template.Spec.Containers[0].Image
+        if (existing.Spec.Replicas > replicas && !await ScaleInDrainedAsync(ms, pool, existing, replicas, cancellationToken))
+            return existing; // its highest pods still run requests: they go once drained (or at the deadline)
+        var scalingIn = existing.Metadata.Annotations?.ContainsKey(ScaleInSinceAnnotation) == true;
+        if (scalingIn && existing.Spec.Replicas <= replicas)
+        {
+            // The scale-in was undone before its pods went: they take requests again.
+            var drained = Enumerable.Range(0, existing.Spec.Replicas ?? 0).Select(i => $"{DesiredObjects.Name(ms, pool)}-{i}").ToArray();
+            await drain.ResumeAsync(ns, drained, cancellationToken);
+            await EventAsync(ms, "ScaleInCancelled", $"pool {pool}: keeps {existing.Spec.Replicas} replicas", cancellationToken);
+        }
+        if (existing.Spec.Replicas == replicas && !scalingIn && existing.Spec.Template.Spec.Containers[0].Image == desired.Spec.Template.Spec.Containers[0].Image
             && existing.Spec.Template.Metadata?.Annotations is { } annotations && annotations.TryGetValue(DesiredObjects.ConfigHashAnnotation, out var hash) && hash == DesiredObjects.ConfigHash(ms, Cluster))
             return existing;
         desired.Metadata.ResourceVersion = existing.Metadata.ResourceVersion;
@@ -107,6 +131,34 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
         await EventAsync(ms, "PoolUpdated", $"pool {pool}: {existing.Spec.Replicas} -> {replicas} replicas", cancellationToken);
         return await client.AppsV1.ReplaceNamespacedStatefulSetAsync(desired, desired.Metadata.Name, ns, cancellationToken: cancellationToken);
     }
+
+    /// <summary>
+    /// Before a pool shrinks, its pods beyond the new count are drained (their requests migrate to the pods that stay):
+    /// true once nothing runs on them, or once the drain deadline has passed since the scale-in began (recorded as an
+    /// annotation on the StatefulSet, so a restarted operator keeps the same deadline).
+    /// </summary>
+    private async Task<bool> ScaleInDrainedAsync(ModelService ms, string pool, V1StatefulSet existing, int replicas, CancellationToken cancellationToken)
+    {
+        var name = DesiredObjects.Name(ms, pool);
+        var pods = Enumerable.Range(replicas, existing.Spec.Replicas!.Value - replicas).Select(i => $"{name}-{i}").ToArray();
+        var left = await drain.DrainAsync(ms.Metadata.NamespaceProperty, ms.Spec.Model.ServedName ?? ms.Metadata.Name, pods, cancellationToken);
+        var annotations = existing.Metadata.Annotations ?? new Dictionary<string, string>();
+        if (!annotations.TryGetValue(ScaleInSinceAnnotation, out var recorded) || !DateTime.TryParse(recorded, System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal, out var since))
+        {
+            since = time.GetUtcNow().UtcDateTime;
+            var patch = new V1Patch(new { metadata = new { annotations = new Dictionary<string, string> { [ScaleInSinceAnnotation] = since.ToString("O", System.Globalization.CultureInfo.InvariantCulture) } } },
+                V1Patch.PatchType.MergePatch);
+            await client.AppsV1.PatchNamespacedStatefulSetAsync(patch, name, ms.Metadata.NamespaceProperty, cancellationToken: cancellationToken);
+            await EventAsync(ms, "ScaleInDraining", $"pool {pool}: draining {string.Join(", ", pods)} before removing them", cancellationToken);
+        }
+        return left == 0 || PastDrainDeadline(since);
+    }
+
+    /// <summary>Marks when a pool's scale-in began draining (the deadline counts from it).</summary>
+    public const string ScaleInSinceAnnotation = "inference.controlplane.dev/scale-in-since";
+
+    private bool PastDrainDeadline(DateTime since) => time.GetUtcNow().UtcDateTime - since > TimeSpan.FromSeconds(Cluster.DrainSeconds);
 
     private async Task ConvergeConfigAsync(ModelService ms, CancellationToken cancellationToken)
     {

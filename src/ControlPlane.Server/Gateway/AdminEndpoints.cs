@@ -19,7 +19,22 @@ public static class AdminEndpoints
         return await DrainAsync(instances.Select(i => i.InstanceId), grains, new { model }, cancellationToken);
     }
 
-    public static async Task<IResult> DrainPod(string pod, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
+    public static async Task<IResult> DrainPod(string pod, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken) =>
+        await DrainAsync(await PodInstancesAsync(pod, catalog, grains, cancellationToken), grains, new { pod }, cancellationToken);
+
+    /// <summary><c>POST /admin/pods/{pod}/resume</c>: a drain called off (a scale-in undone): the pod's instances take requests again.</summary>
+    public static async Task<IResult> ResumePod(string pod, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var resumed = new List<string>();
+        foreach (var id in await PodInstancesAsync(pod, catalog, grains, cancellationToken))
+        {
+            await grains.GetGrain<IInstanceGrain>(id).ResumeAsync(cancellationToken);
+            resumed.Add(id);
+        }
+        return Results.Json(new { subject = new { pod }, resumed });
+    }
+
+    private static async Task<List<string>> PodInstancesAsync(string pod, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
     {
         var ids = new List<string>();
         foreach (var model in catalog.All)
@@ -27,7 +42,7 @@ public static class AdminEndpoints
             var instances = await grains.GetGrain<ISchedulerGrain>(model.Name).GetInstancesAsync(cancellationToken);
             ids.AddRange(instances.Where(i => InstanceIds.PodOf(i.InstanceId) == pod).Select(i => i.InstanceId));
         }
-        return await DrainAsync(ids, grains, new { pod }, cancellationToken);
+        return ids;
     }
 
     public static async Task<IResult> Instances(string model, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)

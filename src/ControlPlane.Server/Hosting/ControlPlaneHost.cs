@@ -139,6 +139,7 @@ public static class ControlPlaneHost
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapPost("/admin/models/{model}/drain", AdminEndpoints.DrainModel);
         app.MapPost("/admin/pods/{pod}/drain", AdminEndpoints.DrainPod);
+        app.MapPost("/admin/pods/{pod}/resume", AdminEndpoints.ResumePod);
         app.MapGet("/admin/models/{model}/instances", AdminEndpoints.Instances);
         app.MapPost("/admin/models/{model}/migrations", AdminEndpoints.Migrate);
         app.MapGet("/admin/power", PowerEndpoints.List);

@@ -1,0 +1,351 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using ControlPlane.Engine.Loading;
+using ControlPlane.Grains.Engines;
+using ControlPlane.Grains.Transfer;
+using ControlPlane.Instances;
+using ControlPlane.Requests;
+using ControlPlane.Scheduling.Migration;
+using ControlPlane.Tokens;
+using ControlPlane.Transfer;
+using Microsoft.Extensions.Logging.Abstractions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ControlPlane.Engine.Benchmarks;
+
+/// <summary>
+/// Live migration downtime on the GPU (Llumnix's figure): a request decoding at a context of 1k to 32k tokens moves,
+/// with the production engine runners and migration code, between two instances in one process (blocks device to
+/// device) and between two processes on the same GPU (blocks through host memory and the KV stream). Downtime: the
+/// gap between the last token before the suspend and the first after the commit, less one decode step. Beside it,
+/// the slowdown of the other requests decoding on the source while the migration runs.
+/// <c>migration --model DIR [--contexts 1024,4096,16384,32768] [--background 8] [--modes local,peer] [--stage-blocks 64] [--device cuda]</c>
+/// </summary>
+internal static class MigrationBenchmark
+{
+    private const string Model = "m";
+    private static int _vocabulary = 1000;
+
+    public static async Task RunAsync(Dictionary<string, string> options)
+    {
+        var folder = options["--model"];
+        var onCuda = options.GetValueOrDefault("--device", "cuda") == "cuda";
+        if (onCuda)
+            torch.InitializeDeviceType(DeviceType.CUDA);
+        var contexts = options.GetValueOrDefault("--contexts", "1024,4096,16384,32768").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+        var background = int.Parse(options.GetValueOrDefault("--background", "8"), CultureInfo.InvariantCulture);
+        var modes = options.GetValueOrDefault("--modes", "local,peer").Split(',');
+        var stageBlocks = int.Parse(options.GetValueOrDefault("--stage-blocks", "64"), CultureInfo.InvariantCulture);
+        var kvBlocks = int.Parse(options.GetValueOrDefault("--kv-blocks", "4096"), CultureInfo.InvariantCulture);
+        var migration = new MigrationConfig { StageBlocks = stageBlocks };
+
+        using var weights = ModelFolder.Load(folder, onCuda ? CUDA : CPU, ScalarType.BFloat16);
+        _vocabulary = weights.Config.VocabularySize;
+        var maxContext = contexts.Max() + 4096;
+        var sink = new TimingSink();
+        var source = Runner("source", weights, kvBlocks, maxContext, onCuda, migration);
+        var local = Runner("local", weights, kvBlocks, maxContext, onCuda, migration);
+        var rows = new List<Row>();
+        try
+        {
+            if (modes.Contains("local"))
+            {
+                foreach (var context in contexts)
+                    rows.Add(await MeasureAsync("one process (device to device)", source, new LocalMigrationTarget(local, "local"), context, background, sink, null));
+            }
+            if (modes.Contains("peer"))
+            {
+                await using var peer = await PeerTarget.StartAsync(folder, onCuda, kvBlocks, maxContext, stageBlocks);
+                foreach (var context in contexts)
+                    rows.Add(await MeasureAsync("two processes (host + KV stream)", source, peer, context, background, sink, peer));
+            }
+        }
+        finally
+        {
+            await source.DisposeAsync();
+            await local.DisposeAsync();
+        }
+
+        Console.WriteLine($"## Live migration downtime, {Model} = {folder}, {(onCuda ? "cuda" : "cpu")}, {background} other requests decoding on the source, stages of {stageBlocks} blocks");
+        Console.WriteLine();
+        Console.WriteLine("| path | context | blocks moved | stages | migration ms | stop ms (source) | token gap ms | decode step ms | downtime ms | others' TPOT before ms | during ms | slowdown |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in rows)
+        {
+            Console.WriteLine(FormattableString.Invariant(
+                $"| {r.Path} | {r.Context} | {r.Blocks} | {r.Stages} | {r.MigrationMs:0.0} | {r.StopMs:0.00} | {r.GapMs:0.00} | {r.StepMs:0.00} | {r.GapMs - r.StepMs:0.00} | {r.OthersBeforeMs:0.00} | {r.OthersDuringMs:0.00} | {(r.OthersDuringMs / r.OthersBeforeMs - 1):P1} |"));
+        }
+        if (options.TryGetValue("--out", out var output))
+            await File.WriteAllTextAsync(output, JsonSerializer.Serialize(rows));
+    }
+
+    private sealed record Row(string Path, int Context, int Blocks, int Stages, double MigrationMs, double StopMs, double GapMs, double StepMs,
+        double OthersBeforeMs, double OthersDuringMs, string Outcome);
+
+    private static async Task<Row> MeasureAsync(string path, EngineRunner source, IMigrationTarget target, int context, int background, TimingSink sink, PeerTarget? peer)
+    {
+        var tag = $"{(peer is null ? "l" : "p")}{context}";
+        var others = Enumerable.Range(0, background).Select(i => Spec($"{tag}-bg{i}", 1024, 3000, i + 100)).ToArray();
+        foreach (var spec in others)
+            source.Admit(spec, sink);
+        var moving = Spec($"{tag}-target", context - 32, 3000, 7);
+        source.Admit(moving, sink);
+        await sink.WaitForTokensAsync(moving.RequestId, 48, TimeSpan.FromMinutes(2));
+        await Task.Delay(TimeSpan.FromSeconds(1)); // the window before
+        var started = Stopwatch.GetTimestamp();
+        var result = await source.MigrateOutAsync(target, MigrationReason.Balance, moving.RequestId, CancellationToken.None);
+        var ended = Stopwatch.GetTimestamp();
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        foreach (var spec in others)
+            await source.AbortAsync(spec.RequestId);
+        await source.AbortAsync(moving.RequestId);
+        await target.AbortAsync(moving.RequestId);
+        if (result.Outcome != MigrationOutcome.Committed)
+            throw new InvalidOperationException($"{path}, context {context}: the migration ended {result.Outcome}: {result.Error}");
+
+        var chunks = sink.Of(moving.RequestId);
+        var lastOnSource = chunks.Where(c => c.Instance == source.Descriptor.InstanceId).Max(c => c.At);
+        var firstOnDestination = peer is null
+            ? chunks.Where(c => c.Instance != source.Descriptor.InstanceId).Min(c => c.At)
+            : await peer.FirstTokenAsync(moving.RequestId);
+        var before = chunks.Where(c => c.At < started).Select(c => c.At).Order().ToArray();
+        var step = Median(Intervals(before.TakeLast(32).ToArray()));
+        double Others(long from, long to) => Mean(others.SelectMany(o => Intervals([.. sink.Of(o.RequestId).Where(c => c.At >= from && c.At <= to).Select(c => c.At).Order()])));
+        var window = ended - started;
+        var oneSecond = Stopwatch.Frequency;
+        return new Row(path, context, result.Blocks, result.Stages, Ms(window), result.Stop.TotalMilliseconds, Ms(firstOnDestination - lastOnSource), step,
+            Others(started - oneSecond, started), Others(started, Math.Max(ended, started + Stopwatch.Frequency / 20)), result.Outcome.ToString());
+    }
+
+    private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+
+    private static IEnumerable<double> Intervals(long[] times)
+    {
+        for (var i = 1; i < times.Length; i++)
+            yield return Ms(times[i] - times[i - 1]);
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2];
+    }
+
+    private static double Mean(IEnumerable<double> values)
+    {
+        var all = values.ToArray();
+        return all.Length == 0 ? double.NaN : all.Average();
+    }
+
+    private static RequestSpec Spec(string id, int promptTokens, int maxTokens, int seed)
+    {
+        var random = new Random(seed);
+        return new RequestSpec
+        {
+            RequestId = id,
+            Model = Model,
+            PromptTokenIds = [.. Enumerable.Range(0, promptTokens).Select(_ => random.Next(10, _vocabulary - 10))],
+            Sampling = new SamplingParameters { MaxTokens = maxTokens, Temperature = 0, IgnoreEndOfSequence = true },
+        };
+    }
+
+    private static EngineRunner Runner(string name, ControlPlane.Engine.Model.LlamaWeights weights, int kvBlocks, int maxContext, bool onCuda, MigrationConfig migration)
+    {
+        var engine = new TorchEngine(Model, weights, new IdTokenizer(weights.Config.VocabularySize), new TorchEngineOptions
+        {
+            KvBlocks = kvBlocks, MaxContextTokens = maxContext, MaxBatchedTokens = 8192, MaxRunningRequests = 64, CaptureGraphsAtStart = onCuda,
+        });
+        var runner = new EngineRunner(new InstanceDescriptor
+        {
+            InstanceId = name, Model = Model, TotalKvBlocks = kvBlocks, KvBlockSize = engine.Descriptor.KvBlockSize,
+            MaxContextTokens = engine.Descriptor.MaxContextTokens, Engine = TorchEngine.BackendName,
+        }, engine, TimeProvider.System, NullLogger.Instance) { Migration = migration };
+        runner.Start();
+        return runner;
+    }
+
+    /// <summary>
+    /// The destination process: an engine runner and the worker's KV endpoint (the production listener), ordered over
+    /// stdin by the source process (begin, holds, cancel, abort, first): what the instance grain's calls do between workers.
+    /// </summary>
+    public static async Task PeerAsync(Dictionary<string, string> options)
+    {
+        var onCuda = options.GetValueOrDefault("--device", "cuda") == "cuda";
+        if (onCuda)
+            torch.InitializeDeviceType(DeviceType.CUDA);
+        using var weights = ModelFolder.Load(options["--model"], onCuda ? CUDA : CPU, ScalarType.BFloat16);
+        var runner = Runner("peer", weights, int.Parse(options["--kv-blocks"], CultureInfo.InvariantCulture), int.Parse(options["--max-context"], CultureInfo.InvariantCulture),
+            onCuda, new MigrationConfig { StageBlocks = int.Parse(options["--stage-blocks"], CultureInfo.InvariantCulture) });
+        var sink = new TimingSink();
+        await using var listener = new KvStreamListener((part, _) => new ValueTask(runner.ImportAsync(part)), NullLogger<KvStreamListener>.Instance);
+        listener.Start(IPAddress.Loopback, 0);
+        Console.WriteLine($"ready {listener.Port}");
+        while (Console.ReadLine() is { } line)
+        {
+            var (verb, rest) = (line.Split(' ', 2)[0], line.Contains(' ', StringComparison.Ordinal) ? line.Split(' ', 2)[1] : "");
+            switch (verb)
+            {
+                case "begin":
+                    var parts = rest.Split(' ', 2);
+                    var spec = JsonSerializer.Deserialize<RequestSpec>(parts[1])!;
+                    var refusal = await runner.BeginIncomingAsync(spec, sink, int.Parse(parts[0], CultureInfo.InvariantCulture));
+                    Console.WriteLine(refusal is null ? "ok" : "refused " + refusal.ReplaceLineEndings(" "));
+                    break;
+                case "holds":
+                    Console.WriteLine(await runner.HoldsAsync(rest) ? "true" : "false");
+                    break;
+                case "cancel":
+                    await runner.CancelIncomingAsync(rest);
+                    Console.WriteLine("ok");
+                    break;
+                case "abort":
+                    await runner.AbortAsync(rest);
+                    Console.WriteLine("ok");
+                    break;
+                case "first":
+                    var first = sink.Of(rest).Select(c => c.At).DefaultIfEmpty(0).Min();
+                    Console.WriteLine(first.ToString(CultureInfo.InvariantCulture));
+                    break;
+                case "quit":
+                    await runner.DisposeAsync();
+                    return;
+            }
+        }
+    }
+
+    /// <summary>The source's handle on the destination process: orders over its stdin, parts over the KV stream.</summary>
+    private sealed class PeerTarget : IMigrationTarget
+    {
+        private readonly Process _process;
+        private readonly int _port;
+        private readonly SemaphoreSlim _gate = new(1);
+        private KvStreamSender? _sender;
+
+        private PeerTarget(Process process, int port)
+        {
+            _process = process;
+            _port = port;
+        }
+
+        public string InstanceId => "peer";
+        public bool SameProcess => false;
+
+        public static async Task<PeerTarget> StartAsync(string folder, bool onCuda, int kvBlocks, int maxContext, int stageBlocks)
+        {
+            var process = Process.Start(new ProcessStartInfo("dotnet", [typeof(MigrationBenchmark).Assembly.Location, "migration-peer", "--model", folder,
+                "--device", onCuda ? "cuda" : "cpu", "--kv-blocks", kvBlocks.ToString(CultureInfo.InvariantCulture),
+                "--max-context", maxContext.ToString(CultureInfo.InvariantCulture), "--stage-blocks", stageBlocks.ToString(CultureInfo.InvariantCulture)])
+            {
+                RedirectStandardInput = true, RedirectStandardOutput = true,
+            })!;
+            string? line;
+            while ((line = await process.StandardOutput.ReadLineAsync()) is not null && !line.StartsWith("ready ", StringComparison.Ordinal))
+            {
+            }
+            if (line is null)
+                throw new InvalidOperationException("the destination process ended before it was ready");
+            return new PeerTarget(process, int.Parse(line[6..], CultureInfo.InvariantCulture));
+        }
+
+        private async Task<string> AskAsync(string command)
+        {
+            await _gate.WaitAsync();
+            try
+            {
+                await _process.StandardInput.WriteLineAsync(command);
+                await _process.StandardInput.FlushAsync();
+                return await _process.StandardOutput.ReadLineAsync() ?? throw new IOException("the destination process ended");
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        public async Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken)
+        {
+            var answer = await AskAsync($"begin {blocks} {JsonSerializer.Serialize(request)}");
+            if (answer != "ok")
+                throw new MigrationRefusedException(answer);
+            if (_sender is not null)
+                await _sender.DisposeAsync();
+            _sender = await KvStreamSender.ConnectAsync("127.0.0.1", _port, cancellationToken);
+        }
+
+        public async Task SendAsync(KvPart part, CancellationToken cancellationToken)
+        {
+            if (await _sender!.SendOneAsync(part, cancellationToken) is { } refusal)
+                throw new MigrationRefusedException(refusal);
+        }
+
+        public async Task<string> CommitAsync(KvPart last, CancellationToken cancellationToken)
+        {
+            await SendAsync(last, cancellationToken);
+            return "peer";
+        }
+
+        public async Task<bool> HoldsAsync(string requestId, CancellationToken cancellationToken) => await AskAsync($"holds {requestId}") == "true";
+
+        public Task CancelAsync(string requestId) => AskAsync($"cancel {requestId}");
+
+        public Task AbortAsync(string requestId) => AskAsync($"abort {requestId}");
+
+        public async Task<long> FirstTokenAsync(string requestId) => long.Parse(await AskAsync($"first {requestId}"), CultureInfo.InvariantCulture);
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_sender is not null)
+                await _sender.DisposeAsync();
+            try
+            {
+                await _process.StandardInput.WriteLineAsync("quit");
+                await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            }
+            catch (Exception)
+            {
+                _process.Kill();
+            }
+            _process.Dispose();
+            _gate.Dispose();
+        }
+    }
+
+    /// <summary>Every chunk's arrival time (a monotonic timestamp, the same clock in every process) and the instance that sent it.</summary>
+    private sealed class TimingSink : ITokenSink
+    {
+        private readonly ConcurrentDictionary<string, ConcurrentQueue<(long At, string Instance)>> _chunks = new(StringComparer.Ordinal);
+
+        public Task OnTokensAsync(TokenBatch batch)
+        {
+            var now = Stopwatch.GetTimestamp();
+            foreach (var chunk in batch.Chunks)
+            {
+                if (chunk.Error is not null)
+                    Console.Error.WriteLine($"request {chunk.RequestId} failed: {chunk.Error}");
+                if (chunk.TokenIds.Length > 0)
+                    _chunks.GetOrAdd(chunk.RequestId, _ => new()).Enqueue((now, batch.InstanceId));
+            }
+            return Task.CompletedTask;
+        }
+
+        public Task OnMovedAsync(RequestMove move) => Task.CompletedTask;
+
+        public IReadOnlyList<(long At, string Instance)> Of(string requestId) =>
+            _chunks.TryGetValue(requestId, out var queue) ? [.. queue] : [];
+
+        public async Task WaitForTokensAsync(string requestId, int count, TimeSpan timeout)
+        {
+            var watch = Stopwatch.StartNew();
+            while (Of(requestId).Count < count)
+            {
+                if (watch.Elapsed > timeout)
+                    throw new TimeoutException($"request {requestId} produced {Of(requestId).Count} tokens in {timeout}");
+                await Task.Delay(10);
+            }
+        }
+    }
+}
