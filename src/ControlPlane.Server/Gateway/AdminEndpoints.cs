@@ -80,7 +80,8 @@ public static class AdminEndpoints
         var instances = (await grains.GetGrain<ISchedulerGrain>(model).GetInstancesAsync(cancellationToken)).Select(i => i.InstanceId).ToHashSet(StringComparer.Ordinal);
         if (string.IsNullOrEmpty(source) || !instances.Contains(source))
             return Invalid("source", $"'{source}' is not an instance of '{model}'.");
-        if (string.IsNullOrEmpty(destination) || !instances.Contains(destination) || destination == source)
+        // A destination the scheduler no longer lists (its pod just died) is still tried: the migration says why it failed.
+        if (string.IsNullOrEmpty(destination) || destination == source || !(instances.Contains(destination) || destination.Contains($"/{model}/", StringComparison.Ordinal)))
             return Invalid("destination", $"'{destination}' is not another instance of '{model}'.");
         var result = await grains.GetGrain<IInstanceGrain>(source).MigrateOutAsync(destination, "balance", string.IsNullOrEmpty(request) ? null : request, cancellationToken);
         return Results.Json(new
