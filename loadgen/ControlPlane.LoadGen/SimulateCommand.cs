@@ -41,13 +41,15 @@ public static class SimulateCommand
             DefaultValueFactory = _ => "off",
         };
         migration.AcceptOnlyFromAmong("off", "on", "both");
+        var sourceAbove = new Option<double>("--migration-source-above") { Description = "Migration: virtual usage at which an instance sheds requests", DefaultValueFactory = _ => new MigrationConfig().SourceAbove };
+        var destinationBelow = new Option<double>("--migration-destination-below") { Description = "Migration: virtual usage at or below which an instance takes them", DefaultValueFactory = _ => new MigrationConfig().DestinationBelow };
         var kvBlocks = new Option<int?>("--kv-blocks")
         {
             Description = "Override the profile's KV blocks per instance (a memory-bound regime: a smaller GPU, a bigger model, longer contexts)",
         };
         var command = new Command("simulate", "Simulate a cluster on a trace in virtual time with the production policies; compare policies side by side")
         {
-            trace, format, instances, profile, policies, queueLimit, loads, speedup, rate, maxRequests, duration, sloTtft, sloTpot, output, seed, migration, kvBlocks,
+            trace, format, instances, profile, policies, queueLimit, loads, speedup, rate, maxRequests, duration, sloTtft, sloTpot, output, seed, migration, kvBlocks, sourceAbove, destinationBelow,
         };
         command.SetAction(parse =>
         {
@@ -107,7 +109,13 @@ public static class SimulateCommand
                 foreach (var (policy, migrating) in names.SelectMany(n => modes.Select(m => (n, m))))
                 {
                     var (records, result) = SimulationRun.Run(shaped, count, perf, new DispatchConfig { Policy = policy, QueueLimit = parse.GetValue(queueLimit) }, seedValue,
-                        migrating ? new MigrationSimulationConfig { Planner = new MigrationConfig { MaxConcurrent = Math.Max(1, count / 2) } } : null);
+                        migrating ? new MigrationSimulationConfig
+                        {
+                            Planner = new MigrationConfig
+                            {
+                                MaxConcurrent = Math.Max(1, count / 2), SourceAbove = parse.GetValue(sourceAbove), DestinationBelow = parse.GetValue(destinationBelow),
+                            },
+                        } : null);
                     var label = migrating ? policy + "+migration" : policy;
                     var moved = result.Migration is { } m ? m.Committed : 0;
                     var stop = result.Migration is { StopMs.Count: > 0 } ms ? ms.StopMs.Order().ElementAt((int)Math.Ceiling(0.99 * ms.StopMs.Count) - 1) : double.NaN;
