@@ -41,6 +41,11 @@ public sealed class WorkerConfigurationTests : ApiServerTest
         var worker = pod["containers"]![0]!;
         Assert.Equal("metadata.name", worker["env"]!.AsArray().Single(e => e!["name"]!.GetValue<string>() == "POD_NAME")!["valueFrom"]!["fieldRef"]!["fieldPath"]!.GetValue<string>());
         Assert.Equal("/admin/drain", worker["lifecycle"]!["preStop"]!["httpGet"]!["path"]!.GetValue<string>());
+        // Migrations stream KV blocks to the worker's KV endpoint: the port it listens on is the one the pod declares.
+        var kvPort = worker["ports"]!.AsArray().Single(p => p!["name"]!.GetValue<string>() == "kv")!["containerPort"]!.GetValue<int>();
+        Assert.Equal(kvPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            worker["env"]!.AsArray().Single(e => e!["name"]!.GetValue<string>() == "ControlPlane__Worker__KvPort")!["value"]!.GetValue<string>());
+        Assert.Equal("status.podIP", worker["env"]!.AsArray().Single(e => e!["name"]!.GetValue<string>() == "ControlPlane__Worker__KvHost")!["valueFrom"]!["fieldRef"]!["fieldPath"]!.GetValue<string>());
         Assert.Equal(90, pod["terminationGracePeriodSeconds"]!.GetValue<long>());
         var before = Hash();
 

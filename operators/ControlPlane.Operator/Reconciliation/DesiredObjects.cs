@@ -11,6 +11,9 @@ public static class DesiredObjects
 
     public static string Name(ModelService ms, string pool) => $"{ms.Metadata.Name}-{pool}";
 
+    /// <summary>The workers' KV data endpoint port (live migration streams KV blocks to it).</summary>
+    public const int KvPort = 9000;
+
     public static string Selector(ModelService ms) => $"{ModelLabel}={ms.Metadata.Name}";
 
     public static Dictionary<string, string> Labels(ModelService ms, string pool) => new()
@@ -67,12 +70,15 @@ public static class DesiredObjects
                                 new V1EnvVar { Name = "ORLEANS_SERVICE_ID", Value = cluster.ClusterId },
                                 new V1EnvVar { Name = "ORLEANS_CLUSTER_ID", Value = cluster.ClusterId },
                                 new V1EnvVar { Name = "ASPNETCORE_URLS", Value = "http://+:8080" },
+                                // The KV data endpoint (migrations into this worker's engines), at the pod's IP: the "kv" port.
+                                new V1EnvVar { Name = "ControlPlane__Worker__KvPort", Value = KvPort.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                                new V1EnvVar { Name = "ControlPlane__Worker__KvHost", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "status.podIP" } } },
                             ],
                             Ports =
                             [
                                 new V1ContainerPort { Name = "http", ContainerPort = 8080 },
                                 new V1ContainerPort { Name = "silo", ContainerPort = 11111 },
-                                new V1ContainerPort { Name = "kv", ContainerPort = 9000 },
+                                new V1ContainerPort { Name = "kv", ContainerPort = KvPort },
                             ],
                             ReadinessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/readyz", Port = "http" }, PeriodSeconds = 5 },
                             LivenessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/healthz", Port = "http" }, PeriodSeconds = 10 },
@@ -142,7 +148,7 @@ public static class DesiredObjects
         ApiVersion = "v1",
         Kind = "Service",
         Metadata = new V1ObjectMeta { Name = Name(ms, pool), NamespaceProperty = ms.Metadata.NamespaceProperty, Labels = Labels(ms, pool), OwnerReferences = [Owner(ms)] },
-        Spec = new V1ServiceSpec { ClusterIP = "None", Selector = Labels(ms, pool), Ports = [new V1ServicePort { Name = "kv", Port = 9000 }] },
+        Spec = new V1ServiceSpec { ClusterIP = "None", Selector = Labels(ms, pool), Ports = [new V1ServicePort { Name = "kv", Port = KvPort }] },
     };
 
     public static V1PodDisruptionBudget DisruptionBudget(ModelService ms, string pool) => new()
