@@ -114,6 +114,9 @@ public sealed partial class EngineRunner
                 _moved[id] = (target.InstanceId, _time.GetTimestamp());
                 _tracked.Remove(id, out var t);
                 _engine.Abort(id);
+                // The source records the move, after its Migrating on the same chain: the request grain sees them in order.
+                if (t is not null)
+                    WritePhase(t, id, RequestPhase.Decoding, target.InstanceId);
                 return t;
             });
             if (tracked is null)
@@ -234,8 +237,7 @@ public sealed partial class EngineRunner
             NextSequence = resume.NextOutputSequence,
             MigratedInAt = _time.GetTimestamp(),
         };
-        _tracked[id] = tracked;
-        WritePhase(tracked, id, RequestPhase.Decoding, Descriptor.InstanceId);
+        _tracked[id] = tracked; // decoding already: its source records the move (see MigrateOutAsync)
         return true;
     });
 

@@ -60,6 +60,11 @@ public sealed class InProcessMigrationTests : IAsyncLifetime
         await stream.ReadToEndAsync();
         Assert.Equal(baseline.Text, stream.Text.ToString());
         Assert.Equal(baseline.Finish, stream.Finish);
+        // The request grain records the migrating phase and both instances.
+        var status = await _host.StatusAsync(stream.Id!, ControlPlane.Requests.RequestPhase.Finished);
+        Assert.Equal(ControlPlane.Requests.RequestPhase.Finished, status.Phase);
+        Assert.Contains(ControlPlane.Requests.RequestPhase.Migrating, status.History);
+        Assert.Equal([source.Descriptor.InstanceId, destination.Descriptor.InstanceId], status.Instances);
         await WaitIdleAsync();
     }
 
