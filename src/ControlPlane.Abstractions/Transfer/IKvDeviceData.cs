@@ -10,4 +10,7 @@ public interface IKvDeviceData : IDisposable
     string Device { get; }
 
     long Bytes { get; }
+
+    /// <summary>Copies the data to host memory, in the host payload's layout: for a peer in another process, off the engine's loop.</summary>
+    byte[] ToArray();
 }

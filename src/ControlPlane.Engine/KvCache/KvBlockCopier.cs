@@ -137,5 +137,12 @@ public sealed class DeviceBlocks(Tensor tensor, int blocks, int layers, int bloc
     public string Device => Tensor.device.ToString();
     public long Bytes => Tensor.NumberOfElements * Tensor.ElementSize;
 
+    /// <summary>To host memory (any thread: the copy follows the gather on the device's default stream).</summary>
+    public byte[] ToArray()
+    {
+        using var host = Tensor.cpu();
+        return host.bytes.ToArray();
+    }
+
     public void Dispose() => Tensor.Dispose();
 }

@@ -75,11 +75,11 @@ public sealed partial class EngineRunner
                     var part = await OnLoop(() =>
                     {
                         CheckMigrating(id, pick.Preemptions);
-                        return _engine.ExportStable(id, from, Math.Min(Migration.StageBlocks, upTo - from), target.SameProcess);
+                        return _engine.ExportStable(id, from, Math.Min(Migration.StageBlocks, upTo - from), onDevice: true);
                     });
                     if (part is null)
                         break;
-                    await target.SendAsync(part, timeout.Token);
+                    await target.SendAsync(await ForTargetAsync(part, target), timeout.Token);
                     sent += part.Header.BlockCount;
                     blocks += part.Header.BlockCount;
                     bytes += part.Header.PayloadBytes;
@@ -92,8 +92,9 @@ public sealed partial class EngineRunner
                 suspendedAt = _time.GetTimestamp();
                 if (!_engine.Suspend(id))
                     throw new MigrationEndedException("the request left the running batch");
-                return _engine.ExportKv(id, new KvBlockRange(sent, -1), target.SameProcess);
+                return _engine.ExportKv(id, new KvBlockRange(sent, -1), onDevice: true);
             });
+            last = await ForTargetAsync(last, target);
             blocks += last.Header.BlockCount;
             bytes += last.Header.PayloadBytes;
             string silo;
@@ -311,6 +312,25 @@ public sealed partial class EngineRunner
         if (probe.Preemptions != preemptions || !(probe.Running || probe.Suspended))
             throw new MigrationEndedException("the request was preempted");
         return probe;
+    }
+
+    /// <summary>
+    /// Parts are taken on the device (a gather between two steps: cheap for the loop); for a peer in another process
+    /// the copy to host memory runs here, off the loop, so the source's other requests do not wait for it.
+    /// </summary>
+    private static async Task<KvPart> ForTargetAsync(KvPart part, IMigrationTarget target)
+    {
+        if (target.SameProcess || part.DeviceData is not { } device)
+            return part;
+        try
+        {
+            var payload = await Task.Run(device.ToArray);
+            return new KvPart(part.Header, payload);
+        }
+        finally
+        {
+            device.Dispose();
+        }
     }
 
     private static async Task<bool> HoldsAsync(IMigrationTarget target, string requestId)

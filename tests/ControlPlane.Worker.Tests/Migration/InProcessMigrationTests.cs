@@ -22,6 +22,10 @@ public sealed class InProcessMigrationTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // On two cores the engine's loop and libtorch's threads can starve the test's reader for a second, long enough
+        // for a whole stream to finish unread: one libtorch thread, and pool threads at hand.
+        TorchSharp.torch.set_num_threads(1);
+        ThreadPool.SetMinThreads(Math.Max(8, Environment.ProcessorCount), 8);
         _host = await GatewayHost.StartAsync(new Dictionary<string, string?>
         {
             ["ControlPlane:Models:0:Instances"] = "1",
@@ -196,7 +200,10 @@ public sealed class InProcessMigrationTests : IAsyncLifetime
             if (await r.HoldsAsync(stream.Id!))
                 return (r, runners.Single(x => x != r));
         }
-        throw new InvalidOperationException($"no engine holds request {stream.Id} after {stream.Chunks} chunks; finish {stream.Finish}; "
+        var chunks = stream.Chunks;
+        var holders = string.Join(", ", runners.Select(r => $"{r.Descriptor.InstanceId} active={r.ActiveRequests} health={r.Health}"));
+        await stream.ReadToEndAsync();
+        throw new InvalidOperationException($"no engine holds request {stream.Id} after {chunks} chunks ({holders}); the stream went on to {stream.Chunks} chunks, finish {stream.Finish}; "
             + string.Join(", ", runners.Select(r => $"{r.Descriptor.InstanceId} active={r.ActiveRequests} health={r.Health}")));
     }
 
