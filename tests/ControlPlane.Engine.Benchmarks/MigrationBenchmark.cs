@@ -29,6 +29,7 @@ internal static class MigrationBenchmark
 {
     private const string Model = "m";
     private static int _vocabulary = 1000;
+    private static int _runs;
 
     public static async Task RunAsync(Dictionary<string, string> options)
     {
@@ -58,6 +59,14 @@ internal static class MigrationBenchmark
                 await MeasureAsync("warm-up", source, new TimedTarget(new LocalMigrationTarget(local, "local")), 1024, background, sink, null);
                 foreach (var context in contexts)
                     rows.Add(await MeasureAsync("one process (device to device)", source, new TimedTarget(new LocalMigrationTarget(local, "local")), context, background, sink, null));
+            }
+            if (modes.Contains("local-host"))
+            {
+                // The same two engines, but the parts go through host memory as they would to another process: splits
+                // what the device-to-device parts cost from what sharing one process and device costs.
+                await MeasureAsync("warm-up", source, new TimedTarget(new LocalMigrationTarget(local, "local"), hostParts: true), 1024, background, sink, null);
+                foreach (var context in contexts)
+                    rows.Add(await MeasureAsync("one process (host memory)", source, new TimedTarget(new LocalMigrationTarget(local, "local"), hostParts: true), context, background, sink, null));
             }
             if (modes.Contains("peer"))
             {
@@ -90,11 +99,11 @@ internal static class MigrationBenchmark
         double OthersBeforeMs, double OthersDuringMs, string Outcome);
 
     /// <summary>A target that times its commit (the destination taking in the last part), to split the stop.</summary>
-    private sealed class TimedTarget(IMigrationTarget inner) : IMigrationTarget
+    private sealed class TimedTarget(IMigrationTarget inner, bool hostParts = false) : IMigrationTarget
     {
         public double CommitMs { get; private set; }
         public string InstanceId => inner.InstanceId;
-        public bool SameProcess => inner.SameProcess;
+        public bool SameProcess => inner.SameProcess && !hostParts;
         public Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken) => inner.BeginAsync(request, sink, blocks, cancellationToken);
         public Task SendAsync(KvPart part, CancellationToken cancellationToken) => inner.SendAsync(part, cancellationToken);
 
@@ -114,7 +123,7 @@ internal static class MigrationBenchmark
 
     private static async Task<Row> MeasureAsync(string path, EngineRunner source, IMigrationTarget target, int context, int background, TimingSink sink, PeerTarget? peer)
     {
-        var tag = $"{(peer is null ? "l" : "p")}{context}";
+        var tag = $"m{Interlocked.Increment(ref _runs)}-{context}";
         var others = Enumerable.Range(0, background).Select(i => Spec($"{tag}-bg{i}", 1024, 3000, i + 100)).ToArray();
         foreach (var spec in others)
             source.Admit(spec, sink);

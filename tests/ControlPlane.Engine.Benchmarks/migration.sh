@@ -16,4 +16,4 @@ c['max_position_embeddings'] = 40960
 json.dump(c, open(p, 'w'))
 PY
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv | tee $OUT/gpu.csv
-timeout 560 dotnet .gpu/app/ControlPlane.Engine.Benchmarks.dll migration --model /tmp/l8b --device cuda ${MIGRATION_ARGS:-} --out $OUT/migration.json 2>&1 | tee $OUT/migration.md | grep -v '^\s*at '
+timeout 560 dotnet .gpu/app/ControlPlane.Engine.Benchmarks.dll migration --model /tmp/l8b --device cuda ${MIGRATION_ARGS:---modes local,local-host,peer} --out $OUT/migration.json 2>&1 | tee $OUT/migration.md | grep -v '^\s*at '
