@@ -44,9 +44,6 @@ public partial class EngineCore : IEngine
 
     public EngineDescriptor Descriptor { get; }
     public bool HasWork => Scheduler.HasWork;
-
-    /// <summary>Requests importing blocks for a migration or handoff, not running yet.</summary>
-    public int Importing => _imports.Count;
     public KvBlockPool Pool { get; }
     public StepScheduler Scheduler { get; }
 

@@ -38,6 +38,19 @@ internal sealed class CoreHarness
         return [.. Enumerable.Range(0, length).Select(_ => random.Next(0, FakeStepRunner.Vocabulary))];
     }
 
+    /// <summary>A part as it comes out of a stream: written in the transfer format and read back.</summary>
+    public static ControlPlane.Transfer.KvPart RoundTrip(ControlPlane.Transfer.KvPart part) =>
+        ControlPlane.Engine.Core.Transfer.KvTransferFormat.Read(new MemoryStream(ControlPlane.Engine.Core.Transfer.KvTransferFormat.ToArray(part)));
+
+    /// <summary>The request run alone to its end on a fresh engine: what a run that never moved produces.</summary>
+    public static CoreHarness RunAlone(RequestSpec request)
+    {
+        var whole = new CoreHarness();
+        whole.Engine.Add(request);
+        whole.RunToEnd();
+        return whole;
+    }
+
     public EngineStepResult Step()
     {
         var result = Engine.ComputeStep();

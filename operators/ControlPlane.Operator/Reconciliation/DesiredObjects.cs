@@ -11,6 +11,10 @@ public static class DesiredObjects
 
     public static string Name(ModelService ms, string pool) => $"{ms.Metadata.Name}-{pool}";
 
+    /// <summary>The pods of a pool's StatefulSet with ordinals <paramref name="from"/> to <paramref name="from"/> + <paramref name="count"/> - 1.</summary>
+    public static string[] PodNames(ModelService ms, string pool, int from, int count) =>
+        [.. Enumerable.Range(from, Math.Max(0, count)).Select(i => $"{Name(ms, pool)}-{i}")];
+
     /// <summary>The workers' KV data endpoint port (live migration streams KV blocks to it).</summary>
     public const int KvPort = 9000;
 

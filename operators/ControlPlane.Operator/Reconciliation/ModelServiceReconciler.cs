@@ -44,7 +44,7 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
                 foreach (var (pool, _) in ms.Spec.Pools.All())
                 {
                     var set = await Try(() => client.AppsV1.ReadNamespacedStatefulSetAsync(DesiredObjects.Name(ms, pool), @namespace, cancellationToken: cancellationToken));
-                    pods.AddRange(Enumerable.Range(0, set?.Spec.Replicas ?? 0).Select(i => $"{DesiredObjects.Name(ms, pool)}-{i}"));
+                    pods.AddRange(DesiredObjects.PodNames(ms, pool, 0, set?.Spec.Replicas ?? 0));
                 }
                 var left = pods.Count == 0 ? 0 : await drain.DrainAsync(@namespace, ms.Spec.Model.ServedName ?? name, pods, cancellationToken);
                 var since = ms.Metadata.DeletionTimestamp.Value;
@@ -119,7 +119,7 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
         if (scalingIn && existing.Spec.Replicas <= replicas)
         {
             // The scale-in was undone before its pods went: they take requests again.
-            var drained = Enumerable.Range(0, existing.Spec.Replicas ?? 0).Select(i => $"{DesiredObjects.Name(ms, pool)}-{i}").ToArray();
+            var drained = DesiredObjects.PodNames(ms, pool, 0, existing.Spec.Replicas ?? 0);
             await drain.ResumeAsync(ns, drained, cancellationToken);
             await EventAsync(ms, "ScaleInCancelled", $"pool {pool}: keeps {existing.Spec.Replicas} replicas", cancellationToken);
         }
@@ -140,7 +140,7 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
     private async Task<bool> ScaleInDrainedAsync(ModelService ms, string pool, V1StatefulSet existing, int replicas, CancellationToken cancellationToken)
     {
         var name = DesiredObjects.Name(ms, pool);
-        var pods = Enumerable.Range(replicas, existing.Spec.Replicas!.Value - replicas).Select(i => $"{name}-{i}").ToArray();
+        var pods = DesiredObjects.PodNames(ms, pool, replicas, existing.Spec.Replicas!.Value - replicas);
         var left = await drain.DrainAsync(ms.Metadata.NamespaceProperty, ms.Spec.Model.ServedName ?? ms.Metadata.Name, pods, cancellationToken);
         var annotations = existing.Metadata.Annotations ?? new Dictionary<string, string>();
         if (!annotations.TryGetValue(ScaleInSinceAnnotation, out var recorded) || !DateTime.TryParse(recorded, System.Globalization.CultureInfo.InvariantCulture,

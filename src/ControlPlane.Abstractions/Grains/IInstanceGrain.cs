@@ -34,7 +34,6 @@ public interface IInstanceGrain : IGrainWithStringKey
     [Alias("Resume")]
     Task ResumeAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Sets the GPU's power cap in watts, or lifts it (null); false when the instance has no actuator.</summary>
     /// <summary>
     /// Moves one running request (<paramref name="requestId"/>, or one this instance picks) to <paramref name="destination"/>
     /// while it decodes: staged copies, a short stop, a commit. Returns when it committed or went on here.
@@ -57,6 +56,7 @@ public interface IInstanceGrain : IGrainWithStringKey
     [Alias("Holds")]
     Task<bool> HoldsAsync(string requestId, CancellationToken cancellationToken = default);
 
+    /// <summary>Sets the GPU's power cap in watts, or lifts it (null); false when the instance has no actuator.</summary>
     [Alias("SetPowerCap")]
     Task<bool> SetPowerCapAsync(double? watts, CancellationToken cancellationToken = default);
 }

@@ -14,14 +14,7 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
         if (blocks.Count == 0)
             return [];
         using var scope = NewDisposeScope();
-        var slots = SlotsOf(blocks);
-        var parts = new List<Tensor>();
-        for (var l = 0; l < cache.Keys.Count; l++)
-        {
-            parts.Add(cache.Keys[l].index_select(0, slots));
-            parts.Add(cache.Values[l].index_select(0, slots));
-        }
-        using var gathered = cat(parts, 0);
+        var gathered = GatherRows(blocks);
         var staging = Staging(gathered.shape[0]);
         staging.copy_(gathered); // into pinned host memory: the copy engine's full rate, not a pageable bounce
         return staging.bytes.ToArray();
@@ -34,16 +27,9 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
     public DeviceBlocks Gather(IReadOnlyList<int> blocks)
     {
         using var scope = NewDisposeScope();
-        var slots = SlotsOf(blocks);
-        var parts = new List<Tensor>(2 * cache.Keys.Count);
-        for (var l = 0; l < cache.Keys.Count; l++)
-        {
-            parts.Add(cache.Keys[l].index_select(0, slots));
-            parts.Add(cache.Values[l].index_select(0, slots));
-        }
-        var gathered = cat(parts, 0);
+        var gathered = GatherRows(blocks);
         gathered.DetachFromDisposeScope();
-        return new DeviceBlocks(gathered, blocks.Count, cache.Keys.Count, cache.BlockSize);
+        return new DeviceBlocks(gathered, cache.Keys.Count, cache.BlockSize);
     }
 
     /// <summary>Writes blocks gathered by a peer's <see cref="Gather"/>; false when they are of another device, type or shape.</summary>
@@ -55,12 +41,7 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
             || data.BlockSize != cache.BlockSize || tensor.shape[0] != 2L * cache.Keys.Count * rows || tensor.shape[1] != cache.KvHeads || tensor.shape[2] != cache.HeadDim)
             return false;
         using var scope = NewDisposeScope();
-        var slots = SlotsOf(blocks);
-        for (var l = 0; l < cache.Keys.Count; l++)
-        {
-            cache.Keys[l].index_copy_(0, slots, tensor.narrow(0, 2L * l * rows, rows));
-            cache.Values[l].index_copy_(0, slots, tensor.narrow(0, (2L * l + 1) * rows, rows));
-        }
+        ScatterRows(blocks, tensor);
         return true;
     }
 
@@ -69,15 +50,33 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
         if (blocks.Count == 0)
             return;
         using var scope = NewDisposeScope();
-        var slots = SlotsOf(blocks);
-        var rows = blocks.Count * cache.BlockSize;
-        var host = Staging(2L * cache.Keys.Count * rows);
+        var host = Staging(2L * cache.Keys.Count * blocks.Count * cache.BlockSize);
         data.CopyTo(host.bytes);
-        var device = host.to(cache.Keys[0].device);
+        ScatterRows(blocks, host.to(cache.Keys[0].device));
+    }
+
+    /// <summary>Every layer's keys then values of the blocks' slots, stacked in one device tensor (in the caller's dispose scope).</summary>
+    private Tensor GatherRows(IReadOnlyList<int> blocks)
+    {
+        var slots = SlotsOf(blocks);
+        var parts = new List<Tensor>(2 * cache.Keys.Count);
         for (var l = 0; l < cache.Keys.Count; l++)
         {
-            cache.Keys[l].index_copy_(0, slots, device.narrow(0, 2L * l * rows, rows));
-            cache.Values[l].index_copy_(0, slots, device.narrow(0, (2L * l + 1) * rows, rows));
+            parts.Add(cache.Keys[l].index_select(0, slots));
+            parts.Add(cache.Values[l].index_select(0, slots));
+        }
+        return cat(parts, 0);
+    }
+
+    /// <summary>Writes rows laid out as <see cref="GatherRows"/> makes them, on the cache's device, into the blocks' slots.</summary>
+    private void ScatterRows(IReadOnlyList<int> blocks, Tensor rowsOnDevice)
+    {
+        var slots = SlotsOf(blocks);
+        var rows = (long)blocks.Count * cache.BlockSize;
+        for (var l = 0; l < cache.Keys.Count; l++)
+        {
+            cache.Keys[l].index_copy_(0, slots, rowsOnDevice.narrow(0, 2L * l * rows, rows));
+            cache.Values[l].index_copy_(0, slots, rowsOnDevice.narrow(0, (2L * l + 1) * rows, rows));
         }
     }
 
@@ -128,10 +127,9 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
 }
 
 /// <summary>Blocks gathered on the device by <see cref="KvBlockCopier.Gather"/>, for a peer cache in this process.</summary>
-public sealed class DeviceBlocks(Tensor tensor, int blocks, int layers, int blockSize) : ControlPlane.Transfer.IKvDeviceData
+public sealed class DeviceBlocks(Tensor tensor, int layers, int blockSize) : ControlPlane.Transfer.IKvDeviceData
 {
     public Tensor Tensor { get; } = tensor;
-    public int Blocks { get; } = blocks;
     public int Layers { get; } = layers;
     public int BlockSize { get; } = blockSize;
     public string Device => Tensor.device.ToString();

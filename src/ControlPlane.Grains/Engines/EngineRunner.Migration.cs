@@ -26,12 +26,8 @@ public sealed partial class EngineRunner
 
     private readonly ConcurrentDictionary<string, Incoming> _incoming = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string InstanceId, long At)> _moved = new(StringComparer.Ordinal);
-    private int _migrationsOut;
 
     public MigrationConfig Migration { get; init; } = new();
-
-    /// <summary>Migrations out of this instance under way.</summary>
-    public int MigrationsOut => Volatile.Read(ref _migrationsOut);
 
     /// <summary>Requests expected by migration that have not committed yet.</summary>
     public int MigrationsIn => _incoming.Count;
@@ -52,7 +48,6 @@ public sealed partial class EngineRunner
         var pick = await OnLoop(() => PickForMigration(requestId, reason));
         if (pick is null)
             return MigrationResult.Nothing;
-        Interlocked.Increment(ref _migrationsOut);
         var id = pick.Spec.RequestId;
         long bytes = 0;
         int blocks = 0, stages = 0;
@@ -180,10 +175,6 @@ public sealed partial class EngineRunner
             };
             MigrationMetrics.Record(Descriptor.Model, reason, result);
             return result;
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _migrationsOut);
         }
     }
 

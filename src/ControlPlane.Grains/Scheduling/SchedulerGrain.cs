@@ -18,14 +18,13 @@ public sealed partial class SchedulerGrain(TimeProvider time, IOptions<Migration
     private readonly MigrationPlanner _planner = new(migration.Value);
     private readonly Dictionary<long, MigrationInFlight> _migrations = [];
     private long _migrationKeys;
-    private IGrainTimer? _planTimer;
 
     /// <summary>Plans migrations every <see cref="MigrationConfig.Period"/> while migration is on.</summary>
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (migration.Value.Enabled)
         {
-            _planTimer = this.RegisterGrainTimer(PlanMigrationsAsync, new GrainTimerCreationOptions
+            this.RegisterGrainTimer(PlanMigrationsAsync, new GrainTimerCreationOptions
             {
                 DueTime = migration.Value.Period,
                 Period = migration.Value.Period,
@@ -43,8 +42,7 @@ public sealed partial class SchedulerGrain(TimeProvider time, IOptions<Migration
     private Task PlanMigrationsAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var fresh = _loads.Values.Where(l => now - l.ReportedAt <= StaleAfter).ToArray();
-        foreach (var order in _planner.Plan(fresh, _migrations.Values, now))
+        foreach (var order in _planner.Plan(FreshLoads(now), _migrations.Values, now))
         {
             var key = ++_migrationKeys;
             _migrations[key] = new MigrationInFlight(order.Source, order.Destination, order.Reason, now);
@@ -125,12 +123,15 @@ public sealed partial class SchedulerGrain(TimeProvider time, IOptions<Migration
         var now = time.GetUtcNow();
         if (_dirty || now - _snapshot.TakenAt > StaleAfter)
         {
-            var fresh = _loads.Values.Where(l => now - l.ReportedAt <= StaleAfter).OrderBy(l => l.InstanceId, StringComparer.Ordinal).ToArray();
-            _snapshot = new LoadSnapshot(++_version, now, fresh);
+            _snapshot = new LoadSnapshot(++_version, now, FreshLoads(now));
             _dirty = false;
         }
         return Task.FromResult(_snapshot);
     }
+
+    /// <summary>The loads reported within <see cref="StaleAfter"/>, by instance id: what snapshots and the planner see.</summary>
+    private InstanceLoad[] FreshLoads(DateTimeOffset now) =>
+        [.. _loads.Values.Where(l => now - l.ReportedAt <= StaleAfter).OrderBy(l => l.InstanceId, StringComparer.Ordinal)];
 
     public Task<IReadOnlyList<InstanceDescriptor>> GetInstancesAsync(CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyList<InstanceDescriptor>>([.. _instances.Values.OrderBy(i => i.InstanceId, StringComparer.Ordinal)]);

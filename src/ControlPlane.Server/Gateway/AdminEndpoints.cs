@@ -79,10 +79,10 @@ public static class AdminEndpoints
             return ModelNotFound(model);
         var instances = (await grains.GetGrain<ISchedulerGrain>(model).GetInstancesAsync(cancellationToken)).Select(i => i.InstanceId).ToHashSet(StringComparer.Ordinal);
         if (string.IsNullOrEmpty(source) || !instances.Contains(source))
-            return Invalid("source", $"'{source}' is not an instance of '{model}'.");
+            return ApiError.Invalid("source", $"'{source}' is not an instance of '{model}'.").ToResult();
         // A destination the scheduler no longer lists (its pod just died) is still tried: the migration says why it failed.
         if (string.IsNullOrEmpty(destination) || destination == source || !(instances.Contains(destination) || destination.Contains($"/{model}/", StringComparison.Ordinal)))
-            return Invalid("destination", $"'{destination}' is not another instance of '{model}'.");
+            return ApiError.Invalid("destination", $"'{destination}' is not another instance of '{model}'.").ToResult();
         var result = await grains.GetGrain<IInstanceGrain>(source).MigrateOutAsync(destination, "balance", string.IsNullOrEmpty(request) ? null : request, cancellationToken);
         return Results.Json(new
         {
@@ -98,9 +98,6 @@ public static class AdminEndpoints
             error = result.Error,
         });
     }
-
-    private static IResult Invalid(string param, string message) =>
-        Results.Json(new { error = new { message, type = "invalid_request_error", param, code = (string?)null } }, statusCode: StatusCodes.Status400BadRequest);
 
     /// <summary>Drains each instance; one on a silo that is gone is reported, not fatal to the rest.</summary>
     private static async Task<IResult> DrainAsync(IEnumerable<string> instanceIds, IGrainFactory grains, object subject, CancellationToken cancellationToken)

@@ -20,6 +20,10 @@ public sealed record ApiError(int Status, string Message, string Type, string? P
     public static ApiError Server(string message) =>
         new(StatusCodes.Status500InternalServerError, message, "server_error", null, null);
 
+    /// <summary>The error as a minimal-API result (the same body as <see cref="WriteBody"/>).</summary>
+    public IResult ToResult() =>
+        Results.Json(new { error = new { message = Message, type = Type, param = Param, code = Code } }, statusCode: Status);
+
     public void WriteBody(Utf8JsonWriter json)
     {
         json.WriteStartObject();

@@ -39,16 +39,12 @@ public sealed class RunningRequest(
         Silo = silo;
         Resumes++;
     }
-    /// <summary>How many times the request migrated while it ran.</summary>
-    public int Migrations { get; private set; }
-
     /// <summary>A migration committed: cancels go to <paramref name="instanceId"/>, and a loss of <paramref name="silo"/> resumes the request.</summary>
     public void MigratedTo(string instanceId, string silo)
     {
         InstanceId = instanceId;
         if (silo.Length > 0)
             Silo = silo;
-        Migrations++;
         metrics.Migrated(Spec.Model);
     }
 

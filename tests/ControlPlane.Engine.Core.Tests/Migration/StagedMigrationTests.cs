@@ -1,4 +1,3 @@
-using ControlPlane.Engine.Core.Transfer;
 using ControlPlane.Transfer;
 
 namespace ControlPlane.Engine.Core.Tests.Migration;
@@ -6,15 +5,11 @@ namespace ControlPlane.Engine.Core.Tests.Migration;
 /// <summary>The engine's half of live migration: staged parts while decoding goes on, a suspend, the last part, release or resume.</summary>
 public class StagedMigrationTests
 {
-    private static KvPart RoundTrip(KvPart part) => KvTransferFormat.Read(new MemoryStream(KvTransferFormat.ToArray(part)));
-
     [Fact]
     public void StagedCopyWhileDecoding_ThenStop_ContinuesExactlyOnTheDestination()
     {
         var request = CoreHarness.Request("m", 13, 60, temperature: 1, samplingSeed: 5);
-        var whole = new CoreHarness();
-        whole.Engine.Add(request);
-        whole.RunToEnd();
+        var whole = CoreHarness.RunAlone(request);
 
         var source = new CoreHarness();
         var target = new CoreHarness();
@@ -26,7 +21,7 @@ public class StagedMigrationTests
         // Stages of at most 2 blocks, one between every two steps: decoding goes on, new blocks fill meanwhile.
         while (source.Engine.Probe("m") is { FullBlocks: var full } && full - sent > 1)
         {
-            var part = RoundTrip(source.Engine.ExportStable("m", sent, 2)!);
+            var part = CoreHarness.RoundTrip(source.Engine.ExportStable("m", sent, 2)!);
             Assert.Null(part.Header.Resume);
             target.Engine.ImportKv(request, part);
             Assert.False(target.Engine.HasWork);
@@ -39,7 +34,7 @@ public class StagedMigrationTests
         Assert.True(source.Engine.Suspend("m"));
         Assert.Empty(source.Step().Outputs); // suspended: no token while its last blocks move
         Assert.Equal(before, source.Tokens["m"].Count);
-        var last = RoundTrip(source.Engine.ExportKv("m", new KvBlockRange(sent, -1)));
+        var last = CoreHarness.RoundTrip(source.Engine.ExportKv("m", new KvBlockRange(sent, -1)));
         Assert.NotNull(last.Header.Resume);
         target.Engine.ImportKv(request, last);
         Assert.True(source.Engine.Abort("m"));
@@ -74,9 +69,7 @@ public class StagedMigrationTests
     public void MigrationCalledOff_UnsuspendedRequestFinishesOnTheSourceAsIfNothingHappened()
     {
         var request = CoreHarness.Request("m", 9, 40, temperature: 1, samplingSeed: 9);
-        var whole = new CoreHarness();
-        whole.Engine.Add(request);
-        whole.RunToEnd();
+        var whole = CoreHarness.RunAlone(request);
 
         var source = new CoreHarness();
         var target = new CoreHarness();

@@ -1,4 +1,3 @@
-using ControlPlane.Engine.Core.Transfer;
 using ControlPlane.Engines;
 using ControlPlane.Transfer;
 
@@ -6,7 +5,7 @@ namespace ControlPlane.Engine.Core.Tests.Transfer;
 
 public class ExportImportTests
 {
-    private static KvPart RoundTrip(KvPart part) => KvTransferFormat.Read(new MemoryStream(KvTransferFormat.ToArray(part)));
+    private static KvPart RoundTrip(KvPart part) => CoreHarness.RoundTrip(part);
 
     [Fact]
     public void ExportImport_MidDecodeWithStopStringsAndSeededSampling_ContinuesExactly()
