@@ -17,7 +17,11 @@ run: ## Start the control plane on its embedded default at http://localhost:8080
 
 test: ## Run all tests (needs redis-server, gcc, patchelf and npm; .ci/run installs them)
 	build/fetch-helm.sh
-	$(DOTNET) test $(SLN) -c $(CONFIG) -nologo --logger "console;verbosity=normal" -- RunConfiguration.TestSessionTimeout=1200000
+	@mkdir -p artifacts
+	@# The whole log goes to artifacts/test.log; a failure ends with the failed tests, so the tail of the output names them.
+	set -o pipefail; $(DOTNET) test $(SLN) -c $(CONFIG) -nologo --logger "console;verbosity=normal" -- RunConfiguration.TestSessionTimeout=1200000 2>&1 \
+	  | tee artifacts/test.log || { echo; echo "==== failed tests (whole log: artifacts/test.log) ===="; \
+	  grep -E -A30 '^\s+Failed [A-Za-z]|Test Run Aborted|host process crashed|: error [A-Z]+[0-9]+' artifacts/test.log | cut -c1-400 | head -200; exit 1; }
 
 bench: ## Run the benchmarks and print the figures for docs/benchmarks.md
 	$(DOTNET) run --project tests/ControlPlane.Benchmarks -c Release -- all

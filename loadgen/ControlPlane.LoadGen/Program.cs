@@ -7,6 +7,7 @@ var root = new RootCommand("ControlPlane load generator: replay real LLM serving
     SimulateCommand.Create(),
     CompareCommand.Create(),
     PowerCommand.Create(),
+    DisaggregationCommand.Create(),
 };
 try
 {

@@ -1,5 +1,6 @@
 using ControlPlane.Grains.Engines;
 using ControlPlane.Grains.Placement;
+using ControlPlane.Scheduling.Disaggregation;
 using ControlPlane.Scheduling.Dispatch;
 using ControlPlane.Scheduling.Migration;
 using ControlPlane.Scheduling.Power;
@@ -18,8 +19,10 @@ public static class GrainServices
     /// configuration and the clock. Every silo with the control or worker role calls this.
     /// </summary>
     public static IServiceCollection AddControlPlaneGrains(this IServiceCollection services, DispatchConfig dispatch, Action<IServiceProvider, EngineHost>? addEngines = null,
-        PowerConfig? power = null, SiloRoles roles = SiloRoles.All, WorkerConfig? worker = null, MigrationConfig? migration = null)
+        PowerConfig? power = null, SiloRoles roles = SiloRoles.All, WorkerConfig? worker = null, MigrationConfig? migration = null,
+        DisaggregationConfig? disaggregation = null)
     {
+        services.AddSingleton<IOptions<DisaggregationConfig>>(Options.Create(disaggregation ?? new DisaggregationConfig()));
         services.AddSingleton<IOptions<MigrationConfig>>(Options.Create(migration ?? new MigrationConfig()));
         services.AddSingleton<IOptions<WorkerConfig>>(Options.Create(worker ?? new WorkerConfig()));
         services.PostConfigure<GrainTypeOptions>(o => RoleGrainClasses.Restrict(o, roles));

@@ -19,8 +19,19 @@ internal sealed class StreamRun
     private readonly TaskCompletionSource _allStreaming = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _waiting;
 
-    public StreamRun(Uri gateway, int count, int maxTokens, int startedAfterChunks = 20)
+    private readonly int _padWords;
+    private readonly string _salt;
+
+    /// <param name="gateway">The gateway.</param>
+    /// <param name="count">Requests, all sent at once.</param>
+    /// <param name="maxTokens">Tokens each asks for.</param>
+    /// <param name="startedAfterChunks">Chunks each must have read for <see cref="AllStreaming"/>.</param>
+    /// <param name="padWords">Words added to each prompt (a long prompt: split by disaggregation, slow to prefill).</param>
+    /// <param name="salt">A word that starts each prompt: runs with different salts share no cached prefix.</param>
+    public StreamRun(Uri gateway, int count, int maxTokens, int startedAfterChunks = 20, int padWords = 0, string salt = "")
     {
+        _salt = salt.Length == 0 ? "" : salt + " ";
+        _padWords = padWords;
         _client = new OpenAIClient(new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = new Uri(gateway, "v1"), NetworkTimeout = TimeSpan.FromMinutes(3) })
             .GetChatClient(LocalCluster.Model);
         _count = count;
@@ -41,6 +52,9 @@ internal sealed class StreamRun
         return Task.WhenAll(Enumerable.Range(0, _count).Select(RunOneAsync));
     }
 
+    private string Padding(int index) =>
+        _padWords == 0 ? "" : " " + string.Join(' ', Enumerable.Range(0, _padWords).Select(j => $"w{(j * 7 + index) % 97}"));
+
     private void Signal()
     {
         if (Interlocked.Decrement(ref _waiting) == 0)
@@ -56,7 +70,7 @@ internal sealed class StreamRun
         var signalled = false;
         try
         {
-            await foreach (var update in _client.CompleteChatStreamingAsync([new UserChatMessage($"request {index}: tell me about silo {index % 7}")], options))
+            await foreach (var update in _client.CompleteChatStreamingAsync([new UserChatMessage($"{_salt}request {index}: tell me about silo {index % 7}" + Padding(index))], options))
             {
                 foreach (var part in update.ContentUpdate)
                     text.Append(part.Text);

@@ -10,12 +10,13 @@ namespace ControlPlane.LoadGen.Simulate;
 public static class SimulationRun
 {
     public static (IReadOnlyList<RequestRecord> Records, SimulationResult Result) Run(
-        IReadOnlyList<TraceRequest> trace, int instances, PerformanceProfile profile, DispatchConfig dispatch, int seed, MigrationSimulationConfig? migration = null)
+        IReadOnlyList<TraceRequest> trace, int instances, PerformanceProfile profile, DispatchConfig dispatch, int seed, MigrationSimulationConfig? migration = null,
+        DisaggregationSimulationConfig? disaggregation = null)
     {
         var simulator = new ClusterSimulator(new ClusterSimulationConfig
         {
             Instances = instances, Profile = profile, Dispatch = dispatch, Seed = seed, TraceBlockTokens = MooncakeTraceReader.HashBlockTokens,
-            Migration = migration,
+            Migration = migration, Disaggregation = disaggregation,
         });
         var result = simulator.Run([.. trace.Select(r => new SimulatedRequest(r.ArrivalMs, r.InputTokens, Math.Max(1, r.OutputTokens), r.HashIds))]);
         var records = result.Outcomes.Select(o => new RequestRecord

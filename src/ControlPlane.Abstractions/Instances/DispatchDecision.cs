@@ -1,12 +1,16 @@
 namespace ControlPlane.Instances;
 
-/// <summary>Where a dispatcher sent a request, or why it could not.</summary>
+/// <summary>
+/// Where a dispatcher sent a request (the instance it decodes on), or why it could not; and where its prompt runs first
+/// when disaggregation splits it (<see cref="PrefillInstanceId"/>, null: where it decodes).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("ControlPlane.DispatchDecision")]
 public sealed record DispatchDecision(
     [property: Id(0)] string? InstanceId,
-    [property: Id(1)] DispatchRefusal Refusal)
+    [property: Id(1)] DispatchRefusal Refusal,
+    [property: Id(2)] string? PrefillInstanceId = null)
 {
-    public static DispatchDecision To(string instanceId) => new(instanceId, DispatchRefusal.None);
+    public static DispatchDecision To(string instanceId, string? prefillInstanceId = null) => new(instanceId, DispatchRefusal.None, prefillInstanceId);
 
     public static DispatchDecision Refused(DispatchRefusal refusal) => new(null, refusal);
 }

@@ -19,4 +19,10 @@ public sealed record RequestSpec
 
     /// <summary>Set when the request resumes after its instance was lost: what it produced there.</summary>
     [Id(8)] public RequestProgress? Progress { get; init; }
+
+    /// <summary>
+    /// Set when disaggregation split the request: the decode instance its prefill instance hands it to once its prompt
+    /// is computed and its first token sampled (its KV blocks go over as its prefill chunks complete).
+    /// </summary>
+    [Id(9)] public string? HandoffTo { get; init; }
 }

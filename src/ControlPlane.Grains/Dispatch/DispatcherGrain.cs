@@ -1,5 +1,6 @@
 using ControlPlane.Instances;
 using ControlPlane.Requests;
+using ControlPlane.Scheduling.Disaggregation;
 using ControlPlane.Scheduling.Dispatch;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
@@ -9,28 +10,38 @@ namespace ControlPlane.Grains.Dispatch;
 /// <summary>
 /// A stateless dispatch worker, one or more per model on every silo that asks. It decides through a
 /// <see cref="DispatchView"/> of the scheduler's load snapshot, refreshed in the background every
-/// <see cref="RefreshPeriod"/>.
+/// <see cref="RefreshPeriod"/> (in the foreground when older than <see cref="StaleAfter"/>), and asks the
+/// <see cref="DisaggregationDecider"/> whether a request's prompt runs on a prefill instance first.
 /// </summary>
 [StatelessWorker]
-public sealed class DispatcherGrain(IOptions<DispatchConfig> config, TimeProvider time) : Grain, IDispatcherGrain
+public sealed class DispatcherGrain(IOptions<DispatchConfig> config, IOptions<DisaggregationConfig> disaggregation, TimeProvider time) : Grain, IDispatcherGrain
 {
     public static readonly TimeSpan RefreshPeriod = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// A view older than this (its dispatcher sat idle) is refreshed before it decides: under steady traffic a decision
+    /// is at most a refresh behind, and after a lull (roles, health and loads may all have changed) it is not made blind.
+    /// </summary>
+    public static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(1);
     /// <summary>Longest expected time from a dispatch decision to the admission reaching its engine (grain calls, maybe across silos).</summary>
     public static readonly TimeSpan AdmissionDelay = TimeSpan.FromMilliseconds(50);
-    private readonly DispatchView _view = new(DispatchPolicies.Create(config.Value, new Random()), AdmissionDelay);
+    private readonly DispatchView _view = new(DispatchPolicies.Create(config.Value, new Random()), AdmissionDelay, new DisaggregationDecider(disaggregation.Value));
     private long _version = -1;
     private long _refreshedAt;
     private Task? _refresh;
 
     public async Task<DispatchDecision> DispatchAsync(RequestSpec request, IReadOnlyList<string> exclude, CancellationToken cancellationToken = default)
     {
-        if (_view.IsEmpty)
+        var age = time.GetElapsedTime(_refreshedAt);
+        if (_view.IsEmpty || age >= StaleAfter)
             await RefreshAsync();
-        else if (time.GetElapsedTime(_refreshedAt) >= RefreshPeriod && _refresh is not { IsCompleted: false })
+        else if (age >= RefreshPeriod && _refresh is not { IsCompleted: false })
             _refresh = RefreshAsync();
 
         var outcome = _view.Dispatch(DispatchRequest.From(request), time.GetUtcNow(), exclude);
-        return outcome.Succeeded ? DispatchDecision.To(_view.Loads[outcome.Index].InstanceId) : DispatchDecision.Refused(outcome.Refusal);
+        if (!outcome.Succeeded)
+            return DispatchDecision.Refused(outcome.Refusal);
+        return DispatchDecision.To(_view.Loads[outcome.Index].InstanceId, outcome.PrefillIndex >= 0 ? _view.Loads[outcome.PrefillIndex].InstanceId : null);
     }
 
     private async Task RefreshAsync()

@@ -35,6 +35,7 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
             new RequestPhaseWriter(grains, time, loggers.CreateLogger<RequestPhaseWriter>()), power)
         {
             Migration = migration.Value,
+            Targets = TargetFor,
         };
         if (!_runners.TryAdd(descriptor.InstanceId, runner))
             throw new InvalidOperationException($"instance '{descriptor.InstanceId}' is already hosted here");

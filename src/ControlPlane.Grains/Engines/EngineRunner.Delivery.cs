@@ -9,10 +9,12 @@ public sealed partial class EngineRunner
 {
     private void AddNow(RequestSpec request, ITokenSink sink, ITokenSink reference, long admittedAt)
     {
-        _tracked[request.RequestId] = new TrackedRequest(sink, reference, request.Gateway, admittedAt, request);
+        var tracked = new TrackedRequest(sink, reference, request.Gateway, admittedAt, request);
+        _tracked[request.RequestId] = tracked;
         try
         {
             _engine.Add(request);
+            PlanHandoff(request, tracked);
         }
         catch (EngineRejectedException ex)
         {
@@ -22,6 +24,8 @@ public sealed partial class EngineRunner
 
     private bool AbortNow(string requestId)
     {
+        if (_handoffs.TryGetValue(requestId, out var handoff))
+            EndHandoff(requestId, handoff);
         var known = _engine.Abort(requestId);
         return _tracked.Remove(requestId) || known;
     }
@@ -31,10 +35,7 @@ public sealed partial class EngineRunner
     {
         var orphans = _tracked.Where(t => t.Value.Gateway == gateway).Select(t => t.Key).ToArray();
         foreach (var id in orphans)
-        {
-            _engine.Abort(id);
-            _tracked.Remove(id);
-        }
+            AbortNow(id);
         if (orphans.Length > 0)
             Log.OrphansAborted(_logger, orphans.Length, Descriptor.InstanceId, gateway);
     }
@@ -60,7 +61,9 @@ public sealed partial class EngineRunner
             if (!tracked.Decoding && output.NewTokenIds.Count > 0)
             {
                 tracked.Decoding = true;
-                WritePhase(tracked, output.RequestId, RequestPhase.Decoding, Descriptor.InstanceId);
+                // A request handed off after its first token records transferring, then decoding on its decode instance.
+                if (output.Finished || !HandsOff(output.RequestId))
+                    WritePhase(tracked, output.RequestId, RequestPhase.Decoding, Descriptor.InstanceId);
             }
             if (output.Finished)
             {
@@ -71,6 +74,7 @@ public sealed partial class EngineRunner
             Enqueue(tracked.Sink, chunk);
         }
         Flush();
+        AdvanceHandoffs();
     }
 
     /// <summary>Ends a request the engine will not finish itself (rejected, failed, shut down).</summary>
@@ -78,6 +82,8 @@ public sealed partial class EngineRunner
     {
         if (!_tracked.Remove(requestId, out var tracked))
             return;
+        if (_handoffs.TryGetValue(requestId, out var handoff))
+            EndHandoff(requestId, handoff);
         WritePhase(tracked, requestId, RequestPhase.Failed, finish: reason, error: error);
         Enqueue(tracked.Sink, new TokenChunk
         {

@@ -106,32 +106,7 @@ public sealed partial class EngineRunner
                 silo = "";
             }
             var stop = _time.GetElapsedTime(suspendedAt);
-            var tracked = await OnLoop(() =>
-            {
-                _moved[id] = (target.InstanceId, _time.GetTimestamp());
-                _tracked.Remove(id, out var t);
-                _engine.Abort(id);
-                // The source records the move, after its Migrating on the same chain: the request grain sees them in order.
-                if (t is not null)
-                    WritePhase(t, id, RequestPhase.Decoding, target.InstanceId);
-                return t;
-            });
-            if (tracked is null)
-            {
-                // Cancelled by its client while the last part was on its way: the destination must not run it alone.
-                await BestEffort(() => target.AbortAsync(id));
-            }
-            else
-            {
-                try
-                {
-                    _ = tracked.Sink.OnMovedAsync(new RequestMove(id, target.InstanceId, silo));
-                }
-                catch (Exception ex)
-                {
-                    Log.DeliveryFailed(_logger, ex, Descriptor.InstanceId);
-                }
-            }
+            await CompleteMoveAsync(id, target, silo, handoff: false);
             var result = new MigrationResult
             {
                 Outcome = MigrationOutcome.Committed, RequestId = id, Bytes = bytes, Blocks = blocks, Stages = stages, Stop = stop,
@@ -148,24 +123,7 @@ public sealed partial class EngineRunner
                 MigrationEndedException => MigrationOutcome.Ended,
                 _ => MigrationOutcome.Failed,
             };
-            try
-            {
-                await OnLoop(() =>
-                {
-                    _engine.Unsuspend(id);
-                    if (_tracked.TryGetValue(id, out var t))
-                    {
-                        t.Migrating = false;
-                        WritePhase(t, id, RequestPhase.Decoding, Descriptor.InstanceId);
-                    }
-                    return true;
-                });
-            }
-            catch (ObjectDisposedException)
-            {
-                // The source stopped meanwhile: its requests are resumed by their gateways.
-            }
-            await BestEffort(() => target.CancelAsync(id));
+            await RollBackMoveAsync(id, target);
             if (outcome == MigrationOutcome.Failed)
                 Log.MigrationFailed(_logger, ex, id, Descriptor.InstanceId, target.InstanceId);
             var result = new MigrationResult
@@ -268,6 +226,61 @@ public sealed partial class EngineRunner
                 Log.IncomingDropped(_logger, id, Descriptor.InstanceId);
             }
         });
+    }
+
+    /// <summary>
+    /// After the commit: the source forgets the request (remembering where it went, to pass on a late cancel), records
+    /// the move after its earlier phases on the same chain, and tells the gateway where the request runs now.
+    /// </summary>
+    private async Task CompleteMoveAsync(string id, IMigrationTarget target, string silo, bool handoff)
+    {
+        var tracked = await OnLoop(() =>
+        {
+            _moved[id] = (target.InstanceId, _time.GetTimestamp());
+            _tracked.Remove(id, out var t);
+            _engine.Abort(id);
+            if (t is not null)
+                WritePhase(t, id, RequestPhase.Decoding, target.InstanceId);
+            return t;
+        });
+        if (tracked is null)
+        {
+            // Cancelled by its client while the last part was on its way: the destination must not run it alone.
+            await BestEffort(() => target.AbortAsync(id));
+            return;
+        }
+        try
+        {
+            _ = tracked.Sink.OnMovedAsync(new RequestMove(id, target.InstanceId, silo, handoff));
+        }
+        catch (Exception ex)
+        {
+            Log.DeliveryFailed(_logger, ex, Descriptor.InstanceId);
+        }
+    }
+
+    /// <summary>A move that failed before its commit: the request goes on here where it stopped; the destination drops what it took.</summary>
+    private async Task RollBackMoveAsync(string id, IMigrationTarget target)
+    {
+        try
+        {
+            await OnLoop(() =>
+            {
+                _engine.Unsuspend(id);
+                if (_tracked.TryGetValue(id, out var t))
+                {
+                    t.Migrating = false;
+                    if (t.Decoding)
+                        WritePhase(t, id, RequestPhase.Decoding, Descriptor.InstanceId);
+                }
+                return true;
+            });
+        }
+        catch (ObjectDisposedException)
+        {
+            // The source stopped meanwhile: its requests are resumed by their gateways.
+        }
+        await BestEffort(() => target.CancelAsync(id));
     }
 
     private sealed record Pick(RequestSpec Spec, ITokenSink SinkReference, int Blocks, int Preemptions);

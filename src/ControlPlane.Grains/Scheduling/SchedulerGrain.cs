@@ -1,4 +1,5 @@
 using ControlPlane.Instances;
+using ControlPlane.Scheduling.Disaggregation;
 using ControlPlane.Scheduling.Migration;
 using ControlPlane.Transfer;
 using Microsoft.Extensions.Logging;
@@ -13,13 +14,14 @@ namespace ControlPlane.Grains.Scheduling;
 /// silo or its directory entry was lost), hosts learn from their next report that it does not know their
 /// instances, and register them again within a period.
 /// </summary>
-public sealed partial class SchedulerGrain(TimeProvider time, IOptions<MigrationConfig> migration, ILogger<SchedulerGrain> logger) : Grain, ISchedulerGrain
+public sealed partial class SchedulerGrain(TimeProvider time, IOptions<MigrationConfig> migration, IOptions<DisaggregationConfig> disaggregation,
+    ILogger<SchedulerGrain> logger) : Grain, ISchedulerGrain
 {
     private readonly MigrationPlanner _planner = new(migration.Value);
     private readonly Dictionary<long, MigrationInFlight> _migrations = [];
     private long _migrationKeys;
 
-    /// <summary>Plans migrations every <see cref="MigrationConfig.Period"/> while migration is on.</summary>
+    /// <summary>Plans migrations every <see cref="MigrationConfig.Period"/> while migration is on, and pool roles while the balancer is.</summary>
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (migration.Value.Enabled)
@@ -28,6 +30,16 @@ public sealed partial class SchedulerGrain(TimeProvider time, IOptions<Migration
             {
                 DueTime = migration.Value.Period,
                 Period = migration.Value.Period,
+                Interleave = true,
+                KeepAlive = true,
+            });
+        }
+        if (disaggregation.Value.Pools.Enabled)
+        {
+            this.RegisterGrainTimer(BalancePoolsAsync, new GrainTimerCreationOptions
+            {
+                DueTime = disaggregation.Value.Pools.Period,
+                Period = disaggregation.Value.Pools.Period,
                 Interleave = true,
                 KeepAlive = true,
             });

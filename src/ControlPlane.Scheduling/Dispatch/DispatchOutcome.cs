@@ -2,8 +2,11 @@ using ControlPlane.Instances;
 
 namespace ControlPlane.Scheduling.Dispatch;
 
-/// <summary>A profile's choice: an index into the instances it was given, or a refusal.</summary>
-public readonly record struct DispatchOutcome(int Index, DispatchRefusal Refusal)
+/// <summary>
+/// A profile's choice: an index into the instances it was given (where the request decodes), or a refusal; and where
+/// disaggregation splits it, the prefill instance that runs its prompt first (-1: the prompt runs where it decodes).
+/// </summary>
+public readonly record struct DispatchOutcome(int Index, DispatchRefusal Refusal, int PrefillIndex = -1)
 {
     public bool Succeeded => Index >= 0;
 

@@ -1,4 +1,5 @@
 using ControlPlane.Instances;
+using ControlPlane.Scheduling.Disaggregation;
 
 namespace ControlPlane.Scheduling.Dispatch;
 
@@ -9,7 +10,8 @@ namespace ControlPlane.Scheduling.Dispatch;
 /// between and across refreshes. Pure: the caller supplies the times.
 /// The dispatcher grain and the cluster simulator both decide through this class.
 /// </summary>
-public sealed class DispatchView(DispatchProfile profile, TimeSpan admissionDelay = default)
+/// With a <see cref="DisaggregationDecider"/>, the dispatch also says whether the prompt runs on a prefill instance first.
+public sealed class DispatchView(DispatchProfile profile, TimeSpan admissionDelay = default, DisaggregationDecider? decider = null)
 {
     private readonly Dictionary<string, List<(DateTimeOffset At, int Blocks)>> _sent = new(StringComparer.Ordinal);
     private InstanceLoad[] _loads = [];
@@ -33,19 +35,35 @@ public sealed class DispatchView(DispatchProfile profile, TimeSpan admissionDela
         _loads = loads;
     }
 
-    /// <summary>Picks an instance and counts the dispatch, made at <paramref name="now"/>, into its load.</summary>
+    public DisaggregationDecider? Decider { get; } = decider;
+
+    /// <summary>
+    /// Picks the instance the request decodes on and, where the decider splits it, the prefill instance for its prompt;
+    /// counts the dispatch, made at <paramref name="now"/>, into the load of each.
+    /// </summary>
     public DispatchOutcome Dispatch(in DispatchRequest request, DateTimeOffset now, IReadOnlyCollection<string>? exclude = null)
     {
         var outcome = Profile.Pick(request, _loads, exclude);
         if (!outcome.Succeeded)
             return outcome;
-        var chosen = _loads[outcome.Index];
+        Count(outcome.Index, request, now);
+        if (Decider is null || request.Resumed)
+            return outcome;
+        var split = Decider.Decide(request, 0, _loads, exclude);
+        if (!split.Splits)
+            return outcome;
+        Count(split.PrefillIndex, request, now);
+        return outcome with { PrefillIndex = split.PrefillIndex };
+    }
+
+    private void Count(int index, in DispatchRequest request, DateTimeOffset now)
+    {
+        var chosen = _loads[index];
         var blocks = request.PromptBlocks(chosen.KvBlockSize);
         if (!_sent.TryGetValue(chosen.InstanceId, out var sent))
             _sent[chosen.InstanceId] = sent = [];
         sent.Add((now, blocks));
-        _loads[outcome.Index] = chosen with { WaitingRequests = chosen.WaitingRequests + 1, WaitingKvBlocks = chosen.WaitingKvBlocks + blocks };
-        return outcome;
+        _loads[index] = chosen with { WaitingRequests = chosen.WaitingRequests + 1, WaitingKvBlocks = chosen.WaitingKvBlocks + blocks };
     }
 
     private InstanceLoad WithUnreported(InstanceLoad load)

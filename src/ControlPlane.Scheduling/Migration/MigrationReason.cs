@@ -14,6 +14,12 @@ public enum MigrationReason
 
     /// <summary>The instance is going (scale-in, pod deletion, node drain): everything moves out.</summary>
     Drain,
+
+    /// <summary>
+    /// Prefill/decode disaggregation: a split request goes from its prefill instance to its decode instance once its
+    /// prompt is computed. The dispatcher decides it, not the planner; it uses the same staged copy.
+    /// </summary>
+    Handoff,
 }
 
 public static class MigrationReasons
@@ -24,6 +30,7 @@ public static class MigrationReasons
         MigrationReason.Defragment => "defragment",
         MigrationReason.Priority => "priority",
         MigrationReason.Drain => "drain",
+        MigrationReason.Handoff => "handoff",
         _ => "unknown",
     };
 }

@@ -1,5 +1,6 @@
 using ControlPlane.Grains.Engines;
 using ControlPlane.Scheduling.Dispatch;
+using ControlPlane.Scheduling.Disaggregation;
 using ControlPlane.Scheduling.Migration;
 using ControlPlane.Scheduling.Power;
 
@@ -23,4 +24,7 @@ public sealed record ControlPlaneConfig
 
     /// <summary>Live migration of running requests (Llumnix): on by default.</summary>
     public MigrationConfig Migration { get; init; } = new();
+
+    /// <summary>Prefill/decode disaggregation: which prompts run on a prefill instance, and how the pools follow the traffic.</summary>
+    public DisaggregationConfig Disaggregation { get; init; } = new();
 }

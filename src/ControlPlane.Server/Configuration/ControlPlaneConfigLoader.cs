@@ -86,6 +86,7 @@ public static class ControlPlaneConfigLoader
         errors.AddRange(DispatchPolicies.Validate(config.Dispatch, $"{root}:Dispatch"));
         errors.AddRange(config.Power.Validate($"{root}:Power"));
         errors.AddRange(config.Migration.Validate($"{root}:Migration"));
+        errors.AddRange(config.Disaggregation.Validate($"{root}:Disaggregation"));
         if (config.Worker.KvPort is < -1 or > 65535)
             errors.Add($"{root}:Worker:KvPort must be -1 (none), 0 (any free port) or a port number (got {config.Worker.KvPort})");
         foreach (var (domain, i) in config.Power.Domains.Select((d, i) => (d, i)))
@@ -111,10 +112,19 @@ public static class ControlPlaneConfigLoader
             errors.Add($"{key}:Engine '{model.Engine}' is not an engine of this build; known: {string.Join(", ", Engines)}");
         if (model.Instances < 0)
             errors.Add($"{key}:Instances must be 0 or more (got {model.Instances})");
+        if (ModelConfig.ParseRole(model.Role) is null)
+            errors.Add($"{key}:Role '{model.Role}' is not a role; known: mixed, prefill, decode");
+        for (var r = 0; r < model.Roles.Count; r++)
+        {
+            if (ModelConfig.ParseRole(model.Roles[r]) is null)
+                errors.Add($"{key}:Roles:{r} '{model.Roles[r]}' is not a role; known: mixed, prefill, decode");
+        }
         if (!ChatTemplates.Known.Contains(model.ChatTemplate))
             errors.Add($"{key}:ChatTemplate '{model.ChatTemplate}' is not a chat template; known: {string.Join(", ", ChatTemplates.Known)}");
         if (model.MaxContextTokens is < 16)
             errors.Add($"{key}:MaxContextTokens must be at least 16 (got {model.MaxContextTokens})");
+        if (model.MaxBatchedTokens is < 16)
+            errors.Add($"{key}:MaxBatchedTokens must be at least 16 (got {model.MaxBatchedTokens})");
         if (model.KvBlocks is < 1)
             errors.Add($"{key}:KvBlocks must be at least 1 (got {model.KvBlocks})");
         if (model.Engine == "torchsharp")

@@ -1,3 +1,5 @@
+using ControlPlane.Instances;
+
 namespace ControlPlane.Server.Configuration;
 
 /// <summary>One entry of <c>ControlPlane:Models</c>: a served model and the engines this silo runs for it.</summary>
@@ -10,6 +12,28 @@ public sealed record ModelConfig
 
     /// <summary>Engine instances of this model that this silo runs.</summary>
     public int Instances { get; init; } = 1;
+
+    /// <summary>
+    /// The role of this silo's instances of the model: <c>mixed</c> (prompts and tokens), <c>prefill</c> (prompts that
+    /// the dispatcher splits off, handed on to a decode instance) or <c>decode</c> (tokens, and prompts too short to split).
+    /// The operator sets it per pool.
+    /// </summary>
+    public string Role { get; init; } = "mixed";
+
+    /// <summary>Roles by instance index, overriding <see cref="Role"/> for the first ones (one process with a prefill and a decode instance).</summary>
+    public IReadOnlyList<string> Roles { get; init; } = [];
+
+    /// <summary>The role of instance <paramref name="index"/>.</summary>
+    public InstanceRole RoleOf(int index) => ParseRole(index < Roles.Count ? Roles[index] : Role) ?? InstanceRole.Mixed;
+
+    /// <summary>The role a configuration value names, or null when it names none.</summary>
+    public static InstanceRole? ParseRole(string value) => value.ToLowerInvariant() switch
+    {
+        "mixed" => InstanceRole.Mixed,
+        "prefill" => InstanceRole.Prefill,
+        "decode" => InstanceRole.Decode,
+        _ => null,
+    };
 
     /// <summary>The simulated engine's performance profile: a built-in name or a JSON file.</summary>
     public string Profile { get; init; } = "llama-3-8b-h100-roofline";
@@ -28,6 +52,9 @@ public sealed record ModelConfig
 
     /// <summary>TorchSharp engine: <c>cpu</c> or <c>cuda</c>.</summary>
     public string Device { get; init; } = "cpu";
+
+    /// <summary>TorchSharp engine: tokens one step may compute (a longer prompt prefills in chunks of this size); default 2048.</summary>
+    public int? MaxBatchedTokens { get; init; }
 
     /// <summary>TorchSharp engine: KV cache size in MiB per instance.</summary>
     public int KvCacheMiB { get; init; } = 256;

@@ -99,6 +99,24 @@ public static class AdminEndpoints
         });
     }
 
+    /// <summary>
+    /// <c>POST /admin/models/{model}/roles?instance=..&amp;role=prefill|decode|mixed</c>: moves an instance to another pool
+    /// by hand, as the pool balancer does (without its drain: what runs there finishes there). The role lasts until the
+    /// worker restarts, which starts it in its pool's role.
+    /// </summary>
+    public static async Task<IResult> SetRole(string model, string? instance, string? role, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        if (!catalog.TryGet(model, out _))
+            return ModelNotFound(model);
+        var instances = (await grains.GetGrain<ISchedulerGrain>(model).GetInstancesAsync(cancellationToken)).Select(i => i.InstanceId).ToHashSet(StringComparer.Ordinal);
+        if (string.IsNullOrEmpty(instance) || !instances.Contains(instance))
+            return ApiError.Invalid("instance", $"'{instance}' is not an instance of '{model}'.").ToResult();
+        if (ControlPlane.Server.Configuration.ModelConfig.ParseRole(role ?? "") is not { } parsed)
+            return ApiError.Invalid("role", $"'{role}' is not a role; known: mixed, prefill, decode.").ToResult();
+        await grains.GetGrain<IInstanceGrain>(instance).SetRoleAsync(parsed, cancellationToken);
+        return Results.Json(new { instance, role = parsed.ToString().ToLowerInvariant() });
+    }
+
     /// <summary>Drains each instance; one on a silo that is gone is reported, not fatal to the rest.</summary>
     private static async Task<IResult> DrainAsync(IEnumerable<string> instanceIds, IGrainFactory grains, object subject, CancellationToken cancellationToken)
     {

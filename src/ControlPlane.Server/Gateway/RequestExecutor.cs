@@ -63,7 +63,7 @@ public sealed class RequestExecutor(
         var lost = running.InstanceId;
         if (running.Ended || running.Stream.Progress() is not { } progress || !catalog.TryGet(running.Spec.Model, out var model))
             return;
-        var spec = running.Spec with { Progress = progress };
+        var spec = running.Spec with { Progress = progress, HandoffTo = null };
         try
         {
             var (instanceId, silo) = await PlaceResumedAsync(spec, model, lost, cancellationToken);
@@ -121,18 +121,25 @@ public sealed class RequestExecutor(
             var decision = await dispatcher.DispatchAsync(spec, refused, cancellationToken);
             if (decision.InstanceId is null)
                 throw new ApiErrorException(Refusal(decision.Refusal, model, promptParam));
+            // Split by disaggregation: the prompt runs on the prefill instance, which hands the request to the decode instance.
+            var admitAt = decision.PrefillInstanceId ?? decision.InstanceId;
+            var admitted = decision.PrefillInstanceId is null ? spec : spec with { HandoffTo = decision.InstanceId };
             try
             {
-                var admit = await grains.GetGrain<IInstanceGrain>(decision.InstanceId).AdmitAsync(spec, router.Reference, cancellationToken);
+                var admit = await grains.GetGrain<IInstanceGrain>(admitAt).AdmitAsync(admitted, router.Reference, cancellationToken);
                 if (admit.Accepted)
-                    return (decision.InstanceId, admit.Silo);
+                {
+                    if (decision.PrefillInstanceId is not null)
+                        metrics.Split(model.Name);
+                    return (admitAt, admit.Silo);
+                }
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
                 // Its silo is gone or going: the dispatcher's view has not caught up yet.
-                GatewayLog.AdmitFailed(logger, ex, spec.RequestId, decision.InstanceId);
+                GatewayLog.AdmitFailed(logger, ex, spec.RequestId, admitAt);
             }
-            refused.Add(decision.InstanceId);
+            refused.Add(admitAt);
         }
         throw new ApiErrorException(ApiError.Unavailable($"No instance of '{model.Name}' took the request after {config.Gateway.DispatchAttempts} attempts; retry later."));
     }

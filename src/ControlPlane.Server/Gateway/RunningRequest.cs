@@ -40,12 +40,15 @@ public sealed class RunningRequest(
         Resumes++;
     }
     /// <summary>A migration committed: cancels go to <paramref name="instanceId"/>, and a loss of <paramref name="silo"/> resumes the request.</summary>
-    public void MigratedTo(string instanceId, string silo)
+    public void MigratedTo(string instanceId, string silo, bool handoff = false)
     {
         InstanceId = instanceId;
         if (silo.Length > 0)
             Silo = silo;
-        metrics.Migrated(Spec.Model);
+        if (handoff)
+            metrics.HandedOff(Spec.Model);
+        else
+            metrics.Migrated(Spec.Model);
     }
 
     public RequestTokenStream Stream { get; } = stream;

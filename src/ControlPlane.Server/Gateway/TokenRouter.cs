@@ -53,7 +53,7 @@ public sealed class TokenRouter(LocalTokenSinks localSinks) : ITokenSink
     public Task OnMovedAsync(RequestMove move)
     {
         if (_running.TryGetValue(move.RequestId, out var running))
-            running.MigratedTo(move.InstanceId, move.Silo);
+            running.MigratedTo(move.InstanceId, move.Silo, move.Handoff);
         return Task.CompletedTask;
     }
 

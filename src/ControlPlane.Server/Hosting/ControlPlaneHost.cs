@@ -32,7 +32,7 @@ public static class ControlPlaneHost
         // reverse, so a stopping worker drains its engines while the silo still delivers their tokens.
         builder.Services.AddControlPlaneGrains(config.Dispatch,
             roles.HasFlag(SiloRoles.Worker) ? (sp, host) => EngineFactory.AddConfiguredEngines(sp, host, config, all) : null,
-            config.Power, roles, config.Worker, config.Migration);
+            config.Power, roles, config.Worker, config.Migration, config.Disaggregation);
         builder.Services.AddSingleton<ModelFolders>();
         builder.Services.AddSingleton<GatewayMetrics>();
         if (roles.HasFlag(SiloRoles.Control))
@@ -142,6 +142,7 @@ public static class ControlPlaneHost
         app.MapPost("/admin/pods/{pod}/resume", AdminEndpoints.ResumePod);
         app.MapGet("/admin/models/{model}/instances", AdminEndpoints.Instances);
         app.MapPost("/admin/models/{model}/migrations", AdminEndpoints.Migrate);
+        app.MapPost("/admin/models/{model}/roles", AdminEndpoints.SetRole);
         app.MapGet("/admin/power", PowerEndpoints.List);
     }
 }

@@ -32,9 +32,9 @@ public static partial class EngineFactory
             {
                 host.Add(new InstanceDescriptor
                 {
-                    InstanceId = InstanceIds.Create(pod, model.Name, i++),
+                    InstanceId = InstanceIds.Create(pod, model.Name, i),
                     Model = model.Name,
-                    Role = InstanceRole.Mixed,
+                    Role = model.RoleOf(i++),
                     TotalKvBlocks = engine.Descriptor.TotalKvBlocks,
                     KvBlockSize = engine.Descriptor.KvBlockSize,
                     MaxContextTokens = engine.Descriptor.MaxContextTokens,

@@ -23,6 +23,8 @@ public sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _resumes;
     private readonly Histogram<double> _resumeGap;
     private readonly Counter<long> _migrations;
+    private readonly Counter<long> _splits;
+    private readonly Counter<long> _handoffs;
     private int _inFlight;
 
     public GatewayMetrics(IMeterFactory meters, EngineHost engines)
@@ -34,6 +36,8 @@ public sealed class GatewayMetrics : IDisposable
         _endToEnd = _meter.CreateHistogram<double>("controlplane.e2e_latency", "s", "From arrival at the gateway to the last token");
         _resumes = _meter.CreateCounter<long>("controlplane.request_resumes", "{request}", "Requests resumed on another instance after theirs was lost, by outcome");
         _migrations = _meter.CreateCounter<long>("controlplane.request_migrations", "{migration}", "Moves of this gateway's running requests to another instance (live migration commits)");
+        _splits = _meter.CreateCounter<long>("controlplane.request_splits", "{request}", "Requests whose prompt was sent to a prefill instance (prefill/decode disaggregation)");
+        _handoffs = _meter.CreateCounter<long>("controlplane.request_handoffs", "{request}", "Split requests handed from their prefill instance to their decode instance (the handoff committed)");
         _resumeGap = _meter.CreateHistogram<double>("controlplane.resume_gap", "s", "From the loss of a request's instance being known to its resumed admission");
         _meter.CreateObservableGauge("controlplane.requests_in_flight", () => Volatile.Read(ref _inFlight), "{request}", "Requests this gateway is serving");
         _meter.CreateObservableGauge("controlplane.queue_depth", () => engines.Runners.Sum(r => r.Load.WaitingRequests), "{request}", "Requests waiting in this silo's engines");
@@ -72,6 +76,10 @@ public sealed class GatewayMetrics : IDisposable
     }
 
     public void Migrated(string model) => _migrations.Add(1, new KeyValuePair<string, object?>("model", model));
+
+    public void Split(string model) => _splits.Add(1, new KeyValuePair<string, object?>("model", model));
+
+    public void HandedOff(string model) => _handoffs.Add(1, new KeyValuePair<string, object?>("model", model));
 
     public void Dispose() => _meter.Dispose();
 }

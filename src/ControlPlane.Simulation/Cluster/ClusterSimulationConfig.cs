@@ -22,4 +22,7 @@ public sealed record ClusterSimulationConfig
 
     /// <summary>Live migration planned on a period and modelled on the data path's costs; null: no migration.</summary>
     public MigrationSimulationConfig? Migration { get; init; }
+
+    /// <summary>Prefill/decode disaggregation (pools by role, the decider, the handoff, maybe the pool balancer); null: every instance mixed.</summary>
+    public DisaggregationSimulationConfig? Disaggregation { get; init; }
 }

@@ -27,11 +27,12 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
         for (var i = 0; i < engines.Length; i++)
             engines[i] = new SimulatedEngine("sim", config.Profile, random: new Random(random.Next()));
         var ids = Enumerable.Range(0, engines.Length).Select(i => $"i{i}").ToArray();
-        var view = new DispatchView(DispatchPolicies.Create(config.Dispatch, new Random(random.Next())));
+        var pd = config.Disaggregation is { } dc ? new DisaggregationSimulation(dc, engines) : null;
+        var view = new DispatchView(DispatchPolicies.Create(config.Dispatch, new Random(random.Next())), decider: pd?.Decider);
         var refreshedAt = double.NegativeInfinity;
         // Instances report on a period and the dispatcher refreshes on its own: what it sees is the last
         // report, as in the control plane (engine host reports, dispatcher grain copies the snapshot).
-        InstanceLoad[] reported = Loads(engines, ids, Epoch);
+        InstanceLoad[] reported = Loads(engines, ids, Epoch, pd);
         var nextReport = config.LoadReportPeriodMs;
 
         var outcomes = new SimulatedOutcome?[requests.Count];
@@ -48,7 +49,10 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
         if (migration is not null)
             events.Enqueue((3, 0, null), (migration.PeriodMs, order++));
 
-        var tickers = (power is null ? 0 : 1) + (migration is null ? 0 : 1);
+        if (pd is { Balancing: true })
+            events.Enqueue((6, 0, null), (pd.PeriodMs, order++));
+
+        var tickers = (power is null ? 0 : 1) + (migration is null ? 0 : 1) + (pd is { Balancing: true } ? 1 : 0);
         var now = 0.0;
         while (events.TryDequeue(out var e, out var key))
         {
@@ -58,7 +62,7 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                 // The last report tick before this event; no event happened since the previous one, so the
                 // engines are as they were at that tick.
                 var tick = Math.Floor(now / config.LoadReportPeriodMs) * config.LoadReportPeriodMs;
-                reported = Loads(engines, ids, Epoch.AddMilliseconds(tick));
+                reported = Loads(engines, ids, Epoch.AddMilliseconds(tick), pd);
                 nextReport = tick + config.LoadReportPeriodMs;
             }
             if (e.Kind == 2)
@@ -74,6 +78,22 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                     events.Enqueue((4, id, null), (at, order++));
                 if (events.Count > tickers - 1)
                     events.Enqueue((3, 0, null), (now + migration.PeriodMs, order++));
+                continue;
+            }
+            if (e.Kind == 6)
+            {
+                pd!.Balance(reported, now, Epoch);
+                if (events.Count > tickers - 1)
+                    events.Enqueue((6, 0, null), (now + pd.PeriodMs, order++));
+                continue;
+            }
+            if (e.Kind == 5)
+            {
+                foreach (var instance in pd!.Commit(e.Index, now))
+                {
+                    if (!stepping[instance] && engines[instance].HasWork)
+                        StartStep(instance);
+                }
                 continue;
             }
             if (e.Kind == 4)
@@ -113,11 +133,12 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                         outcome.Refusal == DispatchRefusal.Overloaded ? "http_429" : outcome.Refusal == DispatchRefusal.TooLarge ? "http_400" : "http_503", -1);
                     continue;
                 }
-                var instance = outcome.Index;
+                var spec = Spec(e.Index, request);
+                var instance = pd?.Place(outcome.Index, outcome.PrefillIndex, e.Index, spec) ?? outcome.Index;
                 placed[e.Index] = instance;
                 try
                 {
-                    engines[instance].Add(Spec(e.Index, request));
+                    engines[instance].Add(spec);
                 }
                 catch (ControlPlane.Engines.EngineRejectedException)
                 {
@@ -142,6 +163,12 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                             output.CachedPromptTokens);
                     }
                 }
+                if (pd is not null)
+                {
+                    // Between two steps, as the runner does: the blocks this step filled go out; a first token stops the request.
+                    foreach (var (at, index) in pd.AfterStep(e.Index, now))
+                        events.Enqueue((5, index, null), (at, order++));
+                }
                 stepping[e.Index] = false;
                 if (engines[e.Index].HasWork)
                     StartStep(e.Index);
@@ -150,7 +177,7 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
 
         var preemptions = engines.Sum(x => x.Snapshot().PreemptionCount);
         return new SimulationResult([.. outcomes.Select((o, i) => o ?? throw new InvalidOperationException($"request {i} never finished"))],
-            now, wall.Elapsed, steps, preemptions, power?.Report(), migration?.Report());
+            now, wall.Elapsed, steps, preemptions, power?.Report(), migration?.Report(), pd?.Report());
 
         void StartStep(int instance)
         {
@@ -172,7 +199,7 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
         ServiceClass = request.Class,
     };
 
-    private static InstanceLoad[] Loads(SimulatedEngine[] engines, string[] ids, DateTimeOffset at)
+    private static InstanceLoad[] Loads(SimulatedEngine[] engines, string[] ids, DateTimeOffset at, DisaggregationSimulation? pd)
     {
         var loads = new InstanceLoad[engines.Length];
         for (var i = 0; i < engines.Length; i++)
@@ -181,6 +208,8 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
             loads[i] = new InstanceLoad
             {
                 InstanceId = ids[i],
+                Role = pd?.Role(i) ?? InstanceRole.Mixed,
+                Health = pd is not null && pd.Draining(i) ? InstanceHealth.Draining : InstanceHealth.Ready,
                 RunningRequests = s.RunningRequests,
                 WaitingRequests = s.WaitingRequests,
                 UsedKvBlocks = s.UsedKvBlocks,

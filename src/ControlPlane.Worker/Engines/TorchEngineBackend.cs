@@ -27,6 +27,7 @@ public sealed class TorchEngineBackend : IEngineBackend
             {
                 KvBlocks = model.KvBlocks,
                 KvCacheBytes = (long)model.KvCacheMiB << 20,
+                MaxBatchedTokens = model.MaxBatchedTokens ?? new TorchEngineOptions().MaxBatchedTokens,
                 MaxContextTokens = EngineFactory.MaxContext(model, folder.Config.MaxPositionEmbeddings),
                 CaptureGraphsAtStart = model.Device == "cuda",
             });

@@ -62,9 +62,11 @@ public class WorkerMigrationTests(ITestOutputHelper output)
         var source = instances.Single(i => i.Pod == "worker-0").Id;
         var destination = instances.Single(i => i.Pod == "worker-1").Id;
         await cluster.Workers[1].KillAsync();
-        await cluster.WaitForInstancesAsync(1, TimeSpan.FromSeconds(30));
+        // The dead worker's instance must be out of dispatch first: the requests below must run on worker-0.
+        await cluster.WaitForExactlyAsync(1, TimeSpan.FromSeconds(30));
         const int maxTokens = 600;
         var baseline = await new StreamRun(cluster.Control.BaseAddress, 1, maxTokens, startedAfterChunks: 5).RunAsync();
+        WorkerFaultTests.AssertAllFinished(baseline, "baseline");
         var run = new StreamRun(cluster.Control.BaseAddress, 1, maxTokens, startedAfterChunks: 5);
         var streams = run.RunAsync();
         Assert.True(await WorkerFaultTests.WaitAsync(run.AllStreaming, TimeSpan.FromSeconds(60)));

@@ -53,12 +53,13 @@ public class DispatchProfileTests
     }
 
     [Fact]
-    public void Pick_DrainingAndDecodeInstances_AreNeverChosen()
+    public void Pick_DrainingAndPrefillInstances_AreNeverChosen()
     {
+        // A request is dispatched to where it decodes; a prefill instance gets its prompt only from the disaggregation decider.
         IReadOnlyList<InstanceLoad> loads =
         [
             Loads.Of("draining", health: InstanceHealth.Draining),
-            Loads.Of("decode", role: InstanceRole.Decode),
+            Loads.Of("prefill", role: InstanceRole.Prefill),
             Loads.Of("busy-but-ready", running: 90, used: 90),
         ];
         foreach (var policy in DispatchPolicies.Presets.Keys)

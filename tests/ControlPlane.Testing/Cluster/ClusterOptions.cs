@@ -20,4 +20,16 @@ public sealed record ClusterOptions
 
     /// <summary>Whether the schedulers plan migrations (tests that order them by hand turn it off).</summary>
     public bool MigrationPlanner { get; init; } = true;
+
+    /// <summary>The role of each worker's instances, by worker index (<c>prefill</c>, <c>decode</c>, <c>mixed</c>); mixed past the list.</summary>
+    public IReadOnlyList<string> WorkerRoles { get; init; } = [];
+
+    /// <summary>Prompt tokens from which the dispatcher splits a request onto a prefill instance (where there is one).</summary>
+    public int SplitPromptTokens { get; init; } = 512;
+
+    /// <summary>The simulated engine's prefill cost per prompt token, ms (a long prompt then takes a while).</summary>
+    public double PrefillMsPerToken { get; init; } = 0.002;
+
+    /// <summary>Tokens one engine step may compute (a longer prompt prefills in chunks); the engine's default when null.</summary>
+    public int? MaxBatchedTokens { get; init; }
 }

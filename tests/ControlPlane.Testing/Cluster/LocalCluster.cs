@@ -15,14 +15,16 @@ public sealed class LocalCluster : IAsyncDisposable
     private readonly string _directory;
     private readonly Dictionary<string, string> _settings;
 
-    private LocalCluster(RedisServer redis, string directory, Dictionary<string, string> settings)
+    private LocalCluster(RedisServer redis, string directory, Dictionary<string, string> settings, ClusterOptions options)
     {
+        Options = options;
         Redis = redis;
         _directory = directory;
         _settings = settings;
     }
 
     public RedisServer Redis { get; }
+    public ClusterOptions Options { get; }
     public SiloProcess Control { get; private set; } = null!;
     public List<SiloProcess> Workers { get; } = [];
     public string SettingsFile => Path.Combine(_directory, "settings.json");
@@ -33,9 +35,9 @@ public sealed class LocalCluster : IAsyncDisposable
         options ??= new ClusterOptions();
         var directory = Directory.CreateTempSubdirectory("controlplane-cluster-").FullName;
         var redis = await RedisServer.StartAsync(dataDirectory: directory);
-        var cluster = new LocalCluster(redis, directory, new Dictionary<string, string>());
+        var cluster = new LocalCluster(redis, directory, new Dictionary<string, string>(), options);
         await File.WriteAllTextAsync(cluster.SettingsFile, Settings(options, redis, Path.GetFileName(directory), Path.Combine(directory, "profile.json")));
-        await File.WriteAllTextAsync(Path.Combine(directory, "profile.json"), Profile(options.StepMilliseconds));
+        await File.WriteAllTextAsync(Path.Combine(directory, "profile.json"), Profile(options.StepMilliseconds, options.PrefillMsPerToken));
         try
         {
             cluster.Control = SiloProcess.Start("control-0", Binaries.Server, cluster.SettingsFile, new Dictionary<string, string> { ["ControlPlane:Cluster:Roles"] = "control" });
@@ -53,12 +55,36 @@ public sealed class LocalCluster : IAsyncDisposable
     }
 
     /// <summary>Starts a worker process with the pod name given (a restart keeps its name, so its instance ids).</summary>
-    public SiloProcess StartWorker(string pod, int? siloPort = null) =>
-        SiloProcess.Start(pod, Binaries.Worker, SettingsFile, new Dictionary<string, string> { ["ControlPlane:Cluster:Roles"] = "worker" }, siloPort);
+    public SiloProcess StartWorker(string pod, int? siloPort = null)
+    {
+        var settings = new Dictionary<string, string> { ["ControlPlane:Cluster:Roles"] = "worker" };
+        var index = int.TryParse(pod.AsSpan(pod.LastIndexOf('-') + 1), CultureInfo.InvariantCulture, out var i) ? i : -1;
+        if (index >= 0 && index < Options.WorkerRoles.Count)
+            settings["ControlPlane:Models:0:Role"] = Options.WorkerRoles[index];
+        return SiloProcess.Start(pod, Binaries.Worker, SettingsFile, settings, siloPort);
+    }
 
     /// <summary>Waits until the control process's scheduler lists <paramref name="count"/> ready instances (from <c>/admin/instances</c>).</summary>
     public Task WaitForInstancesAsync(int count, TimeSpan timeout) => WaitForAsync(
         data => data.Count(i => i.GetProperty("health").GetString() == "ready") >= count, $"{count} ready instances", timeout);
+
+    /// <summary>Waits until the scheduler reports <paramref name="instanceId"/> in <paramref name="role"/> (from its load reports).</summary>
+    public Task WaitForRoleAsync(string instanceId, string role, TimeSpan timeout) => WaitForAsync(
+        data => data.Any(i => i.GetProperty("id").GetString() == instanceId && i.GetProperty("role").GetString() == role), $"{instanceId} in role {role}", timeout);
+
+    /// <summary>Moves an instance to another role by the admin endpoint, and waits until the scheduler sees it.</summary>
+    public async Task SetRoleAsync(string instanceId, string role)
+    {
+        using var http = new HttpClient { BaseAddress = Control.BaseAddress };
+        using var response = await http.PostAsync(new Uri($"admin/models/{Model}/roles?instance={Uri.EscapeDataString(instanceId)}&role={role}", UriKind.Relative), null);
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"setting the role answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        await WaitForRoleAsync(instanceId, role, TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>Waits until the scheduler lists exactly <paramref name="count"/> instances, all ready: a killed worker's are gone from dispatch.</summary>
+    public Task WaitForExactlyAsync(int count, TimeSpan timeout) => WaitForAsync(
+        data => data.Count == count && data.All(i => i.GetProperty("health").GetString() == "ready"), $"exactly {count} ready instances", timeout);
 
     /// <summary>
     /// Waits until the scheduler sees every instance idle: a burst sent right after another would otherwise be
@@ -135,19 +161,21 @@ public sealed class LocalCluster : IAsyncDisposable
             },
             Worker = new { DrainTimeout = options.DrainTimeout.ToString("c", CultureInfo.InvariantCulture) },
             Migration = new { Enabled = options.MigrationPlanner },
+            Disaggregation = new { MinPromptTokens = options.SplitPromptTokens },
             Models = new object[]
             {
                 options.TinyTorch
-                    ? new { Name = Model, Engine = "torchsharp", Instances = options.InstancesPerWorker, Path = "builtin:tiny-random", MaxContextTokens = 1024, KvBlocks = 256 }
+                    ? new { Name = Model, Engine = "torchsharp", Instances = options.InstancesPerWorker, Path = "builtin:tiny-random", MaxContextTokens = 1024, KvBlocks = 256,
+                        options.MaxBatchedTokens }
                     : new { Name = Model, Engine = "simulated", Instances = options.InstancesPerWorker, Profile = profile, MaxContextTokens = 2048, KvBlocks = 1024 },
             },
         },
     });
 
-    private static string Profile(double stepMilliseconds) => $$"""
+    private static string Profile(double stepMilliseconds, double prefillMsPerToken) => $$"""
         {
           "name": "cluster-test", "provenance": "made up for tests: steps of {{stepMilliseconds}} ms so streams last seconds",
-          "stepOverheadMs": {{stepMilliseconds.ToString(CultureInfo.InvariantCulture)}}, "prefillMsPerToken": 0.002, "decodeMsPerSequence": 0.01, "msPerContextToken": 0,
+          "stepOverheadMs": {{stepMilliseconds.ToString(CultureInfo.InvariantCulture)}}, "prefillMsPerToken": {{prefillMsPerToken.ToString(CultureInfo.InvariantCulture)}}, "decodeMsPerSequence": 0.01, "msPerContextToken": 0,
           "kvBlockSize": 16, "totalKvBlocks": 1024, "maxContextTokens": 2048, "maxBatchedTokens": 2048, "maxRunningRequests": 128
         }
         """;

@@ -30,8 +30,13 @@ internal sealed class FaultyTarget(IMigrationTarget inner) : IMigrationTarget
     public Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken) =>
         inner.BeginAsync(request, sink, AskBlocks ?? blocks, cancellationToken);
 
+    /// <summary>When the first staged part went (a <see cref="System.Diagnostics.Stopwatch"/> timestamp), 0 before.</summary>
+    public long FirstStageAt { get; private set; }
+
     public async Task SendAsync(KvPart part, CancellationToken cancellationToken)
     {
+        if (Stages == 0)
+            FirstStageAt = System.Diagnostics.Stopwatch.GetTimestamp();
         if (BeforeStage is not null)
             await BeforeStage(Stages);
         Stages++;

@@ -255,6 +255,9 @@ internal sealed class SseStream : IAsyncDisposable
     public string? Finish { get; private set; }
     public int Chunks { get; private set; }
 
+    /// <summary>When the first chunk was read (a <see cref="System.Diagnostics.Stopwatch"/> timestamp), 0 before.</summary>
+    public long FirstChunkAt { get; private set; }
+
     public static async Task<SseStream> StartAsync(HttpClient http, string body)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/v1/completions", UriKind.Relative))
@@ -285,7 +288,8 @@ internal sealed class SseStream : IAsyncDisposable
                 if (choice.TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.String)
                     Finish = finish.GetString();
             }
-            Chunks++;
+            if (Chunks++ == 0)
+                FirstChunkAt = System.Diagnostics.Stopwatch.GetTimestamp();
             return true;
         }
         return false;
