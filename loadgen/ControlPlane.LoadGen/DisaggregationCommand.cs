@@ -32,13 +32,18 @@ public static class DisaggregationCommand
         var sloTtft = new Option<double>("--slo-ttft-ms") { Description = "Time-to-first-token SLO", DefaultValueFactory = _ => 2000 };
         var sloTpot = new Option<double>("--slo-tpot-ms") { Description = "Time-per-output-token SLO", DefaultValueFactory = _ => 100 };
         var minPrompt = new Option<int>("--min-prompt") { Description = "Prompt tokens from which a request is split", DefaultValueFactory = _ => new DisaggregationConfig().MinPromptTokens };
+        var queueLimit = new Option<int>("--prefill-queue-limit")
+        {
+            Description = "Queued prompt tokens past which a prefill instance takes no more splits (the prompt then runs where it decodes)",
+            DefaultValueFactory = _ => new DisaggregationConfig().MaxQueuedPromptTokens,
+        };
         var bandwidth = new Option<double>("--bandwidth-gbps") { Description = "KV data path bandwidth out of a prefill instance, GB/s", DefaultValueFactory = _ => new DisaggregationSimulationConfig().BandwidthGBps };
         var modes = new Option<string>("--modes") { Description = "Modes to compare: colocated, static, adaptive", DefaultValueFactory = _ => "colocated,static,adaptive" };
         var search = new Option<bool>("--max-rate") { Description = "Also search each mode's highest rate at 90% SLO attainment (bisection, 7 runs a mode)", DefaultValueFactory = _ => true };
         var seed = new Option<int>("--seed") { Description = "Seed", DefaultValueFactory = _ => 1 };
         var command = new Command("disaggregation", "Simulate prefill/decode disaggregation on a trace: colocated, static split and adaptive roles side by side")
         {
-            trace, instances, prefill, profile, policy, loads, maxRequests, sloTtft, sloTpot, minPrompt, bandwidth, modes, search, seed,
+            trace, instances, prefill, profile, policy, loads, maxRequests, sloTtft, sloTpot, minPrompt, queueLimit, bandwidth, modes, search, seed,
         };
         command.SetAction(parse =>
         {
@@ -55,7 +60,7 @@ public static class DisaggregationCommand
             var dispatchErrors = DispatchPolicies.Validate(dispatch, "--policy");
             if (dispatchErrors.Count > 0)
                 throw new ArgumentException(dispatchErrors[0]);
-            var decider = new DisaggregationConfig { MinPromptTokens = parse.GetValue(minPrompt) };
+            var decider = new DisaggregationConfig { MinPromptTokens = parse.GetValue(minPrompt), MaxQueuedPromptTokens = parse.GetValue(queueLimit) };
             var bw = parse.GetValue(bandwidth);
             var chosen = parse.GetValue(modes)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             foreach (var m in chosen.Where(m => m is not ("colocated" or "static" or "adaptive")))
@@ -66,7 +71,7 @@ public static class DisaggregationCommand
             Console.WriteLine(FormattableString.Invariant(
                 $"{name}: {sample.Count} requests, mean prompt {sample.Average(r => r.InputTokens):0} tokens, mean output {sample.Average(r => r.OutputTokens):0}; {count} × {perf.Name}; colocated capacity {capacity:0.0} requests/s"));
             Console.WriteLine(FormattableString.Invariant(
-                $"static split: {prefillCount} prefill + {count - prefillCount} decode; split from {decider.MinPromptTokens} prompt tokens; KV path {bw} GB/s; SLOs TTFT {slo.TimeToFirstTokenMs} ms, TPOT {slo.TimePerOutputTokenMs} ms"));
+                $"static split: {prefillCount} prefill + {count - prefillCount} decode; split from {decider.MinPromptTokens} prompt tokens, up to {decider.MaxQueuedPromptTokens} queued on a prefill instance; KV path {bw} GB/s; SLOs TTFT {slo.TimeToFirstTokenMs} ms, TPOT {slo.TimePerOutputTokenMs} ms"));
             Console.WriteLine();
             Console.WriteLine("| load | mode | requests/s | p50 TTFT ms | p99 TTFT ms | p50 TPOT ms | p99 TPOT ms | goodput req/s | SLO attainment | split | handed off | p99 handoff stop ms | role changes | preemptions |");
             Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");

@@ -28,7 +28,7 @@ namespace ControlPlane.Engine.Benchmarks;
 internal static class MigrationBenchmark
 {
     private const string Model = "m";
-    private static int _vocabulary = 1000;
+    internal static int Vocabulary { get; set; } = 1000;
     private static int _runs;
 
     public static async Task RunAsync(Dictionary<string, string> options)
@@ -45,7 +45,7 @@ internal static class MigrationBenchmark
         var migration = new MigrationConfig { StageBlocks = stageBlocks };
 
         using var weights = ModelFolder.Load(folder, onCuda ? CUDA : CPU, ScalarType.BFloat16);
-        _vocabulary = weights.Config.VocabularySize;
+        Vocabulary = weights.Config.VocabularySize;
         var maxContext = contexts.Max() + 4096;
         var sink = new TimingSink();
         var source = Runner("source", weights, kvBlocks, maxContext, onCuda, migration);
@@ -99,7 +99,7 @@ internal static class MigrationBenchmark
         double OthersBeforeMs, double OthersDuringMs, string Outcome);
 
     /// <summary>A target that times its commit (the destination taking in the last part), to split the stop.</summary>
-    private sealed class TimedTarget(IMigrationTarget inner, bool hostParts = false) : IMigrationTarget
+    internal sealed class TimedTarget(IMigrationTarget inner, bool hostParts = false) : IMigrationTarget
     {
         public double CommitMs { get; private set; }
         public string InstanceId => inner.InstanceId;
@@ -157,7 +157,7 @@ internal static class MigrationBenchmark
             Others(started - oneSecond, started), Others(started, Math.Max(ended, started + Stopwatch.Frequency / 20)), result.Outcome.ToString());
     }
 
-    private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+    internal static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
 
     private static IEnumerable<double> Intervals(long[] times)
     {
@@ -165,7 +165,7 @@ internal static class MigrationBenchmark
             yield return Ms(times[i] - times[i - 1]);
     }
 
-    private static double Median(IEnumerable<double> values)
+    internal static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
         return sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2];
@@ -177,29 +177,30 @@ internal static class MigrationBenchmark
         return all.Length == 0 ? double.NaN : all.Average();
     }
 
-    private static RequestSpec Spec(string id, int promptTokens, int maxTokens, int seed)
+    internal static RequestSpec Spec(string id, int promptTokens, int maxTokens, int seed)
     {
         var random = new Random(seed);
         return new RequestSpec
         {
             RequestId = id,
             Model = Model,
-            PromptTokenIds = [.. Enumerable.Range(0, promptTokens).Select(_ => random.Next(10, _vocabulary - 10))],
+            PromptTokenIds = [.. Enumerable.Range(0, promptTokens).Select(_ => random.Next(10, Vocabulary - 10))],
             Sampling = new SamplingParameters { MaxTokens = maxTokens, Temperature = 0, IgnoreEndOfSequence = true },
         };
     }
 
-    private static EngineRunner Runner(string name, ControlPlane.Engine.Model.LlamaWeights weights, int kvBlocks, int maxContext, bool onCuda, MigrationConfig migration)
+    internal static EngineRunner Runner(string name, ControlPlane.Engine.Model.LlamaWeights weights, int kvBlocks, int maxContext, bool onCuda, MigrationConfig migration,
+        int maxBatchedTokens = 8192)
     {
         var engine = new TorchEngine(Model, weights, new IdTokenizer(weights.Config.VocabularySize), new TorchEngineOptions
         {
-            KvBlocks = kvBlocks, MaxContextTokens = maxContext, MaxBatchedTokens = 8192, MaxRunningRequests = 64, CaptureGraphsAtStart = onCuda,
+            KvBlocks = kvBlocks, MaxContextTokens = maxContext, MaxBatchedTokens = maxBatchedTokens, MaxRunningRequests = 64, CaptureGraphsAtStart = onCuda,
         });
         var runner = new EngineRunner(new InstanceDescriptor
         {
             InstanceId = name, Model = Model, TotalKvBlocks = kvBlocks, KvBlockSize = engine.Descriptor.KvBlockSize,
             MaxContextTokens = engine.Descriptor.MaxContextTokens, Engine = TorchEngine.BackendName,
-        }, engine, TimeProvider.System, NullLogger.Instance) { Migration = migration };
+        }, engine, TimeProvider.System, new ConsoleErrorLogger(name)) { Migration = migration };
         runner.Start();
         return runner;
     }
@@ -254,7 +255,7 @@ internal static class MigrationBenchmark
     }
 
     /// <summary>The source's handle on the destination process: orders over its stdin, parts over the KV stream.</summary>
-    private sealed class PeerTarget : IMigrationTarget
+    internal sealed class PeerTarget : IMigrationTarget
     {
         private readonly Process _process;
         private readonly int _port;
@@ -351,7 +352,7 @@ internal static class MigrationBenchmark
     }
 
     /// <summary>Every chunk's arrival time (a monotonic timestamp, the same clock in every process) and the instance that sent it.</summary>
-    private sealed class TimingSink : ITokenSink
+    internal sealed class TimingSink : ITokenSink
     {
         private readonly ConcurrentDictionary<string, ConcurrentQueue<(long At, string Instance)>> _chunks = new(StringComparer.Ordinal);
 
@@ -383,5 +384,20 @@ internal static class MigrationBenchmark
                 await Task.Delay(10);
             }
         }
+    }
+}
+
+/// <summary>Warnings and errors to standard error: a benchmark's failed migration or handoff says why.</summary>
+internal sealed class ConsoleErrorLogger(string name) : Microsoft.Extensions.Logging.ILogger
+{
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Warning;
+
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception,
+        Func<TState, Exception?, string> formatter)
+    {
+        if (IsEnabled(logLevel))
+            Console.Error.WriteLine($"[{name}] {logLevel}: {formatter(state, exception)} {exception}");
     }
 }

@@ -111,6 +111,34 @@ public sealed class ModelServiceReconcilerTests : ApiServerTest
     }
 
     [Fact]
+    public async Task Disaggregated_EachPoolsWorkersServeInItsRole()
+    {
+        CreateModelService("qwen", mixed: 1, prefill: 2, decode: 3);
+        await PassAsync();
+        foreach (var pool in new[] { "mixed", "prefill", "decode" })
+        {
+            var env = Api.Get("apps", "statefulsets", Ns, $"qwen-{pool}")!["spec"]!["template"]!["spec"]!["containers"]![0]!["env"]!.AsArray();
+            Assert.Equal(pool, env.Single(e => e!["name"]!.GetValue<string>() == "ControlPlane__Models__0__Role")!["value"]!.GetValue<string>());
+        }
+    }
+
+    [Fact]
+    public async Task AutoscaledPool_KeepsTheReplicasItsAutoscalerSet_OthersFollowTheSpec()
+    {
+        CreateModelService("qwen", mixed: 0, prefill: 2, decode: 3);
+        await PatchModelServiceAsync("qwen", """{"spec":{"pools":{"decode":{"replicas":3,"autoscaled":true}}}}""");
+        await PassAsync();
+        Assert.Equal(3, Api.Get("apps", "statefulsets", Ns, "qwen-decode")!["spec"]!["replicas"]!.GetValue<int>());
+        // The autoscaler scales the decode pool's StatefulSet through its scale subresource; the prefill pool follows the spec.
+        await PatchAsync($"apis/apps/v1/namespaces/{Ns}/statefulsets/qwen-decode", """{"spec":{"replicas":6}}""");
+        await PatchModelServiceAsync("qwen", """{"spec":{"pools":{"prefill":{"replicas":4},"decode":{"replicas":1,"autoscaled":true}}}}""");
+        await PassAsync();
+        Assert.Equal(6, Api.Get("apps", "statefulsets", Ns, "qwen-decode")!["spec"]!["replicas"]!.GetValue<int>());
+        Assert.Equal(4, Api.Get("apps", "statefulsets", Ns, "qwen-prefill")!["spec"]!["replicas"]!.GetValue<int>());
+        Assert.Equal(10, ModelService("qwen")["status"]!["replicas"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task FailingPod_TurnsDegradedNamingIt()
     {
         CreateModelService("llama", mixed: 1);

@@ -76,6 +76,8 @@ public static class DesiredObjects
                                 new V1EnvVar { Name = "ASPNETCORE_URLS", Value = "http://+:8080" },
                                 // The KV data endpoint (migrations into this worker's engines), at the pod's IP: the "kv" port.
                                 new V1EnvVar { Name = "ControlPlane__Worker__KvPort", Value = KvPort.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                                // The pool is the role of its workers' instances: prefill, decode or mixed.
+                                new V1EnvVar { Name = "ControlPlane__Models__0__Role", Value = pool },
                                 new V1EnvVar { Name = "ControlPlane__Worker__KvHost", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "status.podIP" } } },
                             ],
                             Ports =

@@ -62,10 +62,11 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
         await ConvergeConfigAsync(ms, cancellationToken);
         var desired = 0;
         var ready = 0;
-        foreach (var (pool, replicas) in ms.Spec.Pools.All())
+        foreach (var (pool, declared) in ms.Spec.Pools.All())
         {
-            var set = await ConvergeStatefulSetAsync(ms, pool, replicas, cancellationToken);
-            await ConvergeAsync(ms, pool, replicas > 0, cancellationToken);
+            var set = await ConvergeStatefulSetAsync(ms, pool, declared, cancellationToken);
+            var replicas = set?.Spec.Replicas ?? 0;
+            await ConvergeAsync(ms, pool, declared > 0, cancellationToken);
             desired += replicas;
             ready += Math.Min(replicas, set?.Status?.ReadyReplicas ?? 0);
         }
@@ -107,6 +108,9 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
             }
             return null;
         }
+        // An autoscaled pool keeps the replicas its autoscaler set on the StatefulSet; the declared ones size it at creation.
+        if (existing is not null && ms.Spec.Pools.Of(pool)?.Autoscaled == true)
+            replicas = existing.Spec.Replicas ?? replicas;
         var desired = DesiredObjects.StatefulSet(ms, pool, replicas, Cluster);
         if (existing is null)
         {

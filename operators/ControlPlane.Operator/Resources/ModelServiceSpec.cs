@@ -33,10 +33,26 @@ public sealed class PoolsSpec
 
     public IEnumerable<(string Role, int Replicas)> All() =>
         [("mixed", Mixed?.Replicas ?? 0), ("prefill", Prefill?.Replicas ?? 0), ("decode", Decode?.Replicas ?? 0)];
+
+    /// <summary>The pool of a role (<c>mixed</c>, <c>prefill</c>, <c>decode</c>), or null when not declared.</summary>
+    public PoolSpec? Of(string role) => role switch
+    {
+        "mixed" => Mixed,
+        "prefill" => Prefill,
+        "decode" => Decode,
+        _ => null,
+    };
 }
 
 /// <summary>One pool's size.</summary>
 public sealed class PoolSpec
 {
     [JsonPropertyName("replicas")] public int Replicas { get; set; }
+
+    /// <summary>
+    /// The pool's size is a HorizontalPodAutoscaler's (its target: the pool's StatefulSet, <c>{name}-{pool}</c>, which has
+    /// the scale subresource): <see cref="Replicas"/> only sizes the StatefulSet when it is created; after that the operator
+    /// keeps whatever replicas it has. Pods the autoscaler removes drain by migration in their preStop hook.
+    /// </summary>
+    [JsonPropertyName("autoscaled")] public bool Autoscaled { get; set; }
 }

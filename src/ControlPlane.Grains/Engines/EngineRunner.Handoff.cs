@@ -49,7 +49,7 @@ public sealed partial class EngineRunner
 
     private void AdvanceHandoff(string id, Handoff handoff)
     {
-        if (handoff.State is HandoffState.Ended or HandoffState.Committing or HandoffState.Beginning)
+        if (handoff.State is HandoffState.Ended or HandoffState.Committing)
             return;
         if (!_tracked.TryGetValue(id, out var tracked) || _engine.Probe(id) is not { } probe)
         {
@@ -64,6 +64,13 @@ public sealed partial class EngineRunner
                 return;
             handoff.State = HandoffState.Beginning;
             handoff.Sender = Task.Run(() => HandOffAsync(id, tracked, handoff));
+        }
+        if (handoff.State == HandoffState.Beginning)
+        {
+            // Its first token came before the decode instance answered (a prompt in one chunk): it waits here, suspended,
+            // rather than decode on the prefill instance; a refusal puts it back in the batch.
+            if (probe.Decoding && !probe.Suspended && _engine.Suspend(id))
+                handoff.SuspendedAt = _time.GetTimestamp();
             return;
         }
         // Staging: the blocks its prefill chunks filled go out now, a part of at most StageBlocks each.
@@ -77,10 +84,13 @@ public sealed partial class EngineRunner
         }
         if (!probe.Decoding)
             return;
-        // Its first token went out with this step: it takes no step here; the rest and its resume state go in one part.
-        if (!_engine.Suspend(id))
-            return;
-        handoff.SuspendedAt = _time.GetTimestamp();
+        // Its first token went out: it takes no step here; the rest and its resume state go in one part.
+        if (!probe.Suspended)
+        {
+            if (!_engine.Suspend(id))
+                return;
+            handoff.SuspendedAt = _time.GetTimestamp();
+        }
         var last = _engine.ExportKv(id, new KvBlockRange(handoff.Exported, -1), onDevice: handoff.SameProcess);
         handoff.State = HandoffState.Committing;
         handoff.Parts.Writer.TryWrite(last);
