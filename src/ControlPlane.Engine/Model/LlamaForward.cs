@@ -19,6 +19,13 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
     private readonly int _headDim = weights.Config.HeadDim;
     private readonly double _eps = weights.Config.RmsNormEps;
 
+    // The scalars of the eager ops, made once and held for the model's life. A temporary TorchSharp Scalar (what a
+    // double converts to at each call) can be finalized on the GC's thread while the native op still reads it: seen as
+    // "INTERNAL ASSERT FAILED at c10/core/Scalar.h" in pow(2) when two engines in one process allocate hard.
+    private readonly TorchSharp.Scalar _epsScalar = (TorchSharp.Scalar)weights.Config.RmsNormEps;
+    private readonly TorchSharp.Scalar _attentionScale = (TorchSharp.Scalar)(1.0 / Math.Sqrt(weights.Config.HeadDim));
+    private readonly TorchSharp.Scalar _minusInfinity = (TorchSharp.Scalar)float.NegativeInfinity;
+
     public LlamaWeights Weights { get; } = weights;
 
     /// <summary>Runs the batch; returns float32 logits [sequences wanting logits, vocabulary], in batch order.</summary>
@@ -186,8 +193,8 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
         var query = q.index_select(0, index.Rows).view(b, _kvHeads, groups, 1, _headDim);                                     // [B, KVH, G, 1, D]
         var k = keys.index_select(0, index.Gather!).view(b, index.Length, _kvHeads, _headDim).permute(0, 2, 3, 1).unsqueeze(2); // [B, KVH, 1, D, L]
         var v = values.index_select(0, index.Gather!).view(b, index.Length, _kvHeads, _headDim).transpose(1, 2).unsqueeze(2);   // [B, KVH, 1, L, D]
-        var scores = matmul(query, k) * (1.0 / Math.Sqrt(_headDim));                                                     // [B, KVH, G, 1, L]
-        scores = scores.masked_fill(index.Valid!.logical_not(), float.NegativeInfinity);
+        var scores = matmul(query, k) * _attentionScale;                                                     // [B, KVH, G, 1, L]
+        scores = scores.masked_fill(index.Valid!.logical_not(), _minusInfinity);
         var probabilities = scores.to(ScalarType.Float32).softmax(-1).to(v.dtype);
         return matmul(probabilities, v).reshape(b, -1);                                                                   // [B, H·D]
     }
@@ -236,7 +243,7 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
         if (kernels is not null)
             return kernels.RmsNorm(x, weight, _eps);
         var x32 = x.to(ScalarType.Float32);
-        var normed = x32 * (x32.pow(2).mean([-1], keepdim: true) + _eps).rsqrt();
+        var normed = x32 * (x32.square().mean([-1], keepdim: true) + _epsScalar).rsqrt();
         return normed.to(x.dtype) * weight;
     }
 }

@@ -42,7 +42,9 @@ public static class TokenSampler
         // The first token whose cumulative mass exceeds the draw's share of the kept mass (never one of zero mass).
         var cdf = probabilities.cumsum(-1);
         var target = tensor(draws, device: device).to(ScalarType.Float32).unsqueeze(1) * cdf.narrow(1, vocabulary - 1, 1);
-        var position = cdf.le(target).sum(-1).clamp_max(vocabulary - 1);
+        // A Scalar held until the end of the call: a temporary one may be finalized while the native op reads it.
+        using var lastToken = (TorchSharp.Scalar)(vocabulary - 1);
+        var position = cdf.le(target).sum(-1).clamp_max(lastToken);
         var tokens = sorted.Indices.gather(1, position.unsqueeze(1)).squeeze(1);
         using var host = tokens.cpu();
         return host.data<long>().ToArray();
