@@ -25,4 +25,7 @@ public sealed record ClusterSimulationConfig
 
     /// <summary>Prefill/decode disaggregation (pools by role, the decider, the handoff, maybe the pool balancer); null: every instance mixed.</summary>
     public DisaggregationSimulationConfig? Disaggregation { get; init; }
+
+    /// <summary>Instances added and removed by the autoscaling planner (<see cref="Instances"/> is then the most there can be); null: a fixed pool.</summary>
+    public AutoscaleSimulationConfig? Autoscale { get; init; }
 }

@@ -28,11 +28,12 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
             engines[i] = new SimulatedEngine("sim", config.Profile, random: new Random(random.Next()));
         var ids = Enumerable.Range(0, engines.Length).Select(i => $"i{i}").ToArray();
         var pd = config.Disaggregation is { } dc ? new DisaggregationSimulation(dc, engines) : null;
+        var scaling = config.Autoscale is { } ac ? new AutoscaleSimulation(ac, engines) : null;
         var view = new DispatchView(DispatchPolicies.Create(config.Dispatch, new Random(random.Next())), decider: pd?.Decider);
         var refreshedAt = double.NegativeInfinity;
         // Instances report on a period and the dispatcher refreshes on its own: what it sees is the last
         // report, as in the control plane (engine host reports, dispatcher grain copies the snapshot).
-        InstanceLoad[] reported = Loads(engines, ids, Epoch, pd);
+        InstanceLoad[] reported = Loads(engines, ids, Epoch, pd, scaling);
         var nextReport = config.LoadReportPeriodMs;
 
         var outcomes = new SimulatedOutcome?[requests.Count];
@@ -52,7 +53,10 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
         if (pd is { Balancing: true })
             events.Enqueue((6, 0, null), (pd.PeriodMs, order++));
 
-        var tickers = (power is null ? 0 : 1) + (migration is null ? 0 : 1) + (pd is { Balancing: true } ? 1 : 0);
+        if (scaling is not null)
+            events.Enqueue((7, 0, null), (scaling.PeriodMs, order++));
+
+        var tickers = (power is null ? 0 : 1) + (migration is null ? 0 : 1) + (pd is { Balancing: true } ? 1 : 0) + (scaling is null ? 0 : 1);
         var now = 0.0;
         while (events.TryDequeue(out var e, out var key))
         {
@@ -62,7 +66,7 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                 // The last report tick before this event; no event happened since the previous one, so the
                 // engines are as they were at that tick.
                 var tick = Math.Floor(now / config.LoadReportPeriodMs) * config.LoadReportPeriodMs;
-                reported = Loads(engines, ids, Epoch.AddMilliseconds(tick), pd);
+                reported = Loads(engines, ids, Epoch.AddMilliseconds(tick), pd, scaling);
                 nextReport = tick + config.LoadReportPeriodMs;
             }
             if (e.Kind == 2)
@@ -78,6 +82,25 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                     events.Enqueue((4, id, null), (at, order++));
                 if (events.Count > tickers - 1)
                     events.Enqueue((3, 0, null), (now + migration.PeriodMs, order++));
+                continue;
+            }
+            if (e.Kind == 7)
+            {
+                foreach (var (at, instance) in scaling!.Tick(reported, now, Epoch))
+                    events.Enqueue((8, instance, null), (at, order++));
+                if (events.Count > tickers - 1)
+                    events.Enqueue((7, 0, null), (now + scaling.PeriodMs, order++));
+                continue;
+            }
+            if (e.Kind == 8)
+            {
+                // An instance finished starting: it reports at once, and the requests held for want of one go out.
+                scaling!.Ready(e.Index);
+                reported = Loads(engines, ids, Epoch.AddMilliseconds(now), pd, scaling);
+                view.Refresh(reported);
+                refreshedAt = now;
+                foreach (var held in scaling.Release())
+                    Arrive(held);
                 continue;
             }
             if (e.Kind == 6)
@@ -110,51 +133,21 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
             }
             if (e.Kind == 0)
             {
-                var request = requests[e.Index];
-                // As the dispatcher grain does: the first request waits for a view; later, a request that finds
-                // the view stale is decided on it while the refresh it starts completes behind it.
-                var stale = now - refreshedAt >= config.LoadReportPeriodMs;
-                if (view.IsEmpty)
-                {
-                    view.Refresh(reported);
-                    refreshedAt = now;
-                    stale = false;
-                }
-                var dispatch = new DispatchRequest(request.InputTokens, request.OutputTokens, request.Class, 0);
-                var outcome = view.Dispatch(dispatch, Epoch.AddMilliseconds(now));
-                if (stale)
-                {
-                    view.Refresh(reported);
-                    refreshedAt = now;
-                }
-                if (!outcome.Succeeded)
-                {
-                    outcomes[e.Index] = new SimulatedOutcome(e.Index, request.ArrivalMs, null, now, request.InputTokens, 0,
-                        outcome.Refusal == DispatchRefusal.Overloaded ? "http_429" : outcome.Refusal == DispatchRefusal.TooLarge ? "http_400" : "http_503", -1);
-                    continue;
-                }
-                var spec = Spec(e.Index, request);
-                var instance = pd?.Place(outcome.Index, outcome.PrefillIndex, e.Index, spec) ?? outcome.Index;
-                placed[e.Index] = instance;
-                try
-                {
-                    engines[instance].Add(spec);
-                }
-                catch (ControlPlane.Engines.EngineRejectedException)
-                {
-                    outcomes[e.Index] = new SimulatedOutcome(e.Index, request.ArrivalMs, null, now, request.InputTokens, 0, "http_400", instance);
-                    continue;
-                }
-                power?.Placed(instance, request.Class);
-                if (!stepping[instance])
-                    StartStep(instance);
+                if (scaling is { AnyReady: false })
+                    scaling.Hold(e.Index); // no instance is ready: held until one is, as the gateway holds it
+                else
+                    Arrive(e.Index);
             }
             else
             {
                 foreach (var output in e.Step!.Outputs)
                 {
                     var index = int.Parse(output.RequestId, System.Globalization.CultureInfo.InvariantCulture);
-                    firstToken[index] ??= now;
+                    if (firstToken[index] is null)
+                    {
+                        firstToken[index] = now;
+                        scaling?.FirstToken(now, now - requests[index].ArrivalMs);
+                    }
                     if (output.Finished)
                     {
                         var request = requests[index];
@@ -172,12 +165,60 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                 stepping[e.Index] = false;
                 if (engines[e.Index].HasWork)
                     StartStep(e.Index);
+                else
+                    scaling?.AfterStep(e.Index, now);
             }
         }
 
         var preemptions = engines.Sum(x => x.Snapshot().PreemptionCount);
         return new SimulationResult([.. outcomes.Select((o, i) => o ?? throw new InvalidOperationException($"request {i} never finished"))],
-            now, wall.Elapsed, steps, preemptions, power?.Report(), migration?.Report(), pd?.Report());
+            now, wall.Elapsed, steps, preemptions, power?.Report(), migration?.Report(), pd?.Report(), scaling?.Report(now));
+
+        void Arrive(int index)
+        {
+            var request = requests[index];
+            // As the dispatcher grain does: the first request waits for a view; later, a request that finds
+            // the view stale is decided on it while the refresh it starts completes behind it.
+            var stale = now - refreshedAt >= config.LoadReportPeriodMs;
+            if (view.IsEmpty)
+            {
+                view.Refresh(reported);
+                refreshedAt = now;
+                stale = false;
+            }
+            var dispatch = new DispatchRequest(request.InputTokens, request.OutputTokens, request.Class, 0);
+            var outcome = view.Dispatch(dispatch, Epoch.AddMilliseconds(now));
+            // The view's loads are those that report (with autoscaling, not every engine): back to engine indices,
+            // read before a refresh replaces them.
+            var decode = outcome.Succeeded ? EngineOf(view.Loads[outcome.Index].InstanceId) : -1;
+            var prefill = outcome.PrefillIndex >= 0 ? EngineOf(view.Loads[outcome.PrefillIndex].InstanceId) : -1;
+            if (stale)
+            {
+                view.Refresh(reported);
+                refreshedAt = now;
+            }
+            if (!outcome.Succeeded)
+            {
+                outcomes[index] = new SimulatedOutcome(index, request.ArrivalMs, null, now, request.InputTokens, 0,
+                    outcome.Refusal == DispatchRefusal.Overloaded ? "http_429" : outcome.Refusal == DispatchRefusal.TooLarge ? "http_400" : "http_503", -1);
+                return;
+            }
+            var spec = Spec(index, request);
+            var instance = pd?.Place(decode, prefill, index, spec) ?? decode;
+            placed[index] = instance;
+            try
+            {
+                engines[instance].Add(spec);
+            }
+            catch (ControlPlane.Engines.EngineRejectedException)
+            {
+                outcomes[index] = new SimulatedOutcome(index, request.ArrivalMs, null, now, request.InputTokens, 0, "http_400", instance);
+                return;
+            }
+            power?.Placed(instance, request.Class);
+            if (!stepping[instance])
+                StartStep(instance);
+        }
 
         void StartStep(int instance)
         {
@@ -199,7 +240,16 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
         ServiceClass = request.Class,
     };
 
-    private static InstanceLoad[] Loads(SimulatedEngine[] engines, string[] ids, DateTimeOffset at, DisaggregationSimulation? pd)
+    private static int EngineOf(string id) => int.Parse(id.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture);
+
+    private static InstanceLoad[] Loads(SimulatedEngine[] engines, string[] ids, DateTimeOffset at, DisaggregationSimulation? pd, AutoscaleSimulation? scaling)
+    {
+        if (scaling is not null)
+            return [.. AllLoads(engines, ids, at, pd).Where((l, i) => scaling.Reports(i)).Select(l => scaling.Draining(EngineOf(l.InstanceId)) ? l with { Health = InstanceHealth.Draining } : l)];
+        return AllLoads(engines, ids, at, pd);
+    }
+
+    private static InstanceLoad[] AllLoads(SimulatedEngine[] engines, string[] ids, DateTimeOffset at, DisaggregationSimulation? pd)
     {
         var loads = new InstanceLoad[engines.Length];
         for (var i = 0; i < engines.Length; i++)

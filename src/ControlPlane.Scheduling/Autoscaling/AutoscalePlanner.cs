@@ -1,0 +1,93 @@
+using ControlPlane.Instances;
+
+namespace ControlPlane.Scheduling.Autoscaling;
+
+/// <summary>What the planner sees of a pool: its replicas now, its instances' loads, and requests held for want of an instance.</summary>
+/// <param name="Replicas">The pool's replicas as last decided (instances starting included).</param>
+/// <param name="Loads">The pool's instances that report.</param>
+/// <param name="Pending">Requests the gateway holds because no instance is ready (scale from zero).</param>
+/// <param name="TtftP90Ms">Observed time to first token, 90th percentile over the last window, when known.</param>
+/// <param name="SloTtftMs">The pool's TTFT objective, when it has one.</param>
+public sealed record PoolSample(int Replicas, IReadOnlyList<InstanceLoad> Loads, int Pending = 0, double? TtftP90Ms = null, double? SloTtftMs = null);
+
+/// <summary>
+/// Desired replicas for one pool. Demand is the sum of the instances' usages, each the higher of its virtual KV usage
+/// (blocks in use and queued, over capacity: what dispatch and migration read) and its batch occupancy (running and
+/// waiting requests over <see cref="AutoscaleConfig.BatchCapacity"/>); the recommendation is demand over
+/// <see cref="AutoscaleConfig.TargetUsage"/>, one more when the observed TTFT misses its objective, at least one while
+/// any request waits. As Kubernetes' HPA stabilizes: the pool grows to the lowest recommendation of the scale-up
+/// window and shrinks to the highest of the scale-down window; it goes to zero only after
+/// <see cref="AutoscaleConfig.IdleToZero"/> without a request, and comes back from zero at the first held request.
+/// Pure: the scheduler grain runs it on a timer, the simulator in virtual time.
+/// </summary>
+public sealed class AutoscalePlanner(AutoscaleConfig config, int minReplicas, int maxReplicas)
+{
+    private readonly List<(DateTimeOffset At, int Recommendation)> _history = [];
+    private DateTimeOffset _lastBusy = DateTimeOffset.MinValue;
+
+    public AutoscaleConfig Config { get; } = config;
+    public int MinReplicas { get; } = minReplicas;
+    public int MaxReplicas { get; } = Math.Max(minReplicas, maxReplicas);
+
+    /// <summary>The replicas the pool's load calls for right now, before stabilization.</summary>
+    public int Recommend(PoolSample sample)
+    {
+        var demand = 0.0;
+        var requests = sample.Pending;
+        foreach (var load in sample.Loads)
+        {
+            requests += load.RunningRequests + load.WaitingRequests;
+            demand += Usage(load);
+        }
+        demand += (double)sample.Pending / Config.BatchCapacity;
+        var recommendation = (int)Math.Ceiling(demand / Config.TargetUsage - 1e-9);
+        if (sample.TtftP90Ms is { } ttft && sample.SloTtftMs is { } slo && ttft > slo)
+            recommendation = Math.Max(recommendation, sample.Replicas + 1);
+        if (requests > 0)
+            recommendation = Math.Max(recommendation, 1);
+        // Grow at most by doubling (and MaxStepUp) per plan: a new instance's load shows before the next step.
+        recommendation = Math.Min(recommendation, sample.Replicas + Math.Min(Config.MaxStepUp, Math.Max(1, sample.Replicas)));
+        return Math.Clamp(recommendation, MinReplicas, MaxReplicas);
+    }
+
+    /// <summary>The replicas to run from <paramref name="now"/> on.</summary>
+    public int Plan(PoolSample sample, DateTimeOffset now)
+    {
+        var recommendation = Recommend(sample);
+        // A planner that starts (a scheduler activated anew) counts the replicas it finds as recommended: it does not
+        // scale in before a whole window has said so.
+        if (_history.Count == 0)
+            _history.Add((now, sample.Replicas));
+        _history.Add((now, recommendation));
+        var keep = Config.ScaleDownWindow > Config.ScaleUpWindow ? Config.ScaleDownWindow : Config.ScaleUpWindow;
+        _history.RemoveAll(h => now - h.At > keep);
+        // Idle is counted from the last request seen, or from the first plan (a pool just deployed is not idle yet).
+        if (_lastBusy == DateTimeOffset.MinValue || sample.Pending > 0 || sample.Loads.Any(l => l.RunningRequests + l.WaitingRequests > 0))
+            _lastBusy = now;
+        if (sample.Replicas == 0)
+            return sample.Pending > 0 ? Math.Max(1, recommendation) : Math.Clamp(0, MinReplicas, MaxReplicas);
+        var current = Math.Clamp(sample.Replicas, MinReplicas, MaxReplicas);
+        if (recommendation > current)
+        {
+            var up = _history.Where(h => now - h.At <= Config.ScaleUpWindow).Min(h => h.Recommendation);
+            return Math.Max(current, up);
+        }
+        if (recommendation < current)
+        {
+            var down = _history.Where(h => now - h.At <= Config.ScaleDownWindow).Max(h => h.Recommendation);
+            var target = Math.Min(current, down);
+            if (target == 0 && now - _lastBusy < Config.IdleToZero)
+                target = 1;
+            return Math.Clamp(target, MinReplicas, MaxReplicas);
+        }
+        return current;
+    }
+
+    /// <summary>An instance's usage: the higher of its virtual KV usage and its batch occupancy.</summary>
+    public double Usage(InstanceLoad load)
+    {
+        var kv = load.TotalKvBlocks <= 0 ? 0 : ((double)load.UsedKvBlocks + load.WaitingKvBlocks) / load.TotalKvBlocks;
+        var batch = (double)(load.RunningRequests + load.WaitingRequests) / Config.BatchCapacity;
+        return Math.Max(kv, batch);
+    }
+}
