@@ -8,6 +8,7 @@ var root = new RootCommand("ControlPlane load generator: replay real LLM serving
     CompareCommand.Create(),
     PowerCommand.Create(),
     DisaggregationCommand.Create(),
+    AutoscaleCommand.Create(),
 };
 try
 {

@@ -22,4 +22,8 @@ public interface ISchedulerGrain : IGrainWithStringKey
 
     [Alias("GetInstances")]
     Task<IReadOnlyList<InstanceDescriptor>> GetInstancesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Migrations in flight and role changes under way.</summary>
+    [Alias("GetActivity")]
+    Task<SchedulerActivity> GetActivityAsync(CancellationToken cancellationToken = default);
 }

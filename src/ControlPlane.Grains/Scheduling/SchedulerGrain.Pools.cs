@@ -1,5 +1,6 @@
 using ControlPlane.Instances;
 using ControlPlane.Scheduling.Disaggregation;
+using ControlPlane.Scheduling.Migration;
 using Microsoft.Extensions.Logging;
 
 namespace ControlPlane.Grains.Scheduling;
@@ -58,6 +59,12 @@ public sealed partial class SchedulerGrain
             LogRoleChangeFailed(logger, ex, next.InstanceId);
         }
     }
+
+    public Task<SchedulerActivity> GetActivityAsync(CancellationToken cancellationToken = default) => Task.FromResult(new SchedulerActivity
+    {
+        Migrations = [.. _migrations.Values.Select(m => new MovingRequest(m.Source, m.Destination, m.Reason.Name(), m.StartedAt))],
+        RoleChanges = [.. _roleChanges.Select(c => new KeyValuePair<string, InstanceRole>(c.Key, c.Value.Change.To))],
+    });
 
     [LoggerMessage(10, LogLevel.Information, "Pool balance: instance {InstanceId} drains to go from {From} to {To}: {Why}")]
     private static partial void LogRoleChanging(ILogger logger, string instanceId, InstanceRole from, InstanceRole to, string why);

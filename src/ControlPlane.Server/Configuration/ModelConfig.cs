@@ -35,6 +35,10 @@ public sealed record ModelConfig
         _ => null,
     };
 
+    /// <summary>The model's objectives: time to first token and time per output token, ms (the status page's SLO attainment, the autoscaler's TTFT target).</summary>
+    public double SloTtftMs { get; init; } = 1000;
+    public double SloTpotMs { get; init; } = 100;
+
     /// <summary>The simulated engine's performance profile: a built-in name or a JSON file.</summary>
     public string Profile { get; init; } = "llama-3-8b-h100-roofline";
 

@@ -70,7 +70,7 @@ public sealed class RunningRequest(
         EngineTime = chunk.EngineTime;
         if (chunk.FinishReason is FinishReason.Stop or FinishReason.Length)
         {
-            metrics.Completed(Spec.Model, time.GetElapsedTime(arrivedAt), _firstToken, Usage.CompletionTokens);
+            metrics.Completed(Spec.Model, time.GetElapsedTime(arrivedAt), _firstToken, Usage.CompletionTokens, Usage.PromptTokens, Usage.CachedPromptTokens);
             metrics.Outcome(Spec.Model, "finished");
         }
         else

@@ -143,6 +143,8 @@ public static class ControlPlaneHost
         app.MapGet("/admin/models/{model}/instances", AdminEndpoints.Instances);
         app.MapPost("/admin/models/{model}/migrations", AdminEndpoints.Migrate);
         app.MapPost("/admin/models/{model}/roles", AdminEndpoints.SetRole);
+        app.MapGet("/status", StatusPage.Html);
+        app.MapGet("/status.json", StatusPage.Json);
         app.MapGet("/admin/power", PowerEndpoints.List);
     }
 }

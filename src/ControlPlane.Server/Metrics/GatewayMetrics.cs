@@ -59,13 +59,21 @@ public sealed class GatewayMetrics : IDisposable
     public void FirstToken(string model, TimeSpan sinceArrival) =>
         _timeToFirstToken.Record(sinceArrival.TotalSeconds, new KeyValuePair<string, object?>("model", model));
 
-    public void Completed(string model, TimeSpan endToEnd, TimeSpan? firstToken, int completionTokens)
+    public void Completed(string model, TimeSpan endToEnd, TimeSpan? firstToken, int completionTokens, int promptTokens = 0, int cachedTokens = 0)
     {
         var tag = new KeyValuePair<string, object?>("model", model);
         _endToEnd.Record(endToEnd.TotalSeconds, tag);
+        TimeSpan? perToken = null;
         if (firstToken is { } ttft && completionTokens > 1)
-            _timePerOutputToken.Record((endToEnd - ttft).TotalSeconds / (completionTokens - 1), tag);
+        {
+            perToken = (endToEnd - ttft) / (completionTokens - 1);
+            _timePerOutputToken.Record(perToken.Value.TotalSeconds, tag);
+        }
+        Recent.Add(model, firstToken, perToken, promptTokens, cachedTokens);
     }
+
+    /// <summary>The last five minutes of finished requests (the status page's SLO attainment and hit rate).</summary>
+    public RecentRequests Recent { get; } = new(TimeProvider.System, TimeSpan.FromMinutes(5));
 
     public void Resumed(string model, string outcome, TimeSpan gap)
     {
