@@ -19,7 +19,9 @@ test: ## Run all tests (needs redis-server, gcc, patchelf and npm; .ci/run insta
 	build/fetch-helm.sh
 	@mkdir -p artifacts
 	@# The whole log goes to artifacts/test.log; a failure ends with the failed tests, so the tail of the output names them.
-	set -o pipefail; $(DOTNET) test $(SLN) -c $(CONFIG) -nologo --logger "console;verbosity=normal" -- RunConfiguration.TestSessionTimeout=1200000 2>&1 \
+	@# One test project at a time (-m:1): the multi-process fault tests time streams, and must not share two cores with
+	@# libtorch or headless Chromium running in another project's tests.
+	set -o pipefail; $(DOTNET) test $(SLN) -c $(CONFIG) -nologo -m:1 --logger "console;verbosity=normal" -- RunConfiguration.TestSessionTimeout=1200000 2>&1 \
 	  | tee artifacts/test.log || { echo; echo "==== failed tests (whole log: artifacts/test.log) ===="; \
 	  grep -E -A30 '^\s+Failed [A-Za-z]|Test Run Aborted|host process crashed|: error [A-Z]+[0-9]+' artifacts/test.log | cut -c1-400 | head -200; exit 1; }
 

@@ -28,13 +28,15 @@ public static class AutoscaleCommand
         var startup = new Option<double>("--startup-s") { Description = "Seconds from adding an instance to its first request", DefaultValueFactory = _ => 60 };
         var target = new Option<double>("--target-usage") { Description = "Usage per instance the autoscaler sizes for", DefaultValueFactory = _ => new AutoscaleConfig().TargetUsage };
         var batch = new Option<int?>("--batch-capacity") { Description = "Requests an instance runs at its best throughput (the autoscaler's full usage); the profile's running limit by default" };
+        var downWindow = new Option<double>("--scale-down-window-s") { Description = "The autoscaler's scale-down stabilization window", DefaultValueFactory = _ => new AutoscaleConfig().ScaleDownWindow.TotalSeconds };
+        var lookahead = new Option<double>("--lookahead-s") { Description = "How far ahead the autoscaler projects a rising demand (0: size for now)", DefaultValueFactory = _ => 0 };
         var sloTtft = new Option<double>("--slo-ttft-ms") { Description = "Time-to-first-token SLO", DefaultValueFactory = _ => 2000 };
         var sloTpot = new Option<double>("--slo-tpot-ms") { Description = "Time-per-output-token SLO", DefaultValueFactory = _ => 100 };
         var output = new Option<string?>("--out") { Description = "CSV of the replicas over time" };
         var seed = new Option<int>("--seed") { Description = "Seed", DefaultValueFactory = _ => 1 };
         var command = new Command("autoscale", "Simulate a day-shaped load: a pool provisioned for the peak against the autoscaler, instance-hours and SLO attainment")
         {
-            trace, instances, profile, dayMinutes, peak, trough, startup, target, batch, sloTtft, sloTpot, output, seed,
+            trace, instances, profile, dayMinutes, peak, trough, startup, target, batch, downWindow, lookahead, sloTtft, sloTpot, output, seed,
         };
         command.SetAction(parse =>
         {
@@ -62,7 +64,8 @@ public static class AutoscaleCommand
             Row("fixed for the peak", ReplayReport.From(name, "simulator", "fixed", fixedRecords, slo), fixedHours, fixedHours, count, 0);
             var autoscale = new AutoscaleSimulationConfig
             {
-                Planner = new AutoscaleConfig { Enabled = true, TargetUsage = parse.GetValue(target), BatchCapacity = parse.GetValue(batch) ?? perf.MaxRunningRequests },
+                Planner = new AutoscaleConfig { Enabled = true, TargetUsage = parse.GetValue(target), BatchCapacity = parse.GetValue(batch) ?? perf.MaxRunningRequests,
+                    ScaleDownWindow = TimeSpan.FromSeconds(parse.GetValue(downWindow)), Lookahead = TimeSpan.FromSeconds(parse.GetValue(lookahead)) },
                 MinReplicas = 1, MaxReplicas = count, InitialReplicas = 1, StartupMs = parse.GetValue(startup) * 1000, SloTtftMs = slo.TimeToFirstTokenMs,
             };
             var migration = new MigrationSimulationConfig { Planner = new MigrationConfig { MaxConcurrent = Math.Max(1, count / 2) } };

@@ -10,7 +10,7 @@ var config = KubernetesClientConfiguration.IsInCluster()
 using var client = new Kubernetes(config);
 var gateway = Environment.GetEnvironmentVariable("ControlPlane__Gateway") ?? "http://localhost:8080";
 using var http = new HttpClient { BaseAddress = new Uri(gateway.TrimEnd('/') + "/") };
-using var reconciler = new ModelServiceReconciler(client, new HttpDrainClient(http), TimeProvider.System, WorkerCluster.FromEnvironment());
+using var reconciler = new ModelServiceReconciler(client, new HttpDrainClient(http), TimeProvider.System, WorkerCluster.FromEnvironment(), new HttpAutoscaleClient(http));
 var loop = new OperatorLoop(reconciler, Environment.GetEnvironmentVariable("WATCH_NAMESPACE"), Console.Out,
     new PowerBudgetReconciler(client, TimeProvider.System, new HttpPowerStatusClient(http)));
 

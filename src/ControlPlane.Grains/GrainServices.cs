@@ -1,5 +1,6 @@
 using ControlPlane.Grains.Engines;
 using ControlPlane.Grains.Placement;
+using ControlPlane.Scheduling.Autoscaling;
 using ControlPlane.Scheduling.Disaggregation;
 using ControlPlane.Scheduling.Dispatch;
 using ControlPlane.Scheduling.Migration;
@@ -20,8 +21,9 @@ public static class GrainServices
     /// </summary>
     public static IServiceCollection AddControlPlaneGrains(this IServiceCollection services, DispatchConfig dispatch, Action<IServiceProvider, EngineHost>? addEngines = null,
         PowerConfig? power = null, SiloRoles roles = SiloRoles.All, WorkerConfig? worker = null, MigrationConfig? migration = null,
-        DisaggregationConfig? disaggregation = null)
+        DisaggregationConfig? disaggregation = null, AutoscaleConfig? autoscale = null)
     {
+        services.AddSingleton<IOptions<AutoscaleConfig>>(Options.Create(autoscale ?? new AutoscaleConfig()));
         services.AddSingleton<IOptions<DisaggregationConfig>>(Options.Create(disaggregation ?? new DisaggregationConfig()));
         services.AddSingleton<IOptions<MigrationConfig>>(Options.Create(migration ?? new MigrationConfig()));
         services.AddSingleton<IOptions<WorkerConfig>>(Options.Create(worker ?? new WorkerConfig()));

@@ -26,9 +26,9 @@ public abstract class ApiServerTest : IAsyncLifetime, IDisposable
     }
 
     /// <summary>One pass of a fresh reconciler (as after a restart); fails the test with the operator's log if any resource failed.</summary>
-    protected async Task PassAsync(IDrainClient? drain = null, TimeProvider? time = null)
+    protected async Task PassAsync(IDrainClient? drain = null, TimeProvider? time = null, IAutoscaleClient? autoscale = null)
     {
-        using var reconciler = new ModelServiceReconciler(Client, drain ?? new RecordingDrainClient(), time ?? TimeProvider.System);
+        using var reconciler = new ModelServiceReconciler(Client, drain ?? new RecordingDrainClient(), time ?? TimeProvider.System, autoscale: autoscale);
         using var log = new StringWriter();
         var failed = await new OperatorLoop(reconciler, null, log).PassAsync(CancellationToken.None);
         Assert.True(failed == 0, log.ToString());

@@ -101,6 +101,7 @@ public sealed class FakeApiServer : IAsyncDisposable
         var resource = rest[0];
         var name = rest.Length > 1 ? rest[1] : null;
         var status = rest.Length > 2 && rest[2] == "status";
+        var scale = rest.Length > 2 && rest[2] == "scale";
         JsonObject? body = null;
         if (context.Request.ContentLength is > 0 || context.Request.Method is "POST" or "PUT" or "PATCH")
             body = JsonNode.Parse(await new StreamReader(context.Request.Body).ReadToEndAsync()) as JsonObject;
@@ -110,7 +111,9 @@ public sealed class FakeApiServer : IAsyncDisposable
             await WatchAsync(context, $"{group}/{resource}/{(ns is null ? "" : ns + "/")}");
             return;
         }
-        var (code, response) = Handle(context.Request.Method, group, resource, ns, name, status, body, context.Request.Query["labelSelector"].ToString());
+        var (code, response) = scale
+            ? HandleScale(context.Request.Method, group, resource, ns!, name!, body)
+            : Handle(context.Request.Method, group, resource, ns, name, status, body, context.Request.Query["labelSelector"].ToString());
         context.Response.StatusCode = code;
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync(response.ToJsonString());
@@ -142,6 +145,49 @@ public sealed class FakeApiServer : IAsyncDisposable
         {
             lock (_gate)
                 _watchers.RemoveAll(w => w.Events == events);
+        }
+    }
+
+    /// <summary>
+    /// The scale subresource (autoscaling/v1 Scale), for ModelServices as their CRD declares it: spec replicas at
+    /// <c>.spec.pools.mixed.replicas</c>, status replicas at <c>.status.replicas</c>, selector at <c>.status.selector</c>.
+    /// </summary>
+    private (int, JsonNode) HandleScale(string method, string group, string resource, string ns, string name, JsonObject? body)
+    {
+        if (resource != "modelservices")
+            return (404, Error(404, "NotFound", $"{resource} has no scale subresource here"));
+        lock (_gate)
+        {
+            var key = Key(group, resource, ns, name);
+            if (!_objects.TryGetValue(key, out var current))
+                return (404, Error(404, "NotFound", $"{resource} \"{name}\" not found"));
+            if (method is "PATCH" or "PUT")
+            {
+                if (body?["spec"]?["replicas"] is not { } replicas)
+                    return (422, Error(422, "Invalid", "spec.replicas is required"));
+                var next = (JsonObject)current.DeepClone();
+                var spec = next["spec"] as JsonObject ?? new JsonObject();
+                next["spec"] = spec;
+                var pools = spec["pools"] as JsonObject ?? new JsonObject();
+                spec["pools"] = pools;
+                var mixed = pools["mixed"] as JsonObject ?? new JsonObject();
+                pools["mixed"] = mixed;
+                mixed["replicas"] = replicas.DeepClone();
+                next["metadata"]!["generation"] = Number(current["metadata"]!["generation"]) + 1;
+                current = Store(key, next);
+            }
+            else if (method != "GET")
+            {
+                return (405, Error(405, "MethodNotAllowed", method));
+            }
+            return (200, new JsonObject
+            {
+                ["kind"] = "Scale",
+                ["apiVersion"] = "autoscaling/v1",
+                ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns, ["resourceVersion"] = current["metadata"]!["resourceVersion"]!.DeepClone() },
+                ["spec"] = new JsonObject { ["replicas"] = current["spec"]?["pools"]?["mixed"]?["replicas"]?.DeepClone() ?? 0 },
+                ["status"] = new JsonObject { ["replicas"] = current["status"]?["replicas"]?.DeepClone() ?? 0, ["selector"] = current["status"]?["selector"]?.DeepClone() },
+            });
         }
     }
 

@@ -138,6 +138,70 @@ public sealed class ModelServiceReconcilerTests : ApiServerTest
         Assert.Equal(10, ModelService("qwen")["status"]!["replicas"]!.GetValue<int>());
     }
 
+    /// <summary>The control plane's autoscaling decision, as the test sets it; counts the reads.</summary>
+    private sealed class FixedAutoscale : IAutoscaleClient
+    {
+        /// <summary>The mixed pool's decision (null: none yet).</summary>
+        public int? Desired { get; set; }
+        public Dictionary<string, int> Others { get; } = new(StringComparer.Ordinal);
+        public int Reads { get; private set; }
+
+        public Task<IReadOnlyDictionary<string, int>> DesiredAsync(string @namespace, string model, CancellationToken cancellationToken)
+        {
+            Reads++;
+            var pools = new Dictionary<string, int>(Others, StringComparer.Ordinal);
+            if (Desired is { } mixed)
+                pools["mixed"] = mixed;
+            return Task.FromResult<IReadOnlyDictionary<string, int>>(pools);
+        }
+    }
+
+    [Fact]
+    public async Task Autoscaling_SizesThePrefillAndDecodePoolsApart_WithinTheirBounds()
+    {
+        CreateModelService("qwen", mixed: 0, prefill: 1, decode: 2);
+        await PatchModelServiceAsync("qwen", """{"spec":{"autoscaling":{"enabled":true},"pools":{"prefill":{"replicas":1,"minReplicas":1,"maxReplicas":3},"decode":{"replicas":2,"minReplicas":1,"maxReplicas":6}}}}""");
+        var autoscale = new FixedAutoscale();
+        autoscale.Others["prefill"] = 5;
+        autoscale.Others["decode"] = 4;
+        await PassAsync(_drain, _time, autoscale);
+        Assert.Equal(3, Api.Get("apps", "statefulsets", Ns, "qwen-prefill")!["spec"]!["replicas"]!.GetValue<int>()); // held to its maximum
+        Assert.Equal(4, Api.Get("apps", "statefulsets", Ns, "qwen-decode")!["spec"]!["replicas"]!.GetValue<int>());
+        Assert.Null(Api.Get("apps", "statefulsets", Ns, "qwen-mixed")); // no mixed pool is made
+    }
+
+    [Fact]
+    public async Task Autoscaling_AppliesTheControlPlanesDecision_ThroughTheScaleSubresource_WithinThePoolsBounds()
+    {
+        CreateModelService("llama", mixed: 2);
+        await PatchModelServiceAsync("llama", """{"spec":{"autoscaling":{"enabled":true},"pools":{"mixed":{"replicas":2,"minReplicas":1,"maxReplicas":5}}}}""");
+        var autoscale = new FixedAutoscale { Desired = 9 };
+        await PassAsync(_drain, _time, autoscale);
+        Assert.Equal(5, ModelService("llama")["spec"]!["pools"]!["mixed"]!["replicas"]!.GetValue<int>()); // held to maxReplicas
+        Assert.Equal(5, Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["spec"]!["replicas"]!.GetValue<int>());
+
+        autoscale.Desired = null; // no decision yet (the scheduler restarted): nothing changes
+        await PassAsync(_drain, _time, autoscale);
+        Assert.Equal(5, ModelService("llama")["spec"]!["pools"]!["mixed"]!["replicas"]!.GetValue<int>());
+
+        autoscale.Desired = 0; // idle: held to minReplicas; the pods that go are drained first
+        await PassAsync(_drain, _time, autoscale);
+        Assert.Equal(1, ModelService("llama")["spec"]!["pools"]!["mixed"]!["replicas"]!.GetValue<int>());
+        await PassAsync(_drain, _time, autoscale);
+        Assert.Equal(1, Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["spec"]!["replicas"]!.GetValue<int>());
+        Assert.Contains(_drain.Drained, d => d.Pods.Contains("llama-mixed-4"));
+    }
+
+    [Fact]
+    public async Task AutoscalingOff_TheDecisionIsNotEvenRead()
+    {
+        CreateModelService("llama", mixed: 2);
+        var autoscale = new FixedAutoscale { Desired = 7 };
+        await PassAsync(_drain, _time, autoscale);
+        Assert.Equal(0, autoscale.Reads);
+        Assert.Equal(2, Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["spec"]!["replicas"]!.GetValue<int>());
+    }
+
     [Fact]
     public async Task FailingPod_TurnsDegradedNamingIt()
     {

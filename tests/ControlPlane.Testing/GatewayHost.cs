@@ -49,6 +49,8 @@ public sealed class GatewayHost : IAsyncDisposable
             ["ControlPlane:Models:0:Profile"] = TestProfile.Path,
             ["ControlPlane:Models:0:MaxContextTokens"] = "512",
             ["ControlPlane:Models:0:KvBlocks"] = "256",
+            // A request that finds no ready instance is held this long (a pool scaling from zero); tests hold briefly.
+            ["ControlPlane:Gateway:HoldWhenNoInstance"] = "00:00:02",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
             settings[key] = value;

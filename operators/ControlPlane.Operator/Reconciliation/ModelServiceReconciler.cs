@@ -13,7 +13,8 @@ namespace ControlPlane.Operator.Reconciliation;
 /// <see cref="WorkerCluster.DrainSeconds"/> have passed: a ModelService being deleted keeps its finalizer until then,
 /// and a pool scaled in keeps its highest pods until then.
 /// </summary>
-public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drain, TimeProvider time, WorkerCluster? cluster = null) : IDisposable
+public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drain, TimeProvider time, WorkerCluster? cluster = null, IAutoscaleClient? autoscale = null)
+    : IDisposable
 {
     private WorkerCluster Cluster { get; } = cluster ?? new WorkerCluster();
 
@@ -59,6 +60,7 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
         if (ms.Metadata.Finalizers?.Contains(ModelService.Finalizer) != true)
             ms = await PatchFinalizersAsync(ms, [.. ms.Metadata.Finalizers ?? [], ModelService.Finalizer], cancellationToken);
 
+        ms = await AutoscaleAsync(ms, cancellationToken);
         await ConvergeConfigAsync(ms, cancellationToken);
         var desired = 0;
         var ready = 0;
@@ -73,6 +75,52 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
         var failing = await FailingPodsAsync(ms, cancellationToken);
         await WriteStatusAsync(ms, desired, ready, failing, cancellationToken);
         return true;
+    }
+
+    /// <summary>
+    /// With autoscaling on, the control plane's decision for each declared pool, held to that pool's bounds, becomes
+    /// its replicas: the mixed pool's through the ModelService's scale subresource (what <c>kubectl scale</c> and an HPA
+    /// write), the prefill and decode pools' by a patch of their replicas. The pools then converge as for any change,
+    /// a scale-in draining the pods that go.
+    /// </summary>
+    private async Task<ModelService> AutoscaleAsync(ModelService ms, CancellationToken cancellationToken)
+    {
+        if (autoscale is null || ms.Spec.Autoscaling?.Enabled != true)
+            return ms;
+        IReadOnlyDictionary<string, int> desired;
+        try
+        {
+            desired = await autoscale.DesiredAsync(ms.Metadata.NamespaceProperty, ms.Spec.Model.ServedName ?? ms.Metadata.Name, cancellationToken);
+        }
+        catch (HttpRequestException)
+        {
+            return ms; // the control plane is not reachable: the pools stay as they are
+        }
+        var changed = false;
+        foreach (var (role, _) in ms.Spec.Pools.All())
+        {
+            // A pool the resource does not declare is not made by the autoscaler.
+            if (ms.Spec.Pools.Of(role) is not { } pool || !desired.TryGetValue(role, out var wanted))
+                continue;
+            var replicas = Math.Clamp(wanted, pool.MinReplicas, Math.Max(pool.MinReplicas, pool.MaxReplicas));
+            if (replicas == pool.Replicas)
+                continue;
+            if (role == "mixed")
+            {
+                var scale = new V1Patch(new { spec = new { replicas } }, V1Patch.PatchType.MergePatch);
+                await client.CustomObjects.PatchNamespacedCustomObjectScaleAsync(scale, ModelService.Group, ModelService.Version, ms.Metadata.NamespaceProperty,
+                    ModelService.Plural, ms.Metadata.Name, cancellationToken: cancellationToken);
+            }
+            else
+            {
+                var patch = new V1Patch(new Dictionary<string, object> { ["spec"] = new { pools = new Dictionary<string, object> { [role] = new { replicas } } } }, V1Patch.PatchType.MergePatch);
+                await _modelServices.PatchNamespacedAsync<ModelService>(patch, ms.Metadata.NamespaceProperty, ms.Metadata.Name, cancellationToken);
+            }
+            await EventAsync(ms, "Autoscaled", $"{role} pool {pool.Replicas} → {replicas} replicas (the autoscaler wants {wanted})", cancellationToken);
+            changed = true;
+        }
+        // Read it again: the scale changed its spec and resource version, which the status write below must carry.
+        return changed ? await ReadAsync(ms.Metadata.NamespaceProperty, ms.Metadata.Name, cancellationToken) ?? ms : ms;
     }
 
     private async Task<ModelService?> ReadAsync(string @namespace, string name, CancellationToken cancellationToken)
@@ -153,7 +201,10 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
             since = time.GetUtcNow().UtcDateTime;
             var patch = new V1Patch(new { metadata = new { annotations = new Dictionary<string, string> { [ScaleInSinceAnnotation] = since.ToString("O", System.Globalization.CultureInfo.InvariantCulture) } } },
                 V1Patch.PatchType.MergePatch);
-            await client.AppsV1.PatchNamespacedStatefulSetAsync(patch, name, ms.Metadata.NamespaceProperty, cancellationToken: cancellationToken);
+            var patched = await client.AppsV1.PatchNamespacedStatefulSetAsync(patch, name, ms.Metadata.NamespaceProperty, cancellationToken: cancellationToken);
+            // The caller may replace the StatefulSet next (its pods were empty already): it must carry this version.
+            existing.Metadata.ResourceVersion = patched.Metadata.ResourceVersion;
+            existing.Metadata.Annotations = patched.Metadata.Annotations;
             await EventAsync(ms, "ScaleInDraining", $"pool {pool}: draining {string.Join(", ", pods)} before removing them", cancellationToken);
         }
         return left == 0 || PastDrainDeadline(since);

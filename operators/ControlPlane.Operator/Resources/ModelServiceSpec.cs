@@ -8,6 +8,9 @@ public sealed class ModelServiceSpec
     [JsonPropertyName("model")] public ModelSource Model { get; set; } = new();
     [JsonPropertyName("engine")] public EngineSpec Engine { get; set; } = new();
     [JsonPropertyName("pools")] public PoolsSpec Pools { get; set; } = new();
+
+    /// <summary>Whether the control plane's autoscaler sizes the mixed pool (through this resource's scale subresource).</summary>
+    [JsonPropertyName("autoscaling")] public AutoscalingSpec? Autoscaling { get; set; }
 }
 
 /// <summary>Where the model folder comes from.</summary>
@@ -44,10 +47,20 @@ public sealed class PoolsSpec
     };
 }
 
+/// <summary>The control plane's autoscaler: off unless enabled.</summary>
+public sealed class AutoscalingSpec
+{
+    [JsonPropertyName("enabled")] public bool Enabled { get; set; }
+}
+
 /// <summary>One pool's size.</summary>
 public sealed class PoolSpec
 {
     [JsonPropertyName("replicas")] public int Replicas { get; set; }
+
+    /// <summary>Bounds the autoscaler keeps the pool within.</summary>
+    [JsonPropertyName("minReplicas")] public int MinReplicas { get; set; }
+    [JsonPropertyName("maxReplicas")] public int MaxReplicas { get; set; } = 8;
 
     /// <summary>
     /// The pool's size is a HorizontalPodAutoscaler's (its target: the pool's StatefulSet, <c>{name}-{pool}</c>, which has

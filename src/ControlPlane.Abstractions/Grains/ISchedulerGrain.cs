@@ -26,4 +26,12 @@ public interface ISchedulerGrain : IGrainWithStringKey
     /// <summary>Migrations in flight and role changes under way.</summary>
     [Alias("GetActivity")]
     Task<SchedulerActivity> GetActivityAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>A gateway holds <paramref name="held"/> requests of this model for want of a ready instance (scale from zero).</summary>
+    [Alias("ReportHeld")]
+    Task ReportHeldAsync(string gateway, int held, CancellationToken cancellationToken = default);
+
+    /// <summary>The replicas the autoscaling planner wants for the model, with what it saw.</summary>
+    [Alias("GetDesiredReplicas")]
+    Task<DesiredReplicas> GetDesiredReplicasAsync(CancellationToken cancellationToken = default);
 }

@@ -1,4 +1,5 @@
 using ControlPlane.Instances;
+using ControlPlane.Scheduling.Autoscaling;
 using ControlPlane.Scheduling.Disaggregation;
 using ControlPlane.Scheduling.Migration;
 using ControlPlane.Transfer;
@@ -15,7 +16,7 @@ namespace ControlPlane.Grains.Scheduling;
 /// instances, and register them again within a period.
 /// </summary>
 public sealed partial class SchedulerGrain(TimeProvider time, IOptions<MigrationConfig> migration, IOptions<DisaggregationConfig> disaggregation,
-    ILogger<SchedulerGrain> logger) : Grain, ISchedulerGrain
+    IOptions<AutoscaleConfig> autoscale, ILogger<SchedulerGrain> logger) : Grain, ISchedulerGrain
 {
     private readonly MigrationPlanner _planner = new(migration.Value);
     private readonly Dictionary<long, MigrationInFlight> _migrations = [];
@@ -30,6 +31,16 @@ public sealed partial class SchedulerGrain(TimeProvider time, IOptions<Migration
             {
                 DueTime = migration.Value.Period,
                 Period = migration.Value.Period,
+                Interleave = true,
+                KeepAlive = true,
+            });
+        }
+        if (autoscale.Value.Enabled)
+        {
+            this.RegisterGrainTimer(AutoscaleAsync, new GrainTimerCreationOptions
+            {
+                DueTime = autoscale.Value.Period,
+                Period = autoscale.Value.Period,
                 Interleave = true,
                 KeepAlive = true,
             });

@@ -8,13 +8,16 @@ namespace ControlPlane.Scheduling.Autoscaling;
 /// <param name="Pending">Requests the gateway holds because no instance is ready (scale from zero).</param>
 /// <param name="TtftP90Ms">Observed time to first token, 90th percentile over the last window, when known.</param>
 /// <param name="SloTtftMs">The pool's TTFT objective, when it has one.</param>
-public sealed record PoolSample(int Replicas, IReadOnlyList<InstanceLoad> Loads, int Pending = 0, double? TtftP90Ms = null, double? SloTtftMs = null);
+/// <param name="TpotP90Ms">Observed time per output token, 90th percentile over the last window, when known.</param>
+/// <param name="SloTpotMs">The pool's TPOT objective, when it has one.</param>
+public sealed record PoolSample(int Replicas, IReadOnlyList<InstanceLoad> Loads, int Pending = 0, double? TtftP90Ms = null, double? SloTtftMs = null,
+    double? TpotP90Ms = null, double? SloTpotMs = null);
 
 /// <summary>
 /// Desired replicas for one pool. Demand is the sum of the instances' usages, each the higher of its virtual KV usage
 /// (blocks in use and queued, over capacity: what dispatch and migration read) and its batch occupancy (running and
 /// waiting requests over <see cref="AutoscaleConfig.BatchCapacity"/>); the recommendation is demand over
-/// <see cref="AutoscaleConfig.TargetUsage"/>, one more when the observed TTFT misses its objective, at least one while
+/// <see cref="AutoscaleConfig.TargetUsage"/>, one more when the observed TTFT or TPOT misses its objective, at least one while
 /// any request waits. As Kubernetes' HPA stabilizes: the pool grows to the lowest recommendation of the scale-up
 /// window and shrinks to the highest of the scale-down window; it goes to zero only after
 /// <see cref="AutoscaleConfig.IdleToZero"/> without a request, and comes back from zero at the first held request.
@@ -29,19 +32,29 @@ public sealed class AutoscalePlanner(AutoscaleConfig config, int minReplicas, in
     public int MinReplicas { get; } = minReplicas;
     public int MaxReplicas { get; } = Math.Max(minReplicas, maxReplicas);
 
+    private readonly List<(DateTimeOffset At, double Demand)> _demand = [];
+
     /// <summary>The replicas the pool's load calls for right now, before stabilization.</summary>
-    public int Recommend(PoolSample sample)
+    public int Recommend(PoolSample sample) => Recommend(sample, Demand(sample));
+
+    /// <summary>The pool's demand in instances at full usage: the instances' usages plus what the gateways hold.</summary>
+    public double Demand(PoolSample sample)
     {
-        var demand = 0.0;
+        var demand = (double)sample.Pending / Config.BatchCapacity;
+        foreach (var load in sample.Loads)
+            demand += Usage(load);
+        return demand;
+    }
+
+    private int Recommend(PoolSample sample, double demand)
+    {
         var requests = sample.Pending;
         foreach (var load in sample.Loads)
-        {
             requests += load.RunningRequests + load.WaitingRequests;
-            demand += Usage(load);
-        }
-        demand += (double)sample.Pending / Config.BatchCapacity;
         var recommendation = (int)Math.Ceiling(demand / Config.TargetUsage - 1e-9);
-        if (sample.TtftP90Ms is { } ttft && sample.SloTtftMs is { } slo && ttft > slo)
+        // An objective missed calls for one more than now, whatever the usage says (the usage target is only a proxy).
+        if ((sample.TtftP90Ms is { } ttft && sample.SloTtftMs is { } sloTtft && ttft > sloTtft)
+            || (sample.TpotP90Ms is { } tpot && sample.SloTpotMs is { } sloTpot && tpot > sloTpot))
             recommendation = Math.Max(recommendation, sample.Replicas + 1);
         if (requests > 0)
             recommendation = Math.Max(recommendation, 1);
@@ -53,7 +66,17 @@ public sealed class AutoscalePlanner(AutoscaleConfig config, int minReplicas, in
     /// <summary>The replicas to run from <paramref name="now"/> on.</summary>
     public int Plan(PoolSample sample, DateTimeOffset now)
     {
-        var recommendation = Recommend(sample);
+        var demand = Demand(sample);
+        _demand.Add((now, demand));
+        _demand.RemoveAll(d => now - d.At > Config.TrendWindow);
+        if (Config.Lookahead > TimeSpan.Zero && _demand.Count >= 2 && now > _demand[0].At)
+        {
+            // A rising demand is met where it will be once a new instance has started.
+            var slope = (demand - _demand[0].Demand) / (now - _demand[0].At).TotalSeconds;
+            if (slope > 0)
+                demand += slope * Config.Lookahead.TotalSeconds;
+        }
+        var recommendation = Recommend(sample, demand);
         // A planner that starts (a scheduler activated anew) counts the replicas it finds as recommended: it does not
         // scale in before a whole window has said so.
         if (_history.Count == 0)

@@ -1,5 +1,6 @@
 using ControlPlane.Grains.Engines;
 using ControlPlane.Scheduling.Dispatch;
+using ControlPlane.Scheduling.Autoscaling;
 using ControlPlane.Scheduling.Disaggregation;
 using ControlPlane.Scheduling.Migration;
 using ControlPlane.Scheduling.Power;
@@ -27,4 +28,7 @@ public sealed record ControlPlaneConfig
 
     /// <summary>Prefill/decode disaggregation: which prompts run on a prefill instance, and how the pools follow the traffic.</summary>
     public DisaggregationConfig Disaggregation { get; init; } = new();
+
+    /// <summary>The autoscaling planner each model's scheduler runs (off by default); the operator applies its decision.</summary>
+    public AutoscaleConfig Autoscale { get; init; } = new();
 }

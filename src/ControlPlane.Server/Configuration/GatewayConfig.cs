@@ -14,4 +14,10 @@ public sealed record GatewayConfig
 
     /// <summary>Seconds a client is told to wait after a 429.</summary>
     public int RetryAfterSeconds { get; init; } = 1;
+
+    /// <summary>
+    /// How long a request waits at the gateway when its model has no ready instance (a pool scaling from zero, or
+    /// every instance restarting) before it gets a 503 with <c>Retry-After</c>; zero answers 503 at once.
+    /// </summary>
+    public TimeSpan HoldWhenNoInstance { get; init; } = TimeSpan.FromSeconds(60);
 }

@@ -117,6 +117,18 @@ public static class AdminEndpoints
         return Results.Json(new { instance, role = parsed.ToString().ToLowerInvariant() });
     }
 
+    /// <summary>
+    /// <c>GET /admin/models/{model}/autoscale</c>: the autoscaling planner's last decision (null while it is off), the
+    /// instances it saw and the requests gateways hold for want of one. The operator applies <c>desired</c>.
+    /// </summary>
+    public static async Task<IResult> Autoscale(string model, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        if (!catalog.TryGet(model, out _))
+            return ModelNotFound(model);
+        var desired = await grains.GetGrain<ISchedulerGrain>(model).GetDesiredReplicasAsync(cancellationToken);
+        return Results.Json(new { model, desired = desired.Desired, pools = desired.Pools, instances = desired.Instances, held = desired.Held, at = desired.At });
+    }
+
     /// <summary>Drains each instance; one on a silo that is gone is reported, not fatal to the rest.</summary>
     private static async Task<IResult> DrainAsync(IEnumerable<string> instanceIds, IGrainFactory grains, object subject, CancellationToken cancellationToken)
     {

@@ -20,4 +20,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(6, LogLevel.Warning, "Request {RequestId} could not resume after instance {InstanceId} was lost: {Reason}")]
     public static partial void ResumeFailed(ILogger logger, string requestId, string instanceId, string reason);
+
+    [LoggerMessage(7, LogLevel.Warning, "Telling the scheduler of {Model} how many requests this gateway holds failed")]
+    public static partial void HeldReportFailed(ILogger logger, Exception exception, string model);
 }

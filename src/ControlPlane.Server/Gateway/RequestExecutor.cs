@@ -17,7 +17,7 @@ namespace ControlPlane.Server.Gateway;
 /// </summary>
 public sealed class RequestExecutor(
     IGrainFactory grains, TokenRouter router, ModelCatalog catalog, ControlPlaneConfig config,
-    GatewayMetrics metrics, TimeProvider time, ILocalSiloDetails silo, ILogger<RequestExecutor> logger)
+    GatewayMetrics metrics, TimeProvider time, ILocalSiloDetails silo, HeldRequests held, ILogger<RequestExecutor> logger)
 {
     public async Task<RunningRequest> StartAsync(CompletionRequest request, CancellationToken cancellationToken)
     {
@@ -112,37 +112,75 @@ public sealed class RequestExecutor(
     public static readonly TimeSpan ResumeWindow = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ResumeRetryPause = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>Asks the dispatcher for an instance and has it admit the request, trying others when one refuses or is unreachable.</summary>
+    /// <summary>
+    /// Asks the dispatcher for an instance and has it admit the request, trying others when one refuses or is
+    /// unreachable. When the model has no ready instance at all (a pool scaling from zero), the request is held here for
+    /// up to <see cref="GatewayConfig.HoldWhenNoInstance"/>, counted at the scheduler so that its autoscaler starts one.
+    /// </summary>
     private async Task<(string InstanceId, string Silo)> PlaceAsync(RequestSpec spec, ServedModel model, string promptParam, List<string> refused, CancellationToken cancellationToken)
     {
         var dispatcher = grains.GetGrain<IDispatcherGrain>(model.Name);
-        for (var attempt = 0; attempt < config.Gateway.DispatchAttempts; attempt++)
+        long? heldSince = null;
+        try
         {
-            var decision = await dispatcher.DispatchAsync(spec, refused, cancellationToken);
-            if (decision.InstanceId is null)
-                throw new ApiErrorException(Refusal(decision.Refusal, model, promptParam));
-            // Split by disaggregation: the prompt runs on the prefill instance, which hands the request to the decode instance.
-            var admitAt = decision.PrefillInstanceId ?? decision.InstanceId;
-            var admitted = decision.PrefillInstanceId is null ? spec : spec with { HandoffTo = decision.InstanceId };
-            try
+            for (var turn = 0; ; turn++)
             {
-                var admit = await grains.GetGrain<IInstanceGrain>(admitAt).AdmitAsync(admitted, router.Reference, cancellationToken);
-                if (admit.Accepted)
+                for (var attempt = 0; attempt < config.Gateway.DispatchAttempts; attempt++)
                 {
-                    if (decision.PrefillInstanceId is not null)
-                        metrics.Split(model.Name);
-                    return (admitAt, admit.Silo);
+                    var decision = await dispatcher.DispatchAsync(spec, refused, cancellationToken);
+                    if (decision.InstanceId is null)
+                    {
+                        if (decision.Refusal == DispatchRefusal.NoInstances && refused.Count == 0 && config.Gateway.HoldWhenNoInstance > TimeSpan.Zero)
+                            break; // no instance at all: hold
+                        throw new ApiErrorException(Refusal(decision.Refusal, model, promptParam));
+                    }
+                    // Split by disaggregation: the prompt runs on the prefill instance, which hands the request to the decode instance.
+                    var admitAt = decision.PrefillInstanceId ?? decision.InstanceId;
+                    var admitted = decision.PrefillInstanceId is null ? spec : spec with { HandoffTo = decision.InstanceId };
+                    try
+                    {
+                        var admit = await grains.GetGrain<IInstanceGrain>(admitAt).AdmitAsync(admitted, router.Reference, cancellationToken);
+                        if (admit.Accepted)
+                        {
+                            if (decision.PrefillInstanceId is not null)
+                                metrics.Split(model.Name);
+                            return (admitAt, admit.Silo);
+                        }
+                    }
+                    catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        // Its silo is gone or going: the dispatcher's view has not caught up yet.
+                        GatewayLog.AdmitFailed(logger, ex, spec.RequestId, admitAt);
+                    }
+                    refused.Add(admitAt);
+                    if (attempt == config.Gateway.DispatchAttempts - 1)
+                        throw new ApiErrorException(ApiError.Unavailable($"No instance of '{model.Name}' took the request after {config.Gateway.DispatchAttempts} attempts; retry later."));
                 }
+                if (heldSince is null)
+                {
+                    heldSince = time.GetTimestamp();
+                    held.Enter(model.Name);
+                }
+                else if (time.GetElapsedTime(heldSince.Value) >= config.Gateway.HoldWhenNoInstance)
+                {
+                    throw new ApiErrorException(ApiError.Unavailable(
+                        $"No instance of '{model.Name}' became ready within {config.Gateway.HoldWhenNoInstance.TotalSeconds:0} s; retry later."));
+                }
+                else if (turn % 20 == 0)
+                {
+                    held.Refresh(model.Name);
+                }
+                await Task.Delay(HoldPause, time, cancellationToken);
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-            {
-                // Its silo is gone or going: the dispatcher's view has not caught up yet.
-                GatewayLog.AdmitFailed(logger, ex, spec.RequestId, admitAt);
-            }
-            refused.Add(admitAt);
         }
-        throw new ApiErrorException(ApiError.Unavailable($"No instance of '{model.Name}' took the request after {config.Gateway.DispatchAttempts} attempts; retry later."));
+        finally
+        {
+            if (heldSince is not null)
+                held.Leave(model.Name);
+        }
     }
+
+    private static readonly TimeSpan HoldPause = TimeSpan.FromMilliseconds(250);
 
     private RequestSpec BuildSpec(CompletionRequest request, ServedModel model)
     {

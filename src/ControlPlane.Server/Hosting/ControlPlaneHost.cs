@@ -32,7 +32,7 @@ public static class ControlPlaneHost
         // reverse, so a stopping worker drains its engines while the silo still delivers their tokens.
         builder.Services.AddControlPlaneGrains(config.Dispatch,
             roles.HasFlag(SiloRoles.Worker) ? (sp, host) => EngineFactory.AddConfiguredEngines(sp, host, config, all) : null,
-            config.Power, roles, config.Worker, config.Migration, config.Disaggregation);
+            config.Power, roles, config.Worker, config.Migration, config.Disaggregation, config.Autoscale);
         builder.Services.AddSingleton<ModelFolders>();
         builder.Services.AddSingleton<GatewayMetrics>();
         if (roles.HasFlag(SiloRoles.Control))
@@ -41,6 +41,7 @@ public static class ControlPlaneHost
             builder.Services.AddSingleton(sp => new ModelCatalog(config.Models.Select(m => EngineFactory.Describe(m, sp.GetRequiredService<ModelFolders>()))));
             builder.Services.AddSingleton<TokenRouter>();
             builder.Services.AddSingleton<RequestExecutor>();
+            builder.Services.AddSingleton<HeldRequests>();
             builder.Services.AddSingleton<CompletionEndpoint>();
             builder.Services.AddHostedService<SiloLossWatcher>();
         }
@@ -143,6 +144,7 @@ public static class ControlPlaneHost
         app.MapGet("/admin/models/{model}/instances", AdminEndpoints.Instances);
         app.MapPost("/admin/models/{model}/migrations", AdminEndpoints.Migrate);
         app.MapPost("/admin/models/{model}/roles", AdminEndpoints.SetRole);
+        app.MapGet("/admin/models/{model}/autoscale", AdminEndpoints.Autoscale);
         app.MapGet("/status", StatusPage.Html);
         app.MapGet("/status.json", StatusPage.Json);
         app.MapGet("/admin/power", PowerEndpoints.List);

@@ -26,8 +26,10 @@ public class AutoscalePlannerTests
         Assert.Equal(5, planner.Recommend(new PoolSample(4, Pool(4, 60))));
         // KV bound: 4 instances at 900 of 1,000 blocks with 10 running: demand 3.6: 8.
         Assert.Equal(8, planner.Recommend(new PoolSample(4, Pool(4, 10, usedBlocks: 900))));
-        // TTFT past its objective: one more than now, whatever the usage says.
+        // TTFT or TPOT past its objective: one more than now, whatever the usage says; met: the usage decides.
         Assert.Equal(5, planner.Recommend(new PoolSample(4, Pool(4, 10), TtftP90Ms: 3000, SloTtftMs: 1000)));
+        Assert.Equal(5, planner.Recommend(new PoolSample(4, Pool(4, 10), TpotP90Ms: 180, SloTpotMs: 100)));
+        Assert.Equal(1, planner.Recommend(new PoolSample(4, Pool(4, 10), TtftP90Ms: 300, SloTtftMs: 1000, TpotP90Ms: 40, SloTpotMs: 100)));
         // Growth at most doubles per plan.
         Assert.Equal(4, planner.Recommend(new PoolSample(2, Pool(2, 100, usedBlocks: 1000))));
         // Bounds.
@@ -71,6 +73,21 @@ public class AutoscalePlannerTests
         var kept = new AutoscalePlanner(Config, 1, 20);
         Assert.Equal(1, kept.Plan(new PoolSample(1, Pool(1, 0)), T0));
         Assert.Equal(1, kept.Plan(new PoolSample(1, Pool(1, 0)), T0.AddHours(1)));
+    }
+
+    [Fact]
+    public void Lookahead_SizesARisingDemandForWhenANewInstanceWillHaveStarted()
+    {
+        var config = Config with { ScaleUpWindow = TimeSpan.Zero, Lookahead = TimeSpan.FromSeconds(60), TrendWindow = TimeSpan.FromSeconds(60) };
+        var ahead = new AutoscalePlanner(config, 1, 20);
+        var now = new AutoscalePlanner(Config with { ScaleUpWindow = TimeSpan.Zero }, 1, 20);
+        Assert.Equal(4, ahead.Plan(new PoolSample(4, Pool(4, 40)), T0)); // demand 1.6: 4 at a 50% target
+        Assert.Equal(4, now.Plan(new PoolSample(4, Pool(4, 40)), T0));
+        // 30 s later the demand is 2.4 and rising 0.027/s: in 60 s it will be 4.0, so 8 now; without lookahead 5.
+        Assert.Equal(8, ahead.Plan(new PoolSample(4, Pool(4, 60)), T0.AddSeconds(30)));
+        Assert.Equal(5, now.Plan(new PoolSample(4, Pool(4, 60)), T0.AddSeconds(30)));
+        // A flat demand is not projected: 2.4 for a minute, 5 instances (the scale-down window has passed).
+        Assert.Equal(5, ahead.Plan(new PoolSample(8, Pool(8, 30)), T0.AddSeconds(211)));
     }
 
     [Fact]
