@@ -5,14 +5,6 @@
 # A Llama-3-8B-shaped model with random bf16 weights (transformers), its position limit raised to 40,960. Writes to $OUT.
 set -uo pipefail
 source .gpu/env.sh
-B=tests/ControlPlane.Engine.Benchmarks
-[ -d /tmp/l8b ] || python3 $B/hf_reference.py make-8b /tmp/l8b > /dev/null 2>&1
-python3 - <<'PY'
-import json
-p = '/tmp/l8b/config.json'
-c = json.load(open(p))
-c['max_position_embeddings'] = 40960
-json.dump(c, open(p, 'w'))
-PY
+source tests/ControlPlane.Engine.Benchmarks/l8b.sh
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv | tee $OUT/gpu.csv
 timeout 420 dotnet .gpu/app/ControlPlane.Engine.Benchmarks.dll handoff --model /tmp/l8b --device cuda ${HANDOFF_ARGS:-} --out $OUT/handoff.json 2>&1 | tee $OUT/handoff.md | grep -v '^\s*at '

@@ -6,14 +6,6 @@
 # 32k contexts fit (RoPE llama3 scaling as Llama-3.1; the weights are random either way). Writes to $OUT.
 set -uo pipefail
 source .gpu/env.sh
-B=tests/ControlPlane.Engine.Benchmarks
-[ -d /tmp/l8b ] || python3 $B/hf_reference.py make-8b /tmp/l8b > /dev/null 2>&1
-python3 - <<'PY'
-import json
-p = '/tmp/l8b/config.json'
-c = json.load(open(p))
-c['max_position_embeddings'] = 40960
-json.dump(c, open(p, 'w'))
-PY
+source tests/ControlPlane.Engine.Benchmarks/l8b.sh
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv | tee $OUT/gpu.csv
 timeout 560 dotnet .gpu/app/ControlPlane.Engine.Benchmarks.dll migration --model /tmp/l8b --device cuda ${MIGRATION_ARGS:---modes local,local-host,peer} --out $OUT/migration.json 2>&1 | tee $OUT/migration.md | grep -v '^\s*at '

@@ -143,18 +143,7 @@ public sealed partial class EngineRunner
                     stages++;
                     continue;
                 }
-                string silo;
-                try
-                {
-                    silo = await target.CommitAsync(part, timeout.Token);
-                }
-                catch (Exception ex) when (ex is not MigrationRefusedException && !_stop.IsCancellationRequested)
-                {
-                    // The decode instance may have taken the part in before the answer was lost: it then runs the request.
-                    if (!await HoldsAsync(target, id))
-                        throw;
-                    silo = "";
-                }
+                var silo = await CommitAsync(target, part, id, timeout.Token, _stop.Token);
                 var stop = _time.GetElapsedTime(handoff.SuspendedAt);
                 await OnLoop(() =>
                 {

@@ -93,18 +93,7 @@ public sealed partial class EngineRunner
             });
             blocks += last.Header.BlockCount;
             bytes += last.Header.PayloadBytes;
-            string silo;
-            try
-            {
-                silo = await target.CommitAsync(last, timeout.Token);
-            }
-            catch (Exception ex) when (ex is not MigrationRefusedException && !cancellationToken.IsCancellationRequested)
-            {
-                // The destination may have taken the part in before the answer was lost: it then runs the request.
-                if (!await HoldsAsync(target, id))
-                    throw;
-                silo = "";
-            }
+            var silo = await CommitAsync(target, last, id, timeout.Token, cancellationToken);
             var stop = _time.GetElapsedTime(suspendedAt);
             await CompleteMoveAsync(id, target, silo, handoff: false);
             var result = new MigrationResult
@@ -335,6 +324,24 @@ public sealed partial class EngineRunner
         finally
         {
             device.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Sends the last part; when its answer is lost (the destination may have taken it in before), asks whether the
+    /// destination runs the request: it then does, and the move committed (the silo is then not known: empty).
+    /// </summary>
+    private static async Task<string> CommitAsync(IMigrationTarget target, KvPart last, string requestId, CancellationToken token, CancellationToken abandoned)
+    {
+        try
+        {
+            return await target.CommitAsync(last, token);
+        }
+        catch (Exception ex) when (ex is not MigrationRefusedException && !abandoned.IsCancellationRequested)
+        {
+            if (!await HoldsAsync(target, requestId))
+                throw;
+            return "";
         }
     }
 

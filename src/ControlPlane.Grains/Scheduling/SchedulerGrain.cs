@@ -22,41 +22,26 @@ public sealed partial class SchedulerGrain(TimeProvider time, IOptions<Migration
     private readonly Dictionary<long, MigrationInFlight> _migrations = [];
     private long _migrationKeys;
 
-    /// <summary>Plans migrations every <see cref="MigrationConfig.Period"/> while migration is on, and pool roles while the balancer is.</summary>
+    /// <summary>Starts the planners that are on: migrations, replicas (autoscaling) and pool roles, each on its own period.</summary>
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (migration.Value.Enabled)
-        {
-            this.RegisterGrainTimer(PlanMigrationsAsync, new GrainTimerCreationOptions
-            {
-                DueTime = migration.Value.Period,
-                Period = migration.Value.Period,
-                Interleave = true,
-                KeepAlive = true,
-            });
-        }
+            Every(migration.Value.Period, PlanMigrationsAsync);
         if (autoscale.Value.Enabled)
-        {
-            this.RegisterGrainTimer(AutoscaleAsync, new GrainTimerCreationOptions
-            {
-                DueTime = autoscale.Value.Period,
-                Period = autoscale.Value.Period,
-                Interleave = true,
-                KeepAlive = true,
-            });
-        }
+            Every(autoscale.Value.Period, AutoscaleAsync);
         if (disaggregation.Value.Pools.Enabled)
-        {
-            this.RegisterGrainTimer(BalancePoolsAsync, new GrainTimerCreationOptions
-            {
-                DueTime = disaggregation.Value.Pools.Period,
-                Period = disaggregation.Value.Pools.Period,
-                Interleave = true,
-                KeepAlive = true,
-            });
-        }
+            Every(disaggregation.Value.Pools.Period, BalancePoolsAsync);
         return Task.CompletedTask;
     }
+
+    /// <summary>A planner's timer: interleaved with the grain's calls, and keeping the grain active.</summary>
+    private void Every(TimeSpan period, Func<CancellationToken, Task> plan) => this.RegisterGrainTimer(plan, new GrainTimerCreationOptions
+    {
+        DueTime = period,
+        Period = period,
+        Interleave = true,
+        KeepAlive = true,
+    });
 
     /// <summary>
     /// One planning round over the fresh loads: each order goes to its source instance, which picks the request and
