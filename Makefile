@@ -15,7 +15,7 @@ build: ## Build everything (warnings are errors)
 run: ## Start the control plane on its embedded default at http://localhost:8080 (the worker host with the control role: everything in one process)
 	$(DOTNET) run --project src/ControlPlane.Worker -c $(CONFIG)
 
-test: ## Run all tests (needs redis-server, gcc, patchelf and npm; .ci/run installs them)
+test: ## Run all tests (needs redis-server, gcc, patchelf, npm and chromium; .ci/run installs them)
 	build/fetch-helm.sh
 	@mkdir -p artifacts
 	@# The whole log goes to artifacts/test.log; a failure ends with the failed tests, so the tail of the output names them.
