@@ -1,17 +1,13 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Text.Json;
 using ControlPlane.Engine.Loading;
 using ControlPlane.Grains.Engines;
-using ControlPlane.Grains.Transfer;
 using ControlPlane.Instances;
 using ControlPlane.Requests;
 using ControlPlane.Scheduling.Migration;
 using ControlPlane.Tokens;
 using ControlPlane.Transfer;
-using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -25,7 +21,7 @@ namespace ControlPlane.Engine.Benchmarks;
 /// the slowdown of the other requests decoding on the source while the migration runs.
 /// <c>migration --model DIR [--contexts 1024,4096,16384,32768] [--background 8] [--modes local,peer] [--stage-blocks 64] [--device cuda]</c>
 /// </summary>
-internal static class MigrationBenchmark
+internal static partial class MigrationBenchmark
 {
     private const string Model = "m";
     internal static int Vocabulary { get; set; } = 1000;
@@ -203,201 +199,5 @@ internal static class MigrationBenchmark
         }, engine, TimeProvider.System, new ConsoleErrorLogger(name)) { Migration = migration };
         runner.Start();
         return runner;
-    }
-
-    /// <summary>
-    /// The destination process: an engine runner and the worker's KV endpoint (the production listener), ordered over
-    /// stdin by the source process (begin, holds, cancel, abort, first): what the instance grain's calls do between workers.
-    /// </summary>
-    public static async Task PeerAsync(Dictionary<string, string> options)
-    {
-        var onCuda = options.GetValueOrDefault("--device", "cuda") == "cuda";
-        if (onCuda)
-            torch.InitializeDeviceType(DeviceType.CUDA);
-        using var weights = ModelFolder.Load(options["--model"], onCuda ? CUDA : CPU, ScalarType.BFloat16);
-        var runner = Runner("peer", weights, int.Parse(options["--kv-blocks"], CultureInfo.InvariantCulture), int.Parse(options["--max-context"], CultureInfo.InvariantCulture),
-            onCuda, new MigrationConfig { StageBlocks = int.Parse(options["--stage-blocks"], CultureInfo.InvariantCulture) });
-        var sink = new TimingSink();
-        await using var listener = new KvStreamListener((part, _) => new ValueTask(runner.ImportAsync(part)), NullLogger<KvStreamListener>.Instance);
-        listener.Start(IPAddress.Loopback, 0);
-        Console.WriteLine($"ready {listener.Port}");
-        while (Console.ReadLine() is { } line)
-        {
-            var (verb, rest) = (line.Split(' ', 2)[0], line.Contains(' ', StringComparison.Ordinal) ? line.Split(' ', 2)[1] : "");
-            switch (verb)
-            {
-                case "begin":
-                    var parts = rest.Split(' ', 2);
-                    var spec = JsonSerializer.Deserialize<RequestSpec>(parts[1])!;
-                    var refusal = await runner.BeginIncomingAsync(spec, sink, int.Parse(parts[0], CultureInfo.InvariantCulture));
-                    Console.WriteLine(refusal is null ? "ok" : "refused " + refusal.ReplaceLineEndings(" "));
-                    break;
-                case "holds":
-                    Console.WriteLine(await runner.HoldsAsync(rest) ? "true" : "false");
-                    break;
-                case "cancel":
-                    await runner.CancelIncomingAsync(rest);
-                    Console.WriteLine("ok");
-                    break;
-                case "abort":
-                    await runner.AbortAsync(rest);
-                    Console.WriteLine("ok");
-                    break;
-                case "first":
-                    var first = sink.Of(rest).Select(c => c.At).DefaultIfEmpty(0).Min();
-                    Console.WriteLine(first.ToString(CultureInfo.InvariantCulture));
-                    break;
-                case "quit":
-                    await runner.DisposeAsync();
-                    return;
-            }
-        }
-    }
-
-    /// <summary>The source's handle on the destination process: orders over its stdin, parts over the KV stream.</summary>
-    internal sealed class PeerTarget : IMigrationTarget
-    {
-        private readonly Process _process;
-        private readonly int _port;
-        private readonly SemaphoreSlim _gate = new(1);
-        private KvStreamSender? _sender;
-
-        private PeerTarget(Process process, int port)
-        {
-            _process = process;
-            _port = port;
-        }
-
-        public string InstanceId => "peer";
-        public bool SameProcess => false;
-
-        public static async Task<PeerTarget> StartAsync(string folder, bool onCuda, int kvBlocks, int maxContext, int stageBlocks)
-        {
-            var process = Process.Start(new ProcessStartInfo("dotnet", [typeof(MigrationBenchmark).Assembly.Location, "migration-peer", "--model", folder,
-                "--device", onCuda ? "cuda" : "cpu", "--kv-blocks", kvBlocks.ToString(CultureInfo.InvariantCulture),
-                "--max-context", maxContext.ToString(CultureInfo.InvariantCulture), "--stage-blocks", stageBlocks.ToString(CultureInfo.InvariantCulture)])
-            {
-                RedirectStandardInput = true, RedirectStandardOutput = true,
-            })!;
-            string? line;
-            while ((line = await process.StandardOutput.ReadLineAsync()) is not null && !line.StartsWith("ready ", StringComparison.Ordinal))
-            {
-            }
-            if (line is null)
-                throw new InvalidOperationException("the destination process ended before it was ready");
-            return new PeerTarget(process, int.Parse(line[6..], CultureInfo.InvariantCulture));
-        }
-
-        private async Task<string> AskAsync(string command)
-        {
-            await _gate.WaitAsync();
-            try
-            {
-                await _process.StandardInput.WriteLineAsync(command);
-                await _process.StandardInput.FlushAsync();
-                return await _process.StandardOutput.ReadLineAsync() ?? throw new IOException("the destination process ended");
-            }
-            finally
-            {
-                _gate.Release();
-            }
-        }
-
-        public async Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken)
-        {
-            var answer = await AskAsync($"begin {blocks} {JsonSerializer.Serialize(request)}");
-            if (answer != "ok")
-                throw new MigrationRefusedException(answer);
-            if (_sender is not null)
-                await _sender.DisposeAsync();
-            _sender = await KvStreamSender.ConnectAsync("127.0.0.1", _port, cancellationToken);
-        }
-
-        public async Task SendAsync(KvPart part, CancellationToken cancellationToken)
-        {
-            if (await _sender!.SendOneAsync(part, cancellationToken) is { } refusal)
-                throw new MigrationRefusedException(refusal);
-        }
-
-        public async Task<string> CommitAsync(KvPart last, CancellationToken cancellationToken)
-        {
-            await SendAsync(last, cancellationToken);
-            return "peer";
-        }
-
-        public async Task<bool> HoldsAsync(string requestId, CancellationToken cancellationToken) => await AskAsync($"holds {requestId}") == "true";
-
-        public Task CancelAsync(string requestId) => AskAsync($"cancel {requestId}");
-
-        public Task AbortAsync(string requestId) => AskAsync($"abort {requestId}");
-
-        public async Task<long> FirstTokenAsync(string requestId) => long.Parse(await AskAsync($"first {requestId}"), CultureInfo.InvariantCulture);
-
-        public async ValueTask DisposeAsync()
-        {
-            if (_sender is not null)
-                await _sender.DisposeAsync();
-            try
-            {
-                await _process.StandardInput.WriteLineAsync("quit");
-                await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            }
-            catch (Exception)
-            {
-                _process.Kill();
-            }
-            _process.Dispose();
-            _gate.Dispose();
-        }
-    }
-
-    /// <summary>Every chunk's arrival time (a monotonic timestamp, the same clock in every process) and the instance that sent it.</summary>
-    internal sealed class TimingSink : ITokenSink
-    {
-        private readonly ConcurrentDictionary<string, ConcurrentQueue<(long At, string Instance)>> _chunks = new(StringComparer.Ordinal);
-
-        public Task OnTokensAsync(TokenBatch batch)
-        {
-            var now = Stopwatch.GetTimestamp();
-            foreach (var chunk in batch.Chunks)
-            {
-                if (chunk.Error is not null)
-                    Console.Error.WriteLine($"request {chunk.RequestId} failed: {chunk.Error}");
-                if (chunk.TokenIds.Length > 0)
-                    _chunks.GetOrAdd(chunk.RequestId, _ => new()).Enqueue((now, batch.InstanceId));
-            }
-            return Task.CompletedTask;
-        }
-
-        public Task OnMovedAsync(RequestMove move) => Task.CompletedTask;
-
-        public IReadOnlyList<(long At, string Instance)> Of(string requestId) =>
-            _chunks.TryGetValue(requestId, out var queue) ? [.. queue] : [];
-
-        public async Task WaitForTokensAsync(string requestId, int count, TimeSpan timeout)
-        {
-            var watch = Stopwatch.StartNew();
-            while (Of(requestId).Count < count)
-            {
-                if (watch.Elapsed > timeout)
-                    throw new TimeoutException($"request {requestId} produced {Of(requestId).Count} tokens in {timeout}");
-                await Task.Delay(10);
-            }
-        }
-    }
-}
-
-/// <summary>Warnings and errors to standard error: a benchmark's failed migration or handoff says why.</summary>
-internal sealed class ConsoleErrorLogger(string name) : Microsoft.Extensions.Logging.ILogger
-{
-    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Warning;
-
-    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception,
-        Func<TState, Exception?, string> formatter)
-    {
-        if (IsEnabled(logLevel))
-            Console.Error.WriteLine($"[{name}] {logLevel}: {formatter(state, exception)} {exception}");
     }
 }

@@ -114,7 +114,7 @@ internal sealed class AutoscaleSimulation
         {
             // The least busy ready instances go; they drain first.
             var going = Enumerable.Range(0, _state.Length).Where(i => _state[i] == State.Ready)
-                .OrderBy(i => _engines[i].Snapshot().RunningRequests + _engines[i].Snapshot().WaitingRequests).Take(current - desired).ToArray();
+                .OrderBy(i => _engines[i].Snapshot() is var s ? s.RunningRequests + s.WaitingRequests : 0).Take(current - desired).ToArray();
             foreach (var i in going)
             {
                 _state[i] = State.Draining;
