@@ -165,7 +165,7 @@ public partial class EngineCore : IEngine
     {
         request.OutputTokenIds.Add(token);
         var (text, finish) = OutputRules.Apply(request.Spec.Sampling, token, request.OutputTokenIds.Count,
-            _tokenizer.EndOfSequenceTokenIds, request.Stops, () => request.Text.Add(token));
+            _tokenizer.EndOfSequenceTokenIds, request.Stops, () => request.Text.Add(token), request.Text.Flush);
         if (finish != FinishReason.None)
             Scheduler.Remove(request.Id);
         return new RequestOutput

@@ -25,9 +25,15 @@ public sealed class PromptBuilder
     public PromptBuilder(ITokenizer tokenizer)
     {
         _tokenizer = tokenizer;
-        _words = [.. Candidates.Select(w => " " + w).Where(w => tokenizer.Encode(w).Count == 1 && tokenizer.Encode(w + w).Count == 2)];
+        _words = [.. Candidates.Select(w => " " + w).Where(w => IsOneToken(tokenizer, w))];
         if (_words.Length < 16)
-            throw new InvalidOperationException($"the tokenizer splits too many plain words: only {_words.Length} one-token words found");
+        {
+            // A tokenizer without merges for words (a byte-level one such as the embedded tiny model's): letters,
+            // each one token alone and beside another.
+            _words = [.. "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".Select(c => c.ToString()).Where(w => IsOneToken(tokenizer, w))];
+        }
+        if (_words.Length < 16)
+            throw new InvalidOperationException($"the tokenizer splits too many plain words and letters: only {_words.Length} one-token pieces found");
     }
 
     public int BlockTokens { get; init; } = MooncakeTraceReader.HashBlockTokens;
@@ -52,6 +58,9 @@ public sealed class PromptBuilder
             text.Append(_words[random.Next(_words.Length)]);
         return text.ToString();
     }
+
+    private static bool IsOneToken(ITokenizer tokenizer, string piece) =>
+        tokenizer.Encode(piece).Count == 1 && tokenizer.Encode(piece + piece).Count == 2;
 
     /// <summary>How many tokens the target tokenizer counts in <paramref name="prompt"/>.</summary>
     public int Count(string prompt) => _tokenizer.Encode(prompt).Count;

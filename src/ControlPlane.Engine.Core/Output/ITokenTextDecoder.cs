@@ -4,4 +4,10 @@ namespace ControlPlane.Engine.Core.Output;
 public interface ITokenTextDecoder
 {
     string Add(int tokenId);
+
+    /// <summary>
+    /// At the end of the output: the text still held back because it ends inside a character, with U+FFFD for the
+    /// incomplete bytes (as decoding the whole output gives); empty when nothing is held.
+    /// </summary>
+    string Flush() => "";
 }

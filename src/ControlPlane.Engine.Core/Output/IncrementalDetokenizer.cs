@@ -23,4 +23,14 @@ public sealed class IncrementalDetokenizer(ITokenizer tokenizer) : ITokenTextDec
         _readOffset = _ids.Count;
         return full[prefix.Length..];
     }
+
+    public string Flush()
+    {
+        if (_readOffset == _ids.Count)
+            return "";
+        var prefix = tokenizer.Decode(_ids.GetRange(_prefixOffset, _readOffset - _prefixOffset));
+        var full = tokenizer.Decode(_ids.GetRange(_prefixOffset, _ids.Count - _prefixOffset));
+        _prefixOffset = _readOffset = _ids.Count;
+        return full.Length > prefix.Length ? full[prefix.Length..] : "";
+    }
 }

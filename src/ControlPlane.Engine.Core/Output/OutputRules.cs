@@ -12,10 +12,11 @@ public static class OutputRules
     /// Applies stop token ids, end of sequence (unless ignored), stop strings and max tokens to a new token
     /// (already appended, <paramref name="outputCount"/> counting it). Returns the text to emit and why the
     /// request ends, <see cref="FinishReason.None"/> when it goes on. <paramref name="decode"/> is called
-    /// only when the token's text is needed.
+    /// only when the token's text is needed; <paramref name="flush"/> when the request ends, for text held back inside
+    /// an incomplete character (it comes out with U+FFFD, as a whole decode gives it).
     /// </summary>
     public static (string Text, FinishReason Finish) Apply(SamplingParameters sampling, int token, int outputCount,
-        IReadOnlyList<int> endOfSequence, StopStringMatcher stops, Func<string> decode)
+        IReadOnlyList<int> endOfSequence, StopStringMatcher stops, Func<string> decode, Func<string>? flush = null)
     {
         string text;
         FinishReason finish;
@@ -29,6 +30,10 @@ public static class OutputRules
             text = stops.Append(decode());
             finish = stops.Stopped ? FinishReason.Stop : outputCount >= sampling.MaxTokens ? FinishReason.Length : FinishReason.None;
         }
-        return finish == FinishReason.None ? (text, finish) : (text + stops.Flush(), finish);
+        if (finish == FinishReason.None)
+            return (text, finish);
+        if (!stops.Stopped && flush is not null)
+            text += stops.Append(flush());
+        return (text + stops.Flush(), finish);
     }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using ControlPlane.Models.Folders;
+using ControlPlane.Tokenization;
 
 namespace ControlPlane.Models.Chat;
 
@@ -30,25 +31,84 @@ public static class ChatTemplates
 
     public static string Detect(string folder) => Detect(TokenizerConfig.Read(folder));
 
+    /// <summary>The prompt as text, control tokens written out (what the model's own template renders).</summary>
     public static string Render(string template, IReadOnlyList<ChatMessage> messages)
     {
         var prompt = new StringBuilder();
+        foreach (var piece in Pieces(template, messages))
+            prompt.Append(piece.Text);
+        return prompt.ToString();
+    }
+
+    /// <summary>
+    /// The prompt's token ids: the template's control tokens as the special tokens they are, and everything between
+    /// them (roles, contents) encoded as plain text, so that a message's content can never forge template structure.
+    /// Between two control tokens the text is what the model's template renders there, encoded as one piece, as
+    /// Hugging Face's tokenizer does after splitting on special tokens; a normal chat gets the ids the template gives.
+    /// </summary>
+    public static IReadOnlyList<int> Encode(string template, IReadOnlyList<ChatMessage> messages, ITokenizer tokenizer)
+    {
+        var ids = new List<int>();
+        var text = new StringBuilder();
+        foreach (var piece in Pieces(template, messages))
+        {
+            if (!piece.Control)
+            {
+                text.Append(piece.Text);
+                continue;
+            }
+            if (text.Length > 0)
+                ids.AddRange(tokenizer.EncodePlain(text.ToString()));
+            text.Clear();
+            // A vocabulary without this control token (a simulated model) encodes its text, as the model would see it.
+            if (tokenizer.TryGetSpecialTokenId(piece.Text, out var id))
+                ids.Add(id);
+            else
+                ids.AddRange(tokenizer.Encode(piece.Text));
+        }
+        if (text.Length > 0)
+            ids.AddRange(tokenizer.EncodePlain(text.ToString()));
+        return ids;
+    }
+
+    private readonly record struct Piece(string Text, bool Control);
+
+    private static List<Piece> Pieces(string template, IReadOnlyList<ChatMessage> messages)
+    {
+        var pieces = new List<Piece>(messages.Count * 5 + 4);
+        void Control(string text) => pieces.Add(new Piece(text, true));
+        void Text(string text) => pieces.Add(new Piece(text, false));
         switch (template)
         {
             case ChatMl:
                 foreach (var m in messages)
-                    prompt.Append("<|im_start|>").Append(m.Role).Append('\n').Append(m.Content).Append("<|im_end|>\n");
-                prompt.Append("<|im_start|>assistant\n");
+                {
+                    Control("<|im_start|>");
+                    Text(m.Role + "\n" + m.Content);
+                    Control("<|im_end|>");
+                    Text("\n");
+                }
+                Control("<|im_start|>");
+                Text("assistant\n");
                 break;
             case Llama3:
-                prompt.Append("<|begin_of_text|>");
+                Control("<|begin_of_text|>");
                 foreach (var m in messages)
-                    prompt.Append("<|start_header_id|>").Append(m.Role).Append("<|end_header_id|>\n\n").Append(m.Content.Trim()).Append("<|eot_id|>");
-                prompt.Append("<|start_header_id|>assistant<|end_header_id|>\n\n");
+                {
+                    Control("<|start_header_id|>");
+                    Text(m.Role);
+                    Control("<|end_header_id|>");
+                    Text("\n\n" + m.Content.Trim());
+                    Control("<|eot_id|>");
+                }
+                Control("<|start_header_id|>");
+                Text("assistant");
+                Control("<|end_header_id|>");
+                Text("\n\n");
                 break;
             default:
                 throw new ArgumentException($"unknown chat template '{template}'", nameof(template));
         }
-        return prompt.ToString();
+        return pieces;
     }
 }

@@ -13,10 +13,14 @@ public sealed class HuggingFaceTokenizer : ITokenizer
 {
     private const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
     private readonly BpeTokenizer _bpe;
+    private readonly BpeTokenizer _plain;
+    private readonly IReadOnlyDictionary<string, int> _special;
 
-    private HuggingFaceTokenizer(BpeTokenizer bpe, int vocabularySize, IReadOnlyList<int> eos)
+    private HuggingFaceTokenizer(BpeTokenizer bpe, BpeTokenizer plain, IReadOnlyDictionary<string, int> special, int vocabularySize, IReadOnlyList<int> eos)
     {
         _bpe = bpe;
+        _plain = plain;
+        _special = special;
         VocabularySize = vocabularySize;
         EndOfSequenceTokenIds = eos;
     }
@@ -48,12 +52,23 @@ public sealed class HuggingFaceTokenizer : ITokenizer
             ByteLevel = true,
             PreTokenizer = new RegexPreTokenizer(new Regex(pattern, RegexOptions.Compiled), special),
         };
+        // The same model without its added tokens: special-token text is split and merged like any other text.
+        var plainOptions = new BpeOptions(vocabulary)
+        {
+            Merges = merges,
+            ByteLevel = true,
+            PreTokenizer = new RegexPreTokenizer(new Regex(pattern, RegexOptions.Compiled), null),
+        };
         var size = Math.Max(vocabulary.Max(v => v.Value), special.Count == 0 ? 0 : special.Values.Max()) + 1;
         IReadOnlyList<int> eos = eosFromConfig.Count > 0 ? eosFromConfig : eosToken is not null && special.TryGetValue(eosToken, out var id) ? [id] : [];
-        return new HuggingFaceTokenizer(BpeTokenizer.Create(options), size, eos);
+        return new HuggingFaceTokenizer(BpeTokenizer.Create(options), BpeTokenizer.Create(plainOptions), special, size, eos);
     }
 
     public IReadOnlyList<int> Encode(string text) => _bpe.EncodeToIds(text);
+
+    public IReadOnlyList<int> EncodePlain(string text) => _plain.EncodeToIds(text);
+
+    public bool TryGetSpecialTokenId(string token, out int id) => _special.TryGetValue(token, out id);
 
     public string Decode(IReadOnlyList<int> tokenIds) => _bpe.Decode(tokenIds) ?? "";
 

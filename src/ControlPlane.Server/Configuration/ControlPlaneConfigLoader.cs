@@ -78,6 +78,12 @@ public static class ControlPlaneConfigLoader
             errors.Add($"{root}:Gateway:MaxInFlightRequests must be at least 1 (got {gateway.MaxInFlightRequests})");
         if (gateway.DefaultMaxTokens < 1)
             errors.Add($"{root}:Gateway:DefaultMaxTokens must be at least 1 (got {gateway.DefaultMaxTokens})");
+        if (gateway.MaxRequestBodyBytes < 1024)
+            errors.Add($"{root}:Gateway:MaxRequestBodyBytes must be at least 1024 (got {gateway.MaxRequestBodyBytes})");
+        if (gateway.MaxPromptChars < 1)
+            errors.Add($"{root}:Gateway:MaxPromptChars must be at least 1 (got {gateway.MaxPromptChars})");
+        if (gateway.MaxFieldChars < 64)
+            errors.Add($"{root}:Gateway:MaxFieldChars must be at least 64 (got {gateway.MaxFieldChars})");
         if (gateway.DispatchAttempts < 1)
             errors.Add($"{root}:Gateway:DispatchAttempts must be at least 1 (got {gateway.DispatchAttempts})");
         if (gateway.RetryAfterSeconds < 1)

@@ -20,4 +20,19 @@ public sealed record GatewayConfig
     /// every instance restarting) before it gets a 503 with <c>Retry-After</c>; zero answers 503 at once.
     /// </summary>
     public TimeSpan HoldWhenNoInstance { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The largest request body accepted, in bytes: a larger one gets 413 at once (from its Content-Length, or as soon
+    /// as a chunked body passes it), before any of it is parsed or tokenized.
+    /// </summary>
+    public long MaxRequestBodyBytes { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// The most characters a prompt may hold (a completion's <c>prompt</c>, or all of a chat's message contents
+    /// together), checked before tokenizing: 400 beyond it.
+    /// </summary>
+    public int MaxPromptChars { get; init; } = 1_000_000;
+
+    /// <summary>The most characters any other string field may hold (model, role, a stop sequence, service_tier).</summary>
+    public int MaxFieldChars { get; init; } = 1024;
 }

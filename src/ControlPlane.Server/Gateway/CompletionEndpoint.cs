@@ -26,12 +26,13 @@ public sealed class CompletionEndpoint(RequestExecutor executor, GatewayMetrics 
         CompletionRequest request;
         try
         {
-            request = CompletionRequestParser.Parse(kind, await ReadBodyAsync(context.Request, aborted));
+            request = CompletionRequestParser.Parse(kind, await ReadBodyAsync(context, config.Gateway.MaxRequestBodyBytes, aborted),
+                new InputLimits(config.Gateway.MaxPromptChars, config.Gateway.MaxFieldChars));
             running = await executor.StartAsync(request, aborted);
         }
         catch (ApiErrorException ex)
         {
-            if (ex.Error.Status == StatusCodes.Status400BadRequest)
+            if (ex.Error.Status is StatusCodes.Status400BadRequest or StatusCodes.Status413PayloadTooLarge)
                 metrics.Outcome("", "invalid");
             await WriteErrorAsync(context.Response, ex.Error, config.Gateway.RetryAfterSeconds);
             return;
@@ -144,12 +145,25 @@ public sealed class CompletionEndpoint(RequestExecutor executor, GatewayMetrics 
         await response.Body.FlushAsync(aborted);
     }
 
-    private static async Task<JsonElement> ReadBodyAsync(HttpRequest request, CancellationToken aborted)
+    /// <summary>
+    /// Parses the body as JSON within <paramref name="limit"/> bytes: a declared length above it is refused before a byte
+    /// is read, a chunked body as soon as it passes it.
+    /// </summary>
+    private static async Task<JsonElement> ReadBodyAsync(HttpContext context, long limit, CancellationToken aborted)
     {
+        var request = context.Request;
+        if (request.ContentLength > limit)
+            throw new ApiErrorException(ApiError.TooLarge(limit));
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+            size.MaxRequestBodySize = limit;
         try
         {
             using var document = await JsonDocument.ParseAsync(request.Body, default, aborted);
             return document.RootElement.Clone();
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw new ApiErrorException(ApiError.TooLarge(limit));
         }
         catch (JsonException ex)
         {

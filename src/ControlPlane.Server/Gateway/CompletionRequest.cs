@@ -18,7 +18,8 @@ public sealed record CompletionRequest
     public int? MaxTokens { get; init; }
     public string MaxTokensParam { get; init; } = "max_tokens";
     public required SamplingParameters Sampling { get; init; }
-    public ServiceClass ServiceClass { get; init; } = ServiceClass.Standard;
+    /// <summary>The class the request asks for (<c>service_tier</c>); null when it names none.</summary>
+    public ServiceClass? ServiceClass { get; init; }
     public int Priority { get; init; }
 
     /// <summary>The request field that holds the prompt, for errors about it.</summary>

@@ -184,9 +184,10 @@ public sealed class RequestExecutor(
 
     private RequestSpec BuildSpec(CompletionRequest request, ServedModel model)
     {
-        var prompt = request.PromptTokenIds ?? model.Tokenizer.Encode(request.Kind == CompletionKind.Chat
-            ? ChatTemplates.Render(model.ChatTemplate, request.Messages)
-            : request.PromptText!);
+        // A completion's prompt is raw (its client writes any control tokens it wants); a chat's contents are plain text.
+        var prompt = request.PromptTokenIds ?? (request.Kind == CompletionKind.Chat
+            ? ChatTemplates.Encode(model.ChatTemplate, request.Messages, model.Tokenizer)
+            : model.Tokenizer.Encode(request.PromptText!));
         if (prompt.Count == 0)
             throw new ApiErrorException(ApiError.Invalid(request.PromptParam, "The prompt is empty."));
         foreach (var id in prompt)
@@ -207,7 +208,7 @@ public sealed class RequestExecutor(
             Model = model.Name,
             PromptTokenIds = prompt,
             Sampling = request.Sampling with { MaxTokens = request.MaxTokens ?? Math.Min(config.Gateway.DefaultMaxTokens, room) },
-            ServiceClass = request.ServiceClass,
+            ServiceClass = request.ServiceClass ?? ServiceClass.Standard,
             Priority = request.Priority,
             ArrivedAt = time.GetUtcNow(),
             Gateway = silo.SiloAddress.ToParsableString(),

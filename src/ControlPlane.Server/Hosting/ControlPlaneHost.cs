@@ -26,6 +26,10 @@ public static class ControlPlaneHost
         var config = ControlPlaneConfigLoader.Load(builder.Configuration);
 
         builder.Services.AddSingleton(config);
+        // ASP.NET Core's conventions choose the address (ASPNETCORE_URLS, --urls, a Urls key); this is only the default.
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
+            builder.WebHost.UseUrls(DefaultUrl);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = config.Gateway.MaxRequestBodyBytes);
         var roles = config.Cluster.ResolveRoles();
         builder.UseOrleans(silo => SiloConfiguration.Configure(silo, config.Cluster));
         // After the silo: hosted services start in order (engines register with grains once it runs) and stop in
@@ -53,6 +57,7 @@ public static class ControlPlaneHost
             .AddPrometheusExporter());
 
         var app = builder.Build();
+        OpenAiErrors.Use(app);
         if (roles.HasFlag(SiloRoles.Control))
         {
             app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<TokenRouter>().Attach(app.Services.GetRequiredService<IGrainFactory>()));
@@ -100,6 +105,9 @@ public static class ControlPlaneHost
 
     public const string SettingsVariable = "CONTROLPLANE_SETTINGS";
 
+    /// <summary>Where the host listens when neither ASPNETCORE_URLS, <c>--urls</c> nor a <c>Urls</c> setting says.</summary>
+    public const string DefaultUrl = "http://localhost:8080";
+
     /// <summary>The body of a host's Main: builds, says where it serves, runs; a bad configuration exits with code 2.</summary>
     public static async Task<int> RunAsync(string[] args, IReadOnlyList<IEngineBackend>? backends = null)
     {
@@ -107,7 +115,7 @@ public static class ControlPlaneHost
         {
             // appsettings.json beside the binary: the embedded default, wherever the process is started from.
             var app = Build(args, contentRoot: AppContext.BaseDirectory, backends: backends);
-            app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(Banner(app.Urls.FirstOrDefault() ?? "http://localhost:8080")));
+            app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(Banner(app.Urls.FirstOrDefault() ?? DefaultUrl)));
             await app.RunAsync();
             return 0;
         }

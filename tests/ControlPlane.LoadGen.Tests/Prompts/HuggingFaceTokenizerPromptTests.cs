@@ -47,4 +47,15 @@ public class HuggingFaceTokenizerPromptTests
             Assert.InRange(tokenizer.Encode(prompt).Count, length - 1, length + 1);
         }
     }
+
+    [Fact]
+    public void Build_WithTheEmbeddedTinyModelsByteTokenizer_HitsTheTargetLength()
+    {
+        // The tokenizer of `make run`'s tiny-llama-cpu: bytes only, no merges, so no plain word is one token.
+        var folder = ControlPlane.Models.Folders.RandomModelFolder.Ensure(Directory.CreateTempSubdirectory("tiny-tokenizer-").FullName);
+        var tokenizer = HuggingFaceTokenizer.Load(folder, []);
+        var builder = new PromptBuilder(tokenizer);
+        foreach (var length in new[] { 1, 17, 512 })
+            Assert.Equal(length, tokenizer.Encode(builder.Build(new TraceRequest(0, length, 1), length)).Count);
+    }
 }
