@@ -10,6 +10,9 @@ var config = KubernetesClientConfiguration.IsInCluster()
 using var client = new Kubernetes(config);
 var gateway = Environment.GetEnvironmentVariable("ControlPlane__Gateway") ?? "http://localhost:8080";
 using var http = new HttpClient { BaseAddress = new Uri(gateway.TrimEnd('/') + "/") };
+// The gateway's /admin endpoints need the admin key the chart generates (its Secret's admin-key).
+if (Environment.GetEnvironmentVariable("ControlPlane__AdminKey") is { Length: > 0 } adminKey)
+    http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", adminKey);
 using var reconciler = new ModelServiceReconciler(client, new HttpDrainClient(http), TimeProvider.System, WorkerCluster.FromEnvironment(), new HttpAutoscaleClient(http));
 var loop = new OperatorLoop(reconciler, Environment.GetEnvironmentVariable("WATCH_NAMESPACE"), Console.Out,
     new PowerBudgetReconciler(client, TimeProvider.System, new HttpPowerStatusClient(http)));

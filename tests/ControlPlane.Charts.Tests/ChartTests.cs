@@ -11,6 +11,7 @@ public class ChartTests
         ["v1/ServiceAccount"] = typeof(V1ServiceAccount),
         ["v1/Service"] = typeof(V1Service),
         ["v1/ConfigMap"] = typeof(V1ConfigMap),
+        ["v1/Secret"] = typeof(V1Secret),
         ["apps/v1/Deployment"] = typeof(V1Deployment),
         ["policy/v1/PodDisruptionBudget"] = typeof(V1PodDisruptionBudget),
         ["rbac.authorization.k8s.io/v1/Role"] = typeof(V1Role),
@@ -25,6 +26,7 @@ public class ChartTests
         { "defaults", [] },
         { "every option on", ["--set", "serviceMonitor.enabled=true,grafanaDashboard.enabled=true,operator.replicas=3,control.replicas=3,gateway.service.type=LoadBalancer"] },
         { "external redis, no operator", ["--set", "redis.enabled=false,redis.external.address=redis.example:6379,operator.enabled=false"] },
+        { "tenants given, open mode", ["--set", "auth.mode=Open,auth.tenants[0].name=a,auth.tenants[0].keyHashes[0]=sha256:" + new string('a', 64) + ",auth.tenants[0].requestsPerMinute=60"] },
     };
 
     [Fact]
@@ -74,4 +76,33 @@ public class ChartTests
         Assert.NotEqual(0, exit);
         Assert.Contains("dispatchPolicy", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Template_Keys_AreInASecret_TheControlPodsReadHashesOnly_AndTheOperatorHasTheAdminKey()
+    {
+        var (exit, output) = Repository.RunHelm("template", "cp", Repository.Chart, "--namespace", "serving");
+        Assert.True(exit == 0, output);
+        var documents = output.Split("\n---", StringSplitOptions.RemoveEmptyEntries);
+        var secret = KubernetesYaml.Deserialize<V1Secret>(documents.Single(d => d.Contains("kind: Secret", StringComparison.Ordinal)));
+        var apiKey = System.Text.Encoding.UTF8.GetString(secret.Data["api-key"]);
+        var adminKey = System.Text.Encoding.UTF8.GetString(secret.Data["admin-key"]);
+        Assert.StartsWith("sk-", apiKey, StringComparison.Ordinal);
+        Assert.True(adminKey.Length >= 32);
+        using var tenants = System.Text.Json.JsonDocument.Parse(secret.Data["tenants.json"]);
+        var hash = tenants.RootElement.GetProperty("Tenants")[0].GetProperty("KeyHashes")[0].GetString();
+        Assert.Equal(Sha256(apiKey), hash);
+        Assert.Equal(Sha256(adminKey), System.Text.Encoding.UTF8.GetString(secret.Data["admin-key-hash"]));
+
+        var control = KubernetesYaml.Deserialize<V1Deployment>(documents.Single(d => d.Contains("kind: Deployment", StringComparison.Ordinal) && d.Contains("name: cp-control", StringComparison.Ordinal)));
+        var env = control.Spec.Template.Spec.Containers[0].Env;
+        Assert.Equal("Keys", env.Single(e => e.Name == "ControlPlane__Auth__Mode").Value);
+        Assert.Equal("admin-key-hash", env.Single(e => e.Name == "ControlPlane__Auth__AdminKeyHashes__0").ValueFrom.SecretKeyRef.Key);
+        // The control pods mount the tenants (hashes), never the keys themselves.
+        Assert.Equal(["tenants.json"], control.Spec.Template.Spec.Volumes.Single(v => v.Name == "keys").Secret.Items.Select(i => i.Key));
+        var op = KubernetesYaml.Deserialize<V1Deployment>(documents.Single(d => d.Contains("kind: Deployment", StringComparison.Ordinal) && d.Contains("name: cp-operator", StringComparison.Ordinal)));
+        Assert.Equal("admin-key", op.Spec.Template.Spec.Containers[0].Env.Single(e => e.Name == "ControlPlane__AdminKey").ValueFrom.SecretKeyRef.Key);
+    }
+
+    private static string Sha256(string key) =>
+        "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)));
 }

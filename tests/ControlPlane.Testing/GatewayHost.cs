@@ -51,6 +51,9 @@ public sealed class GatewayHost : IAsyncDisposable
             ["ControlPlane:Models:0:KvBlocks"] = "256",
             // A request that finds no ready instance is held this long (a pool scaling from zero); tests hold briefly.
             ["ControlPlane:Gateway:HoldWhenNoInstance"] = "00:00:02",
+            // Open mode's anonymous caller may claim any class and priority here: tests of classes need no keys.
+            ["ControlPlane:Auth:Anonymous:MaxServiceTier"] = "priority",
+            ["ControlPlane:Auth:Anonymous:MaxPriority"] = "1000000",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
             settings[key] = value;

@@ -55,7 +55,7 @@ public static class DesiredObjects
                 Spec = new V1PodSpec
                 {
                     ServiceAccountName = cluster.ServiceAccount,
-                    // The preStop drain may take the whole drain time; SIGTERM then finds nothing left to run.
+                    // SIGTERM drains (no new requests, running ones finish or migrate) for up to the drain time, then the silo leaves.
                     TerminationGracePeriodSeconds = cluster.DrainSeconds + 30,
                     Volumes = [new V1Volume { Name = "config", ConfigMap = new V1ConfigMapVolumeSource { Name = ConfigName(ms) } }],
                     Containers =
@@ -88,8 +88,7 @@ public static class DesiredObjects
                             ],
                             ReadinessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/readyz", Port = "http" }, PeriodSeconds = 5 },
                             LivenessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/healthz", Port = "http" }, PeriodSeconds = 10 },
-                            // Drain before the stop: no new requests, running ones finish (the worker does the same on SIGTERM).
-                            Lifecycle = new V1Lifecycle { PreStop = new V1LifecycleHandler { HttpGet = new V1HTTPGetAction { Path = "/admin/drain", Port = "http" } } },
+                            // No preStop hook: the worker drains on SIGTERM itself, and /admin needs the admin credential.
                             Resources = ms.Spec.Engine.GpusPerInstance > 0
                                 ? new V1ResourceRequirements { Limits = new Dictionary<string, ResourceQuantity> { ["nvidia.com/gpu"] = new(ms.Spec.Engine.GpusPerInstance.ToString(System.Globalization.CultureInfo.InvariantCulture)) } }
                                 : null,

@@ -25,4 +25,10 @@ public sealed record RequestSpec
     /// is computed and its first token sampled (its KV blocks go over as its prefill chunks complete).
     /// </summary>
     [Id(9)] public string? HandoffTo { get; init; }
+
+    /// <summary>The tenant that sent the request (its API key's); requests of one class share an instance fairly by tenant.</summary>
+    [Id(10)] public string Tenant { get; init; } = "";
+
+    /// <summary>The tenant's weight in that fair share (twice the weight, twice the service when both wait).</summary>
+    [Id(11)] public double TenantWeight { get; init; } = 1;
 }

@@ -14,6 +14,9 @@ public sealed record ControlPlaneConfig
 
     public ClusterConfig Cluster { get; init; } = new();
     public GatewayConfig Gateway { get; init; } = new();
+
+    /// <summary>API keys, tenants and their limits; the admin credential.</summary>
+    public AuthConfig Auth { get; init; } = new();
     public DispatchConfig Dispatch { get; init; } = new();
     public IReadOnlyList<ModelConfig> Models { get; init; } = [];
 

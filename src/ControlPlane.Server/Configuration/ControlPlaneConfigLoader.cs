@@ -73,6 +73,8 @@ public static class ControlPlaneConfigLoader
         if (!System.Net.IPAddress.TryParse(cluster.AdvertisedAddress, out _))
             errors.Add($"{root}:Cluster:AdvertisedAddress '{cluster.AdvertisedAddress}' is not an IP address");
 
+        ValidateAuth(config.Auth, errors);
+
         var gateway = config.Gateway;
         if (gateway.MaxInFlightRequests < 1)
             errors.Add($"{root}:Gateway:MaxInFlightRequests must be at least 1 (got {gateway.MaxInFlightRequests})");
@@ -153,5 +155,60 @@ public static class ControlPlaneConfigLoader
         {
             errors.Add($"{key}:Profile: {ex.Message}");
         }
+    }
+
+    private static void ValidateAuth(AuthConfig auth, List<string> errors)
+    {
+        const string at = ControlPlaneConfig.Section + ":Auth";
+        if (!string.Equals(auth.Mode, AuthConfig.OpenMode, StringComparison.OrdinalIgnoreCase) && !string.Equals(auth.Mode, AuthConfig.KeysMode, StringComparison.OrdinalIgnoreCase))
+            errors.Add($"{at}:Mode '{auth.Mode}' is not a mode; known: {AuthConfig.OpenMode}, {AuthConfig.KeysMode}");
+        var tenants = auth.Tenants.ToList();
+        if (auth.TenantsFile is { Length: > 0 } file)
+        {
+            try
+            {
+                using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+                tenants.AddRange(System.Text.Json.JsonSerializer.Deserialize<List<TenantConfig>>(json.RootElement.GetProperty("Tenants")) ?? []);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                errors.Add($"{at}:TenantsFile '{file}' is not a readable JSON file with a Tenants array: {ex.Message}");
+            }
+        }
+        if (string.Equals(auth.Mode, AuthConfig.KeysMode, StringComparison.OrdinalIgnoreCase) && tenants.Count == 0)
+            errors.Add($"{at}:Mode is Keys but no tenant is configured ({at}:Tenants or {at}:TenantsFile): nobody could call the gateway");
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var hashes = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (tenant, i) in tenants.Select((t, i) => (t, i)).Append((auth.Anonymous, -1)))
+        {
+            var where = i < 0 ? $"{at}:Anonymous" : $"{at}:Tenants:{i} ('{tenant.Name}')";
+            if (string.IsNullOrWhiteSpace(tenant.Name))
+                errors.Add($"{where}:Name is required");
+            else if (i >= 0 && !names.Add(tenant.Name))
+                errors.Add($"{where}:Name is used by another tenant");
+            if (Gateway.Tenants.TenantDirectory.ParseTier(tenant.MaxServiceTier) is null)
+                errors.Add($"{where}:MaxServiceTier '{tenant.MaxServiceTier}' is not a tier; known: flex, default, priority");
+            if (tenant.RequestsPerMinute < 0 || tenant.TokensPerMinute < 0 || tenant.MaxConcurrentRequests < 0)
+                errors.Add($"{where}: RequestsPerMinute, TokensPerMinute and MaxConcurrentRequests must not be negative (0 is no limit)");
+            if (!(tenant.Weight > 0))
+                errors.Add($"{where}:Weight must be positive (got {tenant.Weight})");
+            foreach (var hash in tenant.KeyHashes)
+            {
+                if (!IsKeyHash(hash))
+                    errors.Add($"{where}:KeyHashes holds '{Gateway.Fields.Quote(hash, 16)}', which is not 'sha256:' and 64 hex digits (printf %s \"$KEY\" | sha256sum)");
+                else if (!hashes.Add(hash.Trim()[^64..]))
+                    errors.Add($"{where}:KeyHashes holds a key another tenant also has");
+            }
+        }
+        foreach (var hash in auth.AdminKeyHashes.Where(h => !IsKeyHash(h)))
+            errors.Add($"{at}:AdminKeyHashes holds '{Gateway.Fields.Quote(hash, 16)}', which is not 'sha256:' and 64 hex digits");
+    }
+
+    private static bool IsKeyHash(string hash)
+    {
+        var h = hash.Trim();
+        if (h.StartsWith("sha256:", StringComparison.OrdinalIgnoreCase))
+            h = h[7..];
+        return h.Length == 64 && h.All(char.IsAsciiHexDigit);
     }
 }

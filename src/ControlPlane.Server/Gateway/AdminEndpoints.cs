@@ -22,6 +22,20 @@ public static class AdminEndpoints
     public static async Task<IResult> DrainPod(string pod, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken) =>
         await DrainAsync(await PodInstancesAsync(pod, catalog, grains, cancellationToken), grains, new { pod }, cancellationToken);
 
+    /// <summary><c>POST /admin/models/{model}/resume</c>: a model drain undone: every instance of the model takes requests again.</summary>
+    public static async Task<IResult> ResumeModel(string model, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        if (!catalog.TryGet(model, out _))
+            return ModelNotFound(model);
+        var resumed = new List<string>();
+        foreach (var instance in await grains.GetGrain<ISchedulerGrain>(model).GetInstancesAsync(cancellationToken))
+        {
+            await grains.GetGrain<IInstanceGrain>(instance.InstanceId).ResumeAsync(cancellationToken);
+            resumed.Add(instance.InstanceId);
+        }
+        return Results.Json(new { subject = new { model }, resumed });
+    }
+
     /// <summary><c>POST /admin/pods/{pod}/resume</c>: a drain called off (a scale-in undone): the pod's instances take requests again.</summary>
     public static async Task<IResult> ResumePod(string pod, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
     {

@@ -5,6 +5,12 @@ namespace ControlPlane.Server.Gateway;
 /// <summary>An OpenAI-style error: HTTP status, message, type, the parameter at fault and a code.</summary>
 public sealed record ApiError(int Status, string Message, string Type, string? Param, string? Code)
 {
+    /// <summary>Headers the answer carries besides (<c>x-ratelimit-*</c>).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];
+
+    /// <summary>When the client may retry (429, 503); the gateway's default when null.</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     public static ApiError Invalid(string? param, string message, string? code = null) =>
         new(StatusCodes.Status400BadRequest, message, "invalid_request_error", param, code);
 

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using ControlPlane.Requests;
 using ControlPlane.Server.Configuration;
+using ControlPlane.Server.Gateway.Tenants;
 using ControlPlane.Server.Metrics;
 
 namespace ControlPlane.Server.Gateway;
@@ -12,7 +13,7 @@ namespace ControlPlane.Server.Gateway;
 /// <c>POST /v1/completions</c> and <c>POST /v1/chat/completions</c>: parse, start, then either stream
 /// server-sent events (one per engine step) ending in <c>data: [DONE]</c>, or answer once with the whole text.
 /// </summary>
-public sealed class CompletionEndpoint(RequestExecutor executor, GatewayMetrics metrics, ControlPlaneConfig config, TimeProvider time, ILogger<CompletionEndpoint> logger)
+public sealed class CompletionEndpoint(RequestExecutor executor, TenantDirectory tenants, GatewayMetrics metrics, ControlPlaneConfig config, TimeProvider time, ILogger<CompletionEndpoint> logger)
 {
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
@@ -26,9 +27,10 @@ public sealed class CompletionEndpoint(RequestExecutor executor, GatewayMetrics 
         CompletionRequest request;
         try
         {
-            request = CompletionRequestParser.Parse(kind, await ReadBodyAsync(context, config.Gateway.MaxRequestBodyBytes, aborted),
-                new InputLimits(config.Gateway.MaxPromptChars, config.Gateway.MaxFieldChars));
-            running = await executor.StartAsync(request, aborted);
+            var tenant = tenants.Authenticate(context.Request);
+            request = tenant.Admit(CompletionRequestParser.Parse(kind, await ReadBodyAsync(context, config.Gateway.MaxRequestBodyBytes, aborted),
+                new InputLimits(config.Gateway.MaxPromptChars, config.Gateway.MaxFieldChars)));
+            running = await executor.StartAsync(request, tenant, aborted);
         }
         catch (ApiErrorException ex)
         {
@@ -43,6 +45,8 @@ public sealed class CompletionEndpoint(RequestExecutor executor, GatewayMetrics 
         }
 
         var created = time.GetUtcNow().ToUnixTimeSeconds();
+        foreach (var (name, value) in running.RateLimitHeaders)
+            context.Response.Headers[name] = value;
         try
         {
             if (request.Stream)
@@ -178,8 +182,13 @@ public sealed class CompletionEndpoint(RequestExecutor executor, GatewayMetrics 
             return;
         response.StatusCode = error.Status;
         response.ContentType = "application/json";
+        foreach (var (name, value) in error.Headers)
+            response.Headers[name] = value;
         if (error.Status == StatusCodes.Status429TooManyRequests || error.Status == StatusCodes.Status503ServiceUnavailable)
-            response.Headers.RetryAfter = Math.Max(1, retryAfterSeconds).ToString(CultureInfo.InvariantCulture);
+        {
+            var seconds = error.RetryAfter is { } wait ? (int)Math.Ceiling(wait.TotalSeconds) : retryAfterSeconds;
+            response.Headers.RetryAfter = Math.Max(1, seconds).ToString(CultureInfo.InvariantCulture);
+        }
         var buffer = new ArrayBufferWriter<byte>(256);
         await using (var json = new Utf8JsonWriter(buffer))
             error.WriteBody(json);

@@ -4,6 +4,7 @@ using ControlPlane.Grains;
 using ControlPlane.Instances;
 using ControlPlane.Requests;
 using ControlPlane.Server.Configuration;
+using ControlPlane.Server.Gateway.Tenants;
 using ControlPlane.Server.Metrics;
 using ControlPlane.Server.Models;
 using ControlPlane.Tokens;
@@ -19,15 +20,26 @@ public sealed class RequestExecutor(
     IGrainFactory grains, TokenRouter router, ModelCatalog catalog, ControlPlaneConfig config,
     GatewayMetrics metrics, TimeProvider time, ILocalSiloDetails silo, HeldRequests held, ILogger<RequestExecutor> logger)
 {
-    public async Task<RunningRequest> StartAsync(CompletionRequest request, CancellationToken cancellationToken)
+    public async Task<RunningRequest> StartAsync(CompletionRequest request, Tenant tenant, CancellationToken cancellationToken)
     {
         var arrivedAt = time.GetTimestamp();
         if (!catalog.TryGet(request.Model, out var model))
             throw new ApiErrorException(ApiError.ModelNotFound(request.Model));
-        var spec = BuildSpec(request, model);
+        var spec = BuildSpec(request, model) with { Tenant = tenant.Name, TenantWeight = tenant.Config.Weight };
+        var reserved = spec.PromptTokenIds.Count + spec.Sampling.MaxTokens;
+        var rate = tenant.Limiter.TryAcquire(reserved);
+        if (!rate.Allowed)
+        {
+            metrics.Outcome(model.Name, "rate_limited");
+            throw new ApiErrorException(rate.TooLarge
+                ? ApiError.Invalid(request.MaxTokensParam, rate.Message, "tokens_above_rate_limit") with { Headers = rate.Headers }
+                : new ApiError(StatusCodes.Status429TooManyRequests, rate.Message, "rate_limit_exceeded", null, $"rate_limit_{rate.Limit}")
+                    { Headers = rate.Headers, RetryAfter = rate.RetryAfter });
+        }
         if (metrics.EnterRequest() > config.Gateway.MaxInFlightRequests)
         {
             metrics.LeaveRequest();
+            tenant.Limiter.Release(reserved);
             metrics.Outcome(model.Name, "overloaded");
             throw new ApiErrorException(ApiError.Overloaded($"This gateway is serving {config.Gateway.MaxInFlightRequests} requests; retry later."));
         }
@@ -39,7 +51,11 @@ public sealed class RequestExecutor(
             // The request grain learns of the request once it runs somewhere: refused requests cost no grain at all.
             var tracker = new RequestTracker(grains.GetGrain<IRequestGrain>(spec.RequestId), time, logger);
             tracker.Start(spec, instanceId);
-            var running = new RunningRequest(spec, instanceId, silo, stream, tracker, router, grains, metrics, time, arrivedAt, logger);
+            var running = new RunningRequest(spec, instanceId, silo, stream, tracker, router, grains, metrics, time, arrivedAt, logger)
+            {
+                RateLimitHeaders = rate.Headers,
+                Release = usage => tenant.Limiter.Release(spec.Sampling.MaxTokens - (usage?.CompletionTokens ?? 0)),
+            };
             router.Track(running);
             return running;
         }
@@ -49,6 +65,7 @@ public sealed class RequestExecutor(
             metrics.Outcome(model.Name, error.Status == StatusCodes.Status429TooManyRequests ? "overloaded" : "rejected");
             router.Close(spec.RequestId);
             metrics.LeaveRequest();
+            tenant.Limiter.Release(reserved);
             throw;
         }
     }

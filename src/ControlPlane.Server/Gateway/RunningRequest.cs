@@ -15,6 +15,7 @@ public sealed class RunningRequest(
     TokenRouter router, IGrainFactory grains, GatewayMetrics metrics, TimeProvider time, long arrivedAt, ILogger logger)
 {
     private TimeSpan? _firstToken;
+    private Action<RequestUsage?>? _release;
     private bool _ended;
 
     public RequestSpec Spec { get; } = spec;
@@ -52,6 +53,13 @@ public sealed class RunningRequest(
     }
 
     public RequestTokenStream Stream { get; } = stream;
+
+    /// <summary>The tenant's <c>x-ratelimit-*</c> headers as of its admission.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> RateLimitHeaders { get; init; } = [];
+
+    /// <summary>Gives the tenant's limiter back the request's slot and unused tokens, once, at its end.</summary>
+    public Action<RequestUsage?>? Release { get => _release; init => _release = value; }
+
     public RequestUsage? Usage { get; private set; }
     public TimeSpan EngineTime { get; private set; }
 
@@ -101,6 +109,7 @@ public sealed class RunningRequest(
     public async Task EndAsync()
     {
         _ended = true;
+        Interlocked.Exchange(ref _release, null)?.Invoke(Usage);
         router.Close(Spec.RequestId);
         metrics.LeaveRequest();
         await Tracker.DrainAsync();

@@ -3,6 +3,7 @@ using ControlPlane.Grains.Engines;
 using ControlPlane.Grains.Placement;
 using ControlPlane.Server.Configuration;
 using ControlPlane.Server.Gateway;
+using ControlPlane.Server.Gateway.Tenants;
 using ControlPlane.Server.Metrics;
 using ControlPlane.Server.Models;
 using OpenTelemetry.Metrics;
@@ -38,6 +39,7 @@ public static class ControlPlaneHost
             roles.HasFlag(SiloRoles.Worker) ? (sp, host) => EngineFactory.AddConfiguredEngines(sp, host, config, all) : null,
             config.Power, roles, config.Worker, config.Migration, config.Disaggregation, config.Autoscale);
         builder.Services.AddSingleton<ModelFolders>();
+        builder.Services.AddSingleton(sp => new TenantDirectory(config.Auth, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<GatewayMetrics>();
         if (roles.HasFlag(SiloRoles.Control))
         {
@@ -58,6 +60,7 @@ public static class ControlPlaneHost
 
         var app = builder.Build();
         OpenAiErrors.Use(app);
+        AccessGate.Use(app);
         if (roles.HasFlag(SiloRoles.Control))
         {
             app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<TokenRouter>().Attach(app.Services.GetRequiredService<IGrainFactory>()));
@@ -147,6 +150,7 @@ public static class ControlPlaneHost
         app.MapGet("/readyz", HealthEndpoints.Readyz);
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapPost("/admin/models/{model}/drain", AdminEndpoints.DrainModel);
+        app.MapPost("/admin/models/{model}/resume", AdminEndpoints.ResumeModel);
         app.MapPost("/admin/pods/{pod}/drain", AdminEndpoints.DrainPod);
         app.MapPost("/admin/pods/{pod}/resume", AdminEndpoints.ResumePod);
         app.MapGet("/admin/models/{model}/instances", AdminEndpoints.Instances);

@@ -108,4 +108,36 @@ public class ControlPlaneConfigLoaderTests
         })));
         Assert.Contains("ControlPlane:Dispatch:Profile:Picker 'best'", ex.Message);
     }
+
+    [Theory]
+    [InlineData("ControlPlane:Auth:Mode", "Secret", "ControlPlane:Auth:Mode 'Secret'")]
+    [InlineData("ControlPlane:Auth:AdminKeyHashes:0", "hunter2", "AdminKeyHashes holds 'hunter2'")]
+    [InlineData("ControlPlane:Auth:Anonymous:MaxServiceTier", "gold", "MaxServiceTier 'gold'")]
+    [InlineData("ControlPlane:Auth:Anonymous:Weight", "0", "Weight must be positive")]
+    [InlineData("ControlPlane:Auth:TenantsFile", "/no/such/tenants.json", "TenantsFile '/no/such/tenants.json'")]
+    [InlineData("ControlPlane:Gateway:MaxRequestBodyBytes", "10", "MaxRequestBodyBytes must be at least 1024")]
+    public void Load_BadAuthOrLimit_NamesTheKey(string key, string value, string message)
+    {
+        var ex = Fails((key, value));
+        Assert.Contains(ex.Errors, e => e.Contains(message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Load_KeysModeWithoutTenants_IsRejected()
+    {
+        var ex = Fails(("ControlPlane:Auth:Mode", "Keys"));
+        Assert.Contains(ex.Errors, e => e.Contains("no tenant is configured", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Load_TenantsFile_AddsItsTenants_AndTwoTenantsMayNotShareAKey()
+    {
+        var file = Path.Combine(Directory.CreateTempSubdirectory("tenants-").FullName, "tenants.json");
+        var hash = ControlPlane.Server.Gateway.Tenants.TenantDirectory.Hash("sk-one");
+        File.WriteAllText(file, $$"""{"Tenants": [{"Name": "x", "KeyHashes": ["{{hash}}"]}]}""");
+        var config = ControlPlaneConfigLoader.Load(Settings(("ControlPlane:Auth:Mode", "Keys"), ("ControlPlane:Auth:TenantsFile", file)));
+        Assert.Equal(file, config.Auth.TenantsFile);
+        var ex = Fails(("ControlPlane:Auth:TenantsFile", file), ("ControlPlane:Auth:Tenants:0:Name", "y"), ("ControlPlane:Auth:Tenants:0:KeyHashes:0", hash));
+        Assert.Contains(ex.Errors, e => e.Contains("a key another tenant also has", StringComparison.Ordinal));
+    }
 }
