@@ -7,11 +7,13 @@ namespace ControlPlane.Engine.Core.Tests;
 /// <summary>An engine core over a <see cref="FakeStepRunner"/>, and helpers to drive it to the end.</summary>
 internal sealed class CoreHarness
 {
-    public CoreHarness(int blocks = 64, int blockSize = 4, int maxBatchedTokens = 32, int maxRunning = 256, string model = "m")
+    public CoreHarness(int blocks = 64, int blockSize = 4, int maxBatchedTokens = 32, int maxRunning = 256, string model = "m", double? fairnessMargin = null)
     {
         Runner = new FakeStepRunner(blocks, blockSize);
-        Engine = new EngineCore(model, Runner, blocks,
-            new SchedulerOptions { KvBlockSize = blockSize, MaxBatchedTokens = maxBatchedTokens, MaxRunningRequests = maxRunning, MaxContextTokens = 4096 },
+        var options = new SchedulerOptions { KvBlockSize = blockSize, MaxBatchedTokens = maxBatchedTokens, MaxRunningRequests = maxRunning, MaxContextTokens = 4096 };
+        if (fairnessMargin is { } margin)
+            options = options with { FairnessPreemptMargin = margin };
+        Engine = new EngineCore(model, Runner, blocks, options,
             LetterTokenizer.Instance, random: new Random(1));
     }
 

@@ -7,12 +7,15 @@ namespace ControlPlane.Engine.Core.Scheduling;
 /// <summary>
 /// Plans every step of every backend, as vLLM v1's scheduler does over its KV cache manager: running
 /// requests first (a decode token each, or their next prefill chunk), preempting the newest by recompute
-/// when blocks run out; then waiting requests in <see cref="WaitingOrder"/>, which first take any cached
-/// blocks of their prefix, while the token budget, the running limit and free blocks allow.
+/// when blocks run out; then waiting requests by class, priority and fair share between tenants
+/// (<see cref="FairWaitingQueue"/>), which first take any cached blocks of their prefix, while the token budget,
+/// the running limit and free blocks allow. A waiting request that finds no room may take the place of a running
+/// request of a tenant served far more (<see cref="SchedulerOptions.FairnessPreemptMargin"/>).
 /// </summary>
 public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator blocks, KvBlockHasher hasher)
 {
-    private readonly SortedSet<EngineRequest> _waiting = new(WaitingOrder.Instance);
+    // A tenant returning from idle may start one margin behind the others: enough to take one place at once.
+    private readonly FairWaitingQueue _waiting = new(options.FairnessPreemptMargin);
     private readonly List<EngineRequest> _running = [];
     private readonly Dictionary<string, EngineRequest> _byId = new(StringComparer.Ordinal);
 
@@ -24,6 +27,12 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
     /// <summary>Requests held out of the batch with their blocks (<see cref="Suspend"/>).</summary>
     public int Suspended { get; private set; }
     public int Waiting => _waiting.Count;
+
+    /// <summary>Preemptions made for fairness: a running request gave way to a less-served tenant's.</summary>
+    public long FairnessPreemptions { get; private set; }
+
+    /// <summary>A tenant's counter of weighted service on this instance (<see cref="FairWaitingQueue"/>).</summary>
+    public double TenantCounter(string tenant) => _waiting.CounterOf(tenant);
     public long Preemptions { get; private set; }
     public bool HasWork => _waiting.Count > 0 || _running.Count > 0;
 
@@ -94,6 +103,7 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
 
     public StepPlan Schedule()
     {
+        GiveWayForFairness();
         var budget = Options.MaxBatchedTokens;
         var chunks = new List<ScheduledChunk>(_running.Count + 4);
         var preempted = false;
@@ -110,7 +120,7 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
         }
         while (!preempted && budget > 0 && _waiting.Count > 0 && _running.Count < Options.MaxRunningRequests)
         {
-            var request = _waiting.Min!;
+            var request = _waiting.Next()!;
             if (request.BlockTable.Count == 0)
                 SharePrefix(request);
             if (BlocksFor(request.ContextTokens + 1) - request.BlockTable.Count > Blocks.Available)
@@ -127,6 +137,35 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
             budget -= tokens;
         }
         return new StepPlan(chunks);
+    }
+
+    /// <summary>
+    /// Before a step is planned: when the next waiting request would find no room (the running limit, or too few free
+    /// blocks) and a running request's tenant, in the same class, has been served more than the margin beyond the
+    /// waiting one's, the newest running request of the tenant most ahead goes back to waiting (recompute), so this
+    /// step admits the less-served tenant. One a step, at most.
+    /// </summary>
+    private void GiveWayForFairness()
+    {
+        if (Options.FairnessPreemptMargin <= 0 || _waiting.Next() is not { } head)
+            return;
+        var room = _running.Count < Options.MaxRunningRequests && BlocksFor(head.ContextTokens + 1) <= Blocks.Available;
+        if (room)
+            return;
+        var tenants = _running.Where(r => r.Spec.ServiceClass == head.Spec.ServiceClass && r.Spec.Priority <= head.Spec.Priority)
+            .Select(r => r.Spec.Tenant).Distinct(StringComparer.Ordinal);
+        if (_waiting.MostServedAbove(head.Spec.Tenant, Options.FairnessPreemptMargin, tenants) is not { } ahead)
+            return;
+        for (var i = _running.Count - 1; i >= 0; i--)
+        {
+            var victim = _running[i];
+            if (string.Equals(victim.Spec.Tenant, ahead, StringComparison.Ordinal) && victim.Spec.ServiceClass == head.Spec.ServiceClass)
+            {
+                Preempt(victim);
+                FairnessPreemptions++;
+                return;
+            }
+        }
     }
 
     /// <summary>After the step ran: the chunk's tokens are computed, and the blocks they filled are named for sharing.</summary>
@@ -174,6 +213,10 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
 
     private ScheduledChunk Chunk(EngineRequest request, int tokens)
     {
+        // Service for the tenant's fair share: prompt tokens computed at the input weight, the rest (decode, or a
+        // recompute of its output after a preemption) at the output weight.
+        var input = Math.Clamp(request.PromptTokens - request.ComputedTokens, 0, tokens);
+        _waiting.Charge(request, input, tokens - input);
         var samples = request.ComputedTokens + tokens == request.ContextTokens;
         var draw = samples && !OutputRules.IsGreedy(request.Spec.Sampling) ? request.Random.NextDouble() : double.NaN;
         return new ScheduledChunk(request, request.ComputedTokens, tokens, samples, draw);
