@@ -117,6 +117,11 @@ public partial class EngineCore : IEngine
             if (chunk.Samples)
                 outputs.Add(Emit(chunk.Request, run.Tokens[i]));
         }
+        if (plan.PrefillTokens > 0 && run.Duration > TimeSpan.Zero)
+        {
+            var rate = plan.PrefillTokens / run.Duration.TotalSeconds;
+            _prefillRate = _prefillRate == 0 ? rate : 0.8 * _prefillRate + 0.2 * rate;
+        }
         return new EngineStepResult
         {
             Outputs = outputs,
@@ -139,7 +144,12 @@ public partial class EngineCore : IEngine
         PreemptionCount = Scheduler.Preemptions,
         BatchRequests = Scheduler.BatchRequests,
         PriorityRequests = Scheduler.PriorityRequests,
+        PrefillTokensPerSecond = _prefillRate,
     };
+
+    // Prompt tokens per second of step time; steps that carry decodes beside the prefill count whole, so it errs low
+    // (a prediction from it errs towards a longer wait).
+    private double _prefillRate;
 
     public void Dispose()
     {

@@ -96,6 +96,9 @@ public class ChartTests
         var control = KubernetesYaml.Deserialize<V1Deployment>(documents.Single(d => d.Contains("kind: Deployment", StringComparison.Ordinal) && d.Contains("name: cp-control", StringComparison.Ordinal)));
         var env = control.Spec.Template.Spec.Containers[0].Env;
         Assert.Equal("Keys", env.Single(e => e.Name == "ControlPlane__Auth__Mode").Value);
+        // The shutdown grace the gateway keeps is inside the pod's grace period.
+        Assert.Equal("00:00:30", env.Single(e => e.Name == "ControlPlane__Gateway__ShutdownGrace").Value);
+        Assert.Equal(45, control.Spec.Template.Spec.TerminationGracePeriodSeconds);
         Assert.Equal("admin-key-hash", env.Single(e => e.Name == "ControlPlane__Auth__AdminKeyHashes__0").ValueFrom.SecretKeyRef.Key);
         // The control pods mount the tenants (hashes), never the keys themselves.
         Assert.Equal(["tenants.json"], control.Spec.Template.Spec.Volumes.Single(v => v.Name == "keys").Secret.Items.Select(i => i.Key));

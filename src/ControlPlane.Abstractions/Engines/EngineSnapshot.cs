@@ -15,4 +15,7 @@ public sealed record EngineSnapshot
     /// <summary>Requests held of the batch class, and of the classes above it (what power-aware dispatch keeps apart).</summary>
     public int BatchRequests { get; init; }
     public int PriorityRequests { get; init; }
+
+    /// <summary>Prompt tokens computed per second of step time, a moving average over steps that prefill (0 before the first).</summary>
+    public double PrefillTokensPerSecond { get; init; }
 }

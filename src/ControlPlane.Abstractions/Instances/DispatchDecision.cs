@@ -10,7 +10,10 @@ public sealed record DispatchDecision(
     [property: Id(1)] DispatchRefusal Refusal,
     [property: Id(2)] string? PrefillInstanceId = null)
 {
+    /// <summary>For a refusal because of queues (<see cref="DispatchRefusal.Overloaded"/>, <see cref="DispatchRefusal.SloMiss"/>): when a retry may fit, from the queues.</summary>
+    [Id(3)] public TimeSpan? RetryAfter { get; init; }
+
     public static DispatchDecision To(string instanceId, string? prefillInstanceId = null) => new(instanceId, DispatchRefusal.None, prefillInstanceId);
 
-    public static DispatchDecision Refused(DispatchRefusal refusal) => new(null, refusal);
+    public static DispatchDecision Refused(DispatchRefusal refusal, TimeSpan? retryAfter = null) => new(null, refusal) { RetryAfter = retryAfter };
 }

@@ -14,4 +14,10 @@ public enum DispatchRefusal
 
     /// <summary>No instance can ever hold the request (prompt plus output exceed every instance's KV capacity).</summary>
     TooLarge,
+
+    /// <summary>
+    /// Every instance's queue would make the request's first token later than its class's target (SLO admission):
+    /// refused at once (429, <c>Retry-After</c> from the queue) rather than queued for longer than the target.
+    /// </summary>
+    SloMiss,
 }

@@ -32,5 +32,19 @@ public sealed record InstanceLoad
     /// </summary>
     [Id(15)] public DateTimeOffset MeasuredAt { get; init; }
 
+    /// <summary>
+    /// Prompt tokens the instance computes per second of step time (a moving average over steps that prefill; 0 before
+    /// the first): with <see cref="WaitingKvBlocks"/>, how long a new prompt would wait for its first token.
+    /// </summary>
+    [Id(16)] public double PrefillTokensPerSecond { get; init; }
+
+    /// <summary>
+    /// The time a new request of <paramref name="promptTokens"/> would wait here for its first token: the waiting
+    /// prompts and its own at the measured prefill rate; null while no rate is measured.
+    /// </summary>
+    public TimeSpan? PredictedTtft(int promptTokens) => PrefillTokensPerSecond > 0
+        ? TimeSpan.FromSeconds(((double)WaitingKvBlocks * KvBlockSize + promptTokens) / PrefillTokensPerSecond)
+        : null;
+
     public double KvUsage => TotalKvBlocks == 0 ? 1 : (double)UsedKvBlocks / TotalKvBlocks;
 }

@@ -38,9 +38,10 @@ public sealed class DispatcherGrain(IOptions<DispatchConfig> config, IOptions<Di
         else if (age >= RefreshPeriod && _refresh is not { IsCompleted: false })
             _refresh = RefreshAsync();
 
-        var outcome = _view.Dispatch(DispatchRequest.From(request), time.GetUtcNow(), exclude);
+        var dispatch = DispatchRequest.From(request);
+        var outcome = _view.Dispatch(dispatch, time.GetUtcNow(), exclude);
         if (!outcome.Succeeded)
-            return DispatchDecision.Refused(outcome.Refusal);
+            return DispatchDecision.Refused(outcome.Refusal, _view.RetryAfter(dispatch, outcome.Refusal, config.Value.SloAdmission));
         return DispatchDecision.To(_view.Loads[outcome.Index].InstanceId, outcome.PrefillIndex >= 0 ? _view.Loads[outcome.PrefillIndex].InstanceId : null);
     }
 

@@ -151,6 +151,7 @@ public sealed partial class EngineRunner
             BatchRequests = snapshot.BatchRequests,
             PriorityRequests = snapshot.PriorityRequests,
             KvBlockSize = Descriptor.KvBlockSize,
+            PrefillTokensPerSecond = snapshot.PrefillTokensPerSecond,
             ReportedAt = now,
             MeasuredAt = now,
         };

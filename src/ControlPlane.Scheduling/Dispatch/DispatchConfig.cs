@@ -11,4 +11,7 @@ public sealed record DispatchConfig
     public string Policy { get; init; } = DefaultPolicy;
     public DispatchProfileConfig? Profile { get; init; }
     public int QueueLimit { get; init; } = 256;
+
+    /// <summary>The predicted time to first token each class is admitted with (<c>slo-admission</c> filter).</summary>
+    public Filters.SloAdmissionConfig SloAdmission { get; init; } = new();
 }

@@ -11,7 +11,7 @@ namespace ControlPlane.Scheduling.Dispatch;
 public static class DispatchPolicies
 {
     private static readonly string[] StandardFilters =
-        [ReadyFilter.PluginName, NewRequestRoleFilter.PluginName, FitsKvCapacityFilter.PluginName, QueueLimitFilter.PluginName];
+        [ReadyFilter.PluginName, NewRequestRoleFilter.PluginName, FitsKvCapacityFilter.PluginName, QueueLimitFilter.PluginName, SloAdmissionFilter.PluginName];
 
     /// <summary>The named policies users pick with <c>ControlPlane:Dispatch:Policy</c>.</summary>
     public static IReadOnlyDictionary<string, DispatchProfileConfig> Presets { get; } = new Dictionary<string, DispatchProfileConfig>
@@ -29,7 +29,7 @@ public static class DispatchPolicies
     };
 
     public static IReadOnlyCollection<string> FilterNames { get; } =
-        [ReadyFilter.PluginName, NewRequestRoleFilter.PluginName, FitsKvCapacityFilter.PluginName, QueueLimitFilter.PluginName];
+        [ReadyFilter.PluginName, NewRequestRoleFilter.PluginName, FitsKvCapacityFilter.PluginName, QueueLimitFilter.PluginName, SloAdmissionFilter.PluginName];
 
     public static IReadOnlyCollection<string> ScorerNames { get; } = [LeastRequestScorer.PluginName, KvUsageScorer.PluginName, ClassAffinityScorer.PluginName];
 
@@ -42,6 +42,9 @@ public static class DispatchPolicies
         var errors = new List<string>();
         if (config.QueueLimit < 1)
             errors.Add($"{section}:QueueLimit must be at least 1 (got {config.QueueLimit})");
+        var slo = config.SloAdmission;
+        if (slo.Interactive < TimeSpan.Zero || slo.Standard < TimeSpan.Zero || slo.Batch < TimeSpan.Zero)
+            errors.Add($"{section}:SloAdmission targets must not be negative (zero: no limit)");
         if (config.Profile is null)
         {
             if (!Presets.ContainsKey(config.Policy))
@@ -87,6 +90,7 @@ public static class DispatchPolicies
         NewRequestRoleFilter.PluginName => new NewRequestRoleFilter(),
         FitsKvCapacityFilter.PluginName => new FitsKvCapacityFilter(),
         QueueLimitFilter.PluginName => new QueueLimitFilter(config.QueueLimit),
+        SloAdmissionFilter.PluginName => new SloAdmissionFilter(config.SloAdmission),
         _ => throw new ArgumentException($"unknown filter '{name}'", nameof(name)),
     };
 

@@ -56,6 +56,28 @@ public sealed class DispatchView(DispatchProfile profile, TimeSpan admissionDela
         return outcome with { PrefillIndex = split.PrefillIndex };
     }
 
+    /// <summary>
+    /// After a refusal because of queues: how long until a retry may be admitted, from the queues as this view sees them
+    /// (the least time any ready instance needs to bring the request's predicted first token within its class's target,
+    /// or, for a full queue, to work off its waiting prompts). Null while no instance has a measured prefill rate.
+    /// </summary>
+    public TimeSpan? RetryAfter(in DispatchRequest request, DispatchRefusal refusal, Filters.SloAdmissionConfig targets)
+    {
+        if (refusal is not (DispatchRefusal.Overloaded or DispatchRefusal.SloMiss))
+            return null;
+        var target = refusal == DispatchRefusal.SloMiss ? targets.For(request.ServiceClass) ?? TimeSpan.Zero : TimeSpan.Zero;
+        TimeSpan? least = null;
+        foreach (var load in _loads)
+        {
+            if (load.Health != InstanceHealth.Ready || load.PredictedTtft(request.PromptTokens) is not { } predicted)
+                continue;
+            var wait = predicted - target;
+            if (least is null || wait < least)
+                least = wait;
+        }
+        return least is { } w ? (w > TimeSpan.Zero ? w : TimeSpan.Zero) : null;
+    }
+
     private void Count(int index, in DispatchRequest request, DateTimeOffset now)
     {
         var chosen = _loads[index];

@@ -82,6 +82,8 @@ public static class ControlPlaneConfigLoader
             errors.Add($"{root}:Gateway:DefaultMaxTokens must be at least 1 (got {gateway.DefaultMaxTokens})");
         if (gateway.MaxRequestBodyBytes < 1024)
             errors.Add($"{root}:Gateway:MaxRequestBodyBytes must be at least 1024 (got {gateway.MaxRequestBodyBytes})");
+        if (gateway.ShutdownGrace < TimeSpan.Zero)
+            errors.Add($"{root}:Gateway:ShutdownGrace must not be negative (got {gateway.ShutdownGrace})");
         if (gateway.MaxPromptChars < 1)
             errors.Add($"{root}:Gateway:MaxPromptChars must be at least 1 (got {gateway.MaxPromptChars})");
         if (gateway.MaxFieldChars < 64)

@@ -35,4 +35,10 @@ public sealed record GatewayConfig
 
     /// <summary>The most characters any other string field may hold (model, role, a stop sequence, service_tier).</summary>
     public int MaxFieldChars { get; init; } = 1024;
+
+    /// <summary>
+    /// On SIGTERM, how long running streams may go on before each is ended with an error event and <c>[DONE]</c>; new
+    /// requests meanwhile get 503. The pod's <c>terminationGracePeriodSeconds</c> must exceed it (the chart adds 15 s).
+    /// </summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -13,7 +13,7 @@ namespace ControlPlane.Server.Gateway;
 /// <c>POST /v1/completions</c> and <c>POST /v1/chat/completions</c>: parse, start, then either stream
 /// server-sent events (one per engine step) ending in <c>data: [DONE]</c>, or answer once with the whole text.
 /// </summary>
-public sealed class CompletionEndpoint(RequestExecutor executor, TenantDirectory tenants, GatewayMetrics metrics, ControlPlaneConfig config, TimeProvider time, ILogger<CompletionEndpoint> logger)
+public sealed class CompletionEndpoint(RequestExecutor executor, TenantDirectory tenants, Hosting.GracefulShutdown shutdown, GatewayMetrics metrics, ControlPlaneConfig config, TimeProvider time, ILogger<CompletionEndpoint> logger)
 {
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
@@ -27,6 +27,11 @@ public sealed class CompletionEndpoint(RequestExecutor executor, TenantDirectory
         CompletionRequest request;
         try
         {
+            if (shutdown.Stopping)
+            {
+                context.Response.Headers.Connection = "close";
+                throw new ApiErrorException(ApiError.Unavailable("This gateway is shutting down; retry, and another will take the request."));
+            }
             var tenant = tenants.Authenticate(context.Request);
             request = tenant.Admit(CompletionRequestParser.Parse(kind, await ReadBodyAsync(context, config.Gateway.MaxRequestBodyBytes, aborted),
                 new InputLimits(config.Gateway.MaxPromptChars, config.Gateway.MaxFieldChars)));

@@ -19,8 +19,10 @@ public static class HealthEndpoints
             : Results.Text($"not ready: {string.Join(", ", waiting)}\n", statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 
-    public static async Task<IResult> Readyz(ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
+    public static async Task<IResult> Readyz(ModelCatalog catalog, IGrainFactory grains, Hosting.GracefulShutdown shutdown, CancellationToken cancellationToken)
     {
+        if (shutdown.Stopping)
+            return Results.Text("not ready: shutting down\n", statusCode: StatusCodes.Status503ServiceUnavailable);
         var missing = new List<string>();
         foreach (var model in catalog.All)
         {

@@ -149,7 +149,7 @@ public sealed class RequestExecutor(
                     {
                         if (decision.Refusal == DispatchRefusal.NoInstances && refused.Count == 0 && config.Gateway.HoldWhenNoInstance > TimeSpan.Zero)
                             break; // no instance at all: hold
-                        throw new ApiErrorException(Refusal(decision.Refusal, model, promptParam));
+                        throw new ApiErrorException(Refusal(decision.Refusal, model, promptParam) with { RetryAfter = decision.RetryAfter });
                     }
                     // Split by disaggregation: the prompt runs on the prefill instance, which hands the request to the decode instance.
                     var admitAt = decision.PrefillInstanceId ?? decision.InstanceId;
@@ -234,7 +234,8 @@ public sealed class RequestExecutor(
 
     private ApiError Refusal(DispatchRefusal refusal, ServedModel model, string promptParam) => refusal switch
     {
-        DispatchRefusal.Overloaded => ApiError.Overloaded($"Every instance of '{model.Name}' is at its queue limit; retry after {config.Gateway.RetryAfterSeconds} s."),
+        DispatchRefusal.Overloaded => ApiError.Overloaded($"Every instance of '{model.Name}' is at its queue limit; retry later (Retry-After says when)."),
+        DispatchRefusal.SloMiss => ApiError.Overloaded($"Every instance of '{model.Name}' has a queue that would delay this request's first token past its service class's target; retry later (Retry-After says when).") with { Code = "slo_unattainable" },
         DispatchRefusal.TooLarge => ApiError.Invalid(promptParam, $"The prompt needs more KV cache than any instance of '{model.Name}' has.", "context_length_exceeded"),
         _ => ApiError.Unavailable($"No instance of '{model.Name}' is ready; retry later."),
     };

@@ -46,6 +46,9 @@ public sealed class TokenRouter(LocalTokenSinks localSinks) : ITokenSink
             _running[running.Spec.RequestId] = running;
     }
 
+    /// <summary>Every running request this gateway serves.</summary>
+    public IReadOnlyList<RunningRequest> Running => [.. _running.Values];
+
     /// <summary>The running requests whose instance runs on the silo at <paramref name="silo"/>.</summary>
     public IReadOnlyList<RunningRequest> RunningOn(string silo) =>
         [.. _running.Values.Where(r => r.Silo == silo)];

@@ -31,6 +31,8 @@ public static class ControlPlaneHost
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
             builder.WebHost.UseUrls(DefaultUrl);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = config.Gateway.MaxRequestBodyBytes);
+        // Stopping takes the gateway's grace, then a worker's drain: the host must not cut either short.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.Gateway.ShutdownGrace + config.Worker.DrainTimeout + TimeSpan.FromSeconds(15));
         var roles = config.Cluster.ResolveRoles();
         builder.UseOrleans(silo => SiloConfiguration.Configure(silo, config.Cluster));
         // After the silo: hosted services start in order (engines register with grains once it runs) and stop in
@@ -50,6 +52,8 @@ public static class ControlPlaneHost
             builder.Services.AddSingleton<HeldRequests>();
             builder.Services.AddSingleton<CompletionEndpoint>();
             builder.Services.AddHostedService<SiloLossWatcher>();
+            builder.Services.AddSingleton<GracefulShutdown>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<GracefulShutdown>());
         }
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(GatewayMetrics.MeterName)

@@ -268,6 +268,7 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                 BatchRequests = s.BatchRequests,
                 PriorityRequests = s.PriorityRequests,
                 KvBlockSize = engines[i].Descriptor.KvBlockSize,
+                PrefillTokensPerSecond = s.PrefillTokensPerSecond,
                 ReportedAt = at,
             };
         }

@@ -56,4 +56,53 @@ public class OverloadTests
         Assert.All(responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests), r => Assert.NotNull(r.Headers.RetryAfter));
         await host.WaitIdleAsync();
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Post_QueueBeyondTheClassTarget_IsRefusedAtOnceWithRetryAfterFromTheQueue(bool sloAdmission)
+    {
+        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["ControlPlane:Models:0:Instances"] = "1",
+            ["ControlPlane:Models:0:Profile"] = TestProfile.SlowPath, // 50 ms steps of at most 512 tokens: one 400-token prompt a step
+            ["ControlPlane:Dispatch:SloAdmission:Standard"] = sloAdmission ? "00:00:00.300" : "00:00:00",
+        });
+        // Each prompt its own (a first word of its own): no prefix is cached between them.
+        static StringContent Body(int i) => new($$"""{"model":"sim","max_tokens":4,"ignore_eos":true,"prompt":"w{{i}} {{string.Join(' ', Enumerable.Repeat("the", 399))}}"}""",
+            Encoding.UTF8, "application/json");
+        // One request first: the instance measures its prefill rate, and reports it.
+        Assert.Equal(HttpStatusCode.OK, (await host.Http.PostAsync(new Uri("/v1/completions", UriKind.Relative), Body(-1))).StatusCode);
+        for (var i = 0; i < 100 && (await host.LoadsAsync()).All(l => l.PrefillTokensPerSecond <= 0); i++)
+            await Task.Delay(20);
+        Assert.True((await host.LoadsAsync())[0].PrefillTokensPerSecond > 0);
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var responses = await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        {
+            var response = await host.Http.PostAsync(new Uri("/v1/completions", UriKind.Relative), Body(i));
+            return (response, started.Elapsed);
+        }));
+        var ok = responses.Count(r => r.response.StatusCode == HttpStatusCode.OK);
+        var refused = responses.Where(r => r.response.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        Assert.Equal(40, ok + refused.Count);
+        if (!sloAdmission)
+        {
+            // Without it (the finding): everything queues, the last for seconds (40 prompts at one a 50 ms step).
+            Assert.Equal(40, ok);
+            Assert.True(responses.Max(r => r.Elapsed) > TimeSpan.FromSeconds(1.5));
+            return;
+        }
+        // With a 300 ms target: a few fit (about six prompts' worth of queue), the rest are told at once when to come back.
+        Assert.InRange(ok, 2, 20);
+        Assert.NotEmpty(refused);
+        foreach (var (response, elapsed) in refused)
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            Assert.Equal("slo_unattainable", json.RootElement.GetProperty("error").GetProperty("code").GetString());
+            Assert.NotNull(response.Headers.RetryAfter?.Delta);
+            Assert.True(elapsed < TimeSpan.FromSeconds(1.5), $"a refusal came after {elapsed}");
+        }
+        await host.WaitIdleAsync();
+    }
 }
