@@ -17,4 +17,7 @@ public sealed record RequestStatus
     [Id(10)] public DateTimeOffset? FirstTokenAt { get; init; }
     [Id(11)] public DateTimeOffset? EndedAt { get; init; }
     [Id(12)] public IReadOnlyList<RequestPhase> History { get; init; } = [];
+
+    /// <summary>The tenant that sent it: the only caller its status is shown to.</summary>
+    [Id(13)] public string Tenant { get; init; } = "";
 }

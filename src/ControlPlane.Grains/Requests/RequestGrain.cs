@@ -20,6 +20,7 @@ public sealed class RequestGrain([PersistentState("request", RequestGrain.Storag
         state.State = new RequestStatus
         {
             Model = spec.Model,
+            Tenant = spec.Tenant,
             ServiceClass = spec.ServiceClass,
             Priority = spec.Priority,
             PromptTokens = spec.PromptTokenIds.Count,

@@ -7,8 +7,10 @@ namespace ControlPlane.Grains.Requests;
 /// Writes the phases an instance sees (decoding at the first token, the ending) to request grains, off the
 /// token path: each request's writes go out in order, each after the one before, and nothing waits for them.
 /// </summary>
-public sealed partial class RequestPhaseWriter(IGrainFactory grains, TimeProvider time, ILogger logger)
+public sealed class RequestPhaseWriter(IGrainFactory grains, TimeProvider time, ILogger logger)
 {
+    private readonly OutageLog _outage = new(logger, "recording request phases (the request state store)", time);
+
     /// <summary>Posts a transition after <paramref name="previous"/> (the request's last write); returns the new last write.</summary>
     public Task Post(Task previous, string requestId, RequestPhase to, string? instanceId = null, RequestUsage? usage = null,
         FinishReason finish = FinishReason.None, string? error = null)
@@ -23,13 +25,12 @@ public sealed partial class RequestPhaseWriter(IGrainFactory grains, TimeProvide
         try
         {
             await grains.GetGrain<IRequestGrain>(requestId).AdvanceAsync(transition).ConfigureAwait(false);
+            _outage.Succeeded();
         }
         catch (Exception ex)
         {
-            LogFailed(logger, ex, requestId, transition.To);
+            // The request itself is unaffected: its tokens do not wait on this.
+            _outage.Failed(ex);
         }
     }
-
-    [LoggerMessage(1, LogLevel.Warning, "Recording phase {Phase} of request {RequestId} failed; the request itself is unaffected")]
-    private static partial void LogFailed(ILogger logger, Exception exception, string requestId, RequestPhase phase);
 }

@@ -18,6 +18,15 @@ public sealed record ClusterConfig
     public string AdvertisedAddress { get; init; } = "127.0.0.1";
 
     /// <summary>
+    /// The address the silo and client-gateway ports listen on (Redis mode): the advertised address (the pod's, under
+    /// Kubernetes hosting) when empty, never every interface unless named (<c>0.0.0.0</c>).
+    /// </summary>
+    public string? ListenAddress { get; init; }
+
+    /// <summary>How long a request's stored state is kept after its last write (its end): Redis expires it then.</summary>
+    public TimeSpan RequestStateTtl { get; init; } = TimeSpan.FromDays(1);
+
+    /// <summary>
     /// In a Kubernetes pod (Redis mode): take the cluster id, service id and silo address from the pod's
     /// environment (Orleans' Kubernetes hosting), and let silos remove pods that are gone from membership.
     /// </summary>

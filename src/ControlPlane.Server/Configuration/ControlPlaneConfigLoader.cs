@@ -72,6 +72,10 @@ public static class ControlPlaneConfigLoader
             errors.Add($"{root}:Worker:DrainTimeout must not be negative (got {config.Worker.DrainTimeout})");
         if (!System.Net.IPAddress.TryParse(cluster.AdvertisedAddress, out _))
             errors.Add($"{root}:Cluster:AdvertisedAddress '{cluster.AdvertisedAddress}' is not an IP address");
+        if (cluster.ListenAddress is { Length: > 0 } listen && !System.Net.IPAddress.TryParse(listen, out _))
+            errors.Add($"{root}:Cluster:ListenAddress '{listen}' is not an IP address");
+        if (cluster.RequestStateTtl <= TimeSpan.Zero)
+            errors.Add($"{root}:Cluster:RequestStateTtl must be positive (got {cluster.RequestStateTtl})");
 
         ValidateAuth(config.Auth, errors);
 

@@ -14,11 +14,18 @@ public static class OpenAiErrors
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
             // A body read past Kestrel's limit surfaces as an exception with its own status.
-            StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+            StatusCodeSelector = ex => ex switch
+            {
+                ApiErrorException api => api.Error.Status,
+                BadHttpRequestException bad => bad.StatusCode,
+                _ => StatusCodes.Status500InternalServerError,
+            },
             ExceptionHandler = context =>
             {
-                var status = context.Response.StatusCode;
-                return WriteAsync(context.Response, ApiError.ForStatus(status, context.Request.Method, context.Request.Path));
+                var error = context.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Error;
+                return WriteAsync(context.Response, error is ApiErrorException api
+                    ? api.Error
+                    : ApiError.ForStatus(context.Response.StatusCode, context.Request.Method, context.Request.Path));
             },
         });
         app.UseStatusCodePages(context =>

@@ -20,6 +20,8 @@ public sealed class RequestExecutor(
     IGrainFactory grains, TokenRouter router, ModelCatalog catalog, ControlPlaneConfig config,
     GatewayMetrics metrics, TimeProvider time, ILocalSiloDetails silo, HeldRequests held, ILogger<RequestExecutor> logger)
 {
+    private readonly ControlPlane.Grains.Requests.OutageLog _trackingOutage = new(logger, "updating request lifecycles (the request state store)", time);
+
     public async Task<RunningRequest> StartAsync(CompletionRequest request, Tenant tenant, CancellationToken cancellationToken)
     {
         var arrivedAt = time.GetTimestamp();
@@ -49,7 +51,7 @@ public sealed class RequestExecutor(
         {
             var (instanceId, silo) = await PlaceAsync(spec, model, request.PromptParam, [], cancellationToken);
             // The request grain learns of the request once it runs somewhere: refused requests cost no grain at all.
-            var tracker = new RequestTracker(grains.GetGrain<IRequestGrain>(spec.RequestId), time, logger);
+            var tracker = new RequestTracker(grains.GetGrain<IRequestGrain>(spec.RequestId), time, _trackingOutage);
             tracker.Start(spec, instanceId);
             var running = new RunningRequest(spec, instanceId, silo, stream, tracker, router, grains, metrics, time, arrivedAt, logger)
             {

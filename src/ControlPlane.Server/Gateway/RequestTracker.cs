@@ -1,4 +1,5 @@
 using ControlPlane.Grains;
+using ControlPlane.Grains.Requests;
 using ControlPlane.Requests;
 
 namespace ControlPlane.Server.Gateway;
@@ -7,7 +8,7 @@ namespace ControlPlane.Server.Gateway;
 /// Keeps a request grain informed off the token path: transitions go out in order, each after the one
 /// before, without the client waiting on them. <see cref="DrainAsync"/> waits for all of them.
 /// </summary>
-public sealed class RequestTracker(IRequestGrain grain, TimeProvider time, ILogger logger)
+public sealed class RequestTracker(IRequestGrain grain, TimeProvider time, OutageLog outage)
 {
     private Task _last = Task.CompletedTask;
 
@@ -29,10 +30,11 @@ public sealed class RequestTracker(IRequestGrain grain, TimeProvider time, ILogg
         try
         {
             await update().ConfigureAwait(false);
+            outage.Succeeded();
         }
         catch (Exception ex)
         {
-            GatewayLog.TrackingFailed(logger, ex, grain.GetPrimaryKeyString());
+            outage.Failed(ex);
         }
     }
 }

@@ -105,13 +105,16 @@ public sealed class RunningRequest(
         }
     }
 
-    /// <summary>Releases the gateway's hold on the request; waits for its lifecycle updates to land.</summary>
-    public async Task EndAsync()
+    /// <summary>
+    /// Releases the gateway's hold on the request. Its lifecycle updates land behind it (<see cref="RequestTracker.DrainAsync"/>):
+    /// the answer never waits on the state store, which may be slow or down.
+    /// </summary>
+    public Task EndAsync()
     {
         _ended = true;
         Interlocked.Exchange(ref _release, null)?.Invoke(Usage);
         router.Close(Spec.RequestId);
         metrics.LeaveRequest();
-        await Tracker.DrainAsync();
+        return Task.CompletedTask;
     }
 }

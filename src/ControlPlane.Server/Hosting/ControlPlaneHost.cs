@@ -41,6 +41,11 @@ public static class ControlPlaneHost
             roles.HasFlag(SiloRoles.Worker) ? (sp, host) => EngineFactory.AddConfiguredEngines(sp, host, config, all) : null,
             config.Power, roles, config.Worker, config.Migration, config.Disaggregation, config.Autoscale);
         builder.Services.AddSingleton<ModelFolders>();
+        if (!string.Equals(config.Cluster.Mode, nameof(ClusterMode.Embedded), StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Services.AddSingleton<MembershipRecovery>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<MembershipRecovery>());
+        }
         builder.Services.AddSingleton(sp => new TenantDirectory(config.Auth, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<GatewayMetrics>();
         if (roles.HasFlag(SiloRoles.Control))
@@ -150,6 +155,7 @@ public static class ControlPlaneHost
         app.MapPost("/v1/chat/completions", context => completions.HandleAsync(context, CompletionKind.Chat));
         app.MapGet("/v1/models", ModelsEndpoint.List);
         app.MapGet("/v1/models/{id}", ModelsEndpoint.Get);
+        app.MapGet("/v1/requests/{id}", RequestStatusEndpoint.Get);
         app.MapGet("/healthz", HealthEndpoints.Healthz);
         app.MapGet("/readyz", HealthEndpoints.Readyz);
         app.MapPrometheusScrapingEndpoint("/metrics");

@@ -56,10 +56,24 @@ public static class SiloConfiguration
                 o.ClusterId = cluster.ClusterId;
                 o.ServiceId = cluster.ServiceId;
             });
-            silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: true);
+            silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
         }
+        // Listen on the address other silos reach this one at (the pod's), not on every interface, unless told to.
+        silo.Services.PostConfigure<EndpointOptions>(o =>
+        {
+            var listen = cluster.ListenAddress is { Length: > 0 } named ? IPAddress.Parse(named) : o.AdvertisedIPAddress;
+            if (listen is null)
+                return;
+            o.SiloListeningEndpoint = new IPEndPoint(listen, o.SiloPort);
+            o.GatewayListeningEndpoint = o.GatewayPort > 0 ? new IPEndPoint(listen, o.GatewayPort) : null;
+        });
         silo.UseRedisClustering(o => o.ConfigurationOptions = redis.Clone());
-        silo.AddRedisGrainStorage(RequestGrain.StorageName, o => o.ConfigurationOptions = redis.Clone());
+        silo.AddRedisGrainStorage(RequestGrain.StorageName, o =>
+        {
+            o.ConfigurationOptions = redis.Clone();
+            // A request's state outlives its end by this much, then Redis drops it (each write renews it).
+            o.EntryExpiry = cluster.RequestStateTtl;
+        });
         silo.Services.AddOptions<RedisStorageOptions>(RequestGrain.StorageName)
             .Configure<Serializer>((o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
     }
