@@ -26,6 +26,9 @@ public sealed record ClusterConfig
     /// <summary>How long a request's stored state is kept after its last write (its end): Redis expires it then.</summary>
     public TimeSpan RequestStateTtl { get; init; } = TimeSpan.FromDays(1);
 
+    /// <summary>Embedded mode: the most request states kept in memory; the oldest go first beyond it.</summary>
+    public int RequestStateMaxEntries { get; init; } = 100_000;
+
     /// <summary>
     /// In a Kubernetes pod (Redis mode): take the cluster id, service id and silo address from the pod's
     /// environment (Orleans' Kubernetes hosting), and let silos remove pods that are gone from membership.

@@ -37,9 +37,10 @@ public static class SiloConfiguration
         if (mode == ClusterMode.Embedded)
         {
             silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
-            silo.AddMemoryGrainStorage(RequestGrain.StorageName);
-            silo.Services.AddOptions<MemoryGrainStorageOptions>(RequestGrain.StorageName)
-                .Configure<Serializer>((o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
+            // Bounded like Redis is by its TTL: Orleans' memory storage would keep every request's state forever.
+            silo.Services.AddKeyedSingleton<IGrainStorage>(RequestGrain.StorageName, (sp, _) => new ExpiringMemoryGrainStorage(
+                new OrleansGrainStorageSerializer(sp.GetRequiredService<Serializer>()), sp.GetRequiredService<TimeProvider>(),
+                cluster.RequestStateTtl, cluster.RequestStateMaxEntries));
             return;
         }
 
