@@ -27,7 +27,7 @@ public sealed record ClusterConfig
     public TimeSpan RequestStateTtl { get; init; } = TimeSpan.FromDays(1);
 
     /// <summary>Embedded mode: the most request states kept in memory; the oldest go first beyond it.</summary>
-    public int RequestStateMaxEntries { get; init; } = 100_000;
+    public int RequestStateMaxEntries { get; init; } = 20_000;
 
     /// <summary>
     /// In a Kubernetes pod (Redis mode): take the cluster id, service id and silo address from the pod's
