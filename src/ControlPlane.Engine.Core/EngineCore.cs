@@ -109,6 +109,7 @@ public partial class EngineCore : IEngine
         if (plan.Chunks.Count == 0)
             return EngineStepResult.Empty with { KvEvents = Pool.DrainEvents() };
         var run = _runner.Run(plan);
+        AttributeEnergy(plan, run);
         var outputs = new List<RequestOutput>(plan.Chunks.Count);
         for (var i = 0; i < plan.Chunks.Count; i++)
         {
@@ -133,6 +134,30 @@ public partial class EngineCore : IEngine
     }
 
     public bool Abort(string requestId) => Scheduler.Remove(requestId) || DropImport(requestId);
+
+    /// <summary>
+    /// The GPU's draw in watts where the runner does not model a step's energy (a real GPU: the draw last measured),
+    /// so that each step's energy is estimated as draw × duration. Null: no energy is attributed.
+    /// </summary>
+    public Func<double>? DrawWatts { get; set; }
+
+    /// <summary>Shares the step's energy between its chunks by the tokens each computed (a decode token counts as one).</summary>
+    private void AttributeEnergy(Scheduling.StepPlan plan, StepRun run)
+    {
+        var joules = run.EnergyJoules ?? (DrawWatts is { } draw ? draw() * run.Duration.TotalSeconds : (double?)null);
+        if (joules is not { } energy || energy <= 0)
+            return;
+        _attributesEnergy = true;
+        var tokens = 0;
+        foreach (var chunk in plan.Chunks)
+            tokens += chunk.Count;
+        if (tokens == 0)
+            return;
+        foreach (var chunk in plan.Chunks)
+            chunk.Request.EnergyJoules += energy * chunk.Count / tokens;
+    }
+
+    private bool _attributesEnergy;
 
     public EngineSnapshot Snapshot() => new()
     {
@@ -187,6 +212,7 @@ public partial class EngineCore : IEngine
             PromptTokens = request.PromptTokens,
             CompletionTokens = request.OutputTokenIds.Count,
             CachedPromptTokens = request.CachedPromptTokens,
+            EnergyJoules = _attributesEnergy ? request.EnergyJoules : null,
             Sequence = request.NextOutputSequence++,
         };
     }

@@ -101,6 +101,7 @@ public sealed class OpenLoopReplayer(HttpClient http, ReplayOptions options)
         var gaps = new List<double>(Math.Min(outputTokens, 4096));
         var chunks = 0;
         int? usageTokens = null;
+        double? energy = null;
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(options.Endpoint, options.Api == "chat" ? "v1/chat/completions" : "v1/completions"))
@@ -121,7 +122,8 @@ public sealed class OpenLoopReplayer(HttpClient http, ReplayOptions options)
                 if (line.Length == 12 && line.EndsWith("[DONE]", StringComparison.Ordinal))
                     break;
                 var now = clock.Elapsed.TotalMilliseconds;
-                var (hasText, usage, error) = Inspect(line.AsMemory(6));
+                var (hasText, usage, joules, error) = Inspect(line.AsMemory(6));
+                energy = joules ?? energy;
                 if (error is not null)
                     return record with { EndMs = now, Error = "stream_error", FirstTokenMs = first, OutputTokens = chunks };
                 usageTokens = usage ?? usageTokens;
@@ -134,7 +136,7 @@ public sealed class OpenLoopReplayer(HttpClient http, ReplayOptions options)
                 last = now;
                 chunks++;
             }
-            return record with { FirstTokenMs = first, EndMs = clock.Elapsed.TotalMilliseconds, OutputTokens = usageTokens ?? chunks, InterTokenMs = gaps };
+            return record with { FirstTokenMs = first, EndMs = clock.Elapsed.TotalMilliseconds, OutputTokens = usageTokens ?? chunks, InterTokenMs = gaps, EnergyJoules = energy };
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -150,14 +152,16 @@ public sealed class OpenLoopReplayer(HttpClient http, ReplayOptions options)
         }
     }
 
-    /// <summary>Whether an event carries output (any choice with a token), its usage, and an error if the server sent one.</summary>
-    private static (bool HasText, int? Usage, string? Error) Inspect(ReadOnlyMemory<char> data)
+    /// <summary>Whether an event carries output (any choice with a token), its usage (and energy), and an error if the server sent one.</summary>
+    private static (bool HasText, int? Usage, double? EnergyJoules, string? Error) Inspect(ReadOnlyMemory<char> data)
     {
         using var json = JsonDocument.Parse(data);
         var root = json.RootElement;
         if (root.TryGetProperty("error", out var error))
-            return (false, null, error.ToString());
-        int? usage = root.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object ? u.GetProperty("completion_tokens").GetInt32() : null;
+            return (false, null, null, error.ToString());
+        var hasUsage = root.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object;
+        int? usage = hasUsage ? u.GetProperty("completion_tokens").GetInt32() : null;
+        double? energy = hasUsage && u.TryGetProperty("energy_joules", out var j) && j.ValueKind == JsonValueKind.Number ? j.GetDouble() : null;
         var hasText = false;
         if (root.TryGetProperty("choices", out var choices))
         {
@@ -168,6 +172,6 @@ public sealed class OpenLoopReplayer(HttpClient http, ReplayOptions options)
                     hasText = true;
             }
         }
-        return (hasText, usage, null);
+        return (hasText, usage, energy, null);
     }
 }

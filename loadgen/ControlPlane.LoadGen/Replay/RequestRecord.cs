@@ -12,6 +12,9 @@ public sealed record RequestRecord
     public int OutputTokens { get; init; }
     public int ExpectedOutputTokens { get; init; }
 
+    /// <summary>The GPU energy the server attributed to the request (its usage's <c>energy_joules</c>), when it reports one.</summary>
+    public double? EnergyJoules { get; init; }
+
     /// <summary>Gaps between successive streamed chunks after the first, in ms.</summary>
     public IReadOnlyList<double> InterTokenMs { get; init; } = [];
 

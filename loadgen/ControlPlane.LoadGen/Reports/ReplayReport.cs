@@ -27,6 +27,12 @@ public sealed record ReplayReport
     public required long InputTokens { get; init; }
     public required long OutputTokens { get; init; }
 
+    /// <summary>GPU energy per output token over the requests whose energy the server reported (J); null when none did.</summary>
+    public double? EnergyPerOutputTokenJoules { get; init; }
+
+    /// <summary>Mean GPU energy per request over those requests (J); null when none did.</summary>
+    public double? EnergyPerRequestJoules { get; init; }
+
     public static ReplayReport From(string trace, string endpoint, string model, IReadOnlyList<RequestRecord> records, Slo slo)
     {
         var ok = records.Where(r => r.Succeeded).ToArray();
@@ -58,6 +64,10 @@ public sealed record ReplayReport
             SendLagMs = LatencyStats.Of(records.Select(r => r.SendLagMs)),
             InputTokens = ok.Sum(r => (long)r.InputTokens),
             OutputTokens = ok.Sum(r => (long)r.OutputTokens),
+            EnergyPerOutputTokenJoules = ok.Where(r => r.EnergyJoules is not null).Sum(r => (long)r.OutputTokens) is > 0 and var tokens
+                ? ok.Sum(r => r.EnergyJoules ?? 0) / tokens
+                : null,
+            EnergyPerRequestJoules = ok.Count(r => r.EnergyJoules is not null) is > 0 and var n ? ok.Sum(r => r.EnergyJoules ?? 0) / n : null,
         };
     }
 }

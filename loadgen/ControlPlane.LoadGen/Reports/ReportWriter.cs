@@ -30,6 +30,8 @@ public static class ReportWriter
         md.AppendLine(CultureInfo.InvariantCulture, $"- requests: {r.Sent} sent, {r.Succeeded} succeeded, {r.Failed} failed{(r.ErrorsByKind.Count > 0 ? " (" + string.Join(", ", r.ErrorsByKind.Select(e => $"{e.Key}: {e.Value}")) + ")" : "")}");
         md.AppendLine(CultureInfo.InvariantCulture, $"- duration: {r.DurationSeconds:0.0} s; throughput {r.RequestThroughput:0.00} requests/s, {r.OutputTokenThroughput:0} output tokens/s, {r.InputTokenThroughput:0} input tokens/s");
         md.AppendLine(CultureInfo.InvariantCulture, $"- goodput: {r.Goodput:0.00} requests/s ({r.MetSlo} of {r.Sent} met TTFT ≤ {(r.Slo.TimeToFirstTokenMs?.ToString(CultureInfo.InvariantCulture) ?? "∞")} ms and TPOT ≤ {(r.Slo.TimePerOutputTokenMs?.ToString(CultureInfo.InvariantCulture) ?? "∞")} ms)");
+        if (r.EnergyPerOutputTokenJoules is not null)
+            md.AppendLine(CultureInfo.InvariantCulture, $"- GPU energy (as the server attributes it): {r.EnergyPerOutputTokenJoules:0.000} J per output token, {r.EnergyPerRequestJoules:0.0} J per request");
         md.AppendLine();
         md.AppendLine("| latency (ms) | mean | p50 | p90 | p99 | max | n |");
         md.AppendLine("|---|---|---|---|---|---|---|");

@@ -15,6 +15,9 @@ public sealed record RequestOutput
     public int CompletionTokens { get; init; }
     public int CachedPromptTokens { get; init; }
 
+    /// <summary>GPU energy attributed to the request so far (J); null where the engine knows no draw.</summary>
+    public double? EnergyJoules { get; init; }
+
     /// <summary>This output's number among the request's outputs (0 first); it goes on across an export and import.</summary>
     public int Sequence { get; init; }
 

@@ -33,6 +33,9 @@ public sealed class EngineRequest(RequestSpec spec, long arrivalOrder, RequestRa
     /// <summary>How many times the request lost its blocks to recompute preemption (a staged copy of them is then stale).</summary>
     public int Preemptions { get; set; }
 
+    /// <summary>GPU energy attributed to the request so far, J: each step's energy shared by the tokens it computed.</summary>
+    public double EnergyJoules { get; set; }
+
     /// <summary>Held out of the batch with its blocks, while its last blocks move to another engine.</summary>
     public bool Suspended { get; set; }
 

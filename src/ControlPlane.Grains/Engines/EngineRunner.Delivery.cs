@@ -54,7 +54,7 @@ public sealed partial class EngineRunner
                 TokenIds = [.. output.NewTokenIds],
                 Text = output.TextDelta,
                 FinishReason = output.FinishReason,
-                Usage = output.Finished ? new RequestUsage(output.PromptTokens, output.CompletionTokens, output.CachedPromptTokens) : null,
+                Usage = output.Finished ? new RequestUsage(output.PromptTokens, output.CompletionTokens, output.CachedPromptTokens) { EnergyJoules = output.EnergyJoules } : null,
                 EngineTime = output.Finished ? _time.GetElapsedTime(tracked.AdmittedAt) : TimeSpan.Zero,
             };
             tracked.NextSequence = output.Sequence + 1;

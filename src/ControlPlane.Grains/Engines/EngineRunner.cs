@@ -47,6 +47,9 @@ public sealed partial class EngineRunner : IAsyncDisposable
         _role = (int)descriptor.Role;
         _load = new InstanceLoad { InstanceId = descriptor.InstanceId, Health = InstanceHealth.Starting, TotalKvBlocks = descriptor.TotalKvBlocks, KvBlockSize = descriptor.KvBlockSize };
         LastReport = _load;
+        // Where the runner does not model a step's energy, the engine estimates it from the draw last measured.
+        if (power is not null && engine is ControlPlane.Engine.Core.EngineCore core)
+            core.DrawWatts = () => LastReport.DrawWatts;
     }
 
     public InstanceDescriptor Descriptor { get; }

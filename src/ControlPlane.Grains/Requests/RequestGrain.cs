@@ -47,6 +47,10 @@ public sealed class RequestGrain([PersistentState("request", RequestGrain.Storag
             _early.Add(transition);
             return current;
         }
+        // The client's cancel and the instance's finish race at the end (two writers, unordered): the first ending
+        // stands, and a second ending is no error.
+        if (RequestLifecycle.IsEnded(current.Phase) && RequestLifecycle.IsEnded(transition.To))
+            return current;
         if (!RequestLifecycle.CanMove(current.Phase, transition.To))
             throw new InvalidOperationException($"request '{this.GetPrimaryKeyString()}' cannot move from {current.Phase} to {transition.To}");
 

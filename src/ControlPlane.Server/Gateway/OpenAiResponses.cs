@@ -100,6 +100,10 @@ public static class OpenAiResponses
         json.WriteStartObject("prompt_tokens_details");
         json.WriteNumber("cached_tokens", usage.CachedPromptTokens);
         json.WriteEndObject();
+        // Not OpenAI's: the GPU energy the request took (each engine step's energy shared by the tokens it computed),
+        // where the engine knows its draw. Clients ignore fields they do not know.
+        if (usage.EnergyJoules is { } joules)
+            json.WriteNumber("energy_joules", Math.Round(joules, 4));
         json.WriteEndObject();
     }
 }

@@ -79,6 +79,8 @@ public sealed class RunningRequest(
         if (chunk.FinishReason is FinishReason.Stop or FinishReason.Length)
         {
             metrics.Completed(Spec.Model, time.GetElapsedTime(arrivedAt), _firstToken, Usage.CompletionTokens, Usage.PromptTokens, Usage.CachedPromptTokens);
+            if (Usage.EnergyJoules is { } joules)
+                metrics.Energy(Spec.Model, joules, Usage.CompletionTokens);
             metrics.Outcome(Spec.Model, "finished");
         }
         else

@@ -62,9 +62,12 @@ public static class ControlPlaneHost
         }
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(GatewayMetrics.MeterName)
-            .AddView(instrument => instrument.Unit == "s" && instrument.Meter.Name == GatewayMetrics.MeterName
-                ? new ExplicitBucketHistogramConfiguration { Boundaries = GatewayMetrics.LatencyBuckets }
-                : null)
+            .AddView(instrument => instrument.Meter.Name != GatewayMetrics.MeterName ? null : instrument.Unit switch
+            {
+                "s" => new ExplicitBucketHistogramConfiguration { Boundaries = GatewayMetrics.LatencyBuckets },
+                "J" when instrument is System.Diagnostics.Metrics.Histogram<double> => new ExplicitBucketHistogramConfiguration { Boundaries = GatewayMetrics.EnergyBuckets },
+                _ => null,
+            })
             .AddPrometheusExporter());
 
         var app = builder.Build();

@@ -22,6 +22,11 @@ public sealed class GatewayMetrics : IDisposable
     private readonly Histogram<double> _endToEnd;
     private readonly Counter<long> _resumes;
     private readonly Histogram<double> _resumeGap;
+    private readonly Histogram<double> _requestEnergy;
+    private readonly Histogram<double> _tokenEnergy;
+
+    /// <summary>Buckets for energy in joules: a token's fraction of a joule up to a long request's kilojoules.</summary>
+    public static readonly double[] EnergyBuckets = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
     private readonly Counter<long> _migrations;
     private readonly Counter<long> _splits;
     private readonly Counter<long> _handoffs;
@@ -38,6 +43,8 @@ public sealed class GatewayMetrics : IDisposable
         _migrations = _meter.CreateCounter<long>("controlplane.request_migrations", "{migration}", "Moves of this gateway's running requests to another instance (live migration commits)");
         _splits = _meter.CreateCounter<long>("controlplane.request_splits", "{request}", "Requests whose prompt was sent to a prefill instance (prefill/decode disaggregation)");
         _handoffs = _meter.CreateCounter<long>("controlplane.request_handoffs", "{request}", "Split requests handed from their prefill instance to their decode instance (the handoff committed)");
+        _requestEnergy = _meter.CreateHistogram<double>("controlplane.request_energy", "J", "GPU energy a finished request took (each step's energy shared by the tokens it computed)");
+        _tokenEnergy = _meter.CreateHistogram<double>("controlplane.energy_per_output_token", "J", "A finished request's GPU energy over its output tokens");
         _resumeGap = _meter.CreateHistogram<double>("controlplane.resume_gap", "s", "From the loss of a request's instance being known to its resumed admission");
         _meter.CreateObservableGauge("controlplane.requests_in_flight", () => Volatile.Read(ref _inFlight), "{request}", "Requests this gateway is serving");
         _meter.CreateObservableGauge("controlplane.queue_depth", () => engines.Runners.Sum(r => r.Load.WaitingRequests), "{request}", "Requests waiting in this silo's engines");
@@ -50,6 +57,15 @@ public sealed class GatewayMetrics : IDisposable
     }
 
     public int EnterRequest() => Interlocked.Increment(ref _inFlight);
+
+    /// <summary>A finished request's energy, and per output token.</summary>
+    public void Energy(string model, double joules, int completionTokens)
+    {
+        var tag = new KeyValuePair<string, object?>("model", model);
+        _requestEnergy.Record(joules, tag);
+        if (completionTokens > 0)
+            _tokenEnergy.Record(joules / completionTokens, tag);
+    }
 
     public void LeaveRequest() => Interlocked.Decrement(ref _inFlight);
 

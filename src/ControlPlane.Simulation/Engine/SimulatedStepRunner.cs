@@ -30,7 +30,9 @@ public sealed class SimulatedStepRunner(PerformanceProfile profile, TimeProvider
         if (Power is null)
             return new StepRun(tokens, profile.StepTime(plan.PrefillTokens, plan.DecodeSequences, plan.ContextTokens));
         var (prefillMs, otherMs) = profile.StepParts(plan.PrefillTokens, plan.DecodeSequences, plan.ContextTokens);
-        return new StepRun(tokens, Power.Step(prefillMs, plan.PrefillTokens, otherMs, plan.DecodeSequences));
+        var before = Power.BusyJoules;
+        var duration = Power.Step(prefillMs, plan.PrefillTokens, otherMs, plan.DecodeSequences);
+        return new StepRun(tokens, duration, Power.BusyJoules - before);
     }
 
     /// <summary>

@@ -72,6 +72,18 @@ public class RequestGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Advance_SecondEnding_TheFirstStands()
+    {
+        // A client cancels as the instance finishes: both write an ending, in either order.
+        var grain = fixture.Cluster.GrainFactory.GetGrain<IRequestGrain>("life-5");
+        await grain.StartAsync(Spec("life-5"), "i1");
+        await grain.AdvanceAsync(To(RequestPhase.Finished, 2));
+        var status = await grain.AdvanceAsync(To(RequestPhase.Cancelled, 3));
+        Assert.Equal(RequestPhase.Finished, status.Phase);
+        Assert.Equal(RequestPhase.Finished, (await grain.GetStatusAsync()).Phase);
+    }
+
+    [Fact]
     public async Task Advance_SkippingPrefill_IsIllegal()
     {
         var grain = fixture.Cluster.GrainFactory.GetGrain<IRequestGrain>("life-3");

@@ -29,11 +29,33 @@ public class ReplayAgainstGatewayTests
         Assert.Equal(trace.Sum(r => (long)r.OutputTokens), report.OutputTokens);
         Assert.Equal(trace.Sum(r => (long)r.InputTokens), report.InputTokens);
         Assert.Equal(30, report.MetSlo);
+        Assert.Null(report.EnergyPerOutputTokenJoules); // the test profile models no power
         Assert.Equal(30, report.TimeToFirstTokenMs.Count);
         Assert.True(report.TimeToFirstTokenMs.P50 > 0 && report.TimeToFirstTokenMs.P50 <= report.EndToEndMs.P50);
         Assert.Equal(30, File.ReadAllLines(Path.Combine(output, "requests.jsonl")).Length);
         foreach (var png in new[] { "cdf-ttft.png", "cdf-tpot.png", "cdf-e2e.png", "timeline.png" })
             Assert.True(new FileInfo(Path.Combine(output, png)).Length > 1000, $"{png} should be a real plot");
+        await host.WaitIdleAsync();
+    }
+
+    [Fact]
+    public async Task Replay_AgainstModelledGpus_ReportsEnergyPerOutputToken()
+    {
+        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["ControlPlane:Models:0:Profile"] = "llama-3-8b-h100-torchsharp", // a power model: answers carry their energy
+            ["ControlPlane:Models:0:MaxContextTokens"] = "8192",
+            ["ControlPlane:Models:0:KvBlocks"] = "8192",
+        });
+        var trace = new TraceShaping { MaxRequests = 8, Speedup = 20 }.Apply(TraceFiles.Read(Bundled.AzureConversation))
+            .Select(r => r with { OutputTokens = Math.Min(r.OutputTokens, 20) }).ToArray();
+        var output = Path.Combine(Path.GetTempPath(), $"replay-energy-{Guid.NewGuid():N}");
+        var options = new ControlPlane.LoadGen.Replay.ReplayOptions { Endpoint = host.BaseAddress, Model = GatewayHost.Model };
+        Assert.Equal(0, await ReplayCommand.RunAsync("azure conv slice", trace, options, new Slo(10_000, 1_000), output, CancellationToken.None));
+        var report = System.Text.Json.JsonSerializer.Deserialize<ReplayReport>(await File.ReadAllTextAsync(Path.Combine(output, "report.json")))!;
+        Assert.NotNull(report.EnergyPerOutputTokenJoules);
+        Assert.InRange(report.EnergyPerOutputTokenJoules.Value, 0.01, 20);
+        Assert.Contains("J per output token", await File.ReadAllTextAsync(Path.Combine(output, "report.md")), StringComparison.Ordinal);
         await host.WaitIdleAsync();
     }
 }

@@ -19,6 +19,29 @@ public class PowerDomainTests
     };
 
     [Fact]
+    public async Task Answers_CarryTheRequestsEnergy_AndMetricsPerOutputToken()
+    {
+        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?> { ["ControlPlane:Models:0:Profile"] = "llama-3-8b-h100-torchsharp" });
+        var response = await host.Http.PostAsync(new Uri("/v1/completions", UriKind.Relative),
+            new StringContent($$"""{"model":"{{GatewayHost.Model}}","prompt":"the river of light","max_tokens":40,"ignore_eos":true}""", Encoding.UTF8, "application/json"));
+        using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var usage = json.RootElement.GetProperty("usage");
+        var joules = usage.GetProperty("energy_joules").GetDouble();
+        // 40 decode steps of a modelled H100 (idle about 90 W, decode about 300 W, steps of several ms): a few joules.
+        Assert.InRange(joules / usage.GetProperty("completion_tokens").GetInt32(), 0.1, 10);
+        var metrics = await host.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Contains("controlplane_request_energy_joules_bucket", metrics, StringComparison.Ordinal);
+        Assert.Contains("controlplane_energy_per_output_token_joules_sum", metrics, StringComparison.Ordinal);
+
+        // A profile without a power model reports none.
+        await using var plain = await GatewayHost.StartAsync();
+        var unpowered = await plain.Http.PostAsync(new Uri("/v1/completions", UriKind.Relative),
+            new StringContent($$"""{"model":"{{GatewayHost.Model}}","prompt":"x","max_tokens":3}""", Encoding.UTF8, "application/json"));
+        using var none = System.Text.Json.JsonDocument.Parse(await unpowered.Content.ReadAsStringAsync());
+        Assert.False(none.RootElement.GetProperty("usage").TryGetProperty("energy_joules", out _));
+    }
+
+    [Fact]
     public async Task Domain_UnderLoadThenIdle_CapsTheModelledGpusThenReleasesThem()
     {
         await using var host = await GatewayHost.StartAsync(Settings);
