@@ -87,5 +87,23 @@ public sealed class PowerBudgetLiveStatusTests : ApiServerTest
         live.Live = new Dictionary<string, LivePower> { ["row-a"] = new(5000, 0, "Uncapped", 0) };
         Assert.Equal(1, await reconciler.PassAsync(CancellationToken.None));
         Assert.Equal(0, Api.Get("inference.controlplane.dev", "powerbudgets", "", "row-a")!["status"]!["cappedInstances"]!.GetValue<int>());
+        Assert.DoesNotContain(Api.List("", "events", "default"), e => e["reason"]?.GetValue<string>() == "EmergencyBrake");
+
+        // Over budget with every cap in force: the brake is in the status, a condition and a Warning event.
+        live.Live = new Dictionary<string, LivePower> { ["row-a"] = new(8350, 12, "Brake", 2) };
+        Assert.Equal(1, await reconciler.PassAsync(CancellationToken.None));
+        status = Api.Get("inference.controlplane.dev", "powerbudgets", "", "row-a")!["status"]!;
+        Assert.Equal("Brake", status["level"]!.GetValue<string>());
+        Assert.Equal(2, status["brakes"]!.GetValue<int>());
+        Assert.NotNull(status["lastBrakeTime"]);
+        Assert.Contains(status["conditions"]!.AsArray(), c => c!["type"]!.GetValue<string>() == "Braking" && c["status"]!.GetValue<string>() == "True");
+        var brake = Assert.Single(Api.List("", "events", "default"), e => e["reason"]?.GetValue<string>() == "EmergencyBrake");
+        Assert.Equal("Warning", brake["type"]!.GetValue<string>());
+        Assert.Contains("2 new emergency brake(s)", brake["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // The same two brakes seen again: no second event.
+        live.Live = new Dictionary<string, LivePower> { ["row-a"] = new(7000, 12, "AllCapped", 2) };
+        Assert.Equal(1, await reconciler.PassAsync(CancellationToken.None));
+        Assert.Single(Api.List("", "events", "default"), e => e["reason"]?.GetValue<string>() == "EmergencyBrake");
     }
 }

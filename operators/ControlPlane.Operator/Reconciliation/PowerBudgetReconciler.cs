@@ -49,6 +49,9 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
                 LastTransitionTime = previous?.Status == status ? previous.LastTransitionTime : time.GetUtcNow().UtcDateTime,
             };
         }
+        var row = live is not null && live.TryGetValue(budget.Metadata.Name, out var found) ? found : null;
+        var brakesBefore = budget.Status?.Brakes ?? 0;
+        var newBrakes = row is not null && row.Brakes > brakesBefore ? row.Brakes - brakesBefore : 0;
         var next = new PowerBudgetStatus
         {
             ObservedGeneration = budget.Metadata.Generation,
@@ -58,18 +61,40 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
             // Unreachable control plane: keep the last live figures rather than erase them.
             DrawWatts = live is null ? budget.Status?.DrawWatts : live.TryGetValue(budget.Metadata.Name, out var l) ? (long)Math.Round(l.DrawWatts) : null,
             CappedInstances = live is null ? budget.Status?.CappedInstances : live.TryGetValue(budget.Metadata.Name, out var c) ? c.CappedInstances : null,
+            Level = live is null ? budget.Status?.Level : row?.Level,
+            Brakes = live is null ? budget.Status?.Brakes : row?.Brakes,
+            LastBrakeTime = newBrakes > 0 ? time.GetUtcNow().UtcDateTime : budget.Status?.LastBrakeTime,
             Conditions =
             [
                 Condition("Ready", nodes.Items.Count > 0, nodes.Items.Count > 0 ? "NodesSelected" : "NoNodes", $"{nodes.Items.Count} nodes, {gpus} GPUs match {selector}"),
                 Condition("Oversubscribed", peak > budget.Spec.BudgetWatts, peak > budget.Spec.BudgetWatts ? "PeakAboveBudget" : "PeakWithinBudget",
                     $"uncapped peak {peak} W against a budget of {budget.Spec.BudgetWatts} W"),
+                Condition("Braking", row?.Level == "Brake", row?.Level == "Brake" ? "EmergencyBrake" : "WithinBudget",
+                    row is null ? "no live reading from the control plane" : $"draw {row.DrawWatts:0} W, level {row.Level}, {row.Brakes} brakes"),
             ],
         };
         if (budget.Status is { } current && current.ObservedGeneration == next.ObservedGeneration && current.Nodes == next.Nodes
             && current.Gpus == next.Gpus && current.PeakWatts == next.PeakWatts
             && current.DrawWatts == next.DrawWatts && current.CappedInstances == next.CappedInstances
+            && current.Level == next.Level && current.Brakes == next.Brakes
             && current.Conditions.Select(c => (c.Type, c.Status)).SequenceEqual(next.Conditions.Select(c => (c.Type, c.Status))))
             return false;
+        if (newBrakes > 0)
+        {
+            // A brake is an event worth an alert: the domain drew over its budget with every cap in force.
+            var now = time.GetUtcNow().UtcDateTime;
+            await client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
+            {
+                Metadata = new V1ObjectMeta { GenerateName = budget.Metadata.Name + "-", NamespaceProperty = "default" },
+                InvolvedObject = new V1ObjectReference { ApiVersion = budget.ApiVersion, Kind = budget.Kind, Name = budget.Metadata.Name, Uid = budget.Metadata.Uid },
+                Reason = "EmergencyBrake",
+                Message = $"power domain drew {row!.DrawWatts:0} W against a budget of {budget.Spec.BudgetWatts} W: {newBrakes} new emergency brake(s), {row.Brakes} in all",
+                Type = "Warning",
+                FirstTimestamp = now,
+                LastTimestamp = now,
+                Source = new V1EventSource { Component = "controlplane-operator" },
+            }, "default", cancellationToken: cancellationToken);
+        }
         budget.Status = next;
         await client.CustomObjects.ReplaceClusterCustomObjectStatusAsync(budget, ModelService.Group, ModelService.Version, PowerBudget.Plural,
             budget.Metadata.Name, cancellationToken: cancellationToken);

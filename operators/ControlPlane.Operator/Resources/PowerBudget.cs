@@ -37,5 +37,14 @@ public sealed class PowerBudgetStatus
     /// <summary>The domain's live draw and the instances its controller caps, from the control plane (absent until it reports).</summary>
     [JsonPropertyName("drawWatts")] public long? DrawWatts { get; set; }
     [JsonPropertyName("cappedInstances")] public int? CappedInstances { get; set; }
+
+    /// <summary>The domain's controller level: Uncapped, BatchCapped, AllCapped or Brake.</summary>
+    [JsonPropertyName("level")] public string? Level { get; set; }
+
+    /// <summary>Emergency brakes the domain's controller has started (each a period over budget despite the caps).</summary>
+    [JsonPropertyName("brakes")] public int? Brakes { get; set; }
+
+    /// <summary>When the operator last saw a new brake.</summary>
+    [JsonPropertyName("lastBrakeTime")] public DateTime? LastBrakeTime { get; set; }
     [JsonPropertyName("conditions")] public IList<V1Condition> Conditions { get; set; } = [];
 }
