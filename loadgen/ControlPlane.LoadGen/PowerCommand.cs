@@ -12,7 +12,7 @@ public static class PowerCommand
 {
     public static Command Create()
     {
-        var trace = new Option<string>("--trace") { Description = "Trace file (Azure CSV, BurstGPT CSV, Mooncake JSONL)", Required = true };
+        var trace = new Option<string>("--trace") { Description = "Trace file (Azure CSV, BurstGPT CSV, Mooncake JSONL); several, comma-separated, are mixed by arrival time", Required = true };
         var profile = new Option<string>("--profile") { Description = "Performance profile with a power model", DefaultValueFactory = _ => "llama-3-8b-h100-torchsharp" };
         var instances = new Option<int>("--instances") { Description = "GPUs the domain's budget is provisioned for (uncapped peak)", DefaultValueFactory = _ => 32 };
         var extras = new Option<string>("--extra") { Description = "Extra GPUs to try under the same budget, as fractions", DefaultValueFactory = _ => "0,0.1,0.2,0.3,0.4,0.5" };
@@ -28,7 +28,8 @@ public static class PowerCommand
         };
         command.SetAction(parse =>
         {
-            var requests = TraceFiles.Read(parse.GetValue(trace)!, null).Take(parse.GetValue(maxRequests)).ToArray();
+            var requests = TraceFiles.ReadMixed(parse.GetValue(trace)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                .Take(parse.GetValue(maxRequests)).ToArray();
             var perf = PerformanceProfile.Load(parse.GetValue(profile)!);
             var fractions = parse.GetValue(extras)!.Split(',').Select(x => double.Parse(x, CultureInfo.InvariantCulture)).ToArray();
             var rows = PowerExperiment.Run(requests, perf, parse.GetValue(instances), fractions, parse.GetValue(load), parse.GetValue(batch),

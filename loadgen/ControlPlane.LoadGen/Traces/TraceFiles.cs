@@ -10,6 +10,14 @@ public static class TraceFiles
         _ => TraceFormat.Azure,
     };
 
+    /// <summary>
+    /// Several traces mixed into one by arrival time (each from its own start: the Azure 2023 traces were recorded over
+    /// the same hour), e.g. conversation and code; one path reads as <see cref="Read"/>.
+    /// </summary>
+    public static IReadOnlyList<TraceRequest> ReadMixed(IReadOnlyList<string> paths) => paths.Count == 1
+        ? Read(paths[0])
+        : [.. paths.SelectMany(p => Read(p)).OrderBy(r => r.ArrivalMs)];
+
     public static IReadOnlyList<TraceRequest> Read(string path, TraceFormat? format = null, double mooncakeBucketMs = 3000)
     {
         if (!File.Exists(path))

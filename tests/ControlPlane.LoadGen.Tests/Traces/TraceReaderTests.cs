@@ -61,4 +61,15 @@ public class TraceReaderTests
         var ex = Assert.Throws<InvalidDataException>(() => AzureTraceReader.Read(new StringReader("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,10,2\nnot,a,row\n")));
         Assert.Contains("line 3", ex.Message);
     }
+
+    [Fact]
+    public void Mixed_ConversationAndCode_HoldsEveryRequestOfBothInArrivalOrder()
+    {
+        var conversation = TraceFiles.Read(Bundled.AzureConversation);
+        var code = TraceFiles.Read(Bundled.AzureCode);
+        var mixed = TraceFiles.ReadMixed([Bundled.AzureConversation, Bundled.AzureCode]);
+        Assert.Equal(conversation.Count + code.Count, mixed.Count);
+        Assert.True(mixed.Zip(mixed.Skip(1)).All(p => p.First.ArrivalMs <= p.Second.ArrivalMs));
+        Assert.Equal(conversation.Sum(r => (long)r.InputTokens) + code.Sum(r => (long)r.InputTokens), mixed.Sum(r => (long)r.InputTokens));
+    }
 }
