@@ -153,6 +153,10 @@ public static class ControlPlaneConfigLoader
             if (model.KvCacheMiB < 1)
                 errors.Add($"{key}:KvCacheMiB must be at least 1 (got {model.KvCacheMiB})");
         }
+        if (model.PowerActuator is not ("none" or "nvml"))
+            errors.Add($"{key}:PowerActuator '{model.PowerActuator}' is not none or nvml");
+        else if (model.PowerActuator == "nvml" && !(model.Engine == "torchsharp" && model.Device == "cuda" && model.Instances == 1))
+            errors.Add($"{key}:PowerActuator 'nvml' needs the torchsharp engine on cuda with one instance (the cap is the whole GPU's)");
         try
         {
             PerformanceProfile.Load(model.Profile);

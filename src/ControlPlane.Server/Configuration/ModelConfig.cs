@@ -57,6 +57,12 @@ public sealed record ModelConfig
     /// <summary>TorchSharp engine: <c>cpu</c> or <c>cuda</c>.</summary>
     public string Device { get; init; } = "cpu";
 
+    /// <summary>
+    /// TorchSharp engine on cuda: <c>nvml</c> reads the GPU's draw and applies the power domain's caps through NVML (the
+    /// operator must grant the privilege to set limits); <c>none</c> (the default): no power reading or cap.
+    /// </summary>
+    public string PowerActuator { get; init; } = "none";
+
     /// <summary>TorchSharp engine: tokens one step may compute (a longer prompt prefills in chunks of this size); default 2048.</summary>
     public int? MaxBatchedTokens { get; init; }
 

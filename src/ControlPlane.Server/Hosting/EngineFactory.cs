@@ -40,7 +40,9 @@ public static partial class EngineFactory
                     MaxContextTokens = engine.Descriptor.MaxContextTokens,
                     Engine = engine.Descriptor.Backend,
                     Host = pod,
-                }, engine, engine is SimulatedEngine { Power: { } meter } ? new ModelledPowerActuator(meter, services.GetRequiredService<TimeProvider>()) : null);
+                }, engine, engine is SimulatedEngine { Power: { } meter }
+                    ? new ModelledPowerActuator(meter, services.GetRequiredService<TimeProvider>())
+                    : backend.CreatePowerActuator(model, i - 1));
             }
         }
     }

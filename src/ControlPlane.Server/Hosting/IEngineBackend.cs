@@ -14,4 +14,7 @@ public interface IEngineBackend
 
     /// <summary>The model's engine instances for this silo (<see cref="ModelConfig.Instances"/> of them).</summary>
     IEnumerable<IEngine> CreateEngines(ModelConfig model, ModelFolders folders, IServiceProvider services);
+
+    /// <summary>The GPU power actuator of the model's engine number <paramref name="index"/> (<see cref="ModelConfig.PowerActuator"/>); none by default.</summary>
+    ControlPlane.Power.IPowerActuator? CreatePowerActuator(ModelConfig model, int index) => null;
 }

@@ -12,6 +12,15 @@ public sealed class TorchEngineBackend : IEngineBackend
 {
     public string Name => TorchEngine.BackendName;
 
+    /// <summary>NVML on the GPU this silo's CUDA device 0 is (one instance per GPU: the cap is the whole board's).</summary>
+    public ControlPlane.Power.IPowerActuator? CreatePowerActuator(ModelConfig model, int index) =>
+        model.PowerActuator == "nvml" ? ControlPlane.Engine.Cuda.NvmlPowerActuator.Open(CudaOrdinal()) : null;
+
+    /// <summary>The NVML index of CUDA device 0: the first of CUDA_VISIBLE_DEVICES when it names indices, else 0.</summary>
+    private static int CudaOrdinal() =>
+        Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES") is { Length: > 0 } visible
+        && int.TryParse(visible.Split(',')[0], System.Globalization.CultureInfo.InvariantCulture, out var first) ? first : 0;
+
     public IEnumerable<IEngine> CreateEngines(ModelConfig model, ModelFolders folders, IServiceProvider services)
     {
         if (model.Instances == 0)

@@ -116,6 +116,8 @@ public class ControlPlaneConfigLoaderTests
     [InlineData("ControlPlane:Auth:Anonymous:Weight", "0", "Weight must be positive")]
     [InlineData("ControlPlane:Auth:TenantsFile", "/no/such/tenants.json", "TenantsFile '/no/such/tenants.json'")]
     [InlineData("ControlPlane:Gateway:MaxRequestBodyBytes", "10", "MaxRequestBodyBytes must be at least 1024")]
+    [InlineData("ControlPlane:Models:0:PowerActuator", "nvml", "PowerActuator 'nvml' needs the torchsharp engine on cuda")]
+    [InlineData("ControlPlane:Models:0:PowerActuator", "rapl", "PowerActuator 'rapl' is not none or nvml")]
     public void Load_BadAuthOrLimit_NamesTheKey(string key, string value, string message)
     {
         var ex = Fails((key, value));
