@@ -15,11 +15,25 @@ using static TorchSharp.torch;
 //   Options: --kernels off, --graphs off (default: both on where the device allows); for bench, --batch N and
 //   --context N run one decode shape, --steps N decode steps to time (32), --no-prefill skips prefill (for a profiler),
 //   --prefill-repeat N repeats the prefill shapes (long enough windows to read power draw).
+//   nvml [seconds]   the GPU's draw read through NvmlPowerActuator (read only), every 200 ms
 //   kv-path [blocks-per-part] [parts]   the KV data path between two processes on one GPU, beside its bound
 //   migration --model DIR [--contexts 1024,4096,16384,32768] [--background 8] [--modes local,peer] [--stage-blocks 64]
 //             live migration downtime and the slowdown of the source's other requests (MigrationBenchmark)
 //   handoff --model DIR [--prompts 1024,4096,16384] [--max-batched 2048] [--repeats 3]
 //             prefill/decode handoff between two processes: its cost to TTFT and to the second token (HandoffBenchmark)
+if (args[0] == "nvml")
+{
+    // Read only: the board's limits and its draw through NvmlPowerActuator, every 200 ms for the seconds given (no cap is set).
+    var nvml = ControlPlane.Engine.Cuda.NvmlPowerActuator.Open(0);
+    Console.WriteLine(FormattableString.Invariant($"nvml: default limit {nvml.MaxWatts:0} W"));
+    var seconds = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5;
+    for (var t = 0; t < seconds * 5; t++)
+    {
+        Thread.Sleep(200);
+        Console.WriteLine(FormattableString.Invariant($"nvml {DateTimeOffset.UtcNow:HH:mm:ss.fff} draw {nvml.ReadDrawWatts():0.0} W"));
+    }
+    return 0;
+}
 if (args[0] == "kv-path")
 {
     await KvPathBenchmark.RunAsync(args);
