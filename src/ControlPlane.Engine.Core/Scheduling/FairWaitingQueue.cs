@@ -96,11 +96,11 @@ public sealed class FairWaitingQueue(double returnCredit = 0) : IEnumerable<Engi
     {
         var floor = _counters.GetValueOrDefault(than) + margin;
         string? most = null;
-        var mostCounter = floor;
+        var mostCounter = 0.0;
         foreach (var tenant in candidates)
         {
             var counter = _counters.GetValueOrDefault(tenant);
-            if (counter >= mostCounter && (most is null || counter > mostCounter) && !string.Equals(tenant, than, StringComparison.Ordinal))
+            if (!string.Equals(tenant, than, StringComparison.Ordinal) && counter >= floor && (most is null || counter > mostCounter))
                 (most, mostCounter) = (tenant, counter);
         }
         return most;
