@@ -9,6 +9,7 @@ var root = new RootCommand("ControlPlane load generator: replay real LLM serving
     PowerCommand.Create(),
     DisaggregationCommand.Create(),
     AutoscaleCommand.Create(),
+    KvCacheCommand.Create(),
 };
 try
 {

@@ -1,3 +1,4 @@
+using ControlPlane.KvCache;
 using System.Diagnostics;
 using ControlPlane.Engine.Core.KvCache;
 using ControlPlane.Engine.Core.Output;
@@ -107,7 +108,7 @@ public partial class EngineCore : IEngine
     {
         var plan = Scheduler.Schedule();
         if (plan.Chunks.Count == 0)
-            return EngineStepResult.Empty with { KvEvents = Pool.DrainEvents() };
+            return EngineStepResult.Empty with { KvEvents = DrainKvEvents() };
         var run = _runner.Run(plan);
         AttributeEnergy(plan, run);
         var outputs = new List<RequestOutput>(plan.Chunks.Count);
@@ -129,7 +130,7 @@ public partial class EngineCore : IEngine
             PrefillTokens = plan.PrefillTokens,
             DecodeSequences = plan.DecodeSequences,
             Duration = run.Duration,
-            KvEvents = Pool.DrainEvents(),
+            KvEvents = DrainKvEvents(),
         };
     }
 
@@ -212,6 +213,7 @@ public partial class EngineCore : IEngine
             PromptTokens = request.PromptTokens,
             CompletionTokens = request.OutputTokenIds.Count,
             CachedPromptTokens = request.CachedPromptTokens,
+            HostCachedPromptTokens = Math.Min(request.LoadedPromptTokens, request.CachedPromptTokens),
             EnergyJoules = _attributesEnergy ? request.EnergyJoules : null,
             Sequence = request.NextOutputSequence++,
         };

@@ -102,6 +102,7 @@ public sealed class OpenLoopReplayer(HttpClient http, ReplayOptions options)
         var chunks = 0;
         int? usageTokens = null;
         double? energy = null;
+        int? cached = null;
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(options.Endpoint, options.Api == "chat" ? "v1/chat/completions" : "v1/completions"))
@@ -122,8 +123,9 @@ public sealed class OpenLoopReplayer(HttpClient http, ReplayOptions options)
                 if (line.Length == 12 && line.EndsWith("[DONE]", StringComparison.Ordinal))
                     break;
                 var now = clock.Elapsed.TotalMilliseconds;
-                var (hasText, usage, joules, error) = Inspect(line.AsMemory(6));
+                var (hasText, usage, joules, cachedTokens, error) = Inspect(line.AsMemory(6));
                 energy = joules ?? energy;
+                cached = cachedTokens ?? cached;
                 if (error is not null)
                     return record with { EndMs = now, Error = "stream_error", FirstTokenMs = first, OutputTokens = chunks };
                 usageTokens = usage ?? usageTokens;
@@ -136,7 +138,7 @@ public sealed class OpenLoopReplayer(HttpClient http, ReplayOptions options)
                 last = now;
                 chunks++;
             }
-            return record with { FirstTokenMs = first, EndMs = clock.Elapsed.TotalMilliseconds, OutputTokens = usageTokens ?? chunks, InterTokenMs = gaps, EnergyJoules = energy };
+            return record with { FirstTokenMs = first, EndMs = clock.Elapsed.TotalMilliseconds, OutputTokens = usageTokens ?? chunks, InterTokenMs = gaps, EnergyJoules = energy, CachedTokens = cached };
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -152,16 +154,18 @@ public sealed class OpenLoopReplayer(HttpClient http, ReplayOptions options)
         }
     }
 
-    /// <summary>Whether an event carries output (any choice with a token), its usage (and energy), and an error if the server sent one.</summary>
-    private static (bool HasText, int? Usage, double? EnergyJoules, string? Error) Inspect(ReadOnlyMemory<char> data)
+    /// <summary>Whether an event carries output (any choice with a token), its usage (energy, cached prompt tokens), and an error if the server sent one.</summary>
+    private static (bool HasText, int? Usage, double? EnergyJoules, int? CachedTokens, string? Error) Inspect(ReadOnlyMemory<char> data)
     {
         using var json = JsonDocument.Parse(data);
         var root = json.RootElement;
         if (root.TryGetProperty("error", out var error))
-            return (false, null, null, error.ToString());
+            return (false, null, null, null, error.ToString());
         var hasUsage = root.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object;
         int? usage = hasUsage ? u.GetProperty("completion_tokens").GetInt32() : null;
         double? energy = hasUsage && u.TryGetProperty("energy_joules", out var j) && j.ValueKind == JsonValueKind.Number ? j.GetDouble() : null;
+        int? cached = hasUsage && u.TryGetProperty("prompt_tokens_details", out var details) && details.ValueKind == JsonValueKind.Object
+            && details.TryGetProperty("cached_tokens", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt32() : null;
         var hasText = false;
         if (root.TryGetProperty("choices", out var choices))
         {
@@ -172,6 +176,6 @@ public sealed class OpenLoopReplayer(HttpClient http, ReplayOptions options)
                     hasText = true;
             }
         }
-        return (hasText, usage, energy, null);
+        return (hasText, usage, energy, cached, null);
     }
 }

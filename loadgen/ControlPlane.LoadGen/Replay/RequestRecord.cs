@@ -15,6 +15,9 @@ public sealed record RequestRecord
     /// <summary>The GPU energy the server attributed to the request (its usage's <c>energy_joules</c>), when it reports one.</summary>
     public double? EnergyJoules { get; init; }
 
+    /// <summary>Prompt tokens the server found in its prefix cache (<c>usage.prompt_tokens_details.cached_tokens</c>); null when not reported.</summary>
+    public int? CachedTokens { get; init; }
+
     /// <summary>Gaps between successive streamed chunks after the first, in ms.</summary>
     public IReadOnlyList<double> InterTokenMs { get; init; } = [];
 

@@ -33,6 +33,10 @@ public sealed record ReplayReport
     /// <summary>Mean GPU energy per request over those requests (J); null when none did.</summary>
     public double? EnergyPerRequestJoules { get; init; }
 
+    /// <summary>Mean prompt tokens served from the server's prefix cache per request, and their share of the prompt tokens, over the requests that reported it; null when none did.</summary>
+    public double? CachedTokensPerRequest { get; init; }
+    public double? PromptCacheHitRate { get; init; }
+
     public static ReplayReport From(string trace, string endpoint, string model, IReadOnlyList<RequestRecord> records, Slo slo)
     {
         var ok = records.Where(r => r.Succeeded).ToArray();
@@ -68,6 +72,9 @@ public sealed record ReplayReport
                 ? ok.Sum(r => r.EnergyJoules ?? 0) / tokens
                 : null,
             EnergyPerRequestJoules = ok.Count(r => r.EnergyJoules is not null) is > 0 and var n ? ok.Sum(r => r.EnergyJoules ?? 0) / n : null,
+            CachedTokensPerRequest = ok.Count(r => r.CachedTokens is not null) is > 0 and var withCache ? ok.Sum(r => (double)(r.CachedTokens ?? 0)) / withCache : null,
+            PromptCacheHitRate = ok.Where(r => r.CachedTokens is not null).Sum(r => (long)r.InputTokens) is > 0 and var prompted
+                ? ok.Sum(r => (double)(r.CachedTokens ?? 0)) / prompted : null,
         };
     }
 }

@@ -32,6 +32,8 @@ public static class ReportWriter
         md.AppendLine(CultureInfo.InvariantCulture, $"- goodput: {r.Goodput:0.00} requests/s ({r.MetSlo} of {r.Sent} met TTFT ≤ {(r.Slo.TimeToFirstTokenMs?.ToString(CultureInfo.InvariantCulture) ?? "∞")} ms and TPOT ≤ {(r.Slo.TimePerOutputTokenMs?.ToString(CultureInfo.InvariantCulture) ?? "∞")} ms)");
         if (r.EnergyPerOutputTokenJoules is not null)
             md.AppendLine(CultureInfo.InvariantCulture, $"- GPU energy (as the server attributes it): {r.EnergyPerOutputTokenJoules:0.000} J per output token, {r.EnergyPerRequestJoules:0.0} J per request");
+        if (r.CachedTokensPerRequest is not null)
+            md.AppendLine(CultureInfo.InvariantCulture, $"- prefix cache: {r.CachedTokensPerRequest:0} cached prompt tokens per request, {r.PromptCacheHitRate:P1} of prompt tokens");
         md.AppendLine();
         md.AppendLine("| latency (ms) | mean | p50 | p90 | p99 | max | n |");
         md.AppendLine("|---|---|---|---|---|---|---|");

@@ -11,12 +11,12 @@ public static class SimulationRun
 {
     public static (IReadOnlyList<RequestRecord> Records, SimulationResult Result) Run(
         IReadOnlyList<TraceRequest> trace, int instances, PerformanceProfile profile, DispatchConfig dispatch, int seed, MigrationSimulationConfig? migration = null,
-        DisaggregationSimulationConfig? disaggregation = null, AutoscaleSimulationConfig? autoscale = null)
+        DisaggregationSimulationConfig? disaggregation = null, AutoscaleSimulationConfig? autoscale = null, KvCacheSimulationConfig? kvCache = null)
     {
         var simulator = new ClusterSimulator(new ClusterSimulationConfig
         {
             Instances = instances, Profile = profile, Dispatch = dispatch, Seed = seed, TraceBlockTokens = MooncakeTraceReader.HashBlockTokens,
-            Migration = migration, Disaggregation = disaggregation, Autoscale = autoscale,
+            Migration = migration, Disaggregation = disaggregation, Autoscale = autoscale, KvCache = kvCache,
         });
         var result = simulator.Run([.. trace.Select(r => new SimulatedRequest(r.ArrivalMs, r.InputTokens, Math.Max(1, r.OutputTokens), r.HashIds))]);
         var records = result.Outcomes.Select(o => new RequestRecord
@@ -30,6 +30,7 @@ public static class SimulationRun
             OutputTokens = o.OutputTokens,
             ExpectedOutputTokens = trace[o.Index].OutputTokens,
             Error = o.Error,
+            CachedTokens = o.Error is null ? o.CachedTokens : null,
         }).ToArray();
         return (records, result);
     }

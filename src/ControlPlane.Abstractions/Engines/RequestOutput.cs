@@ -15,6 +15,9 @@ public sealed record RequestOutput
     public int CompletionTokens { get; init; }
     public int CachedPromptTokens { get; init; }
 
+    /// <summary>Of <see cref="CachedPromptTokens"/>, those brought back from the engine's host-memory tier.</summary>
+    public int HostCachedPromptTokens { get; init; }
+
     /// <summary>GPU energy attributed to the request so far (J); null where the engine knows no draw.</summary>
     public double? EnergyJoules { get; init; }
 

@@ -25,4 +25,10 @@ public sealed record KvTransferHeader
     /// <summary>Present in the part that ends at the request's last computed block: the importer may resume it.</summary>
     [Id(8)] public ResumeState? Resume { get; init; }
     [Id(9)] public required long PayloadBytes { get; init; }
+
+    /// <summary>
+    /// Set in a part of prefix blocks fetched from a peer (no request owns them): the chained name of the block before
+    /// <see cref="FirstBlock"/>, from which the importer names these blocks again out of <see cref="TokenIds"/>.
+    /// </summary>
+    [Id(10)] public ulong? PrefixParentHash { get; init; }
 }

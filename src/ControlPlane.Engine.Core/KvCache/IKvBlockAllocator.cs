@@ -16,6 +16,13 @@ public interface IKvBlockAllocator
     /// <summary>Takes a reference to the block named <paramref name="hash"/>, if one holds it.</summary>
     bool TryShare(ulong hash, out int block);
 
+    /// <summary>Brings the block named <paramref name="hash"/> back from a lower tier (host memory), held once; false when none holds it.</summary>
+    bool TryLoad(ulong hash, out int block)
+    {
+        block = -1;
+        return false;
+    }
+
     /// <summary>Names a block now that it is full and computed.</summary>
     void Name(int block, ulong hash, ulong parentHash);
 

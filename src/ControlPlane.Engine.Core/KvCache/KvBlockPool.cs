@@ -51,6 +51,7 @@ public sealed class KvBlockPool : IKvBlockAllocator
             Unlink(block);
             ref var b = ref _blocks[block];
             _byHash.Remove(b.Hash);
+            Lower?.Offer(block, b.Hash, b.Parent);
             _events.Add(new KvEvent(KvEventKind.Removed, b.Hash, b.Parent));
             b.Named = false;
             b.References = 1;
@@ -68,6 +69,43 @@ public sealed class KvBlockPool : IKvBlockAllocator
             Unlink(block);
         return true;
     }
+
+    /// <summary>
+    /// Brings the block named <paramref name="hash"/> back from the lower tier into a block of this pool, named and held
+    /// once, as <see cref="TryShare"/> would have given it. False when no lower tier holds it or no block is free.
+    /// </summary>
+    public bool TryLoad(ulong hash, out int block)
+    {
+        block = -1;
+        if (Lower is not { } lower || !lower.Contains(hash) || !TryAllocate(out block))
+            return false;
+        // Making room may have pushed the very copy out of a full lower tier: then the block goes back unused.
+        if (!lower.TryLoad(hash, block, out var parent))
+        {
+            Release(block);
+            block = -1;
+            return false;
+        }
+        Name(block, hash, parent);
+        LoadedBlocks++;
+        return true;
+    }
+
+    /// <summary>The tier reclaimed named blocks are offered to, and missing ones looked up in; null: none.</summary>
+    public IKvLowerTier? Lower { get; set; }
+
+    /// <summary>Blocks brought back from <see cref="Lower"/> so far.</summary>
+    public long LoadedBlocks { get; private set; }
+
+    /// <summary>Every named block (held or cached) as a stored event: what an index rebuilds from.</summary>
+    public IEnumerable<KvEvent> Holdings()
+    {
+        foreach (var (hash, block) in _byHash)
+            yield return new KvEvent(KvEventKind.Stored, hash, _blocks[block].Parent);
+    }
+
+    /// <summary>The bytes of the block named <paramref name="hash"/> if this pool holds it (for a peer that fetches it).</summary>
+    public bool TryFind(ulong hash, out int block) => _byHash.TryGetValue(hash, out block);
 
     /// <summary>Names a block now that it is full; if another block already has the name, this one stays unnamed.</summary>
     public void Name(int block, ulong hash, ulong parentHash)

@@ -28,6 +28,9 @@ public sealed class EngineRequest(RequestSpec spec, long arrivalOrder, RequestRa
     /// <summary>Tokens whose keys and values are in the cache (prefill progress, then every decoded token).</summary>
     public int ComputedTokens { get; set; }
     public int CachedPromptTokens { get; set; }
+
+    /// <summary>Of <see cref="CachedPromptTokens"/>, those brought back from the host tier rather than found on the GPU.</summary>
+    public int LoadedPromptTokens { get; set; }
     public int NextOutputSequence { get; set; }
 
     /// <summary>How many times the request lost its blocks to recompute preemption (a staged copy of them is then stale).</summary>

@@ -1,3 +1,4 @@
+using ControlPlane.KvCache;
 using ControlPlane.Engine.Core.KvCache;
 using ControlPlane.Engine.Core.Output;
 using ControlPlane.Engine.Core.Requests;
@@ -126,7 +127,7 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
             if (BlocksFor(request.ContextTokens + 1) - request.BlockTable.Count > Blocks.Available)
             {
                 Release(request); // give back shared blocks; it retries next step
-                request.CachedPromptTokens = 0;
+                request.CachedPromptTokens = request.LoadedPromptTokens = 0;
                 break;
             }
             var tokens = Math.Min(request.ContextTokens - request.ComputedTokens, budget);
@@ -136,8 +137,12 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
             chunks.Add(Chunk(request, tokens));
             budget -= tokens;
         }
-        return new StepPlan(chunks);
+        var loaded = _loadedThisStep;
+        _loadedThisStep = 0;
+        return new StepPlan(chunks) { LoadedBlocks = loaded };
     }
+
+    private int _loadedThisStep;
 
     /// <summary>
     /// Before a step is planned: when the next waiting request would find no room (the running limit, or too few free
@@ -247,11 +252,20 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
     private void SharePrefix(EngineRequest request)
     {
         var shareable = (request.ContextTokens - 1) / Options.KvBlockSize;
+        request.LoadedPromptTokens = 0;
         for (var b = 0; b < shareable; b++)
         {
-            if (!Blocks.TryShare(HashOf(request, b), out var block))
+            var hash = HashOf(request, b);
+            if (Blocks.TryShare(hash, out var block))
+            {
+                request.BlockTable.Add(block);
+                continue;
+            }
+            if (!Blocks.TryLoad(hash, out block))
                 break;
             request.BlockTable.Add(block);
+            request.LoadedPromptTokens += Options.KvBlockSize;
+            _loadedThisStep++;
         }
         request.NamedBlocks = request.BlockTable.Count;
         request.ComputedTokens = request.BlockTable.Count * Options.KvBlockSize;
@@ -263,7 +277,7 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
     {
         _running.Remove(request);
         Release(request);
-        request.CachedPromptTokens = 0;
+        request.CachedPromptTokens = request.LoadedPromptTokens = 0;
         request.Preemptions++;
         _waiting.Add(request);
         Preemptions++;
@@ -271,8 +285,10 @@ public sealed class StepScheduler(SchedulerOptions options, IKvBlockAllocator bl
 
     private void Release(EngineRequest request)
     {
-        foreach (var block in request.BlockTable)
-            Blocks.Release(block);
+        // Last block first, as vLLM frees them: the cache then reclaims a prefix's tail before its head, and a cached
+        // head stays useful to every request that shares it.
+        for (var i = request.BlockTable.Count - 1; i >= 0; i--)
+            Blocks.Release(request.BlockTable[i]);
         request.BlockTable.Clear();
         request.NamedBlocks = 0;
         request.ComputedTokens = 0;

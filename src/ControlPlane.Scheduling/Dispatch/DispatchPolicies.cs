@@ -20,6 +20,12 @@ public static class DispatchPolicies
         ["random"] = new() { Filters = StandardFilters, Picker = RandomPicker.PluginName },
         ["least-request"] = new() { Filters = StandardFilters, Scorers = [new() { Name = LeastRequestScorer.PluginName }], Picker = MaxScorePicker.PluginName },
         ["least-kv-usage"] = new() { Filters = StandardFilters, Scorers = [new() { Name = KvUsageScorer.PluginName }], Picker = MaxScorePicker.PluginName },
+        ["prefix-aware"] = new()
+        {
+            Filters = StandardFilters,
+            Scorers = [new() { Name = KvUsageScorer.PluginName }, new() { Name = PrefixAffinityScorer.PluginName }],
+            Picker = MaxScorePicker.PluginName,
+        },
         ["power-aware"] = new()
         {
             Filters = StandardFilters,
@@ -31,7 +37,7 @@ public static class DispatchPolicies
     public static IReadOnlyCollection<string> FilterNames { get; } =
         [ReadyFilter.PluginName, NewRequestRoleFilter.PluginName, FitsKvCapacityFilter.PluginName, QueueLimitFilter.PluginName, SloAdmissionFilter.PluginName];
 
-    public static IReadOnlyCollection<string> ScorerNames { get; } = [LeastRequestScorer.PluginName, KvUsageScorer.PluginName, ClassAffinityScorer.PluginName];
+    public static IReadOnlyCollection<string> ScorerNames { get; } = [LeastRequestScorer.PluginName, KvUsageScorer.PluginName, ClassAffinityScorer.PluginName, PrefixAffinityScorer.PluginName];
 
     public static IReadOnlyCollection<string> PickerNames { get; } =
         [MaxScorePicker.PluginName, RoundRobinPicker.PluginName, RandomPicker.PluginName];
@@ -98,6 +104,7 @@ public static class DispatchPolicies
     {
         LeastRequestScorer.PluginName => new LeastRequestScorer(),
         KvUsageScorer.PluginName => new KvUsageScorer(),
+        PrefixAffinityScorer.PluginName => new PrefixAffinityScorer(),
         ClassAffinityScorer.PluginName => new ClassAffinityScorer(),
         _ => throw new ArgumentException($"unknown scorer '{name}'", nameof(name)),
     };

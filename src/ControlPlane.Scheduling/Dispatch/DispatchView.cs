@@ -37,22 +37,33 @@ public sealed class DispatchView(DispatchProfile profile, TimeSpan admissionDela
 
     public DisaggregationDecider? Decider { get; } = decider;
 
+    /// <summary>The replica of the cluster's prefix index this view matches prompts against; null: no prefix knowledge.</summary>
+    public KvCache.KvPrefixIndex? Index { get; init; }
+
+    /// <summary>Decides peer fetches for a chosen instance; null: prefixes are never fetched.</summary>
+    public KvCache.KvFetchPlanner? Fetcher { get; init; }
+
     /// <summary>
     /// Picks the instance the request decodes on and, where the decider splits it, the prefill instance for its prompt;
     /// counts the dispatch, made at <paramref name="now"/>, into the load of each.
     /// </summary>
     public DispatchOutcome Dispatch(in DispatchRequest request, DateTimeOffset now, IReadOnlyCollection<string>? exclude = null)
     {
-        var outcome = Profile.Pick(request, _loads, exclude);
+        var asked = request;
+        if (Index is not null && !request.BlockHashes.IsEmpty && request.Prefix is null)
+            asked = request with { Prefix = Index.Match(request.BlockHashes.Span) };
+        var outcome = Profile.Pick(asked, _loads, exclude) with { Prefix = asked.Prefix };
         if (!outcome.Succeeded)
             return outcome;
-        Count(outcome.Index, request, now);
-        if (Decider is null || request.Resumed)
+        Count(outcome.Index, asked, now);
+        if (Fetcher is not null && asked.Prefix is { } match && !asked.Resumed)
+            outcome = outcome with { Fetch = Fetcher.Plan(match, _loads[outcome.Index], _loads) };
+        if (Decider is null || asked.Resumed)
             return outcome;
-        var split = Decider.Decide(request, 0, _loads, exclude);
+        var split = Decider.Decide(asked, 0, _loads, exclude);
         if (!split.Splits)
             return outcome;
-        Count(split.PrefillIndex, request, now);
+        Count(split.PrefillIndex, asked, now);
         return outcome with { PrefillIndex = split.PrefillIndex };
     }
 

@@ -26,6 +26,9 @@ public sealed record ClusterSimulationConfig
     /// <summary>Prefill/decode disaggregation (pools by role, the decider, the handoff, maybe the pool balancer); null: every instance mixed.</summary>
     public DisaggregationSimulationConfig? Disaggregation { get; init; }
 
+    /// <summary>The distributed KV cache: a prefix index for dispatch, host tiers, peer fetch; null: each engine's own GPU cache only.</summary>
+    public KvCacheSimulationConfig? KvCache { get; init; }
+
     /// <summary>Instances added and removed by the autoscaling planner (<see cref="Instances"/> is then the most there can be); null: a fixed pool.</summary>
     public AutoscaleSimulationConfig? Autoscale { get; init; }
 }

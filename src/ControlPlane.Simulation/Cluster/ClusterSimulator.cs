@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using ControlPlane.Instances;
+using ControlPlane.KvCache;
+using ControlPlane.Scheduling.KvCache;
+using ControlPlane.Transfer;
 using ControlPlane.Requests;
 using ControlPlane.Scheduling.Dispatch;
 using ControlPlane.Simulation.Engine;
@@ -25,11 +28,21 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
         var engines = new SimulatedEngine[config.Instances];
         var stepping = new bool[config.Instances];
         for (var i = 0; i < engines.Length; i++)
+        {
             engines[i] = new SimulatedEngine("sim", config.Profile, random: new Random(random.Next()));
+            if (config.KvCache is { HostTierBlocks: > 0 } tiers)
+                engines[i].AddHostTier(tiers.HostTierBlocks);
+        }
         var ids = Enumerable.Range(0, engines.Length).Select(i => $"i{i}").ToArray();
+        // The cluster's prefix index, fed with every step's KV events: the replica a dispatcher would hold.
+        var prefixIndex = config.KvCache is { GlobalIndex: true } ? new KvPrefixIndex() : null;
+        var hasher = new KvBlockHasher("sim", config.Profile.KvBlockSize);
+        var fetcher = config.KvCache?.PeerFetch is { } fc && prefixIndex is not null ? new KvFetchPlanner(fc, config.Profile.KvBytesPerBlock) : null;
+        var fetches = new Dictionary<int, (int Instance, KvPart Part, RequestSpec Spec)>();
+        var fetched = new int[requests.Count];
         var pd = config.Disaggregation is { } dc ? new DisaggregationSimulation(dc, engines) : null;
         var scaling = config.Autoscale is { } ac ? new AutoscaleSimulation(ac, engines) : null;
-        var view = new DispatchView(DispatchPolicies.Create(config.Dispatch, new Random(random.Next())), decider: pd?.Decider);
+        var view = new DispatchView(DispatchPolicies.Create(config.Dispatch, new Random(random.Next())), decider: pd?.Decider) { Index = prefixIndex, Fetcher = fetcher };
         var refreshedAt = double.NegativeInfinity;
         // Instances report on a period and the dispatcher refreshes on its own: what it sees is the last
         // report, as in the control plane (engine host reports, dispatcher grain copies the snapshot).
@@ -103,6 +116,15 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                     Arrive(held);
                 continue;
             }
+            if (e.Kind == 9)
+            {
+                // A peer fetch arrived: its blocks go into the destination's cache, and the request is admitted there.
+                var (instance, part, spec) = fetches[e.Index];
+                fetches.Remove(e.Index);
+                fetched[e.Index] = engines[instance].ImportPrefix(part) * config.Profile.KvBlockSize;
+                Admit(e.Index, instance, spec);
+                continue;
+            }
             if (e.Kind == 6)
             {
                 pd!.Balance(reported, now, Epoch);
@@ -140,6 +162,7 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
             }
             else
             {
+                prefixIndex?.Apply(ids[e.Index], e.Step!.KvEvents);
                 foreach (var output in e.Step!.Outputs)
                 {
                     var index = int.Parse(output.RequestId, System.Globalization.CultureInfo.InvariantCulture);
@@ -153,7 +176,7 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                         var request = requests[index];
                         power?.Ended(e.Index, request.Class);
                         outcomes[index] = new SimulatedOutcome(index, request.ArrivalMs, firstToken[index], now, request.InputTokens, output.CompletionTokens, null, e.Index,
-                            output.CachedPromptTokens);
+                            output.CachedPromptTokens, output.HostCachedPromptTokens, fetched[index]);
                     }
                 }
                 if (pd is not null)
@@ -186,7 +209,11 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                 refreshedAt = now;
                 stale = false;
             }
-            var dispatch = new DispatchRequest(request.InputTokens, request.OutputTokens, request.Class, 0);
+            var spec = Spec(index, request);
+            var dispatch = new DispatchRequest(request.InputTokens, request.OutputTokens, request.Class, 0)
+            {
+                BlockHashes = prefixIndex is null ? default : hasher.HashAll(spec.PromptTokenIds.ToArray()),
+            };
             var outcome = view.Dispatch(dispatch, Epoch.AddMilliseconds(now));
             // The view's loads are those that report (with autoscaling, not every engine): back to engine indices,
             // read before a refresh replaces them.
@@ -203,8 +230,28 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                     outcome.Refusal == DispatchRefusal.Overloaded ? "http_429" : outcome.Refusal == DispatchRefusal.TooLarge ? "http_400" : "http_503", -1);
                 return;
             }
-            var spec = Spec(index, request);
             var instance = pd?.Place(decode, prefill, index, spec) ?? decode;
+            if (outcome.Fetch is { } fetch && prefill < 0)
+            {
+                // The blocks leave the peer now and arrive after the modelled transfer; the request waits for them.
+                var source = engines[EngineOf(fetch.SourceInstance)];
+                var hashes = dispatch.BlockHashes.Span;
+                var parent = fetch.FirstBlock == 0 ? hasher.Seed : hashes[fetch.FirstBlock - 1];
+                var part = source.ExportPrefix($"fetch-{index}", hashes.ToArray(), spec.PromptTokenIds, fetch.FirstBlock, fetch.BlockCount, parent);
+                if (part.Header.BlockCount > 0)
+                {
+                    fetches[index] = (instance, part, spec);
+                    var at = now + fetcher!.FetchTime(part.Header.BlockCount).TotalMilliseconds;
+                    events.Enqueue((9, index, null), (at, order++));
+                    return;
+                }
+            }
+            Admit(index, instance, spec);
+        }
+
+        void Admit(int index, int instance, RequestSpec spec)
+        {
+            var request = requests[index];
             placed[index] = instance;
             try
             {

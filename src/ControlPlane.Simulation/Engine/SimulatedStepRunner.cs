@@ -27,11 +27,13 @@ public sealed class SimulatedStepRunner(PerformanceProfile profile, TimeProvider
         var tokens = new int[plan.Chunks.Count];
         for (var i = 0; i < tokens.Length; i++)
             tokens[i] = plan.Chunks[i].Samples ? SimulatedSampler.Next(plan.Chunks[i]) : -1;
+        // Blocks brought back from host memory are copied before the step computes (not overlapped: an upper bound).
+        var copy = profile.HostCopyTime(plan.LoadedBlocks);
         if (Power is null)
-            return new StepRun(tokens, profile.StepTime(plan.PrefillTokens, plan.DecodeSequences, plan.ContextTokens));
-        var (prefillMs, otherMs) = profile.StepParts(plan.PrefillTokens, plan.DecodeSequences, plan.ContextTokens);
+            return new StepRun(tokens, copy + profile.StepTime(plan.PrefillTokens, plan.DecodeSequences, plan.ContextTokens, plan.AttentionPairs));
+        var (prefillMs, otherMs) = profile.StepParts(plan.PrefillTokens, plan.DecodeSequences, plan.ContextTokens, plan.AttentionPairs);
         var before = Power.BusyJoules;
-        var duration = Power.Step(prefillMs, plan.PrefillTokens, otherMs, plan.DecodeSequences);
+        var duration = copy + Power.Step(prefillMs, plan.PrefillTokens, otherMs, plan.DecodeSequences);
         return new StepRun(tokens, duration, Power.BusyJoules - before);
     }
 

@@ -23,20 +23,40 @@ public sealed record PerformanceProfile
     public int MaxBatchedTokens { get; init; } = 2048;
     public int MaxRunningRequests { get; init; } = 256;
 
+    /// <summary>
+    /// Attention's part of a long prefill, which the linear terms miss: ms per pair of (prefill token, context position
+    /// it attends to), so a chunk of n tokens from position s adds n·(s + n/2) pairs. 0: ignored (short contexts).
+    /// </summary>
+    public double PrefillMsPerAttentionPair { get; init; }
+
+    /// <summary>Bytes of keys and values per token (all layers): what a KV transfer or a host-tier copy moves. 0: unknown.</summary>
+    public long KvBytesPerToken { get; init; }
+
+    /// <summary>GPU ↔ pinned host memory copy rate, bytes/s, for blocks brought back from the host tier. 0: free.</summary>
+    public double HostCopyBytesPerSecond { get; init; }
+
+    /// <summary>Bytes of one KV block.</summary>
+    public long KvBytesPerBlock => KvBytesPerToken * KvBlockSize;
+
+    /// <summary>The time to copy <paramref name="blocks"/> blocks back from host memory.</summary>
+    public TimeSpan HostCopyTime(int blocks) => HostCopyBytesPerSecond > 0 && blocks > 0
+        ? TimeSpan.FromSeconds(blocks * (double)KvBytesPerBlock / HostCopyBytesPerSecond)
+        : TimeSpan.Zero;
+
     /// <summary>The GPU's power model, when the profile has one (power-capping simulations need it).</summary>
     public Power.PowerModel? Power { get; init; }
 
     /// <summary>The time one step takes for this batch.</summary>
-    public TimeSpan StepTime(int prefillTokens, int decodeSequences, long contextTokens) =>
+    public TimeSpan StepTime(int prefillTokens, int decodeSequences, long contextTokens, double attentionPairs = 0) =>
         TimeSpan.FromMilliseconds(StepOverheadMs + PrefillMsPerToken * prefillTokens
-            + DecodeMsPerSequence * decodeSequences + MsPerContextToken * contextTokens);
+            + DecodeMsPerSequence * decodeSequences + MsPerContextToken * contextTokens + PrefillMsPerAttentionPair * attentionPairs);
 
     /// <summary>
     /// The step split into its prefill part (the prefill tokens' compute) and the rest (weights and KV reads,
     /// decode rows): what a power cap stretches differently.
     /// </summary>
-    public (double PrefillMs, double OtherMs) StepParts(int prefillTokens, int decodeSequences, long contextTokens) =>
-        (PrefillMsPerToken * prefillTokens, StepOverheadMs + DecodeMsPerSequence * decodeSequences + MsPerContextToken * contextTokens);
+    public (double PrefillMs, double OtherMs) StepParts(int prefillTokens, int decodeSequences, long contextTokens, double attentionPairs = 0) =>
+        (PrefillMsPerToken * prefillTokens + PrefillMsPerAttentionPair * attentionPairs, StepOverheadMs + DecodeMsPerSequence * decodeSequences + MsPerContextToken * contextTokens);
 
     /// <summary>The built-in profiles, by name.</summary>
     public static IReadOnlyCollection<string> BuiltIn { get; } = typeof(PerformanceProfile).Assembly

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace ControlPlane.Engine.Core.KvCache;
+namespace ControlPlane.KvCache;
 
 /// <summary>
 /// Names full KV blocks by a chained hash: FNV-1a over the previous block's hash and this block's tokens.

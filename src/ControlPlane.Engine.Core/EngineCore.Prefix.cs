@@ -1,0 +1,123 @@
+using ControlPlane.Engine.Core.KvCache;
+using ControlPlane.KvCache;
+using ControlPlane.Transfer;
+
+namespace ControlPlane.Engine.Core;
+
+public partial class EngineCore
+{
+    /// <summary>The host-memory tier under the GPU pool; null until <see cref="AddHostTier"/>.</summary>
+    public HostKvTier? HostTier { get; private set; }
+
+    /// <summary>Prefix blocks taken in from peers (<see cref="ImportPrefix"/>), and sent to them.</summary>
+    public long PeerImportedBlocks { get; private set; }
+    public long PeerExportedBlocks { get; private set; }
+
+    /// <summary>Gives the pool a host-memory tier of <paramref name="blocks"/> blocks: reclaimed blocks are copied there and come back on a hit.</summary>
+    public void AddHostTier(int blocks)
+    {
+        if (HostTier is not null)
+            throw new InvalidOperationException("the engine has a host tier already");
+        HostTier = new HostKvTier(_runner, blocks);
+        Pool.Lower = HostTier;
+    }
+
+    /// <summary>Every block this engine names, in either tier, as stored events: what a prefix index rebuilds from.</summary>
+    public IReadOnlyList<KvEvent> KvHoldings() => [.. Pool.Holdings(), .. HostTier?.Holdings() ?? []];
+
+    /// <summary>The KV events of both tiers since the last call.</summary>
+    private IReadOnlyList<KvEvent> DrainKvEvents()
+    {
+        var gpu = Pool.DrainEvents();
+        var host = HostTier?.DrainEvents() ?? [];
+        return host.Count == 0 ? gpu : gpu.Count == 0 ? host : [.. gpu, .. host];
+    }
+
+    /// <summary>
+    /// The leading run of <paramref name="hashes"/> from <paramref name="first"/> on that this engine holds (on the GPU
+    /// or in host memory), at most <paramref name="count"/> blocks, copied out for a peer that would otherwise recompute
+    /// them. <paramref name="parentHash"/> names the block before the first (the hasher's seed for block 0). The part's
+    /// token ids are those of the blocks, so the importer names them itself; an empty part when the first is not held.
+    /// </summary>
+    public KvPart ExportPrefix(string fetchId, IReadOnlyList<ulong> hashes, IReadOnlyList<int> tokens, int first, int count, ulong parentHash)
+    {
+        var size = Descriptor.KvBlockSize;
+        var end = Math.Min(first + count, Math.Min(hashes.Count, tokens.Count / size));
+        var gpuBlocks = new List<int>();
+        var payload = new List<byte[]>();
+        var held = 0;
+        for (var b = first; b < end; b++)
+        {
+            // A block on the GPU is read where it lies; one in host memory is a copy already: take it as it is.
+            if (Pool.TryFind(hashes[b], out var block))
+                gpuBlocks.Add(block);
+            else if (HostTier?.Read(hashes[b]) is { } bytes)
+            {
+                payload.Add(_runner.ReadBlocks(gpuBlocks));
+                gpuBlocks.Clear();
+                payload.Add(bytes);
+            }
+            else
+                break;
+            held++;
+        }
+        payload.Add(_runner.ReadBlocks(gpuBlocks));
+        var data = payload.Count == 1 ? payload[0] : [.. payload.SelectMany(p => p)];
+        PeerExportedBlocks += held;
+        var layout = _runner.KvLayout;
+        var header = new KvTransferHeader
+        {
+            RequestId = fetchId,
+            Model = Descriptor.Model,
+            Layout = layout.Layout,
+            DType = layout.DType,
+            KvBlockSize = size,
+            FirstBlock = first,
+            BlockCount = held,
+            TokenIds = [.. tokens.Skip(first * size).Take(held * size)],
+            PayloadBytes = data.Length,
+            PrefixParentHash = parentHash,
+        };
+        return new KvPart(header, data);
+    }
+
+    /// <summary>
+    /// Takes in prefix blocks a peer exported: each is written into a free block, named from its tokens (chained on the
+    /// part's parent name) and left in the cache, so the request that needs them shares them at admission like any
+    /// cached prefix. Blocks this engine holds already are skipped. Returns the blocks taken in.
+    /// </summary>
+    public int ImportPrefix(KvPart part)
+    {
+        var header = part.Header;
+        var layout = _runner.KvLayout;
+        if (header.PrefixParentHash is not { } parent)
+            throw new InvalidDataException($"KV part '{header.RequestId}' is not a prefix part");
+        if (header.Model != Descriptor.Model || header.Layout != layout.Layout || header.DType != layout.DType || header.KvBlockSize != Descriptor.KvBlockSize)
+            throw new InvalidDataException($"KV prefix of model '{header.Model}', layout '{header.Layout}', {header.DType}, block size {header.KvBlockSize} does not fit this engine ('{Descriptor.Model}', '{layout.Layout}', {layout.DType}, {Descriptor.KvBlockSize})");
+        var size = Descriptor.KvBlockSize;
+        if (header.TokenIds.Count != header.BlockCount * size || part.Payload.Length != header.BlockCount * layout.BytesPerBlock)
+            throw new InvalidDataException($"KV prefix part holds {header.TokenIds.Count} tokens and {part.Payload.Length} bytes, expected {header.BlockCount * size} and {header.BlockCount * layout.BytesPerBlock} for {header.BlockCount} blocks");
+        var tokens = header.TokenIds as int[] ?? [.. header.TokenIds];
+        var taken = new List<int>(header.BlockCount);
+        for (var b = 0; b < header.BlockCount; b++)
+        {
+            var hash = KvBlockHasher.Chain(parent, tokens.AsSpan(b * size, size));
+            if (!Pool.TryFind(hash, out _))
+            {
+                if (!Pool.TryAllocate(out var block))
+                    break; // no room: what came in so far is cached; the rest is recomputed
+                var bytes = layout.BytesPerBlock;
+                _runner.WriteBlocks([block], part.Payload.Span.Slice((int)(b * bytes), (int)bytes));
+                Pool.Name(block, hash, parent);
+                taken.Add(block);
+            }
+            parent = hash;
+        }
+        // Into the cache last block first, so that its head is the last part of the prefix to be reclaimed.
+        for (var i = taken.Count - 1; i >= 0; i--)
+            Pool.Release(taken[i]);
+        var imported = taken.Count;
+        PeerImportedBlocks += imported;
+        return imported;
+    }
+}

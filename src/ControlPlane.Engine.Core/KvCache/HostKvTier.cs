@@ -1,0 +1,160 @@
+using ControlPlane.KvCache;
+
+namespace ControlPlane.Engine.Core.KvCache;
+
+/// <summary>
+/// The host-memory tier of one engine: named blocks the GPU pool reclaims are copied here (bounded, least recently used
+/// dropped first), and come back on a later prefix hit instead of being recomputed. The copy is inclusive: a block
+/// loaded back stays here too, so a second eviction costs no copy. Reads and writes go through the runner
+/// (<see cref="IStepRunner.ReadBlocks"/>): pinned host memory on CUDA, nothing at all for a simulated runner, which only
+/// counts the bytes. Every block stored or dropped is a <see cref="KvEvent"/> of tier <see cref="KvTier.Host"/>.
+/// </summary>
+public sealed class HostKvTier : IKvLowerTier
+{
+    private const int None = -1;
+    private readonly IStepRunner _runner;
+    private readonly Dictionary<ulong, int> _byHash = [];
+    // Entries in arrays with the LRU order threaded through them, as in KvBlockPool: a simulator with many engines
+    // holding millions of host blocks allocates nothing per block.
+    private Entry[] _entries;
+    private byte[]?[] _data;
+    private int _count;
+    private int _oldest = None;
+    private int _newest = None;
+    private readonly Stack<int> _free = new();
+    private List<KvEvent> _events = [];
+
+    public HostKvTier(IStepRunner runner, int capacityBlocks)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(capacityBlocks);
+        _runner = runner;
+        Capacity = capacityBlocks;
+        _entries = new Entry[Math.Min(capacityBlocks, 256)];
+        _data = new byte[]?[_entries.Length];
+    }
+
+    public int Capacity { get; }
+    public int Count => _byHash.Count;
+
+    /// <summary>Blocks copied in from the GPU, and back out to it.</summary>
+    public long StoredBlocks { get; private set; }
+    public long LoadedBlocks { get; private set; }
+
+    public bool Contains(ulong hash) => _byHash.ContainsKey(hash);
+
+    public void Offer(int block, ulong hash, ulong parentHash)
+    {
+        if (Capacity == 0)
+            return;
+        if (_byHash.TryGetValue(hash, out var held))
+        {
+            Touch(held);
+            return;
+        }
+        if (_byHash.Count == Capacity)
+            Drop(_oldest);
+        var slot = _free.TryPop(out var s) ? s : _count++;
+        if (slot == _entries.Length)
+        {
+            var size = (int)Math.Min(Capacity, 2L * _entries.Length);
+            Array.Resize(ref _entries, size);
+            Array.Resize(ref _data, size);
+        }
+        var bytes = _runner.ReadBlocks([block]);
+        _data[slot] = bytes.Length == 0 ? null : bytes;
+        _entries[slot] = new Entry { Hash = hash, Parent = parentHash };
+        _byHash[hash] = slot;
+        Append(slot);
+        StoredBlocks++;
+        _events.Add(new KvEvent(KvEventKind.Stored, hash, parentHash, KvTier.Host));
+    }
+
+    public bool TryLoad(ulong hash, int block, out ulong parentHash)
+    {
+        parentHash = 0;
+        if (!_byHash.TryGetValue(hash, out var slot))
+            return false;
+        _runner.WriteBlocks([block], _data[slot] ?? []);
+        parentHash = _entries[slot].Parent;
+        Touch(slot);
+        LoadedBlocks++;
+        return true;
+    }
+
+    /// <summary>The bytes held for a block, for a peer that fetches it (empty for a simulated runner); null when not held.</summary>
+    public byte[]? Read(ulong hash)
+    {
+        if (!_byHash.TryGetValue(hash, out var slot))
+            return null;
+        Touch(slot);
+        return _data[slot] ?? [];
+    }
+
+    /// <summary>Every block held, as stored events: what an index rebuilds from.</summary>
+    public IEnumerable<KvEvent> Holdings()
+    {
+        foreach (var slot in _byHash.Values)
+            yield return new KvEvent(KvEventKind.Stored, _entries[slot].Hash, _entries[slot].Parent, KvTier.Host);
+    }
+
+    /// <summary>The events recorded since the last call, oldest first.</summary>
+    public IReadOnlyList<KvEvent> DrainEvents()
+    {
+        if (_events.Count == 0)
+            return [];
+        var events = _events;
+        _events = [];
+        return events;
+    }
+
+    private void Drop(int slot)
+    {
+        Unlink(slot);
+        ref var e = ref _entries[slot];
+        _byHash.Remove(e.Hash);
+        _data[slot] = null;
+        _free.Push(slot);
+        _events.Add(new KvEvent(KvEventKind.Removed, e.Hash, e.Parent, KvTier.Host));
+    }
+
+    private void Touch(int slot)
+    {
+        if (slot == _newest)
+            return;
+        Unlink(slot);
+        Append(slot);
+    }
+
+    private void Append(int slot)
+    {
+        _entries[slot].Previous = _newest;
+        _entries[slot].Next = None;
+        if (_newest != None)
+            _entries[_newest].Next = slot;
+        else
+            _oldest = slot;
+        _newest = slot;
+    }
+
+    private void Unlink(int slot)
+    {
+        var previous = _entries[slot].Previous;
+        var next = _entries[slot].Next;
+        if (previous != None)
+            _entries[previous].Next = next;
+        else
+            _oldest = next;
+        if (next != None)
+            _entries[next].Previous = previous;
+        else
+            _newest = previous;
+    }
+
+    private struct Entry
+    {
+        public ulong Hash;
+        public ulong Parent;
+        public int Previous;
+        public int Next;
+    }
+}
