@@ -34,6 +34,16 @@ public partial class EngineCore
     }
 
     /// <summary>
+    /// <see cref="ExportPrefix(string, IReadOnlyList{ulong}, IReadOnlyList{int}, int, int, ulong)"/> for a prompt's
+    /// tokens: its blocks named here, with this engine's hasher.
+    /// </summary>
+    public KvPart ExportPrefix(string fetchId, IReadOnlyList<int> tokens, int first, int count)
+    {
+        var hashes = Hasher.HashAll(tokens as int[] ?? [.. tokens]);
+        return ExportPrefix(fetchId, hashes, tokens, first, count, first == 0 ? Hasher.Seed : first <= hashes.Length ? hashes[first - 1] : 0);
+    }
+
+    /// <summary>
     /// The leading run of <paramref name="hashes"/> from <paramref name="first"/> on that this engine holds (on the GPU
     /// or in host memory), at most <paramref name="count"/> blocks, copied out for a peer that would otherwise recompute
     /// them. <paramref name="parentHash"/> names the block before the first (the hasher's seed for block 0). The part's
@@ -43,26 +53,19 @@ public partial class EngineCore
     {
         var size = Descriptor.KvBlockSize;
         var end = Math.Min(first + count, Math.Min(hashes.Count, tokens.Count / size));
-        var gpuBlocks = new List<int>();
-        var payload = new List<byte[]>();
-        var held = 0;
+        // Every block is held once while it is read (a block in host memory is loaded back first), so the run is read in
+        // one call, in the backend's own layout for a run of blocks, and making room for one cannot reclaim another.
+        var taken = new List<int>();
         for (var b = first; b < end; b++)
         {
-            // A block on the GPU is read where it lies; one in host memory is a copy already: take it as it is.
-            if (Pool.TryFind(hashes[b], out var block))
-                gpuBlocks.Add(block);
-            else if (HostTier?.Read(hashes[b]) is { } bytes)
-            {
-                payload.Add(_runner.ReadBlocks(gpuBlocks));
-                gpuBlocks.Clear();
-                payload.Add(bytes);
-            }
-            else
+            if (!Pool.TryShare(hashes[b], out var block) && !Pool.TryLoad(hashes[b], out block))
                 break;
-            held++;
+            taken.Add(block);
         }
-        payload.Add(_runner.ReadBlocks(gpuBlocks));
-        var data = payload.Count == 1 ? payload[0] : [.. payload.SelectMany(p => p)];
+        var data = _runner.ReadBlocks(taken);
+        for (var i = taken.Count - 1; i >= 0; i--)
+            Pool.Release(taken[i]);
+        var held = taken.Count;
         PeerExportedBlocks += held;
         var layout = _runner.KvLayout;
         var header = new KvTransferHeader
@@ -98,25 +101,34 @@ public partial class EngineCore
         if (header.TokenIds.Count != header.BlockCount * size || part.Payload.Length != header.BlockCount * layout.BytesPerBlock)
             throw new InvalidDataException($"KV prefix part holds {header.TokenIds.Count} tokens and {part.Payload.Length} bytes, expected {header.BlockCount * size} and {header.BlockCount * layout.BytesPerBlock} for {header.BlockCount} blocks");
         var tokens = header.TokenIds as int[] ?? [.. header.TokenIds];
+        // The payload is one run in the backend's layout: it goes into as many fresh blocks in one write. A block this
+        // engine holds already is written too but stays unnamed (its name is taken) and goes straight back.
         var taken = new List<int>(header.BlockCount);
+        for (var b = 0; b < header.BlockCount; b++)
+        {
+            if (!Pool.TryAllocate(out var block))
+            {
+                foreach (var t in taken)
+                    Pool.Release(t);
+                return 0; // no room: the prompt is computed instead
+            }
+            taken.Add(block);
+        }
+        _runner.WriteBlocks(taken, part.Payload.Span);
+        var imported = 0;
         for (var b = 0; b < header.BlockCount; b++)
         {
             var hash = KvBlockHasher.Chain(parent, tokens.AsSpan(b * size, size));
             if (!Pool.TryFind(hash, out _))
             {
-                if (!Pool.TryAllocate(out var block))
-                    break; // no room: what came in so far is cached; the rest is recomputed
-                var bytes = layout.BytesPerBlock;
-                _runner.WriteBlocks([block], part.Payload.Span.Slice((int)(b * bytes), (int)bytes));
-                Pool.Name(block, hash, parent);
-                taken.Add(block);
+                Pool.Name(taken[b], hash, parent);
+                imported++;
             }
             parent = hash;
         }
         // Into the cache last block first, so that its head is the last part of the prefix to be reclaimed.
         for (var i = taken.Count - 1; i >= 0; i--)
             Pool.Release(taken[i]);
-        var imported = taken.Count;
         PeerImportedBlocks += imported;
         return imported;
     }

@@ -32,7 +32,8 @@ public partial class EngineCore : IEngine
         _newDecoder = newDecoder ?? (() => new IncrementalDetokenizer(tokenizer));
         _random = random ?? new Random();
         Pool = new KvBlockPool(kvBlocks);
-        Scheduler = new StepScheduler(options, Pool, new KvBlockHasher(model, options.KvBlockSize));
+        Hasher = new KvBlockHasher(model, options.KvBlockSize);
+        Scheduler = new StepScheduler(options, Pool, Hasher);
         Descriptor = new EngineDescriptor
         {
             Model = model,
@@ -40,12 +41,16 @@ public partial class EngineCore : IEngine
             KvBlockSize = options.KvBlockSize,
             TotalKvBlocks = kvBlocks,
             MaxContextTokens = options.MaxContextTokens,
+            KvBytesPerBlock = runner.KvLayout.BytesPerBlock,
         };
     }
 
     public EngineDescriptor Descriptor { get; }
     public bool HasWork => Scheduler.HasWork;
     public KvBlockPool Pool { get; }
+
+    /// <summary>Names full blocks as every engine of this model and block size does (the prefix index's names).</summary>
+    public KvBlockHasher Hasher { get; }
     public StepScheduler Scheduler { get; }
 
     public void Add(RequestSpec request)

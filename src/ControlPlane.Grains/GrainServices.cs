@@ -3,6 +3,7 @@ using ControlPlane.Grains.Placement;
 using ControlPlane.Scheduling.Autoscaling;
 using ControlPlane.Scheduling.Disaggregation;
 using ControlPlane.Scheduling.Dispatch;
+using ControlPlane.Scheduling.KvCache;
 using ControlPlane.Scheduling.Migration;
 using ControlPlane.Scheduling.Power;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,8 +22,9 @@ public static class GrainServices
     /// </summary>
     public static IServiceCollection AddControlPlaneGrains(this IServiceCollection services, DispatchConfig dispatch, Action<IServiceProvider, EngineHost>? addEngines = null,
         PowerConfig? power = null, SiloRoles roles = SiloRoles.All, WorkerConfig? worker = null, MigrationConfig? migration = null,
-        DisaggregationConfig? disaggregation = null, AutoscaleConfig? autoscale = null)
+        DisaggregationConfig? disaggregation = null, AutoscaleConfig? autoscale = null, KvCacheConfig? kvCache = null)
     {
+        services.AddSingleton<IOptions<KvCacheConfig>>(Options.Create(kvCache ?? new KvCacheConfig()));
         services.AddSingleton<IOptions<AutoscaleConfig>>(Options.Create(autoscale ?? new AutoscaleConfig()));
         services.AddSingleton<IOptions<DisaggregationConfig>>(Options.Create(disaggregation ?? new DisaggregationConfig()));
         services.AddSingleton<IOptions<MigrationConfig>>(Options.Create(migration ?? new MigrationConfig()));

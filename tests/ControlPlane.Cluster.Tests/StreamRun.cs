@@ -79,7 +79,10 @@ internal sealed class StreamRun
                 if (update.FinishReason is { } finish)
                     result.Finish = finish.ToString();
                 if (update.Usage is { } usage)
+                {
                     result.CompletionTokens = usage.OutputTokenCount;
+                    result.CachedTokens = usage.InputTokenDetails?.CachedTokenCount ?? 0;
+                }
                 if (!signalled && times.Count >= StartedAfterChunks)
                 {
                     signalled = true;
@@ -105,6 +108,7 @@ internal sealed class StreamResult(int index)
     public string Text { get; set; } = "";
     public string? Finish { get; set; }
     public int CompletionTokens { get; set; }
+    public int CachedTokens { get; set; }
     public string? Error { get; set; }
     public IReadOnlyList<TimeSpan> ChunkTimes { get; set; } = [];
 

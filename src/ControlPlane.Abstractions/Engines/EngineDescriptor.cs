@@ -10,4 +10,7 @@ public sealed record EngineDescriptor
     public required int KvBlockSize { get; init; }
     public required int TotalKvBlocks { get; init; }
     public required int MaxContextTokens { get; init; }
+
+    /// <summary>Bytes of one KV block's keys and values (what a transfer of it moves); 0 for a backend that moves none.</summary>
+    public long KvBytesPerBlock { get; init; }
 }

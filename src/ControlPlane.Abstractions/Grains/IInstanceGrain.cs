@@ -56,6 +56,13 @@ public interface IInstanceGrain : IGrainWithStringKey
     [Alias("Holds")]
     Task<bool> HoldsAsync(string requestId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Streams the prefix blocks a peer asked for (those of them this instance holds, on the GPU or in host memory) to
+    /// the peer's KV endpoint; returns how many it sent once the peer took them in.
+    /// </summary>
+    [Alias("SendPrefix")]
+    Task<int> SendPrefixAsync(KvCache.PrefixSendOrder order, CancellationToken cancellationToken = default);
+
     /// <summary>Sets the GPU's power cap in watts, or lifts it (null); false when the instance has no actuator.</summary>
     [Alias("SetPowerCap")]
     Task<bool> SetPowerCapAsync(double? watts, CancellationToken cancellationToken = default);

@@ -13,6 +13,12 @@ public sealed record DispatchDecision(
     /// <summary>For a refusal because of queues (<see cref="DispatchRefusal.Overloaded"/>, <see cref="DispatchRefusal.SloMiss"/>): when a retry may fit, from the queues.</summary>
     [Id(3)] public TimeSpan? RetryAfter { get; init; }
 
+    /// <summary>The prefix blocks the chosen instance should fetch from a peer first; null: none.</summary>
+    [Id(4)] public KvCache.PrefixFetchOrder? PrefixFetch { get; init; }
+
+    /// <summary>Prompt blocks the chosen instance holds already, as the dispatcher's index saw them.</summary>
+    [Id(5)] public int CachedBlocks { get; init; }
+
     public static DispatchDecision To(string instanceId, string? prefillInstanceId = null) => new(instanceId, DispatchRefusal.None, prefillInstanceId);
 
     public static DispatchDecision Refused(DispatchRefusal refusal, TimeSpan? retryAfter = null) => new(null, refusal) { RetryAfter = retryAfter };

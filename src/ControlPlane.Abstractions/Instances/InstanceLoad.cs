@@ -38,6 +38,9 @@ public sealed record InstanceLoad
     /// </summary>
     [Id(16)] public double PrefillTokensPerSecond { get; init; }
 
+    /// <summary>Bytes of one KV block (what fetching it from a peer moves); 0 where the engine moves no bytes.</summary>
+    [Id(17)] public long KvBytesPerBlock { get; init; }
+
     /// <summary>
     /// The time a new request of <paramref name="promptTokens"/> would wait here for its first token: the waiting
     /// prompts and its own at the measured prefill rate; null while no rate is measured.

@@ -31,4 +31,7 @@ public sealed record RequestSpec
 
     /// <summary>The tenant's weight in that fair share (twice the weight, twice the service when both wait).</summary>
     [Id(11)] public double TenantWeight { get; init; } = 1;
+
+    /// <summary>Prefix blocks to fetch from a peer before the prompt is computed (the dispatcher's order); null: none.</summary>
+    [Id(12)] public KvCache.PrefixFetchOrder? PrefixFetch { get; init; }
 }

@@ -81,15 +81,6 @@ public sealed class HostKvTier : IKvLowerTier
         return true;
     }
 
-    /// <summary>The bytes held for a block, for a peer that fetches it (empty for a simulated runner); null when not held.</summary>
-    public byte[]? Read(ulong hash)
-    {
-        if (!_byHash.TryGetValue(hash, out var slot))
-            return null;
-        Touch(slot);
-        return _data[slot] ?? [];
-    }
-
     /// <summary>Every block held, as stored events: what an index rebuilds from.</summary>
     public IEnumerable<KvEvent> Holdings()
     {

@@ -1,7 +1,9 @@
 using ControlPlane.Instances;
+using ControlPlane.KvCache;
 using ControlPlane.Requests;
 using ControlPlane.Scheduling.Disaggregation;
 using ControlPlane.Scheduling.Dispatch;
+using ControlPlane.Scheduling.KvCache;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 
@@ -11,10 +13,12 @@ namespace ControlPlane.Grains.Dispatch;
 /// A stateless dispatch worker, one or more per model on every silo that asks. It decides through a
 /// <see cref="DispatchView"/> of the scheduler's load snapshot, refreshed in the background every
 /// <see cref="RefreshPeriod"/> (in the foreground when older than <see cref="StaleAfter"/>), and asks the
-/// <see cref="DisaggregationDecider"/> whether a request's prompt runs on a prefill instance first.
+/// <see cref="DisaggregationDecider"/> whether a request's prompt runs on a prefill instance first. With a prefix index,
+/// it keeps a replica of the index shards (refreshed with the loads), names the prompt's blocks once with the engines'
+/// chained hash, and lets the view match them, score cached prefixes and plan peer fetches, without a call on the way.
 /// </summary>
 [StatelessWorker]
-public sealed class DispatcherGrain(IOptions<DispatchConfig> config, IOptions<DisaggregationConfig> disaggregation, TimeProvider time) : Grain, IDispatcherGrain
+public sealed class DispatcherGrain : Grain, IDispatcherGrain
 {
     public static readonly TimeSpan RefreshPeriod = TimeSpan.FromMilliseconds(100);
 
@@ -25,30 +29,80 @@ public sealed class DispatcherGrain(IOptions<DispatchConfig> config, IOptions<Di
     public static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(1);
     /// <summary>Longest expected time from a dispatch decision to the admission reaching its engine (grain calls, maybe across silos).</summary>
     public static readonly TimeSpan AdmissionDelay = TimeSpan.FromMilliseconds(50);
-    private readonly DispatchView _view = new(DispatchPolicies.Create(config.Value, new Random()), AdmissionDelay, new DisaggregationDecider(disaggregation.Value));
+    private readonly DispatchConfig _config;
+    private readonly TimeProvider _time;
+    private readonly DispatchView _view;
+    private readonly KvIndexReplica? _replica;
+    private KvBlockHasher? _hasher;
     private long _version = -1;
     private long _refreshedAt;
     private Task? _refresh;
 
+    public DispatcherGrain(IOptions<DispatchConfig> config, IOptions<DisaggregationConfig> disaggregation, IOptions<KvCacheConfig> kvCache, TimeProvider time)
+    {
+        _config = config.Value;
+        _time = time;
+        _replica = kvCache.Value.IndexShards > 0 ? new KvIndexReplica(kvCache.Value.IndexShards) : null;
+        _view = new(DispatchPolicies.Create(config.Value, new Random()), AdmissionDelay, new DisaggregationDecider(disaggregation.Value))
+        {
+            Index = _replica?.Index,
+            Fetcher = _replica is null ? null : new KvFetchPlanner(kvCache.Value.PeerFetch, 0),
+        };
+    }
+
     public async Task<DispatchDecision> DispatchAsync(RequestSpec request, IReadOnlyList<string> exclude, CancellationToken cancellationToken = default)
     {
-        var age = time.GetElapsedTime(_refreshedAt);
+        var age = _time.GetElapsedTime(_refreshedAt);
         if (_view.IsEmpty || age >= StaleAfter)
             await RefreshAsync();
         else if (age >= RefreshPeriod && _refresh is not { IsCompleted: false })
             _refresh = RefreshAsync();
 
-        var dispatch = DispatchRequest.From(request);
-        var outcome = _view.Dispatch(dispatch, time.GetUtcNow(), exclude);
+        var dispatch = DispatchRequest.From(request) with { BlockHashes = Hash(request) };
+        var outcome = _view.Dispatch(dispatch, _time.GetUtcNow(), exclude);
         if (!outcome.Succeeded)
-            return DispatchDecision.Refused(outcome.Refusal, _view.RetryAfter(dispatch, outcome.Refusal, config.Value.SloAdmission));
-        return DispatchDecision.To(_view.Loads[outcome.Index].InstanceId, outcome.PrefillIndex >= 0 ? _view.Loads[outcome.PrefillIndex].InstanceId : null);
+            return DispatchDecision.Refused(outcome.Refusal, _view.RetryAfter(dispatch, outcome.Refusal, _config.SloAdmission));
+        var chosen = _view.Loads[outcome.Index].InstanceId;
+        return DispatchDecision.To(chosen, outcome.PrefillIndex >= 0 ? _view.Loads[outcome.PrefillIndex].InstanceId : null) with
+        {
+            PrefixFetch = outcome.Fetch is { } f ? new PrefixFetchOrder(f.SourceInstance, f.FirstBlock, f.BlockCount) : null,
+            CachedBlocks = outcome.Prefix?.For(chosen).Blocks ?? 0,
+        };
+    }
+
+    /// <summary>The prompt's block names, as its engines name them (model and block size seed the chain); none without an index.</summary>
+    private ulong[] Hash(RequestSpec request)
+    {
+        if (_replica is null || _view.IsEmpty || request.Progress is not null)
+            return [];
+        var blockSize = _view.Loads[0].KvBlockSize;
+        if (_hasher is null || _hasher.BlockSize != blockSize)
+            _hasher = new KvBlockHasher(this.GetPrimaryKeyString(), blockSize);
+        return request.PromptTokenIds is int[] tokens ? _hasher.HashAll(tokens) : _hasher.HashAll([.. request.PromptTokenIds]);
     }
 
     private async Task RefreshAsync()
     {
-        var snapshot = await GrainFactory.GetGrain<ISchedulerGrain>(this.GetPrimaryKeyString()).GetSnapshotAsync();
-        _refreshedAt = time.GetTimestamp();
+        var model = this.GetPrimaryKeyString();
+        var loads = GrainFactory.GetGrain<ISchedulerGrain>(model).GetSnapshotAsync();
+        var shards = _replica is null ? [] : Enumerable.Range(0, _replica.Shards).Select(s =>
+        {
+            var (generation, version) = _replica.Position(s);
+            return GrainFactory.GetGrain<IKvIndexGrain>(KvCache.KvIndexGrain.Key(model, s)).GetChangesAsync(generation, version);
+        }).ToArray();
+        var snapshot = await loads;
+        _refreshedAt = _time.GetTimestamp();
+        for (var s = 0; s < shards.Length; s++)
+        {
+            try
+            {
+                _replica!.Apply(s, await shards[s]);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A shard that cannot answer now leaves this replica's copy of it as it was; the next refresh asks again.
+            }
+        }
         if (snapshot.Version == _version)
             return;
         _version = snapshot.Version;

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using ControlPlane.Engines;
 using ControlPlane.Grains.Cluster;
+using ControlPlane.Grains.KvCache;
+using ControlPlane.Scheduling.KvCache;
 using ControlPlane.Grains.Requests;
 using ControlPlane.Grains.Transfer;
 using ControlPlane.Scheduling.Migration;
@@ -17,8 +19,10 @@ namespace ControlPlane.Grains.Engines;
 /// batched load report per model every <see cref="ReportPeriod"/>. Instance grains find their engine here.
 /// </summary>
 public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, ILoggerFactory loggers, LocalTokenSinks localSinks,
-    IClusterMembershipService membership, IOptions<WorkerConfig> worker, IOptions<MigrationConfig> migration, ILocalSiloDetails silo) : BackgroundService
+    IClusterMembershipService membership, IOptions<WorkerConfig> worker, IOptions<MigrationConfig> migration, ILocalSiloDetails silo,
+    IOptions<KvCacheConfig> kvCache) : BackgroundService
 {
+    private readonly ConcurrentDictionary<string, KvEventPublisher> _kvPublishers = new(StringComparer.Ordinal);
     private KvStreamListener? _kvListener;
 
     public static readonly TimeSpan ReportPeriod = TimeSpan.FromMilliseconds(100);
@@ -39,8 +43,12 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
         };
         if (!_runners.TryAdd(descriptor.InstanceId, runner))
             throw new InvalidOperationException($"instance '{descriptor.InstanceId}' is already hosted here");
+        runner.FetchPrefix = (request, cancellationToken) => FetchPrefixAsync(runner, request, cancellationToken);
+        if (kvCache.Value.IndexShards > 0)
+            _kvPublishers[descriptor.InstanceId] = new KvEventPublisher(runner, grains, kvCache.Value.IndexShards);
         if (power is not null)
             EngineMetrics.Observe(runner);
+        EngineMetrics.Track(runner);
         return runner;
     }
 
@@ -73,10 +81,35 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
         return base.StartAsync(cancellationToken);
     }
 
-    /// <summary>A part from a peer: to the engine that expects its request.</summary>
+    /// <summary>
+    /// A request's prefix blocks from the instance its dispatcher named: in memory when it runs here, else streamed by
+    /// the peer to this worker's KV endpoint. Returns the blocks taken into the engine's cache.
+    /// </summary>
+    private async Task<int> FetchPrefixAsync(EngineRunner runner, ControlPlane.Requests.RequestSpec request, CancellationToken cancellationToken)
+    {
+        var order = request.PrefixFetch!;
+        var tokens = request.PromptTokenIds.Take((order.FirstBlock + order.BlockCount) * runner.Descriptor.KvBlockSize).ToArray();
+        var fetchId = $"{request.RequestId}/prefix";
+        if (_runners.TryGetValue(order.SourceInstanceId, out var local))
+            return await runner.ImportPrefixAsync(await local.ExportPrefixAsync(fetchId, tokens, order.FirstBlock, order.BlockCount).WaitAsync(cancellationToken));
+        if (KvEndpoint is not { } endpoint)
+            throw new InvalidOperationException("this worker serves no KV endpoint: set Worker:KvPort to fetch prefixes from peers");
+        using var expected = runner.ExpectPrefix(fetchId, request.RequestId);
+        var send = new ControlPlane.KvCache.PrefixSendOrder(fetchId, tokens, order.FirstBlock, order.BlockCount, endpoint.Host, endpoint.Port);
+        return await grains.GetGrain<IInstanceGrain>(order.SourceInstanceId).SendPrefixAsync(send, cancellationToken);
+    }
+
+    /// <summary>A part from a peer: to the engine that expects its request (or, for a prefix part, its fetch).</summary>
     private async ValueTask ReceiveKvAsync(ControlPlane.Transfer.KvPart part, CancellationToken cancellationToken)
     {
         var id = part.Header.RequestId;
+        if (part.Header.PrefixParentHash is not null)
+        {
+            var fetcher = _runners.Values.FirstOrDefault(r => r.ExpectsPrefix(id))
+                ?? throw new MigrationRefusedException($"no engine on this worker expects the prefix part '{id}'");
+            await fetcher.ImportPrefixAsync(part).WaitAsync(cancellationToken);
+            return;
+        }
         var runner = _runners.Values.FirstOrDefault(r => r.ExpectsImport(id))
             ?? throw new MigrationRefusedException($"no engine on this worker expects KV blocks of request '{id}'");
         await runner.ImportAsync(part).WaitAsync(cancellationToken);
@@ -135,6 +168,7 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
                         Log.Forgotten(_logger, id, model.Key);
                     }
                 }
+                await PublishKvEventsAsync(registered, stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
@@ -142,6 +176,24 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
             }
         }
         while (await WaitAsync(timer, stoppingToken));
+    }
+
+    /// <summary>Each registered engine's KV events to its model's index shards; a failure costs that engine a resync, not the others their batches.</summary>
+    private async Task PublishKvEventsAsync(HashSet<string> registered, CancellationToken stoppingToken)
+    {
+        foreach (var (id, publisher) in _kvPublishers)
+        {
+            if (!registered.Contains(id))
+                continue;
+            try
+            {
+                await publisher.PublishAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                Log.KvPublishFailed(_logger, ex, id);
+            }
+        }
     }
 
     /// <summary>
@@ -175,6 +227,17 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     {
         await DrainAsync(cancellationToken);
         await base.StopAsync(cancellationToken);
+        foreach (var publisher in _kvPublishers.Values)
+        {
+            try
+            {
+                await publisher.ForgetAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.ReportFailed(_logger, ex);
+            }
+        }
         foreach (var runner in _runners.Values)
         {
             EngineMetrics.Forget(runner);
@@ -209,6 +272,9 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
 
         [LoggerMessage(4, LogLevel.Information, "Drained: {Count} request(s) left after {Elapsed}")]
         public static partial void Drained(ILogger logger, int count, TimeSpan elapsed);
+
+        [LoggerMessage(7, LogLevel.Warning, "Publishing the KV events of instance {InstanceId} to the prefix index failed; it resends its holdings next period")]
+        public static partial void KvPublishFailed(ILogger logger, Exception exception, string instanceId);
 
         [LoggerMessage(6, LogLevel.Information, "KV data endpoint at {Host}:{Port}")]
         public static partial void KvEndpoint(ILogger logger, string host, int port);

@@ -27,7 +27,7 @@ public sealed partial class EngineRunner
         if (_handoffs.TryGetValue(requestId, out var handoff))
             EndHandoff(requestId, handoff);
         var known = _engine.Abort(requestId);
-        return _tracked.Remove(requestId) || known;
+        return _tracked.Remove(requestId) || known || AbortFetching(requestId);
     }
 
     /// <summary>Stops every request streamed by a gateway that is gone; nothing is sent, nobody would read it.</summary>
@@ -61,6 +61,8 @@ public sealed partial class EngineRunner
             if (!tracked.Decoding && output.NewTokenIds.Count > 0)
             {
                 tracked.Decoding = true;
+                if (tracked.MigratedInAt is null)
+                    EngineMetrics.RecordPrompt(Descriptor.InstanceId, output, tracked.PeerFetchedTokens);
                 // A request handed off after its first token records transferring, then decoding on its decode instance.
                 if (output.Finished || !HandsOff(output.RequestId))
                     WritePhase(tracked, output.RequestId, RequestPhase.Decoding, Descriptor.InstanceId);
@@ -152,6 +154,7 @@ public sealed partial class EngineRunner
             PriorityRequests = snapshot.PriorityRequests,
             KvBlockSize = Descriptor.KvBlockSize,
             PrefillTokensPerSecond = snapshot.PrefillTokensPerSecond,
+            KvBytesPerBlock = _engine.Descriptor.KvBytesPerBlock,
             ReportedAt = now,
             MeasuredAt = now,
         };

@@ -21,6 +21,9 @@ public sealed partial class EngineRunner
         [LoggerMessage(5, LogLevel.Warning, "Migration of request {RequestId} from {Source} to {Destination} failed; it goes on at the source")]
         public static partial void MigrationFailed(ILogger logger, Exception exception, string requestId, string source, string destination);
 
+        [LoggerMessage(7, LogLevel.Information, "Prefix fetch for request {RequestId} from {Source} failed or took too long; its prompt is computed instead")]
+        public static partial void PrefixFetchFailed(ILogger logger, Exception exception, string requestId, string source);
+
         [LoggerMessage(6, LogLevel.Warning, "Incoming migration of request {RequestId} into {InstanceId} dropped: its source fell silent")]
         public static partial void IncomingDropped(ILogger logger, string requestId, string instanceId);
     }

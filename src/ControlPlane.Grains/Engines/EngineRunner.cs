@@ -91,6 +91,8 @@ public sealed partial class EngineRunner : IAsyncDisposable
         if (Health != InstanceHealth.Ready)
             return AdmitResult.Refused($"instance '{Descriptor.InstanceId}' is {Health.ToString().ToLowerInvariant()}");
         var admittedAt = _time.GetTimestamp();
+        if (TryAdmitAfterFetch(request, sink, admittedAt))
+            return AdmitResult.Admitted;
         Interlocked.Increment(ref _admitsInFlight);
         Order(() =>
         {
@@ -176,6 +178,7 @@ public sealed partial class EngineRunner : IAsyncDisposable
                 }
                 var step = await _engine.StepAsync(cancellationToken).ConfigureAwait(false);
                 EngineMetrics.Record(Descriptor.InstanceId, step);
+                FeedKvEvents(step.KvEvents);
                 Deliver(step);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

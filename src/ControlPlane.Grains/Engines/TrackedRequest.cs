@@ -18,6 +18,9 @@ internal sealed class TrackedRequest(ITokenSink sink, ITokenSink sinkReference, 
     public long AdmittedAt { get; } = admittedAt;
     public int NextSequence { get; set; }
 
+    /// <summary>Prompt tokens whose blocks were fetched from a peer before it was added.</summary>
+    public int PeerFetchedTokens { get; set; }
+
     /// <summary>Whether a token went out, so the request grain has been told it decodes here.</summary>
     public bool Decoding { get; set; }
 

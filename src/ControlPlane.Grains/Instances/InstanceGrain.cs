@@ -100,6 +100,17 @@ public sealed class InstanceGrain(EngineHost host, ILocalSiloDetails silo) : Gra
         return Task.FromResult(true);
     }
 
+    public async Task<int> SendPrefixAsync(ControlPlane.KvCache.PrefixSendOrder order, CancellationToken cancellationToken = default)
+    {
+        var part = await Runner.ExportPrefixAsync(order.FetchId, order.TokenIds, order.FirstBlock, order.BlockCount);
+        if (part.Header.BlockCount == 0)
+            return 0;
+        await using var sender = await Transfer.KvStreamSender.ConnectAsync(order.Host, order.Port, cancellationToken);
+        if (await sender.SendOneAsync(part, cancellationToken) is { } refusal)
+            throw new Transfer.KvTransferException($"instance at {order.Host}:{order.Port} refused prefix part '{order.FetchId}': {refusal}");
+        return part.Header.BlockCount;
+    }
+
     private EngineRunner Runner => _runner
         ?? throw new InvalidOperationException($"instance '{this.GetPrimaryKeyString()}' is not hosted on this silo");
 }

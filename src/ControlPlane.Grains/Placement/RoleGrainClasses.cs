@@ -13,7 +13,7 @@ namespace ControlPlane.Grains.Placement;
 /// </summary>
 public static class RoleGrainClasses
 {
-    public static readonly Type[] Control = [typeof(RequestGrain), typeof(SchedulerGrain), typeof(DispatcherGrain), typeof(PowerDomainGrain)];
+    public static readonly Type[] Control = [typeof(RequestGrain), typeof(SchedulerGrain), typeof(DispatcherGrain), typeof(PowerDomainGrain), typeof(KvCache.KvIndexGrain)];
     public static readonly Type[] Worker = [typeof(InstanceGrain)];
 
     public static void Restrict(GrainTypeOptions options, SiloRoles roles)

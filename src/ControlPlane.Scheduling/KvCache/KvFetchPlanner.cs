@@ -8,6 +8,7 @@ namespace ControlPlane.Scheduling.KvCache;
 /// bandwidth plus its latency, arrive sooner than the instance would compute their tokens at its measured prefill rate.
 /// Pure; the dispatcher grain and the simulator both ask it.
 /// </summary>
+/// <paramref name="bytesPerBlock"/>: the block size in bytes where an instance's load does not say it.
 public sealed class KvFetchPlanner(KvFetchConfig config, long bytesPerBlock)
 {
     public KvFetchConfig Config { get; } = config;
@@ -25,12 +26,14 @@ public sealed class KvFetchPlanner(KvFetchConfig config, long bytesPerBlock)
         var missing = Math.Min(match.Longest, match.PromptBlocks) - held;
         if (missing < Config.MinBlocks || !IsReady(source, loads))
             return null;
-        var fetch = FetchTime(missing);
+        var fetch = FetchTime(missing, chosen.KvBytesPerBlock > 0 ? chosen.KvBytesPerBlock : BytesPerBlock);
         var recompute = RecomputeTime(missing, chosen);
         return fetch < recompute ? new PrefixFetch(source, held, missing, fetch, recompute) : null;
     }
 
-    public TimeSpan FetchTime(int blocks) => Config.Latency + TimeSpan.FromSeconds(blocks * (double)BytesPerBlock / Config.BytesPerSecond);
+    public TimeSpan FetchTime(int blocks) => FetchTime(blocks, BytesPerBlock);
+
+    private TimeSpan FetchTime(int blocks, long bytesPerBlock) => Config.Latency + TimeSpan.FromSeconds(blocks * (double)bytesPerBlock / Config.BytesPerSecond);
 
     /// <summary>The time to compute the blocks' tokens at the instance's measured prefill rate; unbounded before it has one.</summary>
     public static TimeSpan RecomputeTime(int blocks, InstanceLoad instance) => instance.PrefillTokensPerSecond > 0

@@ -52,19 +52,41 @@ public sealed class KvPrefixIndex
         }
     }
 
-    /// <summary>Forgets what the instance held and takes its current holdings instead (a rebuild, or a resync after lost events).</summary>
-    public void Replace(string instance, IEnumerable<KvEvent> holdings)
+    /// <summary>
+    /// Forgets what the instance held (of the blocks in <paramref name="scope"/>, or all) and takes its current holdings
+    /// instead: a rebuild, or a resync after lost events.
+    /// </summary>
+    public void Replace(string instance, IEnumerable<KvEvent> holdings, Func<ulong, bool>? scope = null)
     {
-        Remove(instance);
+        Remove(instance, scope);
         Apply(instance, holdings);
     }
 
-    /// <summary>Forgets an instance (gone, or about to send its whole state).</summary>
-    public void Remove(string instance)
+    /// <summary>Forgets an instance (gone, or about to send its whole state), or only its blocks in <paramref name="scope"/>.</summary>
+    public void Remove(string instance, Func<ulong, bool>? scope = null)
     {
-        if (!_ids.TryGetValue(instance, out var id))
-            return;
-        foreach (var key in _holdings.Keys.Where(k => k.Instance == id).ToArray())
+        if (_ids.TryGetValue(instance, out var id))
+            RemoveWhere(k => k.Instance == id && (scope is null || scope(k.Hash)));
+    }
+
+    /// <summary>Forgets every holding of a block in <paramref name="scope"/> (a replica about to take a shard whole).</summary>
+    public void RemoveBlocks(Func<ulong, bool> scope) => RemoveWhere(k => scope(k.Hash));
+
+    /// <summary>Every holding as (instance, stored event by tier): what a shard sends a replica that must start over.</summary>
+    public IEnumerable<(string Instance, KvEvent Event)> Holdings()
+    {
+        foreach (var (key, tiers) in _holdings)
+        {
+            if ((tiers & OnGpu) != 0)
+                yield return (_names[key.Instance]!, new KvEvent(KvEventKind.Stored, key.Hash, 0));
+            if ((tiers & OnHost) != 0)
+                yield return (_names[key.Instance]!, new KvEvent(KvEventKind.Stored, key.Hash, 0, KvTier.Host));
+        }
+    }
+
+    private void RemoveWhere(Func<Holding, bool> predicate)
+    {
+        foreach (var key in _holdings.Keys.Where(predicate).ToArray())
         {
             _holdings.Remove(key);
             if (--_holders[key.Hash] == 0)

@@ -34,4 +34,7 @@ public sealed record ControlPlaneConfig
 
     /// <summary>The autoscaling planner each model's scheduler runs (off by default); the operator applies its decision.</summary>
     public AutoscaleConfig Autoscale { get; init; } = new();
+
+    /// <summary>The distributed KV cache: prefix index shards and peer fetch (host tiers are per model).</summary>
+    public Scheduling.KvCache.KvCacheConfig KvCache { get; init; } = new();
 }

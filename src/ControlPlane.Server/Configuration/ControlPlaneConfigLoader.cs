@@ -102,6 +102,7 @@ public static class ControlPlaneConfigLoader
         errors.AddRange(config.Migration.Validate($"{root}:Migration"));
         errors.AddRange(config.Disaggregation.Validate($"{root}:Disaggregation"));
         errors.AddRange(config.Autoscale.Validate($"{root}:Autoscale"));
+        errors.AddRange(config.KvCache.Validate($"{root}:KvCache"));
         if (config.Worker.KvPort is < -1 or > 65535)
             errors.Add($"{root}:Worker:KvPort must be -1 (none), 0 (any free port) or a port number (got {config.Worker.KvPort})");
         foreach (var (domain, i) in config.Power.Domains.Select((d, i) => (d, i)))

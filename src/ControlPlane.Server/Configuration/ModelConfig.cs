@@ -70,6 +70,12 @@ public sealed record ModelConfig
     public int KvCacheMiB { get; init; } = 256;
 
     /// <summary>
+    /// Host memory per instance for KV blocks the GPU evicts (the host tier), MiB; 0: none. Blocks come back on a prefix
+    /// hit instead of being recomputed. Pinned memory on CUDA.
+    /// </summary>
+    public int HostKvCacheMiB { get; init; }
+
+    /// <summary>
     /// The chat template: <c>auto</c> (the form the model folder's <c>tokenizer_config.json</c> declares; ChatML
     /// for simulated models), <c>chatml</c> or <c>llama3</c>.
     /// </summary>

@@ -155,7 +155,7 @@ public sealed class RequestExecutor(
                     }
                     // Split by disaggregation: the prompt runs on the prefill instance, which hands the request to the decode instance.
                     var admitAt = decision.PrefillInstanceId ?? decision.InstanceId;
-                    var admitted = decision.PrefillInstanceId is null ? spec : spec with { HandoffTo = decision.InstanceId };
+                    var admitted = decision.PrefillInstanceId is null ? spec with { PrefixFetch = decision.PrefixFetch } : spec with { HandoffTo = decision.InstanceId };
                     try
                     {
                         var admit = await grains.GetGrain<IInstanceGrain>(admitAt).AdmitAsync(admitted, router.Reference, cancellationToken);

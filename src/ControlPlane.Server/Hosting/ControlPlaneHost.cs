@@ -39,7 +39,7 @@ public static class ControlPlaneHost
         // reverse, so a stopping worker drains its engines while the silo still delivers their tokens.
         builder.Services.AddControlPlaneGrains(config.Dispatch,
             roles.HasFlag(SiloRoles.Worker) ? (sp, host) => EngineFactory.AddConfiguredEngines(sp, host, config, all) : null,
-            config.Power, roles, config.Worker, config.Migration, config.Disaggregation, config.Autoscale);
+            config.Power, roles, config.Worker, config.Migration, config.Disaggregation, config.Autoscale, config.KvCache);
         builder.Services.AddSingleton<ModelFolders>();
         if (!string.Equals(config.Cluster.Mode, nameof(ClusterMode.Embedded), StringComparison.OrdinalIgnoreCase))
         {

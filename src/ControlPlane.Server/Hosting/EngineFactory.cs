@@ -30,6 +30,7 @@ public static partial class EngineFactory
             var i = 0;
             foreach (var engine in backend.CreateEngines(model, folders, services))
             {
+                AddHostTier(engine, model, logger);
                 host.Add(new InstanceDescriptor
                 {
                     InstanceId = InstanceIds.Create(pod, model.Name, i),
@@ -46,6 +47,24 @@ public static partial class EngineFactory
             }
         }
     }
+
+    /// <summary>
+    /// Gives the engine the model's host-memory tier, in blocks of the engine's own size (a simulated engine's from its
+    /// profile; one whose profile does not say is priced as a Llama-3-8B block, 2 MiB).
+    /// </summary>
+    private static void AddHostTier(ControlPlane.Engines.IEngine engine, ModelConfig model, ILogger logger)
+    {
+        if (model.HostKvCacheMiB <= 0 || engine is not ControlPlane.Engine.Core.EngineCore core)
+            return;
+        var bytesPerBlock = core.Descriptor.KvBytesPerBlock > 0 ? core.Descriptor.KvBytesPerBlock
+            : Profile(model) is { KvBytesPerBlock: > 0 } p ? p.KvBytesPerBlock : 2L << 20;
+        var blocks = (int)Math.Min(int.MaxValue, model.HostKvCacheMiB * (1L << 20) / bytesPerBlock);
+        core.AddHostTier(blocks);
+        LogHostTier(logger, model.Name, model.HostKvCacheMiB, blocks);
+    }
+
+    [LoggerMessage(2, LogLevel.Information, "Model {Model}: a host-memory KV tier of {MiB} MiB ({Blocks} blocks) per instance")]
+    private static partial void LogHostTier(ILogger logger, string model, int miB, int blocks);
 
     /// <summary>The gateway's view of a model: its tokenizer and context length, from the model folder's small files only.</summary>
     public static ServedModel Describe(ModelConfig model, ModelFolders folders)

@@ -32,4 +32,7 @@ public sealed record ClusterOptions
 
     /// <summary>Tokens one engine step may compute (a longer prompt prefills in chunks); the engine's default when null.</summary>
     public int? MaxBatchedTokens { get; init; }
+
+    /// <summary>The dispatch policy (<c>ControlPlane:Dispatch:Policy</c>); null: the default.</summary>
+    public string? DispatchPolicy { get; init; }
 }

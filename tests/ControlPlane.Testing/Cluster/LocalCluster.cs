@@ -162,6 +162,7 @@ public sealed class LocalCluster : IAsyncDisposable
             Worker = new { DrainTimeout = options.DrainTimeout.ToString("c", CultureInfo.InvariantCulture) },
             Migration = new { Enabled = options.MigrationPlanner },
             Disaggregation = new { MinPromptTokens = options.SplitPromptTokens },
+            Dispatch = new { Policy = options.DispatchPolicy ?? Scheduling.Dispatch.DispatchConfig.DefaultPolicy },
             Models = new object[]
             {
                 options.TinyTorch

@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using ControlPlane.Engine.Core;
+using ControlPlane.KvCache;
+
+namespace ControlPlane.Grains.Engines;
+
+public sealed partial class EngineRunner
+{
+    /// <summary>
+    /// The engine's KV events in step order, and its whole holdings when asked (<see cref="RequestKvHoldings"/>), for the
+    /// index publisher. Filled only while <see cref="PublishesKvEvents"/>, so nothing piles up where no one reads it.
+    /// </summary>
+    public ConcurrentQueue<KvFeedItem> KvFeed { get; } = new();
+
+    public bool PublishesKvEvents { get; set; }
+
+    /// <summary>Blocks in the engine's host-memory tier (read without the loop: a gauge may be a step behind); null without one.</summary>
+    public int? HostTierBlocks => (_engine as EngineCore)?.HostTier?.Count;
+
+    /// <summary>Puts the engine's holdings (both tiers) into <see cref="KvFeed"/> at the next step boundary, in order with its events.</summary>
+    public void RequestKvHoldings() => Order(() =>
+    {
+        if (_engine is EngineCore core)
+            KvFeed.Enqueue(new KvFeedItem(true, core.KvHoldings()));
+    });
+
+    private void FeedKvEvents(IReadOnlyList<KvEvent> events)
+    {
+        if (PublishesKvEvents && events.Count > 0)
+            KvFeed.Enqueue(new KvFeedItem(false, events));
+    }
+}
+
+/// <summary>An item of <see cref="EngineRunner.KvFeed"/>: a step's events, or (<see cref="Holdings"/>) everything the engine holds.</summary>
+public sealed record KvFeedItem(bool Holdings, IReadOnlyList<KvEvent> Events);
+
+public sealed partial class EngineRunner
+{
+    private readonly Dictionary<string, string> _expectedPrefixes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _fetching = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Fetches a request's prefix blocks as its <see cref="ControlPlane.Requests.RequestSpec.PrefixFetch"/> orders (the host knows
+    /// where the source is: this worker, or a peer over the KV data path); returns the blocks taken in. Null: no fetching.
+    /// </summary>
+    public Func<ControlPlane.Requests.RequestSpec, CancellationToken, Task<int>>? FetchPrefix { get; set; }
+
+    /// <summary>Longest a request waits for its prefix before it is computed instead.</summary>
+    public TimeSpan PrefixFetchTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Prefix fetches made, blocks and bytes taken in, fetches given up (failed or too slow).</summary>
+    public long PrefixFetches => Interlocked.Read(ref _fetches);
+    public long PrefixFetchedBlocks { get; private set; }
+    public long PrefixFetchedBytes { get; private set; }
+    public long PrefixFetchFailures => Interlocked.Read(ref _fetchFailures);
+
+    private long _fetches;
+    private long _fetchFailures;
+
+    /// <summary>The prefix blocks of <paramref name="tokens"/> this engine holds, from <paramref name="first"/> on, read out for a peer.</summary>
+    public Task<ControlPlane.Transfer.KvPart> ExportPrefixAsync(string fetchId, IReadOnlyList<int> tokens, int first, int count) => OnLoop(() =>
+        _engine is EngineCore core ? core.ExportPrefix(fetchId, tokens, first, count)
+            : throw new InvalidOperationException($"instance '{Descriptor.InstanceId}' cannot export KV blocks"));
+
+    /// <summary>Whether this engine waits for the prefix part named <paramref name="fetchId"/>.</summary>
+    public bool ExpectsPrefix(string fetchId)
+    {
+        lock (_expectedPrefixes)
+            return _expectedPrefixes.ContainsKey(fetchId);
+    }
+
+    /// <summary>Takes a fetched prefix part into the engine's cache, between two steps.</summary>
+    public Task<int> ImportPrefixAsync(ControlPlane.Transfer.KvPart part) => OnLoop(() =>
+    {
+        if (_engine is not EngineCore core)
+            throw new InvalidOperationException($"instance '{Descriptor.InstanceId}' cannot import KV blocks");
+        var blocks = core.ImportPrefix(part);
+        PrefixFetchedBlocks += blocks;
+        PrefixFetchedBytes += part.Payload.Length;
+        return blocks;
+    });
+
+    /// <summary>Registers the fetch id this engine will take a part for (see <see cref="ExpectsPrefix"/>), until the returned scope ends.</summary>
+    public IDisposable ExpectPrefix(string fetchId, string requestId)
+    {
+        lock (_expectedPrefixes)
+            _expectedPrefixes[fetchId] = requestId;
+        return new Expectation(this, fetchId);
+    }
+
+    /// <summary>
+    /// Admission with a prefix fetch: the fetch runs off the loop, then the request is added as any other (a failed or
+    /// slow fetch only means its prompt is computed). An abort in between is honoured when the fetch ends.
+    /// </summary>
+    private bool TryAdmitAfterFetch(ControlPlane.Requests.RequestSpec request, ControlPlane.Tokens.ITokenSink sink, long admittedAt)
+    {
+        if (request.PrefixFetch is null || FetchPrefix is not { } fetch)
+            return false;
+        Interlocked.Increment(ref _admitsInFlight);
+        _fetching[request.RequestId] = false;
+        _ = Task.Run(async () =>
+        {
+            var fetched = 0;
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                timeout.CancelAfter(PrefixFetchTimeout);
+                fetched = await fetch(request, timeout.Token);
+                Interlocked.Increment(ref _fetches);
+            }
+            catch (Exception ex)
+            {
+                Interlocked.Increment(ref _fetchFailures);
+                Log.PrefixFetchFailed(_logger, ex, request.RequestId, request.PrefixFetch.SourceInstanceId);
+            }
+            Order(() =>
+            {
+                Interlocked.Decrement(ref _admitsInFlight);
+                if (_fetching.TryRemove(request.RequestId, out var aborted) && !aborted)
+                {
+                    AddNow(request with { PrefixFetch = null }, _localSinks?.Resolve(sink) ?? sink, sink, admittedAt);
+                    if (_tracked.TryGetValue(request.RequestId, out var tracked))
+                        tracked.PeerFetchedTokens = fetched * Descriptor.KvBlockSize;
+                }
+            });
+        });
+        return true;
+    }
+
+    /// <summary>An abort of a request whose prefix is still on its way: it is dropped when the fetch ends.</summary>
+    private bool AbortFetching(string requestId) => _fetching.TryUpdate(requestId, true, false);
+
+    private sealed class Expectation(EngineRunner runner, string fetchId) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (runner._expectedPrefixes)
+                runner._expectedPrefixes.Remove(fetchId);
+        }
+    }
+}
