@@ -13,6 +13,8 @@ if (which is "all" or "gateway")
     var rate = args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1000;
     await GatewayBenchmark.RunAsync(rate: rate);
 }
+if (which is "all" or "large-prompt")
+    await LargePromptBenchmark.RunAsync();
 if (which is "all" or "soak")
 {
     var minutes = which == "soak" && args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10;

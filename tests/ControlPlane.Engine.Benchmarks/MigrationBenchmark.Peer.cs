@@ -31,7 +31,9 @@ internal static partial class MigrationBenchmark
         var runner = Runner("peer", weights, int.Parse(options["--kv-blocks"], CultureInfo.InvariantCulture), int.Parse(options["--max-context"], CultureInfo.InvariantCulture),
             onCuda, new MigrationConfig { StageBlocks = int.Parse(options["--stage-blocks"], CultureInfo.InvariantCulture) });
         var sink = new TimingSink();
-        await using var listener = new KvStreamListener((part, _) => new ValueTask(runner.ImportAsync(part)), NullLogger<KvStreamListener>.Instance);
+        // Prefix parts (a peer fetch) go into the cache; the others are a migration's or a handoff's.
+        await using var listener = new KvStreamListener((part, _) => part.Header.PrefixParentHash is null
+            ? new ValueTask(runner.ImportAsync(part)) : new ValueTask(runner.ImportPrefixAsync(part)), NullLogger<KvStreamListener>.Instance);
         listener.Start(IPAddress.Loopback, 0);
         Console.WriteLine($"ready {listener.Port}");
         while (Console.ReadLine() is { } line)
@@ -44,6 +46,10 @@ internal static partial class MigrationBenchmark
                     var spec = JsonSerializer.Deserialize<RequestSpec>(parts[1])!;
                     var refusal = await runner.BeginIncomingAsync(spec, sink, int.Parse(parts[0], CultureInfo.InvariantCulture));
                     Console.WriteLine(refusal is null ? "ok" : "refused " + refusal.ReplaceLineEndings(" "));
+                    break;
+                case "admit":
+                    runner.Admit(JsonSerializer.Deserialize<RequestSpec>(rest)!, sink);
+                    Console.WriteLine("ok");
                     break;
                 case "holds":
                     Console.WriteLine(await runner.HoldsAsync(rest) ? "true" : "false");
@@ -143,6 +149,21 @@ internal static partial class MigrationBenchmark
         public Task CancelAsync(string requestId) => AskAsync($"cancel {requestId}");
 
         public Task AbortAsync(string requestId) => AskAsync($"abort {requestId}");
+
+        /// <summary>Admits a request on the destination process (a prefix benchmark's request, after its blocks went over).</summary>
+        public async Task AdmitAsync(RequestSpec request)
+        {
+            if (await AskAsync($"admit {JsonSerializer.Serialize(request)}") != "ok")
+                throw new InvalidOperationException($"the destination process did not admit {request.RequestId}");
+        }
+
+        /// <summary>Sends a prefix part to the destination's KV endpoint on a connection of its own.</summary>
+        public async Task SendPrefixAsync(KvPart part, CancellationToken cancellationToken)
+        {
+            await using var sender = await KvStreamSender.ConnectAsync("127.0.0.1", _port, cancellationToken);
+            if (await sender.SendOneAsync(part, cancellationToken) is { } refusal)
+                throw new InvalidOperationException($"the destination refused the prefix: {refusal}");
+        }
 
         public async Task<long> FirstTokenAsync(string requestId) => long.Parse(await AskAsync($"first {requestId}"), CultureInfo.InvariantCulture);
 

@@ -186,12 +186,14 @@ internal static partial class MigrationBenchmark
     }
 
     internal static EngineRunner Runner(string name, ControlPlane.Engine.Model.LlamaWeights weights, int kvBlocks, int maxContext, bool onCuda, MigrationConfig migration,
-        int maxBatchedTokens = 8192)
+        int maxBatchedTokens = 8192, int hostBlocks = 0)
     {
         var engine = new TorchEngine(Model, weights, new IdTokenizer(weights.Config.VocabularySize), new TorchEngineOptions
         {
             KvBlocks = kvBlocks, MaxContextTokens = maxContext, MaxBatchedTokens = maxBatchedTokens, MaxRunningRequests = 64, CaptureGraphsAtStart = onCuda,
         });
+        if (hostBlocks > 0)
+            engine.AddHostTier(hostBlocks);
         var runner = new EngineRunner(new InstanceDescriptor
         {
             InstanceId = name, Model = Model, TotalKvBlocks = kvBlocks, KvBlockSize = engine.Descriptor.KvBlockSize,

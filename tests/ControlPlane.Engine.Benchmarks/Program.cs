@@ -19,6 +19,8 @@ using static TorchSharp.torch;
 //   kv-path [blocks-per-part] [parts]   the KV data path between two processes on one GPU, beside its bound
 //   migration --model DIR [--contexts 1024,4096,16384,32768] [--background 8] [--modes local,peer] [--stage-blocks 64]
 //             live migration downtime and the slowdown of the source's other requests (MigrationBenchmark)
+//   prefix --model DIR [--tokens 32768] [--repeats 3]
+//             a long prompt's TTFT computed, reloaded from the host tier, fetched from another process (PrefixCacheBenchmark)
 //   handoff --model DIR [--prompts 1024,4096,16384] [--max-batched 2048] [--repeats 3]
 //             prefill/decode handoff between two processes: its cost to TTFT and to the second token (HandoffBenchmark)
 if (args[0] == "nvml")
@@ -37,6 +39,11 @@ if (args[0] == "nvml")
 if (args[0] == "kv-path")
 {
     await KvPathBenchmark.RunAsync(args);
+    return 0;
+}
+if (args[0] == "prefix")
+{
+    await PrefixCacheBenchmark.RunAsync(args.Skip(1).Chunk(2).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : ""));
     return 0;
 }
 if (args[0] == "handoff")

@@ -133,6 +133,8 @@ public static class DesiredObjects
                         Instances = 1,
                         Path = ms.Spec.Model.Source,
                         Device = ms.Spec.Engine.GpusPerInstance > 0 ? "cuda" : "cpu",
+                        ms.Spec.Engine.KvCacheMiB,
+                        ms.Spec.Engine.HostKvCacheMiB,
                     },
                 },
             },

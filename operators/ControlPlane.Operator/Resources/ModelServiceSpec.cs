@@ -25,6 +25,12 @@ public sealed class EngineSpec
 {
     [JsonPropertyName("image")] public string Image { get; set; } = "";
     [JsonPropertyName("gpusPerInstance")] public int GpusPerInstance { get; set; } = 1;
+
+    /// <summary>GPU memory for the KV cache per instance, MiB.</summary>
+    [JsonPropertyName("kvCacheMiB")] public int KvCacheMiB { get; set; } = 40960;
+
+    /// <summary>Host memory per instance for KV blocks the GPU evicts (the host tier), MiB; 0: none. The pod's memory must hold it.</summary>
+    [JsonPropertyName("hostKvCacheMiB")] public int HostKvCacheMiB { get; set; }
 }
 
 /// <summary>The three pools; a pool with no replicas is not created.</summary>

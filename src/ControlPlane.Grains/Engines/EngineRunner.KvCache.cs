@@ -17,6 +17,9 @@ public sealed partial class EngineRunner
     /// <summary>Blocks in the engine's host-memory tier (read without the loop: a gauge may be a step behind); null without one.</summary>
     public int? HostTierBlocks => (_engine as EngineCore)?.HostTier?.Count;
 
+    /// <summary>Blocks brought back from the host tier so far (read without the loop).</summary>
+    public long HostLoadedBlocks => (_engine as EngineCore)?.Pool.LoadedBlocks ?? 0;
+
     /// <summary>Puts the engine's holdings (both tiers) into <see cref="KvFeed"/> at the next step boundary, in order with its events.</summary>
     public void RequestKvHoldings() => Order(() =>
     {

@@ -6,7 +6,7 @@ namespace ControlPlane.Scheduling.Dispatch;
 /// </summary>
 public sealed record DispatchConfig
 {
-    public const string DefaultPolicy = "least-kv-usage";
+    public const string DefaultPolicy = "prefix-aware";
 
     public string Policy { get; init; } = DefaultPolicy;
     public DispatchProfileConfig? Profile { get; init; }

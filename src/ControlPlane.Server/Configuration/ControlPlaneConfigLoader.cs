@@ -151,6 +151,8 @@ public static class ControlPlaneConfigLoader
                 errors.Add($"{key}:Path '{model.Path}' is not a folder");
             if (model.Device is not ("cpu" or "cuda"))
                 errors.Add($"{key}:Device '{model.Device}' is not cpu or cuda");
+            if (model.HostKvCacheMiB < 0)
+                errors.Add($"{key}:HostKvCacheMiB must not be negative (got {model.HostKvCacheMiB})");
             if (model.KvCacheMiB < 1)
                 errors.Add($"{key}:KvCacheMiB must be at least 1 (got {model.KvCacheMiB})");
         }

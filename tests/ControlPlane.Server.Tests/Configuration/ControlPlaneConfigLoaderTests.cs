@@ -22,7 +22,7 @@ public class ControlPlaneConfigLoaderTests
     {
         var config = ControlPlaneConfigLoader.Load(Settings());
         Assert.Equal("Embedded", config.Cluster.Mode);
-        Assert.Equal("least-kv-usage", config.Dispatch.Policy);
+        Assert.Equal("prefix-aware", config.Dispatch.Policy);
         Assert.Equal("m", Assert.Single(config.Models).Name);
     }
 
