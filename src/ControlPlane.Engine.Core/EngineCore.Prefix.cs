@@ -13,6 +13,12 @@ public partial class EngineCore
     public long PeerImportedBlocks { get; private set; }
     public long PeerExportedBlocks { get; private set; }
 
+    /// <summary>
+    /// The most blocks one exported prefix part holds (about 256 MiB of them): a long prefix goes as several parts, each
+    /// a buffer the runtime can hold (a 32k-token Llama-3-8B prefix is 4 GiB) and the receiver can take in at once.
+    /// </summary>
+    public int MaxPrefixPartBlocks => Descriptor.KvBytesPerBlock > 0 ? (int)Math.Max(1, (256L << 20) / Descriptor.KvBytesPerBlock) : int.MaxValue;
+
     /// <summary>Gives the pool a host-memory tier of <paramref name="blocks"/> blocks: reclaimed blocks are copied there and come back on a hit.</summary>
     public void AddHostTier(int blocks)
     {
@@ -52,7 +58,7 @@ public partial class EngineCore
     public KvPart ExportPrefix(string fetchId, IReadOnlyList<ulong> hashes, IReadOnlyList<int> tokens, int first, int count, ulong parentHash)
     {
         var size = Descriptor.KvBlockSize;
-        var end = Math.Min(first + count, Math.Min(hashes.Count, tokens.Count / size));
+        var end = Math.Min(first + Math.Min(count, MaxPrefixPartBlocks), Math.Min(hashes.Count, tokens.Count / size));
         // Every block is held once while it is read (a block in host memory is loaded back first), so the run is read in
         // one call, in the backend's own layout for a run of blocks, and making room for one cannot reclaim another.
         var taken = new List<int>();

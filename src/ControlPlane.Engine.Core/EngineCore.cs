@@ -196,6 +196,7 @@ public partial class EngineCore : IEngine
             Scheduler.Remove(id);
         foreach (var id in _imports.Keys.ToArray())
             DropImport(id);
+        HostTier?.Dispose();
         _runner.Dispose();
     }
 

@@ -36,6 +36,9 @@ public interface IStepRunner : IDisposable
     /// </summary>
     IKvDeviceData? ReadBlocksOnDevice(IReadOnlyList<int> blocks) => null;
 
+    /// <summary>A host-memory store of <paramref name="blocks"/> whole blocks for the host tier; null: the tier keeps <see cref="ReadBlocks"/>' arrays.</summary>
+    KvCache.IKvHostStore? CreateHostStore(int blocks) => null;
+
     /// <summary>Writes device data made by a peer's <see cref="ReadBlocksOnDevice"/>; false when it cannot (another device, another backend).</summary>
     bool WriteBlocksFromDevice(IReadOnlyList<int> blocks, IKvDeviceData data) => false;
 }

@@ -13,5 +13,8 @@ public sealed partial class TorchStepRunner
     /// <summary>Device to device, for a peer engine in this process (a migration between two instances on one GPU).</summary>
     public IKvDeviceData? ReadBlocksOnDevice(IReadOnlyList<int> blocks) => _copier.Gather(blocks);
 
+    /// <summary>The host tier's store: pinned host memory on CUDA, filled chunk by chunk as the tier fills.</summary>
+    public ControlPlane.Engine.Core.KvCache.IKvHostStore? CreateHostStore(int blocks) => new KvHostStore(_copier, _cache, blocks);
+
     public bool WriteBlocksFromDevice(IReadOnlyList<int> blocks, IKvDeviceData data) => data is DeviceBlocks device && _copier.Scatter(blocks, device);
 }

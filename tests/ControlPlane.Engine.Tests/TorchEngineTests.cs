@@ -90,6 +90,53 @@ public sealed class TorchEngineTests : IClassFixture<EngineHarnessFixture>
     }
 
     [Fact]
+    public void HostTier_PrefixEvictedThenAskedAgain_ReloadsFromHostAndEqualsARecompute()
+    {
+        var prompt = EngineHarness.Prompt(40, seed: 8);
+        using var fresh = _h.NewEngine(blocks: 16);
+        fresh.Add(EngineHarness.Request("x", prompt, 6));
+        var expected = EngineHarness.Run(fresh).Tokens["x"];
+
+        // 16 blocks of 4 tokens: x leaves 11 named blocks cached; a 56-token filler needs 15 and pushes most of them out.
+        using var engine = _h.NewEngine(blocks: 16);
+        engine.AddHostTier(64);
+        engine.Add(EngineHarness.Request("x", prompt, 6));
+        EngineHarness.Run(engine);
+        engine.Add(EngineHarness.Request("filler", EngineHarness.Prompt(56, seed: 9), 2));
+        EngineHarness.Run(engine);
+        Assert.True(engine.HostTier!.StoredBlocks > 0, "the filler should have pushed cached blocks to host memory");
+
+        engine.Add(EngineHarness.Request("x-again", prompt, 6));
+        var (tokens, last) = EngineHarness.Run(engine);
+
+        Assert.Equal(expected, tokens["x-again"]);
+        Assert.Equal(36, last["x-again"].CachedPromptTokens); // nine 4-token blocks: all but the block with the last token
+        Assert.True(last["x-again"].HostCachedPromptTokens > 0, "some of the prefix should have come back from host memory");
+        Assert.Equal(0, engine.Snapshot().UsedKvBlocks);
+    }
+
+    [Fact]
+    public void ExportPrefixImportPrefix_BetweenEngines_TheFetchedPrefixGivesTheRecomputedTokens()
+    {
+        var prompt = EngineHarness.Prompt(40, seed: 10);
+        using var fresh = _h.NewEngine();
+        fresh.Add(EngineHarness.Request("p", prompt, 6));
+        var expected = EngineHarness.Run(fresh).Tokens["p"];
+
+        using var source = _h.NewEngine();
+        source.Add(EngineHarness.Request("p", prompt, 1));
+        EngineHarness.Run(source);
+        using var target = _h.NewEngine();
+        var part = source.ExportPrefix("f", prompt, 0, 9);
+        Assert.Equal(9, target.ImportPrefix(part));
+        target.Add(EngineHarness.Request("p", prompt, 6));
+        var (tokens, last) = EngineHarness.Run(target);
+
+        Assert.Equal(expected, tokens["p"]);
+        Assert.Equal(36, last["p"].CachedPromptTokens);
+    }
+
+    [Fact]
     public void ExportImport_MidDecode_ContinuesWithTheUninterruptedTokens()
     {
         var prompt = EngineHarness.Prompt(15, seed: 5);

@@ -6,11 +6,12 @@ namespace ControlPlane.Engine.Core.KvCache;
 /// The host-memory tier of one engine: named blocks the GPU pool reclaims are copied here (bounded, least recently used
 /// dropped first), and come back on a later prefix hit instead of being recomputed. The copy is inclusive: a block
 /// loaded back stays here too, so a second eviction costs no copy. Reads and writes go through the runner
-/// (<see cref="IStepRunner.ReadBlocks"/>): pinned host memory on CUDA, nothing at all for a simulated runner, which only
-/// counts the bytes. Every block stored or dropped is a <see cref="KvEvent"/> of tier <see cref="KvTier.Host"/>.
+/// (its <see cref="IKvHostStore"/>: pinned host memory on CUDA, block to slot with no managed copy; else
+/// <see cref="IStepRunner.ReadBlocks"/>' arrays; nothing at all for a simulated runner, which only counts the blocks). Every block stored or dropped is a <see cref="KvEvent"/> of tier <see cref="KvTier.Host"/>.
 /// </summary>
-public sealed class HostKvTier : IKvLowerTier
+public sealed class HostKvTier : IKvLowerTier, IDisposable
 {
+    private readonly IKvHostStore? _store;
     private const int None = -1;
     private readonly IStepRunner _runner;
     private readonly Dictionary<ulong, int> _byHash = [];
@@ -31,7 +32,10 @@ public sealed class HostKvTier : IKvLowerTier
         Capacity = capacityBlocks;
         _entries = new Entry[Math.Min(capacityBlocks, 256)];
         _data = new byte[]?[_entries.Length];
+        _store = capacityBlocks > 0 ? runner.CreateHostStore(capacityBlocks) : null;
     }
+
+    public void Dispose() => _store?.Dispose();
 
     public int Capacity { get; }
     public int Count => _byHash.Count;
@@ -60,8 +64,13 @@ public sealed class HostKvTier : IKvLowerTier
             Array.Resize(ref _entries, size);
             Array.Resize(ref _data, size);
         }
-        var bytes = _runner.ReadBlocks([block]);
-        _data[slot] = bytes.Length == 0 ? null : bytes;
+        if (_store is not null)
+            _store.Save(block, slot);
+        else
+        {
+            var bytes = _runner.ReadBlocks([block]);
+            _data[slot] = bytes.Length == 0 ? null : bytes;
+        }
         _entries[slot] = new Entry { Hash = hash, Parent = parentHash };
         _byHash[hash] = slot;
         Append(slot);
@@ -74,7 +83,10 @@ public sealed class HostKvTier : IKvLowerTier
         parentHash = 0;
         if (!_byHash.TryGetValue(hash, out var slot))
             return false;
-        _runner.WriteBlocks([block], _data[slot] ?? []);
+        if (_store is not null)
+            _store.Load(slot, block);
+        else
+            _runner.WriteBlocks([block], _data[slot] ?? []);
         parentHash = _entries[slot].Parent;
         Touch(slot);
         LoadedBlocks++;

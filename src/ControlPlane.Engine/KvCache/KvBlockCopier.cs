@@ -55,6 +55,20 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
         ScatterRows(blocks, host.to(cache.Keys[0].device));
     }
 
+    /// <summary>Copies one block's rows (in <see cref="Read"/>'s layout) into <paramref name="destination"/>, a host tensor of that many rows.</summary>
+    internal void SaveBlock(int block, Tensor destination)
+    {
+        using var scope = NewDisposeScope();
+        destination.copy_(GatherRows([block]));
+    }
+
+    /// <summary>Writes rows saved by <see cref="SaveBlock"/> back into <paramref name="block"/>.</summary>
+    internal void LoadBlock(Tensor source, int block)
+    {
+        using var scope = NewDisposeScope();
+        ScatterRows([block], source.to(cache.Keys[0].device));
+    }
+
     /// <summary>Every layer's keys then values of the blocks' slots, stacked in one device tensor (in the caller's dispose scope).</summary>
     private Tensor GatherRows(IReadOnlyList<int> blocks)
     {

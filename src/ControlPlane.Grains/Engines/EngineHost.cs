@@ -91,7 +91,12 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
         var tokens = request.PromptTokenIds.Take((order.FirstBlock + order.BlockCount) * runner.Descriptor.KvBlockSize).ToArray();
         var fetchId = $"{request.RequestId}/prefix";
         if (_runners.TryGetValue(order.SourceInstanceId, out var local))
-            return await runner.ImportPrefixAsync(await local.ExportPrefixAsync(fetchId, tokens, order.FirstBlock, order.BlockCount).WaitAsync(cancellationToken));
+        {
+            var imported = 0;
+            await local.SendPrefixAsync(fetchId, tokens, order.FirstBlock, order.BlockCount, async part => imported += await runner.ImportPrefixAsync(part))
+                .WaitAsync(cancellationToken);
+            return imported;
+        }
         if (KvEndpoint is not { } endpoint)
             throw new InvalidOperationException("this worker serves no KV endpoint: set Worker:KvPort to fetch prefixes from peers");
         using var expected = runner.ExpectPrefix(fetchId, request.RequestId);

@@ -65,6 +65,27 @@ public sealed partial class EngineRunner
         _engine is EngineCore core ? core.ExportPrefix(fetchId, tokens, first, count)
             : throw new InvalidOperationException($"instance '{Descriptor.InstanceId}' cannot export KV blocks"));
 
+    /// <summary>
+    /// Exports the prefix blocks a peer asked for part by part (<see cref="EngineCore.MaxPrefixPartBlocks"/> each) and
+    /// hands each to <paramref name="send"/>, until the blocks asked for are sent or one is not held here. Returns the blocks sent.
+    /// </summary>
+    public async Task<int> SendPrefixAsync(string fetchId, IReadOnlyList<int> tokens, int first, int count, Func<ControlPlane.Transfer.KvPart, Task> send)
+    {
+        var sent = 0;
+        var partBlocks = (_engine as EngineCore)?.MaxPrefixPartBlocks ?? int.MaxValue;
+        while (sent < count)
+        {
+            var asked = Math.Min(count - sent, partBlocks);
+            var part = await ExportPrefixAsync(fetchId, tokens, first + sent, asked);
+            if (part.Header.BlockCount > 0)
+                await send(part);
+            sent += part.Header.BlockCount;
+            if (part.Header.BlockCount < asked)
+                break; // a block is not held here: the rest would not chain on
+        }
+        return sent;
+    }
+
     /// <summary>Whether this engine waits for the prefix part named <paramref name="fetchId"/>.</summary>
     public bool ExpectsPrefix(string fetchId)
     {

@@ -102,13 +102,21 @@ public sealed class InstanceGrain(EngineHost host, ILocalSiloDetails silo) : Gra
 
     public async Task<int> SendPrefixAsync(ControlPlane.KvCache.PrefixSendOrder order, CancellationToken cancellationToken = default)
     {
-        var part = await Runner.ExportPrefixAsync(order.FetchId, order.TokenIds, order.FirstBlock, order.BlockCount);
-        if (part.Header.BlockCount == 0)
-            return 0;
-        await using var sender = await Transfer.KvStreamSender.ConnectAsync(order.Host, order.Port, cancellationToken);
-        if (await sender.SendOneAsync(part, cancellationToken) is { } refusal)
-            throw new Transfer.KvTransferException($"instance at {order.Host}:{order.Port} refused prefix part '{order.FetchId}': {refusal}");
-        return part.Header.BlockCount;
+        Transfer.KvStreamSender? sender = null;
+        try
+        {
+            return await Runner.SendPrefixAsync(order.FetchId, order.TokenIds, order.FirstBlock, order.BlockCount, async part =>
+            {
+                sender ??= await Transfer.KvStreamSender.ConnectAsync(order.Host, order.Port, cancellationToken);
+                if (await sender.SendOneAsync(part, cancellationToken) is { } refusal)
+                    throw new Transfer.KvTransferException($"instance at {order.Host}:{order.Port} refused prefix part '{order.FetchId}': {refusal}");
+            });
+        }
+        finally
+        {
+            if (sender is not null)
+                await sender.DisposeAsync();
+        }
     }
 
     private EngineRunner Runner => _runner

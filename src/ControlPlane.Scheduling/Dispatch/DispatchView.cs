@@ -60,7 +60,10 @@ public sealed class DispatchView(DispatchProfile profile, TimeSpan admissionDela
             outcome = outcome with { Fetch = Fetcher.Plan(match, _loads[outcome.Index], _loads) };
         if (Decider is null || asked.Resumed)
             return outcome;
-        var split = Decider.Decide(asked, 0, _loads, exclude);
+        // A prompt mostly cached where it decodes is not worth a split: only its uncached part would be prefilled.
+        var decodeOn = _loads[outcome.Index];
+        var cached = (asked.Prefix?.For(decodeOn.InstanceId).Blocks ?? 0) * decodeOn.KvBlockSize;
+        var split = Decider.Decide(asked, cached, _loads, exclude);
         if (!split.Splits)
             return outcome;
         Count(split.PrefillIndex, asked, now);

@@ -54,4 +54,20 @@ public class PrefixAffinityScorerTests
         Assert.Equal(0, view.Dispatch(request, DateTimeOffset.UnixEpoch).Index);
         Assert.Equal(2, view.Dispatch(request, DateTimeOffset.UnixEpoch).Prefix!.For("b").Blocks);
     }
+
+    [Fact]
+    public void Dispatch_PromptCachedWhereItDecodes_IsNotSplitOntoAPrefillInstance()
+    {
+        var index = new KvPrefixIndex();
+        ulong[] hashes = [.. Enumerable.Range(1, 64).Select(i => (ulong)i)];
+        index.Apply("d", hashes.Select(h => new KvEvent(KvEventKind.Stored, h, 0)));
+        var decider = new ControlPlane.Scheduling.Disaggregation.DisaggregationDecider(new() { MinPromptTokens = 512 });
+        var view = new DispatchView(DispatchPolicies.Create(new DispatchConfig { Policy = "prefix-aware" }, new Random(1)), decider: decider) { Index = index };
+        view.Refresh([Loads.Of("d", total: 1000, role: InstanceRole.Decode), Loads.Of("p", total: 1000, role: InstanceRole.Prefill)]);
+        var cachedPrompt = new DispatchRequest(64 * 16 + 8, 10, ServiceClass.Standard, 0) { BlockHashes = hashes };
+        var freshPrompt = new DispatchRequest(64 * 16 + 8, 10, ServiceClass.Standard, 0) { BlockHashes = hashes.Select(h => h + 1000).ToArray() };
+
+        Assert.Equal(-1, view.Dispatch(cachedPrompt, DateTimeOffset.UnixEpoch).PrefillIndex); // 8 uncached tokens: computed where it decodes
+        Assert.Equal(1, view.Dispatch(freshPrompt, DateTimeOffset.UnixEpoch).PrefillIndex);
+    }
 }
