@@ -29,19 +29,9 @@ public partial class EngineCore
         var blocks = request.BlockTable.GetRange(first, count);
         var device = onDevice && count > 0 ? _runner.ReadBlocksOnDevice(blocks) : null;
         var payload = device is null ? _runner.ReadBlocks(blocks) : [];
-        var layout = _runner.KvLayout;
-        var header = new KvTransferHeader
+        var header = Header(request.Id, first, count, request.Tokens(firstToken, endToken - firstToken), device?.Bytes ?? payload.Length) with
         {
-            RequestId = request.Id,
-            Model = Descriptor.Model,
-            Layout = layout.Layout,
-            DType = layout.DType,
-            KvBlockSize = size,
-            FirstBlock = first,
-            BlockCount = count,
-            TokenIds = request.Tokens(firstToken, endToken - firstToken),
             Resume = resume ? request.ToResumeState() : null,
-            PayloadBytes = device?.Bytes ?? payload.Length,
         };
         return new KvPart(header, device is null ? payload : ReadOnlyMemory<byte>.Empty) { DeviceData = device };
     }
@@ -63,8 +53,7 @@ public partial class EngineCore
     {
         var header = part.Header;
         var layout = _runner.KvLayout;
-        if (header.Model != Descriptor.Model || header.Layout != layout.Layout || header.DType != layout.DType || header.KvBlockSize != Descriptor.KvBlockSize)
-            throw new InvalidDataException($"KV stream of model '{header.Model}', layout '{header.Layout}', {header.DType}, block size {header.KvBlockSize} does not fit this engine ('{Descriptor.Model}', '{layout.Layout}', {layout.DType}, {Descriptor.KvBlockSize})");
+        CheckFits(header, "KV stream");
         if (header.RequestId != request.RequestId)
             throw new InvalidDataException($"KV stream is for request '{header.RequestId}', not '{request.RequestId}'");
         if (Scheduler.Contains(request.RequestId))
@@ -127,6 +116,32 @@ public partial class EngineCore
             request.Stops.Append(request.Text.Add(token));
         Scheduler.NameFullBlocks(request);
         Scheduler.AddRunning(request);
+    }
+
+    /// <summary>A header for blocks of this engine: its model, layout and block size.</summary>
+    private KvTransferHeader Header(string id, int first, int count, IReadOnlyList<int> tokens, long payloadBytes)
+    {
+        var layout = _runner.KvLayout;
+        return new KvTransferHeader
+        {
+            RequestId = id,
+            Model = Descriptor.Model,
+            Layout = layout.Layout,
+            DType = layout.DType,
+            KvBlockSize = Descriptor.KvBlockSize,
+            FirstBlock = first,
+            BlockCount = count,
+            TokenIds = tokens,
+            PayloadBytes = payloadBytes,
+        };
+    }
+
+    /// <summary>Refuses blocks of another model, layout, element type or block size than this engine's.</summary>
+    private void CheckFits(KvTransferHeader header, string what)
+    {
+        var layout = _runner.KvLayout;
+        if (header.Model != Descriptor.Model || header.Layout != layout.Layout || header.DType != layout.DType || header.KvBlockSize != Descriptor.KvBlockSize)
+            throw new InvalidDataException($"{what} of model '{header.Model}', layout '{header.Layout}', {header.DType}, block size {header.KvBlockSize} does not fit this engine ('{Descriptor.Model}', '{layout.Layout}', {layout.DType}, {Descriptor.KvBlockSize})");
     }
 
     private bool DropImport(string requestId)

@@ -73,20 +73,7 @@ public partial class EngineCore
             Pool.Release(taken[i]);
         var held = taken.Count;
         PeerExportedBlocks += held;
-        var layout = _runner.KvLayout;
-        var header = new KvTransferHeader
-        {
-            RequestId = fetchId,
-            Model = Descriptor.Model,
-            Layout = layout.Layout,
-            DType = layout.DType,
-            KvBlockSize = size,
-            FirstBlock = first,
-            BlockCount = held,
-            TokenIds = [.. tokens.Skip(first * size).Take(held * size)],
-            PayloadBytes = data.Length,
-            PrefixParentHash = parentHash,
-        };
+        var header = Header(fetchId, first, held, [.. tokens.Skip(first * size).Take(held * size)], data.Length) with { PrefixParentHash = parentHash };
         return new KvPart(header, data);
     }
 
@@ -101,8 +88,7 @@ public partial class EngineCore
         var layout = _runner.KvLayout;
         if (header.PrefixParentHash is not { } parent)
             throw new InvalidDataException($"KV part '{header.RequestId}' is not a prefix part");
-        if (header.Model != Descriptor.Model || header.Layout != layout.Layout || header.DType != layout.DType || header.KvBlockSize != Descriptor.KvBlockSize)
-            throw new InvalidDataException($"KV prefix of model '{header.Model}', layout '{header.Layout}', {header.DType}, block size {header.KvBlockSize} does not fit this engine ('{Descriptor.Model}', '{layout.Layout}', {layout.DType}, {Descriptor.KvBlockSize})");
+        CheckFits(header, "KV prefix");
         var size = Descriptor.KvBlockSize;
         if (header.TokenIds.Count != header.BlockCount * size || part.Payload.Length != header.BlockCount * layout.BytesPerBlock)
             throw new InvalidDataException($"KV prefix part holds {header.TokenIds.Count} tokens and {part.Payload.Length} bytes, expected {header.BlockCount * size} and {header.BlockCount * layout.BytesPerBlock} for {header.BlockCount} blocks");

@@ -3,11 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
-using ControlPlane.Server.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace ControlPlane.Benchmarks;
 
@@ -21,21 +16,8 @@ internal static class GatewayBenchmark
 {
     public static async Task RunAsync(int instances = 64, double rate = 1000, double seconds = 10)
     {
-        var app = ControlPlaneHost.Build([], c => c.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Urls"] = "http://127.0.0.1:0",
-            ["Logging:LogLevel:Default"] = "Warning",
-            ["Logging:LogLevel:Orleans"] = "Error",
-            ["ControlPlane:Cluster:SiloPort"] = "22222",
-            ["ControlPlane:Cluster:GatewayPort"] = "0",
-            ["ControlPlane:Models:0:Name"] = "bench",
-            ["ControlPlane:Models:0:Instances"] = instances.ToString(CultureInfo.InvariantCulture),
-        }));
-        await app.StartAsync();
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        var (app, address) = await InProcessServer.StartAsync(22222, instances);
         using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), MaxConnectionsPerServer = 4096 }) { BaseAddress = address };
-        for (var i = 0; i < 100 && !(await http.GetAsync(new Uri("/readyz", UriKind.Relative))).IsSuccessStatusCode; i++)
-            await Task.Delay(50);
 
         // ~60 prompt tokens, 8 output tokens: about 50 ms of simulated H100 time per request.
         var body = """{"model":"bench","max_tokens":8,"messages":[{"role":"user","content":"Summarize the plot of a short story about a lantern, a river and a stone bridge in three sentences, please, for a reader who has not read it yet."}]}""";

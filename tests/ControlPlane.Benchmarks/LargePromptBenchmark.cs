@@ -4,12 +4,7 @@ using System.Text;
 using System.Text.Json;
 using ControlPlane.KvCache;
 using ControlPlane.Scheduling.KvCache;
-using ControlPlane.Server.Hosting;
 using ControlPlane.Simulation.Tokenization;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace ControlPlane.Benchmarks;
 
@@ -24,22 +19,8 @@ internal static class LargePromptBenchmark
 {
     public static async Task RunAsync(int requests = 20)
     {
-        var app = ControlPlaneHost.Build([], c => c.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Urls"] = "http://127.0.0.1:0",
-            ["Logging:LogLevel:Default"] = "Warning",
-            ["Logging:LogLevel:Orleans"] = "Error",
-            ["ControlPlane:Cluster:SiloPort"] = "22223",
-            ["ControlPlane:Cluster:GatewayPort"] = "0",
-            ["ControlPlane:Models:0:Name"] = "bench",
-            ["ControlPlane:Models:0:Instances"] = "8",
-            ["ControlPlane:Models:0:Profile"] = "llama-3.1-8b-h200-128k",
-        }));
-        await app.StartAsync();
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        var (app, address) = await InProcessServer.StartAsync(22223, 8, new Dictionary<string, string?> { ["ControlPlane:Models:0:Profile"] = "llama-3.1-8b-h200-128k" });
         using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(2) };
-        for (var i = 0; i < 100 && !(await http.GetAsync(new Uri("/readyz", UriKind.Relative))).IsSuccessStatusCode; i++)
-            await Task.Delay(50);
 
         var random = new Random(7);
         await SendAsync(http, Prompt(random, 200_000)); // warm-up
