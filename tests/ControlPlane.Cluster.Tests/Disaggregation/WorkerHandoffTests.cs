@@ -20,6 +20,9 @@ public class WorkerHandoffTests(ITestOutputHelper output)
         await using var cluster = await LocalCluster.StartAsync(new ClusterOptions
         {
             TinyTorch = true, InstancesPerWorker = 1, MigrationPlanner = false, WorkerRoles = Roles, SplitPromptTokens = 100, MaxBatchedTokens = 32,
+            // The split run repeats the colocated run's prompts, which the prefix index would find cached where they decode
+            // (and rightly not split): without the index every one is split, which is what this test is about.
+            KvIndexShards = 0,
         });
         var prefill = (await cluster.InstancesAsync()).Single(i => i.Pod == "worker-0").Id;
         const int requests = 3, maxTokens = 80, padWords = 150;

@@ -33,6 +33,9 @@ public sealed record ClusterOptions
     /// <summary>Tokens one engine step may compute (a longer prompt prefills in chunks); the engine's default when null.</summary>
     public int? MaxBatchedTokens { get; init; }
 
+    /// <summary>Shards of the prefix index (<c>ControlPlane:KvCache:IndexShards</c>); null: the default. 0 turns it off.</summary>
+    public int? KvIndexShards { get; init; }
+
     /// <summary>The dispatch policy (<c>ControlPlane:Dispatch:Policy</c>); null: the default.</summary>
     public string? DispatchPolicy { get; init; }
 }

@@ -163,6 +163,7 @@ public sealed class LocalCluster : IAsyncDisposable
             Migration = new { Enabled = options.MigrationPlanner },
             Disaggregation = new { MinPromptTokens = options.SplitPromptTokens },
             Dispatch = new { Policy = options.DispatchPolicy ?? Scheduling.Dispatch.DispatchConfig.DefaultPolicy },
+            KvCache = new { IndexShards = options.KvIndexShards ?? new Scheduling.KvCache.KvCacheConfig().IndexShards },
             Models = new object[]
             {
                 options.TinyTorch

@@ -170,7 +170,9 @@ public sealed class InProcessHandoffTests : IAsyncLifetime
         await using var stream = await SseStream.StartAsync(_host.Http, Body(300));
         await stream.ReadToEndAsync();
         var status = await _host.StatusAsync(stream.Id!, RequestPhase.Finished);
-        Assert.Equal([Prefill.Descriptor.InstanceId], status.Instances.Distinct());
+        // On one engine: the prefill instance (it cannot hand off now), or the decode instance when the run before left the
+        // whole prompt cached there (a cached prompt is not split).
+        Assert.Single(status.Instances.Distinct());
         Console.WriteLine($"colocated run of 300 tokens: {started.ElapsedMilliseconds} ms");
         await WaitIdleAsync();
         return (stream.Text.ToString(), stream.Finish);
