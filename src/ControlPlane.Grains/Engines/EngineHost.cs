@@ -99,7 +99,7 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
         }
         if (KvEndpoint is not { } endpoint)
             throw new InvalidOperationException("this worker serves no KV endpoint: set Worker:KvPort to fetch prefixes from peers");
-        using var expected = runner.ExpectPrefix(fetchId, request.RequestId);
+        using var expected = runner.ExpectPrefix(fetchId);
         var send = new ControlPlane.KvCache.PrefixSendOrder(fetchId, tokens, order.FirstBlock, order.BlockCount, endpoint.Host, endpoint.Port);
         return await grains.GetGrain<IInstanceGrain>(order.SourceInstanceId).SendPrefixAsync(send, cancellationToken);
     }

@@ -32,14 +32,8 @@ public sealed partial class EngineRunner
         if (PublishesKvEvents && events.Count > 0)
             KvFeed.Enqueue(new KvFeedItem(false, events));
     }
-}
 
-/// <summary>An item of <see cref="EngineRunner.KvFeed"/>: a step's events, or (<see cref="Holdings"/>) everything the engine holds.</summary>
-public sealed record KvFeedItem(bool Holdings, IReadOnlyList<KvEvent> Events);
-
-public sealed partial class EngineRunner
-{
-    private readonly Dictionary<string, string> _expectedPrefixes = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _expectedPrefixes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _fetching = new(StringComparer.Ordinal);
 
     /// <summary>
@@ -90,7 +84,7 @@ public sealed partial class EngineRunner
     public bool ExpectsPrefix(string fetchId)
     {
         lock (_expectedPrefixes)
-            return _expectedPrefixes.ContainsKey(fetchId);
+            return _expectedPrefixes.Contains(fetchId);
     }
 
     /// <summary>Takes a fetched prefix part into the engine's cache, between two steps.</summary>
@@ -105,10 +99,10 @@ public sealed partial class EngineRunner
     });
 
     /// <summary>Registers the fetch id this engine will take a part for (see <see cref="ExpectsPrefix"/>), until the returned scope ends.</summary>
-    public IDisposable ExpectPrefix(string fetchId, string requestId)
+    public IDisposable ExpectPrefix(string fetchId)
     {
         lock (_expectedPrefixes)
-            _expectedPrefixes[fetchId] = requestId;
+            _expectedPrefixes.Add(fetchId);
         return new Expectation(this, fetchId);
     }
 
