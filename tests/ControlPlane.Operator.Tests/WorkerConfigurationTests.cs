@@ -21,7 +21,7 @@ public sealed class WorkerConfigurationTests : ApiServerTest
             ["spec"] = new JsonObject
             {
                 ["model"] = new JsonObject { ["source"] = "/models/llama-3-8b", ["servedName"] = "llama-3-8b" },
-                ["engine"] = new JsonObject { ["image"] = "worker:1", ["gpusPerInstance"] = 1 },
+                ["engine"] = new JsonObject { ["image"] = "worker:1", ["gpusPerInstance"] = 1, ["kvCacheMiB"] = 30720, ["hostKvCacheMiB"] = 131072 },
                 ["pools"] = new JsonObject { ["mixed"] = new JsonObject { ["replicas"] = 2 } },
             },
         });
@@ -32,6 +32,8 @@ public sealed class WorkerConfigurationTests : ApiServerTest
         Assert.Equal("llama-3-8b", model.GetProperty("Name").GetString());
         Assert.Equal("/models/llama-3-8b", model.GetProperty("Path").GetString());
         Assert.Equal("cuda", model.GetProperty("Device").GetString());
+        Assert.Equal(30720, model.GetProperty("KvCacheMiB").GetInt32());
+        Assert.Equal(131072, model.GetProperty("HostKvCacheMiB").GetInt32()); // the host tier, sized by the ModelService
         var pod = Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["spec"]!["template"]!["spec"]!;
         Assert.Equal("llama-config", pod["volumes"]![0]!["configMap"]!["name"]!.GetValue<string>());
         // Workers join the control silos' cluster: role worker, Redis, ids from the pod's name, a drain before the stop.
