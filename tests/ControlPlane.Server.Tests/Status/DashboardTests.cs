@@ -21,6 +21,11 @@ public sealed partial class DashboardTests
         // Every series the dashboard reads must exist: requests, a split and its handoff, a live migration.
         for (var i = 0; i < 5; i++)
             await CompleteAsync(host, "dashboard", 5);
+        // A prompt of several blocks twice: the second finds it cached (the prefix cache's series).
+        var conversation = string.Join(' ', Enumerable.Range(0, 40).Select(i => $"c{i}"));
+        await CompleteAsync(host, conversation, 2);
+        await Task.Delay(TimeSpan.FromSeconds(1.2)); // the engine publishes its blocks; the dispatcher's replica follows
+        await CompleteAsync(host, conversation, 2);
         var instances = (await host.LoadsAsync()).Select(l => l.InstanceId).Order(StringComparer.Ordinal).ToArray();
         await PostAsync(host, $"/admin/models/{GatewayHost.Model}/roles?instance={Uri.EscapeDataString(instances[0])}&role=prefill");
         await Task.Delay(TimeSpan.FromSeconds(1.5)); // the dispatchers' views are refreshed before their next decision
