@@ -62,11 +62,15 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
         destination.copy_(GatherRows([block]));
     }
 
-    /// <summary>Writes rows saved by <see cref="SaveBlock"/> back into <paramref name="block"/>.</summary>
+    /// <summary>
+    /// Writes rows saved by <see cref="SaveBlock"/> back into <paramref name="block"/>. From pinned memory the copy does not
+    /// hold up the CPU: the step's kernels queue behind it on the same stream (it overlaps the planning and the launches,
+    /// not the GPU's compute). The store keeps the rows; a later save into the slot waits for the stream.
+    /// </summary>
     internal void LoadBlock(Tensor source, int block)
     {
         using var scope = NewDisposeScope();
-        ScatterRows([block], source.to(cache.Keys[0].device));
+        ScatterRows([block], source.to(cache.Keys[0].device, non_blocking: true));
     }
 
     /// <summary>Every layer's keys then values of the blocks' slots, stacked in one device tensor (in the caller's dispose scope).</summary>
