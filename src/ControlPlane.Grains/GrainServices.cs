@@ -25,6 +25,7 @@ public static class GrainServices
         DisaggregationConfig? disaggregation = null, AutoscaleConfig? autoscale = null, KvCacheConfig? kvCache = null)
     {
         services.AddSingleton<IOptions<KvCacheConfig>>(Options.Create(kvCache ?? new KvCacheConfig()));
+        services.TryAddSingleton<KvCache.KvIndexReplicas>();
         services.AddSingleton<IOptions<AutoscaleConfig>>(Options.Create(autoscale ?? new AutoscaleConfig()));
         services.AddSingleton<IOptions<DisaggregationConfig>>(Options.Create(disaggregation ?? new DisaggregationConfig()));
         services.AddSingleton<IOptions<MigrationConfig>>(Options.Create(migration ?? new MigrationConfig()));

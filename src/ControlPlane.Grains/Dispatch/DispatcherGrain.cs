@@ -1,3 +1,4 @@
+using ControlPlane.Grains.KvCache;
 using ControlPlane.Instances;
 using ControlPlane.KvCache;
 using ControlPlane.Requests;
@@ -32,22 +33,31 @@ public sealed class DispatcherGrain : Grain, IDispatcherGrain
     private readonly DispatchConfig _config;
     private readonly TimeProvider _time;
     private readonly DispatchView _view;
-    private readonly KvIndexReplica? _replica;
+    private readonly KvIndexReplicas _replicas;
+    private SharedKvIndexReplica? _replica;
+    private readonly bool _prefixes;
     private KvBlockHasher? _hasher;
     private long _version = -1;
     private long _refreshedAt;
     private Task? _refresh;
 
-    public DispatcherGrain(IOptions<DispatchConfig> config, IOptions<DisaggregationConfig> disaggregation, IOptions<KvCacheConfig> kvCache, TimeProvider time)
+    public DispatcherGrain(IOptions<DispatchConfig> config, IOptions<DisaggregationConfig> disaggregation, IOptions<KvCacheConfig> kvCache,
+        KvIndexReplicas replicas, TimeProvider time)
     {
         _config = config.Value;
         _time = time;
-        _replica = kvCache.Value.IndexShards > 0 ? new KvIndexReplica(kvCache.Value.IndexShards) : null;
+        _replicas = replicas;
+        _prefixes = kvCache.Value.IndexShards > 0;
         _view = new(DispatchPolicies.Create(config.Value, new Random()), AdmissionDelay, new DisaggregationDecider(disaggregation.Value))
         {
-            Index = _replica?.Index,
-            Fetcher = _replica is null ? null : new KvFetchPlanner(kvCache.Value.PeerFetch, 0),
+            Fetcher = _prefixes ? new KvFetchPlanner(kvCache.Value.PeerFetch, 0) : null,
         };
+    }
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _replica = _replicas.For(this.GetPrimaryKeyString());
+        return Task.CompletedTask;
     }
 
     public async Task<DispatchDecision> DispatchAsync(RequestSpec request, IReadOnlyList<string> exclude, CancellationToken cancellationToken = default)
@@ -58,7 +68,8 @@ public sealed class DispatcherGrain : Grain, IDispatcherGrain
         else if (age >= RefreshPeriod && _refresh is not { IsCompleted: false })
             _refresh = RefreshAsync();
 
-        var dispatch = DispatchRequest.From(request) with { BlockHashes = Hash(request) };
+        var hashes = Hash(request);
+        var dispatch = DispatchRequest.From(request) with { BlockHashes = hashes, Prefix = _replica is not null && hashes.Length > 0 ? _replica.Match(hashes) : null };
         var outcome = _view.Dispatch(dispatch, _time.GetUtcNow(), exclude);
         if (!outcome.Succeeded)
             return DispatchDecision.Refused(outcome.Refusal, _view.RetryAfter(dispatch, outcome.Refusal, _config.SloAdmission));
@@ -73,7 +84,7 @@ public sealed class DispatcherGrain : Grain, IDispatcherGrain
     /// <summary>The prompt's block names, as its engines name them (model and block size seed the chain); none without an index.</summary>
     private ulong[] Hash(RequestSpec request)
     {
-        if (_replica is null || _view.IsEmpty || request.Progress is not null)
+        if (!_prefixes || _view.IsEmpty || request.Progress is not null)
             return [];
         var blockSize = _view.Loads[0].KvBlockSize;
         if (_hasher is null || _hasher.BlockSize != blockSize)
@@ -84,25 +95,10 @@ public sealed class DispatcherGrain : Grain, IDispatcherGrain
     private async Task RefreshAsync()
     {
         var model = this.GetPrimaryKeyString();
-        var loads = GrainFactory.GetGrain<ISchedulerGrain>(model).GetSnapshotAsync();
-        var shards = _replica is null ? [] : Enumerable.Range(0, _replica.Shards).Select(s =>
-        {
-            var (generation, version) = _replica.Position(s);
-            return GrainFactory.GetGrain<IKvIndexGrain>(KvCache.KvIndexGrain.Key(model, s)).GetChangesAsync(generation, version);
-        }).ToArray();
-        var snapshot = await loads;
+        var index = _replica?.RefreshAsync(GrainFactory, model) ?? Task.CompletedTask;
+        var snapshot = await GrainFactory.GetGrain<ISchedulerGrain>(model).GetSnapshotAsync();
         _refreshedAt = _time.GetTimestamp();
-        for (var s = 0; s < shards.Length; s++)
-        {
-            try
-            {
-                _replica!.Apply(s, await shards[s]);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // A shard that cannot answer now leaves this replica's copy of it as it was; the next refresh asks again.
-            }
-        }
+        await index;
         if (snapshot.Version == _version)
             return;
         _version = snapshot.Version;

@@ -23,6 +23,8 @@ public sealed class KvEventPublisher
     private bool _needHoldings = true;
     private bool _asked;
     private int _calls;
+    private int _backoff;
+    private int _wait;
 
     /// <summary>Every this many calls, shards without news get an empty batch: a restarted shard then asks an idle engine for its holdings.</summary>
     public const int ProbeEvery = 50;
@@ -45,6 +47,17 @@ public sealed class KvEventPublisher
 
     public async Task PublishAsync(CancellationToken cancellationToken)
     {
+        if (_wait > 0)
+        {
+            // After a failure, periods go by before the next try (doubling, up to 5 s): an unreachable index costs the
+            // engine no holdings read every period. What comes meanwhile is covered by the holdings sent then.
+            _wait--;
+            while (_runner.KvFeed.TryDequeue(out _))
+            {
+            }
+            _asked = false;
+            return;
+        }
         if (_needHoldings && !_asked)
         {
             _runner.RequestKvHoldings();
@@ -94,8 +107,10 @@ public sealed class KvEventPublisher
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
         {
             _needHoldings = true; // whatever did not arrive is covered by the holdings sent next
+            _wait = _backoff = Math.Clamp(_backoff * 2, 1, 50);
             throw;
         }
+        _backoff = 0;
     }
 
     /// <summary>Tells every shard the engine is gone (best effort: a shard that misses it forgets the instance when it restarts).</summary>
