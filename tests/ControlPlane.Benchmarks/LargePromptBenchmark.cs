@@ -17,7 +17,10 @@ namespace ControlPlane.Benchmarks;
 /// </summary>
 internal static class LargePromptBenchmark
 {
-    public static async Task RunAsync(int requests = 20)
+    /// <param name="requests">Requests of each size.</param>
+    /// <param name="bpeFolder">A folder with a byte-level BPE <c>tokenizer.json</c> (as <c>make_tokenizer.py</c> writes for a Llama-3-sized
+    /// vocabulary): its cost on the 200 KB prompt is timed too. Null: not timed.</param>
+    public static async Task RunAsync(int requests = 20, string? bpeFolder = null)
     {
         var (app, address) = await InProcessServer.StartAsync(22223, 8, new Dictionary<string, string?> { ["ControlPlane:Models:0:Profile"] = "llama-3.1-8b-h200-128k" });
         using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(2) };
@@ -43,6 +46,8 @@ internal static class LargePromptBenchmark
         Console.WriteLine($"- 200 KB prompts ({largeTokens:N0} tokens), added inside the server: {Percentiles.Summary(large, "ms")}");
         Console.WriteLine($"- what 200 KB adds over 200 B at p50: {Percentiles.Of(large, 50) - Percentiles.Of(small, 50):F1} ms");
         Pieces(random, largeTokens);
+        if (bpeFolder is not null)
+            Bpe(bpeFolder);
         Console.WriteLine();
     }
 
@@ -71,6 +76,24 @@ internal static class LargePromptBenchmark
         var match = Time(() => index.Match(hashes));
         Console.WriteLine(FormattableString.Invariant(
             $"- alone, for one 200 KB prompt ({ids.Count:N0} tokens, {hashes.Length:N0} blocks): tokenize {tokenize:F2} ms (the simulated model's word tokenizer), name the blocks {hash:F2} ms, match against an index of {index.Count:N0} holdings {match:F3} ms"));
+    }
+
+    /// <summary>A byte-level BPE tokenizer (128k vocabulary, words of ordinary text one token each) on 200 KB of such text.</summary>
+    private static void Bpe(string folder)
+    {
+        var tokenizer = ControlPlane.Tokenization.HuggingFaceTokenizer.Load(folder, []);
+        string[] words = ["the", "of", "and", "to", "in", "is", "was", "for", "on", "that", "with", "city", "light", "river", "stone", "cloud", "music", "signal", "window", "forest"];
+        var random = new Random(3);
+        var text = new StringBuilder(200_016);
+        while (text.Length < 200_000)
+            text.Append(' ').Append(words[random.Next(words.Length)]);
+        var prompt = text.ToString(0, 200_000);
+        var count = tokenizer.Encode(prompt).Count;
+        var watch = Stopwatch.StartNew();
+        for (var i = 0; i < 10; i++)
+            tokenizer.Encode(prompt);
+        Console.WriteLine(FormattableString.Invariant(
+            $"- a byte-level BPE tokenizer of 128,256 tokens (Microsoft.ML.Tokenizers, as the gateway loads a model's tokenizer.json) on 200 KB of plain words: {count:N0} tokens in {watch.Elapsed.TotalMilliseconds / 10:F1} ms"));
     }
 
     private static string Prompt(Random random, int bytes)

@@ -14,7 +14,7 @@ if (which is "all" or "gateway")
     await GatewayBenchmark.RunAsync(rate: rate);
 }
 if (which is "all" or "large-prompt")
-    await LargePromptBenchmark.RunAsync();
+    await LargePromptBenchmark.RunAsync(bpeFolder: which == "large-prompt" && args.Length > 1 ? args[1] : null);
 if (which is "all" or "soak")
 {
     var minutes = which == "soak" && args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10;
