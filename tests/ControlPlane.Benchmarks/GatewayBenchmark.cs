@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using System.Text;
 
@@ -80,19 +79,7 @@ internal static class GatewayBenchmark
         using var response = await http.PostAsync(new Uri("/v1/chat/completions", UriKind.Relative), new StringContent(body, Encoding.UTF8, "application/json"));
         await response.Content.ReadAsByteArrayAsync();
         var ended = clock.Elapsed.TotalMilliseconds;
-        double engine = double.NaN, gateway = double.NaN;
-        if (response.Headers.TryGetValues("Server-Timing", out var timing))
-        {
-            foreach (var metric in timing.First().Split(','))
-            {
-                var parts = metric.Trim().Split(";dur=");
-                var value = double.Parse(parts[1], CultureInfo.InvariantCulture);
-                if (parts[0] == "engine")
-                    engine = value;
-                else if (parts[0] == "gateway")
-                    gateway = value;
-            }
-        }
+        var (engine, gateway) = ServerTiming.Of(response);
         results.Add(new Result(response.StatusCode, started, started - due, ended - started, engine, gateway));
     }
 }

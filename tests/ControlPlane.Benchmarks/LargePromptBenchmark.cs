@@ -111,16 +111,7 @@ internal static class LargePromptBenchmark
         var json = await response.Content.ReadAsStringAsync();
         if (!response.IsSuccessStatusCode)
             throw new InvalidOperationException($"{(int)response.StatusCode}: {json}");
-        double engine = double.NaN, gateway = double.NaN;
-        foreach (var metric in response.Headers.GetValues("Server-Timing").First().Split(','))
-        {
-            var parts = metric.Trim().Split(";dur=");
-            var value = double.Parse(parts[1], CultureInfo.InvariantCulture);
-            if (parts[0] == "engine")
-                engine = value;
-            else if (parts[0] == "gateway")
-                gateway = value;
-        }
+        var (engine, gateway) = ServerTiming.Of(response);
         using var doc = JsonDocument.Parse(json);
         return (gateway - engine, doc.RootElement.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
     }
