@@ -35,6 +35,11 @@ public sealed class WorkerConfigurationTests : ApiServerTest
         Assert.Equal(30720, model.GetProperty("KvCacheMiB").GetInt32());
         Assert.Equal(131072, model.GetProperty("HostKvCacheMiB").GetInt32()); // the host tier, sized by the ModelService
         var pod = Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["spec"]!["template"]!["spec"]!;
+        // The pod asks for its memory (the CRD's default 64Gi) plus the host tier's 128 GiB; its GPU as a limit.
+        var resources = pod["containers"]![0]!["resources"]!;
+        Assert.Equal(((64L + 128) << 30).ToString(System.Globalization.CultureInfo.InvariantCulture), resources["requests"]!["memory"]!.GetValue<string>());
+        Assert.Equal("8", resources["requests"]!["cpu"]!.GetValue<string>());
+        Assert.Equal("1", resources["limits"]!["nvidia.com/gpu"]!.GetValue<string>());
         Assert.Equal("llama-config", pod["volumes"]![0]!["configMap"]!["name"]!.GetValue<string>());
         // Workers join the control silos' cluster: role worker, Redis, ids from the pod's name, a drain before the stop.
         var cluster = settings.GetProperty("ControlPlane").GetProperty("Cluster");

@@ -89,9 +89,7 @@ public static class DesiredObjects
                             ReadinessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/readyz", Port = "http" }, PeriodSeconds = 5 },
                             LivenessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/healthz", Port = "http" }, PeriodSeconds = 10 },
                             // No preStop hook: the worker drains on SIGTERM itself, and /admin needs the admin credential.
-                            Resources = ms.Spec.Engine.GpusPerInstance > 0
-                                ? new V1ResourceRequirements { Limits = new Dictionary<string, ResourceQuantity> { ["nvidia.com/gpu"] = new(ms.Spec.Engine.GpusPerInstance.ToString(System.Globalization.CultureInfo.InvariantCulture)) } }
-                                : null,
+                            Resources = WorkerResources(ms.Spec.Engine),
                         },
                     ],
                 },
@@ -149,6 +147,26 @@ public static class DesiredObjects
     }
 
     private static readonly System.Text.Json.JsonSerializerOptions JsonIndented = new() { WriteIndented = true };
+
+    /// <summary>
+    /// The worker's requests: its CPUs, and its memory plus the host KV tier (pinned memory the engine fills as it evicts,
+    /// so the node must have it); its GPUs as a limit. No memory limit: an engine's pinned pool is not worth an OOM kill.
+    /// </summary>
+    private static V1ResourceRequirements WorkerResources(EngineSpec engine)
+    {
+        var memory = new ResourceQuantity(engine.Resources.Memory).ToDecimal() + (decimal)engine.HostKvCacheMiB * (1L << 20);
+        var resources = new V1ResourceRequirements
+        {
+            Requests = new Dictionary<string, ResourceQuantity>
+            {
+                ["cpu"] = new(engine.Resources.Cpu),
+                ["memory"] = new(((long)memory).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            },
+        };
+        if (engine.GpusPerInstance > 0)
+            resources.Limits = new Dictionary<string, ResourceQuantity> { ["nvidia.com/gpu"] = new(engine.GpusPerInstance.ToString(System.Globalization.CultureInfo.InvariantCulture)) };
+        return resources;
+    }
 
     public static V1Service Service(ModelService ms, string pool) => new()
     {

@@ -29,8 +29,17 @@ public sealed class EngineSpec
     /// <summary>GPU memory for the KV cache per instance, MiB.</summary>
     [JsonPropertyName("kvCacheMiB")] public int KvCacheMiB { get; set; } = 40960;
 
-    /// <summary>Host memory per instance for KV blocks the GPU evicts (the host tier), MiB; 0: none. The pod's memory must hold it.</summary>
+    /// <summary>Host memory per instance for KV blocks the GPU evicts (the host tier), MiB; 0: none. Added to the pod's memory request.</summary>
     [JsonPropertyName("hostKvCacheMiB")] public int HostKvCacheMiB { get; set; }
+
+    [JsonPropertyName("resources")] public EngineResources Resources { get; set; } = new();
+}
+
+/// <summary>What a worker pod asks of its node besides GPUs.</summary>
+public sealed class EngineResources
+{
+    [JsonPropertyName("cpu")] public string Cpu { get; set; } = "8";
+    [JsonPropertyName("memory")] public string Memory { get; set; } = "64Gi";
 }
 
 /// <summary>The three pools; a pool with no replicas is not created.</summary>
