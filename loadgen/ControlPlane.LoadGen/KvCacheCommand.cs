@@ -46,7 +46,7 @@ public static class KvCacheCommand
             if (perf.KvBytesPerToken <= 0)
                 throw new ArgumentException($"--profile '{perf.Name}' has no kvBytesPerToken: transfers cannot be priced");
             var hostBlocks = (int)Math.Min(int.MaxValue, parse.GetValue(hostGb) * 1e9 / perf.KvBytesPerBlock);
-            var fetch = new KvFetchConfig { BytesPerSecond = parse.GetValue(peerGbps) * 1e9, HostBytesPerSecond = perf.HostCopyBytesPerSecond };
+            var fetch = new KvFetchConfig { BytesPerSecond = parse.GetValue(peerGbps) * 1e9 };
             var slo = new Slo(parse.GetValue(sloTtft), parse.GetValue(sloTpot));
             var names = parse.GetValue(modes)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             var ideal = IdealHitRate(requests, perf.KvBlockSize);

@@ -9,10 +9,6 @@ public partial class EngineCore
     /// <summary>The host-memory tier under the GPU pool; null until <see cref="AddHostTier"/>.</summary>
     public HostKvTier? HostTier { get; private set; }
 
-    /// <summary>Prefix blocks taken in from peers (<see cref="ImportPrefix"/>), and sent to them.</summary>
-    public long PeerImportedBlocks { get; private set; }
-    public long PeerExportedBlocks { get; private set; }
-
     /// <summary>
     /// The most blocks one exported prefix part holds (about 256 MiB of them): a long prefix goes as several parts, each
     /// a buffer the runtime can hold (a 32k-token Llama-3-8B prefix is 4 GiB) and the receiver can take in at once.
@@ -72,7 +68,6 @@ public partial class EngineCore
         for (var i = taken.Count - 1; i >= 0; i--)
             Pool.Release(taken[i]);
         var held = taken.Count;
-        PeerExportedBlocks += held;
         var header = Header(fetchId, first, held, [.. tokens.Skip(first * size).Take(held * size)], data.Length) with { PrefixParentHash = parentHash };
         return new KvPart(header, data);
     }
@@ -121,7 +116,6 @@ public partial class EngineCore
         // Into the cache last block first, so that its head is the last part of the prefix to be reclaimed.
         for (var i = taken.Count - 1; i >= 0; i--)
             Pool.Release(taken[i]);
-        PeerImportedBlocks += imported;
         return imported;
     }
 }

@@ -1,10 +1,10 @@
-using ControlPlane.KvCache;
 using System.Diagnostics;
 using ControlPlane.Engine.Core.KvCache;
 using ControlPlane.Engine.Core.Output;
 using ControlPlane.Engine.Core.Requests;
 using ControlPlane.Engine.Core.Scheduling;
 using ControlPlane.Engines;
+using ControlPlane.KvCache;
 using ControlPlane.Requests;
 using ControlPlane.Tokenization;
 

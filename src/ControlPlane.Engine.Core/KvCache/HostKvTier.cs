@@ -40,9 +40,8 @@ public sealed class HostKvTier : IKvLowerTier, IDisposable
     public int Capacity { get; }
     public int Count => _byHash.Count;
 
-    /// <summary>Blocks copied in from the GPU, and back out to it.</summary>
+    /// <summary>Blocks copied in from the GPU so far (those copied back are counted by the pool: <see cref="KvBlockPool.LoadedBlocks"/>).</summary>
     public long StoredBlocks { get; private set; }
-    public long LoadedBlocks { get; private set; }
 
     public bool Contains(ulong hash) => _byHash.ContainsKey(hash);
 
@@ -89,7 +88,6 @@ public sealed class HostKvTier : IKvLowerTier, IDisposable
             _runner.WriteBlocks([block], _data[slot] ?? []);
         parentHash = _entries[slot].Parent;
         Touch(slot);
-        LoadedBlocks++;
         return true;
     }
 

@@ -104,7 +104,7 @@ public sealed class KvBlockPool : IKvBlockAllocator
             yield return new KvEvent(KvEventKind.Stored, hash, _blocks[block].Parent);
     }
 
-    /// <summary>The bytes of the block named <paramref name="hash"/> if this pool holds it (for a peer that fetches it).</summary>
+    /// <summary>The block named <paramref name="hash"/>, if this pool holds it (held or cached); takes no reference.</summary>
     public bool TryFind(ulong hash, out int block) => _byHash.TryGetValue(hash, out block);
 
     /// <summary>Names a block now that it is full; if another block already has the name, this one stays unnamed.</summary>

@@ -1,7 +1,7 @@
-using ControlPlane.KvCache;
 using ControlPlane.Engine.Core.KvCache;
 using ControlPlane.Engine.Core.Output;
 using ControlPlane.Engine.Core.Requests;
+using ControlPlane.KvCache;
 
 namespace ControlPlane.Engine.Core.Scheduling;
 

@@ -45,9 +45,8 @@ public sealed partial class EngineRunner
     /// <summary>Longest a request waits for its prefix before it is computed instead.</summary>
     public TimeSpan PrefixFetchTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Prefix fetches made, blocks and bytes taken in, fetches given up (failed or too slow).</summary>
+    /// <summary>Prefix fetches made, bytes taken in, fetches given up (failed or too slow).</summary>
     public long PrefixFetches => Interlocked.Read(ref _fetches);
-    public long PrefixFetchedBlocks { get; private set; }
     public long PrefixFetchedBytes { get; private set; }
     public long PrefixFetchFailures => Interlocked.Read(ref _fetchFailures);
 
@@ -93,7 +92,6 @@ public sealed partial class EngineRunner
         if (_engine is not EngineCore core)
             throw new InvalidOperationException($"instance '{Descriptor.InstanceId}' cannot import KV blocks");
         var blocks = core.ImportPrefix(part);
-        PrefixFetchedBlocks += blocks;
         PrefixFetchedBytes += part.Payload.Length;
         return blocks;
     });

@@ -38,10 +38,6 @@ public sealed class KvEventPublisher
         runner.PublishesKvEvents = true;
     }
 
-    /// <summary>Batches sent and holdings resent, since start.</summary>
-    public long Batches { get; private set; }
-    public long Resyncs { get; private set; }
-
     private IKvIndexGrain[] Shards => _references ??=
         [.. Enumerable.Range(0, _shardCount).Select(s => _grains.GetGrain<IKvIndexGrain>(KvIndexGrain.Key(_runner.Descriptor.Model, s)))];
 
@@ -88,7 +84,6 @@ public sealed class KvEventPublisher
                     var mine = holdings.Where(e => KvIndexReplica.ShardOf(e.BlockHash, _shardCount) == s).ToArray();
                     await Shards[s].ResyncAsync(new KvEventBatch(_runner.Descriptor.InstanceId, _epoch, ++_sequence[s], mine), cancellationToken);
                 }
-                Resyncs++;
             }
             var probe = ++_calls % ProbeEvery == 0;
             for (var s = 0; s < _shardCount; s++)
@@ -99,7 +94,6 @@ public sealed class KvEventPublisher
                         continue;
                     events = [];
                 }
-                Batches++;
                 if (!await Shards[s].PublishAsync(new KvEventBatch(_runner.Descriptor.InstanceId, _epoch, ++_sequence[s], events), cancellationToken))
                     _needHoldings = true;
             }

@@ -16,7 +16,4 @@ public sealed record KvFetchConfig
 
     /// <summary>Fewer missing blocks than this are recomputed without asking.</summary>
     public int MinBlocks { get; init; } = 4;
-
-    /// <summary>Host-memory copy bandwidth (GPU ↔ pinned host), for the price of a host-tier block.</summary>
-    public double HostBytesPerSecond { get; init; } = 25e9;
 }

@@ -13,7 +13,7 @@ public sealed class KvPrefixIndex
     private const byte OnGpu = 1;
     private const byte OnHost = 2;
     private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
-    private readonly List<string?> _names = [];
+    private readonly List<string> _names = [];
     private readonly Dictionary<Holding, byte> _holdings = [];
     private readonly Dictionary<ulong, int> _holders = [];
 
@@ -22,8 +22,6 @@ public sealed class KvPrefixIndex
 
     /// <summary>Distinct blocks held anywhere.</summary>
     public int Blocks => _holders.Count;
-
-    public IEnumerable<string> Instances => _names.Where(n => n is not null)!;
 
     /// <summary>Applies one instance's events, oldest first.</summary>
     public void Apply(string instance, IEnumerable<KvEvent> events)
@@ -78,9 +76,9 @@ public sealed class KvPrefixIndex
         foreach (var (key, tiers) in _holdings)
         {
             if ((tiers & OnGpu) != 0)
-                yield return (_names[key.Instance]!, new KvEvent(KvEventKind.Stored, key.Hash, 0));
+                yield return (_names[key.Instance], new KvEvent(KvEventKind.Stored, key.Hash, 0));
             if ((tiers & OnHost) != 0)
-                yield return (_names[key.Instance]!, new KvEvent(KvEventKind.Stored, key.Hash, 0, KvTier.Host));
+                yield return (_names[key.Instance], new KvEvent(KvEventKind.Stored, key.Hash, 0, KvTier.Host));
         }
     }
 
@@ -113,7 +111,7 @@ public sealed class KvPrefixIndex
         var alive = new List<(int Id, int Host)>();
         for (var id = 0; id < _names.Count; id++)
         {
-            if (_names[id] is not null && _holdings.TryGetValue(new Holding(hashes[0], id), out var t))
+            if (_holdings.TryGetValue(new Holding(hashes[0], id), out var t))
                 alive.Add((id, (t & OnGpu) != 0 ? 0 : 1));
         }
         var b = 1;
@@ -129,12 +127,12 @@ public sealed class KvPrefixIndex
                 if (_holdings.TryGetValue(new Holding(hash, id), out var t))
                     alive[kept++] = (id, host + ((t & OnGpu) != 0 ? 0 : 1));
                 else
-                    match.Add(_names[id]!, b, host);
+                    match.Add(_names[id], b, host);
             }
             alive.RemoveRange(kept, alive.Count - kept);
         }
         foreach (var (id, host) in alive)
-            match.Add(_names[id]!, b, host);
+            match.Add(_names[id], b, host);
         return match;
     }
 
