@@ -16,9 +16,6 @@ public sealed record DispatchDecision(
     /// <summary>The prefix blocks the chosen instance should fetch from a peer first; null: none.</summary>
     [Id(4)] public KvCache.PrefixFetchOrder? PrefixFetch { get; init; }
 
-    /// <summary>Prompt blocks the chosen instance holds already, as the dispatcher's index saw them.</summary>
-    [Id(5)] public int CachedBlocks { get; init; }
-
     public static DispatchDecision To(string instanceId, string? prefillInstanceId = null) => new(instanceId, DispatchRefusal.None, prefillInstanceId);
 
     public static DispatchDecision Refused(DispatchRefusal refusal, TimeSpan? retryAfter = null) => new(null, refusal) { RetryAfter = retryAfter };

@@ -12,7 +12,6 @@ namespace ControlPlane.Engine.Core.KvCache;
 public sealed class HostKvTier : IKvLowerTier, IDisposable
 {
     private readonly IKvHostStore? _store;
-    private const int None = -1;
     private readonly IStepRunner _runner;
     private readonly Dictionary<ulong, int> _byHash = [];
     // Entries in arrays with the LRU order threaded through them, as in KvBlockPool: a simulator with many engines
@@ -20,8 +19,7 @@ public sealed class HostKvTier : IKvLowerTier, IDisposable
     private Entry[] _entries;
     private byte[]?[] _data;
     private int _count;
-    private int _oldest = None;
-    private int _newest = None;
+    private LruOrder _order = new();
     private readonly Stack<int> _free = new();
     private List<KvEvent> _events = [];
 
@@ -55,7 +53,7 @@ public sealed class HostKvTier : IKvLowerTier, IDisposable
             return;
         }
         if (_byHash.Count == Capacity)
-            Drop(_oldest);
+            Drop(_order.Oldest);
         var slot = _free.TryPop(out var s) ? s : _count++;
         if (slot == _entries.Length)
         {
@@ -120,42 +118,21 @@ public sealed class HostKvTier : IKvLowerTier, IDisposable
 
     private void Touch(int slot)
     {
-        if (slot == _newest)
+        if (slot == _order.Newest)
             return;
         Unlink(slot);
         Append(slot);
     }
 
-    private void Append(int slot)
-    {
-        _entries[slot].Previous = _newest;
-        _entries[slot].Next = None;
-        if (_newest != None)
-            _entries[_newest].Next = slot;
-        else
-            _oldest = slot;
-        _newest = slot;
-    }
+    private void Append(int slot) => _order.Append(_entries, slot);
 
-    private void Unlink(int slot)
-    {
-        var previous = _entries[slot].Previous;
-        var next = _entries[slot].Next;
-        if (previous != None)
-            _entries[previous].Next = next;
-        else
-            _oldest = next;
-        if (next != None)
-            _entries[next].Previous = previous;
-        else
-            _newest = previous;
-    }
+    private void Unlink(int slot) => _order.Unlink(_entries, slot);
 
-    private struct Entry
+    private struct Entry : ILruLinked
     {
         public ulong Hash;
         public ulong Parent;
-        public int Previous;
-        public int Next;
+        public int Previous { get; set; }
+        public int Next { get; set; }
     }
 }

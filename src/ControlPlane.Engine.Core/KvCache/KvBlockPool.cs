@@ -10,7 +10,7 @@ namespace ControlPlane.Engine.Core.KvCache;
 /// </summary>
 public sealed class KvBlockPool : IKvBlockAllocator
 {
-    private const int None = -1;
+    private const int None = LruOrder.None;
     // Everything about a block in one 32-byte entry (one cache line touched per block), and the cache's LRU
     // order as a doubly linked list threaded through the entries: no allocation per block, so a simulator with
     // hundreds of engines churning millions of blocks stays fast and leaves the garbage collector idle.
@@ -20,8 +20,7 @@ public sealed class KvBlockPool : IKvBlockAllocator
     private readonly Stack<int> _free = new();
     private int _fresh;
     private readonly Dictionary<ulong, int> _byHash = [];
-    private int _oldest = None;
-    private int _newest = None;
+    private LruOrder _order = new();
     private List<KvEvent> _events = [];
 
     public KvBlockPool(int blocks)
@@ -45,9 +44,9 @@ public sealed class KvBlockPool : IKvBlockAllocator
             _blocks[block].References = 1;
             return true;
         }
-        if (_oldest != None)
+        if (_order.Oldest != None)
         {
-            block = _oldest;
+            block = _order.Oldest;
             Unlink(block);
             ref var b = ref _blocks[block];
             _byHash.Remove(b.Hash);
@@ -155,38 +154,23 @@ public sealed class KvBlockPool : IKvBlockAllocator
 
     private void Append(int block)
     {
-        _blocks[block].Previous = _newest;
-        _blocks[block].Next = None;
-        if (_newest != None)
-            _blocks[_newest].Next = block;
-        else
-            _oldest = block;
-        _newest = block;
+        _order.Append(_blocks, block);
         Cached++;
     }
 
     private void Unlink(int block)
     {
-        var previous = _blocks[block].Previous;
-        var next = _blocks[block].Next;
-        if (previous != None)
-            _blocks[previous].Next = next;
-        else
-            _oldest = next;
-        if (next != None)
-            _blocks[next].Previous = previous;
-        else
-            _newest = previous;
+        _order.Unlink(_blocks, block);
         Cached--;
     }
 
-    private struct Block
+    private struct Block : ILruLinked
     {
         public ulong Hash;
         public ulong Parent;
         public int References;
-        public int Previous;
-        public int Next;
+        public int Previous { get; set; }
+        public int Next { get; set; }
         public bool Named;
     }
 }

@@ -35,7 +35,6 @@ public sealed class DispatcherGrain : Grain, IDispatcherGrain
     private readonly DispatchView _view;
     private readonly KvIndexReplicas _replicas;
     private SharedKvIndexReplica? _replica;
-    private readonly bool _prefixes;
     private KvBlockHasher? _hasher;
     private long _version = -1;
     private long _refreshedAt;
@@ -47,10 +46,9 @@ public sealed class DispatcherGrain : Grain, IDispatcherGrain
         _config = config.Value;
         _time = time;
         _replicas = replicas;
-        _prefixes = kvCache.Value.IndexShards > 0;
         _view = new(DispatchPolicies.Create(config.Value, new Random()), AdmissionDelay, new DisaggregationDecider(disaggregation.Value))
         {
-            Fetcher = _prefixes ? new KvFetchPlanner(kvCache.Value.PeerFetch, 0) : null,
+            Fetcher = kvCache.Value.IndexShards > 0 ? new KvFetchPlanner(kvCache.Value.PeerFetch, 0) : null,
         };
     }
 
@@ -69,22 +67,20 @@ public sealed class DispatcherGrain : Grain, IDispatcherGrain
             _refresh = RefreshAsync();
 
         var hashes = Hash(request);
-        var dispatch = DispatchRequest.From(request) with { BlockHashes = hashes, Prefix = _replica is not null && hashes.Length > 0 ? _replica.Match(hashes) : null };
+        var dispatch = DispatchRequest.From(request) with { BlockHashes = hashes, Prefix = hashes.Length > 0 ? _replica!.Match(hashes) : null };
         var outcome = _view.Dispatch(dispatch, _time.GetUtcNow(), exclude);
         if (!outcome.Succeeded)
             return DispatchDecision.Refused(outcome.Refusal, _view.RetryAfter(dispatch, outcome.Refusal, _config.SloAdmission));
-        var chosen = _view.Loads[outcome.Index].InstanceId;
-        return DispatchDecision.To(chosen, outcome.PrefillIndex >= 0 ? _view.Loads[outcome.PrefillIndex].InstanceId : null) with
+        return DispatchDecision.To(_view.Loads[outcome.Index].InstanceId, outcome.PrefillIndex >= 0 ? _view.Loads[outcome.PrefillIndex].InstanceId : null) with
         {
             PrefixFetch = outcome.Fetch is { } f ? new PrefixFetchOrder(f.SourceInstance, f.FirstBlock, f.BlockCount) : null,
-            CachedBlocks = outcome.Prefix?.For(chosen).Blocks ?? 0,
         };
     }
 
     /// <summary>The prompt's block names, as its engines name them (model and block size seed the chain); none without an index.</summary>
     private ulong[] Hash(RequestSpec request)
     {
-        if (!_prefixes || _view.IsEmpty || request.Progress is not null)
+        if (_replica is null || _view.IsEmpty || request.Progress is not null)
             return [];
         var blockSize = _view.Loads[0].KvBlockSize;
         if (_hasher is null || _hasher.BlockSize != blockSize)
