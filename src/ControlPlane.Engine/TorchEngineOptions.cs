@@ -15,8 +15,22 @@ public sealed record TorchEngineOptions
     /// <summary>On a CUDA device, use the engine's own kernels (compiled by NVRTC) for norm, RoPE and decode attention.</summary>
     public bool CudaKernels { get; init; } = true;
 
+    /// <summary>
+    /// With the kernels, bf16/fp16 weights and tensor cores (sm_80+), prefill chunks attend through the paged prefill
+    /// kernel (in place over the block tables, all chunks of a step in one launch a layer) instead of a gather and
+    /// scaled_dot_product_attention per chunk. Off by default until measured on the GPU machine against the SDPA path.
+    /// </summary>
+    public bool PrefillKernel { get; init; }
+
     /// <summary>On a CUDA device with the kernels, run decode steps as CUDA graphs captured per batch size.</summary>
     public bool CudaGraphs { get; init; } = true;
+
+    /// <summary>
+    /// A file to append one JSON line per step to: its time, whether it ran as a graph, the decodes' context lengths and
+    /// the prefill chunks (length, offset), for `ControlPlane.Engine.Benchmarks steps`, which runs the same compositions
+    /// as fixed shapes. Null: the CONTROLPLANE_STEP_LOG environment variable, or none.
+    /// </summary>
+    public string? StepLogPath { get; init; }
 
     /// <summary>Capture every decode graph when the engine starts (for serving: no stall on a new batch shape).</summary>
     public bool CaptureGraphsAtStart { get; init; }

@@ -19,16 +19,20 @@ public sealed partial class TorchStepRunner : IStepRunner
     private readonly KvBlockCopier _copier;
     private readonly DecodeGraphs? _graphs;
     private readonly int _blockSize;
+    private readonly StreamWriter? _stepLog;
 
     public TorchStepRunner(LlamaWeights weights, TorchEngineOptions options)
     {
         _blockSize = options.KvBlockSize;
+        var stepLog = options.StepLogPath ?? Environment.GetEnvironmentVariable("CONTROLPLANE_STEP_LOG");
+        _stepLog = string.IsNullOrEmpty(stepLog) ? null : new StreamWriter(stepLog, append: true) { AutoFlush = true };
         var c = weights.Config;
         MaxContextTokens = Math.Min(options.MaxContextTokens, c.MaxPositionEmbeddings);
         _rope = new RotaryEmbedding(c, MaxContextTokens, weights.Device, weights.DType);
         var reason = "kernels off";
-        var kernels = options.CudaKernels ? CudaKernels.TryCreate(c, options.KvBlockSize, weights.DType, weights.Device, out reason) : null;
-        Acceleration = kernels is null ? $"eager ({reason})" : "kernels";
+        var kernels = options.CudaKernels ? CudaKernels.TryCreate(c, options.KvBlockSize, weights.DType, weights.Device, out reason,
+            options.PrefillKernel ? null : new Dictionary<string, int> { ["PREFILL"] = 0 }) : null;
+        Acceleration = kernels is null ? $"eager ({reason})" : kernels.HasPrefill ? "kernels, prefill kernel" : "kernels";
         Forward = new LlamaForward(weights, _rope, kernels);
         KvBlocks = options.KvBlocks ?? PagedKvCache.BlocksFor(options.KvCacheBytes, c.Layers, options.KvBlockSize, c.KvHeads, c.HeadDim, (int)weights.Embeddings.ElementSize);
         // Decode graphs pad their batches with rows that write to one extra block, which the pool never hands out.
@@ -43,11 +47,11 @@ public sealed partial class TorchStepRunner : IStepRunner
                 _graphs = new DecodeGraphs(Forward, _cache, kernels!, KvBlocks, options.MaxRunningRequests, MaxContextTokens);
                 if (options.CaptureGraphsAtStart)
                     _graphs.CaptureAll();
-                Acceleration = "kernels, decode graphs";
+                Acceleration += ", decode graphs";
             }
             catch (Exception e) when (e is CudaException or EntryPointNotFoundException or DllNotFoundException)
             {
-                Acceleration = $"kernels (no decode graphs: {e.Message})";
+                Acceleration += $" (no decode graphs: {e.Message})";
             }
         }
     }
@@ -73,8 +77,20 @@ public sealed partial class TorchStepRunner : IStepRunner
             widest = Math.Max(widest, c.Request.BlockTable.Count);
         }
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var tokens = _graphs is not null && decodesOnly && _graphs.Fits(chunks.Count, widest) ? RunGraph(chunks) : RunEager(chunks);
-        return new StepRun(tokens, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        var graph = _graphs is not null && decodesOnly && _graphs.Fits(chunks.Count, widest);
+        var tokens = graph ? RunGraph(chunks) : RunEager(chunks);
+        var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        if (_stepLog is not null)
+            LogStep(chunks, graph, elapsed);
+        return new StepRun(tokens, elapsed);
+    }
+
+    private void LogStep(IReadOnlyList<ScheduledChunk> chunks, bool graph, TimeSpan elapsed)
+    {
+        var decodes = chunks.Where(c => c.Count == 1 && c.Start > 0).Select(c => c.Start + 1);
+        var prefill = chunks.Where(c => !(c.Count == 1 && c.Start > 0)).Select(c => $"[{c.Count},{c.Start}]");
+        _stepLog!.WriteLine(System.FormattableString.Invariant(
+            $"{{\"ms\":{elapsed.TotalMilliseconds:F3},\"graph\":{(graph ? "true" : "false")},\"decodes\":[{string.Join(',', decodes)}],\"prefill\":[{string.Join(',', prefill)}]}}"));
     }
 
     public ValueTask PaceAsync(TimeSpan duration, TimeSpan computed, bool idle, CancellationToken cancellationToken) => ValueTask.CompletedTask;
@@ -82,6 +98,7 @@ public sealed partial class TorchStepRunner : IStepRunner
     public void Dispose()
     {
         _graphs?.Dispose();
+        _stepLog?.Dispose();
         _copier.Dispose();
         _cache.Dispose();
         _rope.Dispose();

@@ -3,6 +3,7 @@ using System.Text.Json;
 using ControlPlane.Engine;
 using ControlPlane.Engine.Benchmarks;
 using ControlPlane.Engine.Loading;
+using ControlPlane.Engine.Model;
 using ControlPlane.Requests;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -12,7 +13,9 @@ using static TorchSharp.torch;
 //   greedy --model DIR --device cuda --prompt 1,2,3 --tokens 64 --out FILE   greedy token ids, fp32, for the transformers check
 //   modes  --model DIR --device cuda --out FILE   the same batch (chunked prefill, then decode) under eager ops, the kernels,
 //          and decode graphs: greedy tokens must agree across the three, and alone with batched
-//   Options: --kernels off, --graphs off (default: both on where the device allows); for bench, --batch N and
+//   steps --model DIR --device cuda --log STEPLOG [--max 400]   a served run's steps with prefill (CONTROLPLANE_STEP_LOG) as fixed shapes
+//   prefill-attention --model DIR --device cuda --out FILE   the paged prefill kernel beside gather + SDPA: error and time
+//   Options: --kernels off, --graphs off, --prefill-kernel off (default: all on where the device allows); for bench, --batch N and
 //   --context N run one decode shape, --steps N decode steps to time (32), --no-prefill skips prefill (for a profiler),
 //   --prefill-repeat N repeats the prefill shapes (long enough windows to read power draw).
 //   nvml [seconds]   the GPU's draw read through NvmlPowerActuator (read only), every 200 ms
@@ -74,6 +77,21 @@ var output = options.GetValueOrDefault("--out", "result.json");
 var folder = options["--model"];
 var kernelsOn = options.GetValueOrDefault("--kernels", "on") != "off";
 var graphsOn = options.GetValueOrDefault("--graphs", "on") != "off";
+var prefillKernelOn = options.GetValueOrDefault("--prefill-kernel", "on") != "off";
+
+if (args[0] == "steps")
+{
+    var lines = StepReplayBenchmark.Run(folder, options["--log"], device, int.Parse(options.GetValueOrDefault("--max", "400"), System.Globalization.CultureInfo.InvariantCulture), prefillKernelOn);
+    File.WriteAllLines(output, lines);
+    return 0;
+}
+
+if (args[0] == "prefill-attention")
+{
+    var lines = PrefillAttentionBenchmark.Run(ControlPlane.Models.Folders.ModelFolderInfo.Read(folder).Config, device);
+    File.WriteAllLines(output, lines);
+    return 0;
+}
 
 if (args[0] == "attention")
 {
@@ -145,10 +163,10 @@ if (args[0] == "modes")
     int[] lengths = [5, 17, 33, 64, 130, 300];
     var prompts = lengths.Select(n => Enumerable.Range(0, n).Select(i => (i * 7919 + n) % (weights.Config.VocabularySize - 10) + 5).ToArray()).ToArray();
     var report = new Dictionary<string, object>();
-    List<int>[] Generate(bool kernels, bool graphs, int[][] batch, out string acceleration)
+    List<int>[] Generate(bool kernels, bool graphs, int[][] batch, out string acceleration, LlamaWeights? model = null, bool prefillKernel = false)
     {
-        using var engine = new TorchEngine("m", weights, new IdTokenizer(weights.Config.VocabularySize),
-            new TorchEngineOptions { KvBlocks = 512, MaxContextTokens = 2048, MaxBatchedTokens = 96, CudaKernels = kernels, CudaGraphs = graphs });
+        using var engine = new TorchEngine("m", model ?? weights, new IdTokenizer(weights.Config.VocabularySize),
+            new TorchEngineOptions { KvBlocks = 512, MaxContextTokens = 2048, MaxBatchedTokens = 96, CudaKernels = kernels, CudaGraphs = graphs, PrefillKernel = prefillKernel });
         acceleration = engine.Acceleration;
         for (var i = 0; i < batch.Length; i++)
             engine.Add(new RequestSpec { RequestId = $"r{i}", Model = "m", PromptTokenIds = batch[i], Sampling = new SamplingParameters { MaxTokens = 48, Temperature = 0, IgnoreEndOfSequence = true } });
@@ -171,6 +189,16 @@ if (args[0] == "modes")
     report["kernelsEqualEager"] = Same(kernels, eager);
     report["graphsEqualEager"] = Same(graphs, eager);
     report["aloneEqualBatched"] = Same(alone, graphs);
+    if (device.type == DeviceType.CUDA)
+    {
+        // The prefill kernel runs on bf16 only: the same batch in bf16 with it and with gather + SDPA for prefill chunks.
+        using var half = ModelFolder.Load(folder, device, ScalarType.BFloat16);
+        var withKernel = Generate(true, true, prompts, out var a3, half, prefillKernel: true);
+        var withSdpa = Generate(true, true, prompts, out var a4, half);
+        report["bf16Accelerations"] = new[] { a3, a4 };
+        report["bf16Tokens"] = withSdpa.Sum(t => t.Count);
+        report["bf16PrefillKernelEqualSdpa"] = Same(withKernel, withSdpa);
+    }
     File.WriteAllText(output, JsonSerializer.Serialize(report));
     Console.WriteLine(JsonSerializer.Serialize(report));
     return 0;
@@ -214,7 +242,8 @@ if (options.ContainsKey("--mixed"))
     foreach (var temperature in new[] { 0f, 1f })
     {
         using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
-            new TorchEngineOptions { KvBlocks = 20000, MaxBatchedTokens = 2048, MaxContextTokens = 8192, MaxRunningRequests = 256, CaptureGraphsAtStart = true });
+            new TorchEngineOptions { KvBlocks = 20000, MaxBatchedTokens = 2048, MaxContextTokens = 8192, MaxRunningRequests = 256, CaptureGraphsAtStart = true, PrefillKernel = prefillKernelOn });
+        Console.WriteLine($"acceleration: {engine.Acceleration}");
         SamplingParameters Sampling() => new() { MaxTokens = 4000, Temperature = temperature, IgnoreEndOfSequence = true };
         for (var i = 0; i < 48; i++)
             engine.Add(new RequestSpec { RequestId = $"d{i}", Model = "m", PromptTokenIds = Prompt(1000), Sampling = Sampling() });
@@ -253,7 +282,7 @@ foreach (var context in contexts)
     {
         var steps = options.TryGetValue("--steps", out var stepsText) ? int.Parse(stepsText, System.Globalization.CultureInfo.InvariantCulture) : 32;
         using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
-            new TorchEngineOptions { KvBlocks = batch * ((context + 3 * steps + 16) / 16 + 1), MaxBatchedTokens = 8192, MaxContextTokens = 8192, MaxRunningRequests = 256, CudaKernels = kernelsOn, CudaGraphs = graphsOn });
+            new TorchEngineOptions { KvBlocks = batch * ((context + 3 * steps + 16) / 16 + 1), MaxBatchedTokens = 8192, MaxContextTokens = 8192, MaxRunningRequests = 256, CudaKernels = kernelsOn, CudaGraphs = graphsOn, PrefillKernel = prefillKernelOn });
         acceleration = engine.Acceleration;
         for (var i = 0; i < batch; i++)
             engine.Add(new RequestSpec { RequestId = $"r{i}", Model = "m", PromptTokenIds = Prompt(context), Sampling = new SamplingParameters { MaxTokens = steps + 4096, Temperature = 0, IgnoreEndOfSequence = true } });
@@ -283,7 +312,7 @@ var prefillShapes = Enumerable.Repeat(new[] { (1, 2048), (8, 512), (1, 2048), (8
 foreach (var (batch, length) in options.ContainsKey("--no-prefill") ? [] : prefillShapes)
 {
     using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
-        new TorchEngineOptions { KvBlocks = batch * (length / 16 + 2), MaxBatchedTokens = 4096, MaxContextTokens = 4096, CudaKernels = kernelsOn, CudaGraphs = graphsOn });
+        new TorchEngineOptions { KvBlocks = batch * (length / 16 + 2), MaxBatchedTokens = 4096, MaxContextTokens = 4096, CudaKernels = kernelsOn, CudaGraphs = graphsOn, PrefillKernel = prefillKernelOn });
     for (var i = 0; i < batch; i++)
         engine.Add(new RequestSpec { RequestId = $"p{i}", Model = "m", PromptTokenIds = Prompt(length), Sampling = new SamplingParameters { MaxTokens = 1, Temperature = 0, IgnoreEndOfSequence = true } });
     Sync();

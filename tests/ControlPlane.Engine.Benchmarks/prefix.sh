@@ -8,4 +8,4 @@ set -uo pipefail
 source .gpu/env.sh
 source tests/ControlPlane.Engine.Benchmarks/l8b.sh
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv | tee $OUT/gpu.csv
-timeout 500 dotnet .gpu/app/ControlPlane.Engine.Benchmarks.dll prefix --model /tmp/l8b --device cuda ${PREFIX_ARGS:-} 2>&1 | tee $OUT/prefix.md | grep -v '^\s*at '
+timeout ${PREFIX_TIMEOUT:-500} dotnet ${APP:-.gpu/app/ControlPlane.Engine.Benchmarks.dll} prefix --model /tmp/l8b --device cuda ${PREFIX_ARGS:-} 2>&1 | tee $OUT/prefix.md | grep -v '^\s*at '

@@ -7,12 +7,12 @@
 # N (requests, default 400) and S (speedup, default 2) may be set in the environment.
 source .gpu/env.sh
 B=tests/ControlPlane.Engine.Benchmarks
-tar -C /tmp -xJf .gpu/both.tar.xz
-python3 $B/hf_reference.py make-small /tmp/small2 >/dev/null 2>&1
-timeout 100 dotnet /tmp/pub-bench/ControlPlane.Engine.Benchmarks.dll modes --model /tmp/small2 --device cuda --out $OUT/modes.json
-python3 $B/hf_reference.py make-8b /tmp/l8b > /dev/null 2>&1
+[ -d /tmp/pub-server ] || tar -C /tmp -xJf .gpu/both.tar.xz
+[ -d /tmp/l8b ] || python3 $B/hf_reference.py make-8b /tmp/l8b > /dev/null 2>&1
 python3 $B/make_tokenizer.py /tmp/l8b loadgen/ControlPlane.LoadGen/Prompts/PromptBuilder.cs
-timeout 150 dotnet /tmp/pub-bench/ControlPlane.Engine.Benchmarks.dll bench --model /tmp/l8b --device cuda --mixed yes | tee $OUT/mixed.txt
+nvidia-smi --query-gpu=name --format=csv,noheader | tee $OUT/gpu.txt
+# The simulator's profile fitted on the same kind of GPU.
+PROFILE=llama-3-8b-h100-torchsharp; grep -q H200 $OUT/gpu.txt && PROFILE=llama-3-8b-h200-torchsharp
 mkdir -p /tmp/srv && cat > /tmp/srv/appsettings.json <<'JSON'
 { "Urls": "http://127.0.0.1:8080",
   "Logging": { "LogLevel": { "Default": "Warning" } },
@@ -20,14 +20,15 @@ mkdir -p /tmp/srv && cat > /tmp/srv/appsettings.json <<'JSON'
     "Models": [ { "Name": "llama-3-8b", "Engine": "torchsharp", "Instances": 1, "Path": "/tmp/l8b", "Device": "cuda",
                   "KvCacheMiB": 40000, "MaxContextTokens": 8192 } ] } }
 JSON
-python3 - <<'PY'
-import json
-p=json.load(open('src/ControlPlane.Simulation/Profiles/llama-3-8b-h100-torchsharp.json'))
+PROFILE=$PROFILE python3 - <<'PY'
+import json, os
+p=json.load(open('src/ControlPlane.Simulation/Profiles/'+os.environ['PROFILE']+'.json'))
 p.update(name='torchsharp-as-served', totalKvBlocks=40000*1024*1024//(131072*16), maxBatchedTokens=2048, maxContextTokens=8192)
 json.dump(p, open('/tmp/srv/profile.json','w'))
 PY
 cp /tmp/srv/appsettings.json /tmp/pub-server/appsettings.json
-dotnet /tmp/pub-server/ControlPlane.Worker.dll > $OUT/server.log 2>&1 < /dev/null &
+rm -f $OUT/steps.jsonl
+CONTROLPLANE_STEP_LOG=$OUT/steps.jsonl dotnet /tmp/pub-server/ControlPlane.Worker.dll > $OUT/server.log 2>&1 < /dev/null &
 SERVER=$!
 echo "server start $(date +%s)"
 for i in $(seq 500); do curl -sf http://127.0.0.1:8080/readyz >/dev/null && break; sleep 0.5; done
@@ -38,6 +39,7 @@ curl -s -w '\n%{time_total} s\n' http://127.0.0.1:8080/v1/completions -H 'conten
 LG="dotnet /tmp/pub-loadgen/controlplane-loadgen.dll"
 T=loadgen/traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv
 timeout 120 $LG replay --endpoint http://127.0.0.1:8080/ --model llama-3-8b --tokenizer /tmp/l8b --synthetic poisson --rate 20 --count 150 --input-tokens 50-3000 --output-tokens 10-100 --out /tmp/warm > /tmp/warm.txt; head -8 /tmp/warm.txt
+echo "measured from line $(wc -l < $OUT/steps.jsonl) of steps.jsonl" | tee $OUT/steps-from.txt
 timeout 200 $LG replay --endpoint http://127.0.0.1:8080/ --model llama-3-8b --tokenizer /tmp/l8b --trace $T --max-requests ${N:-400} --speedup ${S:-2} --slo-ttft-ms 1000 --slo-tpot-ms 50 --out $OUT/real > /dev/null
 $LG simulate --trace $T --max-requests ${N:-400} --speedup ${S:-2} --instances 1 --policies least-kv-usage --profile /tmp/srv/profile.json --slo-ttft-ms 1000 --slo-tpot-ms 50 --out /tmp/sim > /dev/null
 cp /tmp/sim/as-traced-least-kv-usage/report.json $OUT/sim-report.json; cp /tmp/sim/as-traced-least-kv-usage/report.md $OUT/sim-report.md
@@ -45,4 +47,19 @@ $LG compare $OUT/real/report.json $OUT/sim-report.json | tee $OUT/compare.md
 cat $OUT/real/report.md | head -30
 tail -5 $OUT/server.log
 curl -s http://127.0.0.1:8080/metrics > $OUT/metrics.txt; grep -E 'engine_step_duration_seconds_(sum|count)' $OUT/metrics.txt
-kill $SERVER; sleep 2; kill -9 $SERVER 2>/dev/null; echo done
+kill $SERVER; sleep 2; kill -9 $SERVER 2>/dev/null
+# The served run's steps with prefill (after the warm-up) again as fixed shapes of the same composition.
+tail -n +$(( $(grep -o '[0-9]*' $OUT/steps-from.txt | head -1) + 1 )) $OUT/steps.jsonl > /tmp/steps-run.jsonl
+python3 - <<'PY' | tee $OUT/steps-summary.txt
+import json
+s=[json.loads(l) for l in open('/tmp/steps-run.jsonl')]
+g=[x['ms'] for x in s if x['graph']]; m=[x['ms'] for x in s if not x['graph'] and x['prefill']]; e=[x['ms'] for x in s if not x['graph'] and not x['prefill']]
+print(f"served steps: {len(g)} decode graphs at {sum(g)/max(1,len(g)):.1f} ms, {len(m)} with prefill at {sum(m)/max(1,len(m)):.1f} ms, {len(e)} eager decode-only at {sum(e)/max(1,len(e)):.1f} ms")
+PY
+# A profile fitted to this run's own steps, and the simulator again with it.
+python3 $B/fit_profile.py /tmp/steps-run.jsonl /tmp/srv/profile.json torchsharp-fitted-to-served > $OUT/fitted-profile.json 2> $OUT/fit.txt; cat $OUT/fit.txt
+$LG simulate --trace $T --max-requests ${N:-400} --speedup ${S:-2} --instances 1 --policies least-kv-usage --profile $OUT/fitted-profile.json --slo-ttft-ms 1000 --slo-tpot-ms 50 --out /tmp/simfit > /dev/null
+cp /tmp/simfit/as-traced-least-kv-usage/report.json $OUT/sim-fitted-report.json
+$LG compare $OUT/real/report.json $OUT/sim-fitted-report.json | tee $OUT/compare-fitted.md
+timeout 150 dotnet /tmp/pub-bench/ControlPlane.Engine.Benchmarks.dll steps --model /tmp/l8b --device cuda --log /tmp/steps-run.jsonl --out $OUT/steps-replay.txt | tail -3
+echo done

@@ -16,6 +16,7 @@ public sealed unsafe class CudaKernels
     private readonly IntPtr _ropeQkv;
     private readonly IntPtr _pagedDecode;
     private readonly IntPtr _pagedDecodeReduce;
+    private readonly IntPtr _pagedPrefill;
     private readonly int _heads;
     private readonly int _kvHeads;
     private readonly int _headDim;
@@ -28,7 +29,7 @@ public sealed unsafe class CudaKernels
     /// <summary>The reduce kernel's MAX_PARTS.</summary>
     private const int MaxPartitions = 1024;
 
-    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int blockSize, int multiprocessors, int warps)
+    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int blockSize, int multiprocessors, int warps, bool prefill)
     {
         _warps = warps;
         _blockSize = blockSize;
@@ -42,7 +43,17 @@ public sealed unsafe class CudaKernels
         _ropeQkv = Function(module, "rope_qkv");
         _pagedDecode = Function(module, "paged_decode");
         _pagedDecodeReduce = Function(module, "paged_decode_reduce");
+        _pagedPrefill = prefill ? Function(module, "paged_prefill") : IntPtr.Zero;
     }
+
+    /// <summary>Rows of new tokens one prefill attention tile covers (the kernel's PBM).</summary>
+    public const int PrefillTileRows = 64;
+
+    /// <summary>
+    /// Whether <see cref="PagedPrefill"/> runs here: bf16 or fp16 weights, a head size of 32, 64 or 128, and tensor
+    /// cores with mma.sync (compute capability 8.0 and later).
+    /// </summary>
+    public bool HasPrefill => _pagedPrefill != IntPtr.Zero;
 
     public int Multiprocessors { get; }
 
@@ -100,7 +111,8 @@ public sealed unsafe class CudaKernels
             fixed (byte* image = cubin)
                 CudaApi.Check(CudaApi.cuModuleLoadData(out module, image), "cuModuleLoadData");
             reason = $"kernels compiled for sm_{major}{minor}";
-            return new CudaKernels(context, module, config, blockSize, multiprocessors, tuning?.GetValueOrDefault("WARPS", 4) ?? 4) { CompileLog = log };
+            var prefill = kind != 0 && major >= 8 && config.HeadDim is (32 or 64 or 128) && (tuning?.GetValueOrDefault("PREFILL", 1) ?? 1) != 0;
+            return new CudaKernels(context, module, config, blockSize, multiprocessors, tuning?.GetValueOrDefault("WARPS", 4) ?? 4, prefill) { CompileLog = log };
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
         {
@@ -174,6 +186,24 @@ public sealed unsafe class CudaKernels
         Launch(_pagedDecodeReduce, (uint)_heads, (uint)batch, 1, (uint)_headDim,
             [Pointer(partial), Pointer(max), Pointer(sum), Pointer(lengths), Pointer(output), partitionTokens, partitions]);
         return output;
+    }
+
+    /// <summary>
+    /// Prefill attention of <paramref name="q"/> [tokens, heads, head_dim] for the new tokens that <paramref name="tiles"/>
+    /// (int32 [count, 4]: first row, rows up to <see cref="PrefillTileRows"/>, position of the first row, sequence) cover,
+    /// each row over its sequence's cached keys and values up to its own position, read through <paramref name="tables"/>
+    /// (int64 [sequences, blocks]); writes those rows of <paramref name="output"/> [tokens, heads·head_dim] and no other.
+    /// </summary>
+    public void PagedPrefill(Tensor q, Tensor keys, Tensor values, Tensor tiles, int count, Tensor tables, Tensor output)
+    {
+        if (!HasPrefill)
+            throw new InvalidOperationException("no prefill attention kernel on this device or element type");
+        if (count == 0)
+            return;
+        var query = q.contiguous();
+        Launch(_pagedPrefill, (uint)count, (uint)_heads, 1, 128,
+            [Pointer(query), Pointer(keys), Pointer(values), Pointer(tiles), Pointer(tables), (int)tables.shape[1], Pointer(output),
+             Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634))]);
     }
 
     /// <summary>

@@ -10,7 +10,8 @@ namespace ControlPlane.Engine.Model;
 /// written to their cache slots, then each query attends to its sequence's slots. Decoding sequences (one
 /// new token each) share one padded attention call; prefill chunks attend one sequence at a time.
 /// With <see cref="CudaKernels"/> (on a GPU), RMSNorm, RoPE with the cache write, and decode attention over
-/// the block tables are single kernels of the engine's own, and decode steps can run as CUDA graphs.
+/// the block tables are single kernels of the engine's own, and decode steps can run as CUDA graphs; with bf16 or
+/// fp16 weights on tensor cores, every prefill chunk of a step attends in one paged prefill launch a layer.
 /// </summary>
 public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, CudaKernels? kernels = null)
 {
@@ -38,9 +39,10 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
         var slots = tensor(batch.Slots, device: device);
         // Every index and mask the layers need is made here, once per step: a host-to-device copy inside the
         // layer loop would make the CPU wait for the GPU at every layer.
-        var decode = batch.Sequences.Where(s => s.QueryLength == 1 && s.ContextLength > 1).ToArray();
+        var decode = batch.Sequences.Where(IsDecode).ToArray();
         DecodeGroupIndex? decodeIndex = decode.Length > 0 ? DecodeIndex(decode, device, cache.BlockSize) : null;
-        var single = batch.Sequences.Select(s => decodeIndex is not null && s.QueryLength == 1 && s.ContextLength > 1 ? default : SingleInputs(s, device)).ToArray();
+        var prefill = kernels is { HasPrefill: true } ? PrefillTiles(batch, decodeIndex is not null, device, cache.BlockSize) : null;
+        var single = prefill is not null ? [] : batch.Sequences.Select(s => decodeIndex is not null && IsDecode(s) ? default : SingleInputs(s, device)).ToArray();
         var angles = kernels is null ? rope.At(positions) : default;
 
         var x = Weights.Embeddings.index_select(0, tokens);
@@ -63,7 +65,9 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
                 cache.Keys[l].index_copy_(0, slots, k);
                 cache.Values[l].index_copy_(0, slots, v);
             }
-            var attention = Attend(q, cache.Keys[l], cache.Values[l], batch, single, decode, decodeIndex);
+            var attention = prefill is not null
+                ? AttendPaged(q, cache.Keys[l], cache.Values[l], decode, decodeIndex, prefill)
+                : Attend(q, cache.Keys[l], cache.Values[l], batch, single, decode, decodeIndex);
             x = x + F.linear(attention, layer.Output);
             var gateUp = F.linear(RmsNorm(x, layer.PostNorm), layer.GateUp).chunk(2, -1);
             x = (x + F.linear(F.silu(gateUp[0]) * gateUp[1], layer.Down)).MoveToOuterDisposeScope();
@@ -131,6 +135,52 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
         return F.linear(RmsNorm(x, Weights.Norm), Weights.LmHead).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
+    private static bool IsDecode(SequenceSlice s) => s.QueryLength == 1 && s.ContextLength > 1;
+
+    /// <summary>
+    /// Attention with the prefill kernel: the decoding group's rows land in one copy, then one launch attends every
+    /// prefill chunk of the step in place over its block table (no gather, no mask, no per-length plan).
+    /// </summary>
+    private Tensor AttendPaged(Tensor q, Tensor keys, Tensor values, SequenceSlice[] decode, DecodeGroupIndex? decodeIndex, PrefillIndex prefill)
+    {
+        var decoded = decodeIndex is not null ? DecodeGroup(q, keys, values, decode, decodeIndex) : null;
+        if (prefill.Count == 0)
+            return decoded!;
+        var output = empty([q.shape[0], _heads * _headDim], q.dtype, q.device);
+        if (decoded is not null)
+            output.index_copy_(0, decodeIndex!.Rows, decoded);
+        kernels!.PagedPrefill(q, keys, values, prefill.Tiles, prefill.Count, prefill.Tables, output);
+        return output;
+    }
+
+    /// <summary>
+    /// The prefill kernel's work list: every non-decoding sequence cut into tiles of up to 64 new tokens, the tiles
+    /// with the most keys first (so the longest finish soonest), and the sequences' block tables [sequences, blocks].
+    /// </summary>
+    private static PrefillIndex PrefillTiles(ForwardBatch batch, bool decodesApart, Device device, int blockSize)
+    {
+        var sequences = batch.Sequences.Where(s => !(decodesApart && IsDecode(s))).ToArray();
+        if (sequences.Length == 0)
+            return new PrefillIndex(0, empty(0, ScalarType.Int32, device: device), empty(0, ScalarType.Int64, device: device));
+        var width = sequences.Max(s => (s.ContextLength + blockSize - 1) / blockSize);
+        var tables = new long[sequences.Length * width];
+        var tiles = new List<(int Row, int Rows, int Position, int Sequence)>();
+        for (var i = 0; i < sequences.Length; i++)
+        {
+            var s = sequences[i];
+            for (var j = 0; j * blockSize < s.ContextLength; j++)
+                tables[i * width + j] = s.ContextSlots[j * blockSize] / blockSize;
+            var first = s.ContextLength - s.QueryLength;
+            for (var t = 0; t < s.QueryLength; t += CudaKernels.PrefillTileRows)
+                tiles.Add((s.QueryStart + t, Math.Min(CudaKernels.PrefillTileRows, s.QueryLength - t), first + t, i));
+        }
+        var flat = tiles.OrderByDescending(t => t.Position + t.Rows).SelectMany(t => new[] { t.Row, t.Rows, t.Position, t.Sequence }).ToArray();
+        return new PrefillIndex(tiles.Count, tensor(flat, device: device).view(tiles.Count, 4), tensor(tables, device: device).view(sequences.Length, width));
+    }
+
+    /// <summary>The prefill kernel's tiles (int32 [count, 4]) and block tables (int64 [sequences, blocks]).</summary>
+    private sealed record PrefillIndex(int Count, Tensor Tiles, Tensor Tables);
+
     private Tensor Attend(Tensor q, Tensor keys, Tensor values, ForwardBatch batch, (Tensor Context, Tensor? Mask)[] single,
         SequenceSlice[] decode, DecodeGroupIndex? decodeIndex)
     {
@@ -143,7 +193,7 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
         for (var i = 0; i < batch.Sequences.Count; i++)
         {
             var s = batch.Sequences[i];
-            if (decoded is not null && s.QueryLength == 1 && s.ContextLength > 1)
+            if (decoded is not null && IsDecode(s))
                 continue;
             var k = Repeat(keys.index_select(0, single[i].Context)).transpose(0, 1).unsqueeze(0);
             var v = Repeat(values.index_select(0, single[i].Context)).transpose(0, 1).unsqueeze(0);
