@@ -18,9 +18,9 @@ public sealed record TorchEngineOptions
     /// <summary>
     /// With the kernels, bf16/fp16 weights and tensor cores (sm_80+), prefill chunks attend through the paged prefill
     /// kernel (in place over the block tables, all chunks of a step in one launch a layer) instead of a gather and
-    /// scaled_dot_product_attention per chunk. Off by default until measured on the GPU machine against the SDPA path.
+    /// scaled_dot_product_attention per chunk. Off only to compare the two.
     /// </summary>
-    public bool PrefillKernel { get; init; }
+    public bool PrefillKernel { get; init; } = true;
 
     /// <summary>On a CUDA device with the kernels, run decode steps as CUDA graphs captured per batch size.</summary>
     public bool CudaGraphs { get; init; } = true;

@@ -68,6 +68,7 @@ public sealed partial class TorchStepRunner : IStepRunner
 
     public StepRun Run(StepPlan plan)
     {
+        _copier.Flush(); // blocks brought back from the host tier while this step was planned
         var chunks = plan.Chunks;
         var decodesOnly = true;
         var widest = 0;

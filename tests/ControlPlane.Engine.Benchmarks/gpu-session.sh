@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
-# One GPU session's figures for issues 16 and 14 in two calls of at most ten minutes each, from the serving pack
+# One GPU session's figures for issues 16 and 14 in calls of at most ten minutes each, from the serving pack
 # (tests/ControlPlane.Engine.Benchmarks/pack-serving.sh; carry [".gpu"]):
-#   PART=a: the prefill kernel's error and time (prefill-attention), then serving.sh (400 Azure conversation requests
-#           at 2x through the gateway, the simulator beside it, and the served steps with prefill replayed as fixed shapes)
-#   PART=b: prefix.sh (issue 14), modes and the mixed steps with the prefill kernel and without (prefill.sh's rest)
+#   PART=a: the prefill kernel's error and time beside gather + SDPA (prefill-attention), prefix.sh (issue 14), modes,
+#           and the mixed steps with the prefill kernel and without (prefill.sh's rest)
+#   PART=b: serving.sh (400 Azure conversation requests at 2x through the gateway, the simulator beside it with the
+#           H200 profile and with one fitted to the run's steps, and the served steps with prefill replayed as fixed shapes)
+#   PART=c: the decode attention kernel by shape, and bench (decode and prefill throughput; issue 16's build item 4)
 set -uo pipefail
 source .gpu/env.sh
 B=tests/ControlPlane.Engine.Benchmarks
 [ -d /tmp/pub-bench ] || tar -C /tmp -xJf .gpu/both.tar.xz
 export APP=/tmp/pub-bench/ControlPlane.Engine.Benchmarks.dll
 source $B/l8b.sh
-if [ "${PART:-a}" = a ]; then
+case "${PART:-a}" in
+a)
   timeout 120 dotnet $APP prefill-attention --model /tmp/l8b --device cuda --out $OUT/prefill-attention.txt 2>&1 | grep -v '^\s*at ' | tail -12
-  OUT=$OUT bash $B/serving.sh 2>&1 | tail -60
-else
-  PREFIX_TIMEOUT=250 OUT=$OUT bash $B/prefix.sh 2>&1 | tail -12
+  PREFIX_TIMEOUT=240 OUT=$OUT bash $B/prefix.sh 2>&1 | tail -8
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
-  timeout 100 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -2
+  timeout 90 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -2
   for k in on off; do
-    timeout 100 dotnet $APP bench --model /tmp/l8b --device cuda --mixed yes --prefill-kernel $k 2>&1 | tee $OUT/mixed-$k.txt | grep -v '^\s*at ' | tail -3
-  done
-fi
+    timeout 80 dotnet $APP bench --model /tmp/l8b --device cuda --mixed yes --prefill-kernel $k 2>&1 | tee $OUT/mixed-$k.txt | grep -v '^\s*at ' | tail -3
+  done ;;
+b)
+  OUT=$OUT bash $B/serving.sh 2>&1 | tail -60 ;;
+c)
+  timeout 60 dotnet $APP attention --model /tmp/l8b --device cuda --out $OUT/attention.txt > /dev/null 2>&1; grep -E '\*' $OUT/attention.txt | head -8
+  timeout 120 dotnet $APP bench --model /tmp/l8b --device cuda --out $OUT/bench.json 2>&1 | grep '"kind"' | python3 -c "import sys,json
+for l in sys.stdin:
+    r=json.loads(l); print(r['kind'], r.get('batch'), r.get('context', r.get('length')), round(r['tokensPerSecond']))" ;;
+esac

@@ -62,4 +62,8 @@ $LG simulate --trace $T --max-requests ${N:-400} --speedup ${S:-2} --instances 1
 cp /tmp/simfit/as-traced-least-kv-usage/report.json $OUT/sim-fitted-report.json
 $LG compare $OUT/real/report.json $OUT/sim-fitted-report.json | tee $OUT/compare-fitted.md
 timeout 150 dotnet /tmp/pub-bench/ControlPlane.Engine.Benchmarks.dll steps --model /tmp/l8b --device cuda --log /tmp/steps-run.jsonl --out $OUT/steps-replay.txt | tail -3
+# A call returns at most 8 files: the rest stay in /tmp/serving-extra.
+mkdir -p /tmp/serving-extra; gzip -c $OUT/steps.jsonl > $OUT/steps.jsonl.gz
+cat $OUT/real/report.md $OUT/steps-summary.txt $OUT/fit.txt $OUT/steps-replay.txt > $OUT/serving.md 2>/dev/null
+for f in $OUT/*; do case $(basename $f) in serving.md|compare.md|compare-fitted.md|fitted-profile.json|steps.jsonl.gz|metrics.txt|server.log|gpu.txt) ;; *) mv $f /tmp/serving-extra/ ;; esac; done
 echo done

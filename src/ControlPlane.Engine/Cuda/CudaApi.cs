@@ -37,6 +37,12 @@ internal static unsafe partial class CudaApi
     public static partial int cuLaunchKernel(IntPtr function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedMemoryBytes, IntPtr stream, IntPtr* parameters, IntPtr* extra);
 
+    /// <summary>CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: a kernel's dynamic shared memory above the 48 KB default.</summary>
+    public const int FunctionAttributeMaxDynamicSharedBytes = 8;
+
+    [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuFuncSetAttribute(IntPtr function, int attribute, int value);
+
     [LibraryImport(NativeLibraries.Driver)]
     public static partial int cuStreamCreate(out IntPtr stream, uint flags);
 

@@ -44,7 +44,13 @@ public sealed unsafe class CudaKernels
         _pagedDecode = Function(module, "paged_decode");
         _pagedDecodeReduce = Function(module, "paged_decode_reduce");
         _pagedPrefill = prefill ? Function(module, "paged_prefill") : IntPtr.Zero;
+        _prefillSharedBytes = 2 * 2 * PrefillTileRows * (config.HeadDim + 8) * 2;
+        if (prefill)
+            CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedPrefill, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _prefillSharedBytes), "cuFuncSetAttribute");
     }
+
+    // Two stages of keys and values, 64 tokens each, rows padded by 8 elements (the kernel's STAGE, PBN and KPAD).
+    private readonly int _prefillSharedBytes;
 
     /// <summary>Rows of new tokens one prefill attention tile covers (the kernel's PBM).</summary>
     public const int PrefillTileRows = 64;
@@ -201,7 +207,7 @@ public sealed unsafe class CudaKernels
         if (count == 0)
             return;
         var query = q.contiguous();
-        Launch(_pagedPrefill, (uint)count, (uint)_heads, 1, 128,
+        Launch(_pagedPrefill, (uint)count, (uint)_heads, 1, 128, (uint)_prefillSharedBytes,
             [Pointer(query), Pointer(keys), Pointer(values), Pointer(tiles), Pointer(tables), (int)tables.shape[1], Pointer(output),
              Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634))]);
     }
@@ -231,7 +237,10 @@ public sealed unsafe class CudaKernels
     private static long Float(float value) => BitConverter.SingleToInt32Bits(value);
 
     /// <summary>Launches with every argument in an 8-byte slot: pointers and int64 whole, int32 and float in the low half.</summary>
-    private void Launch(IntPtr function, uint gridX, uint gridY, uint gridZ, uint block, ReadOnlySpan<long> arguments)
+    private void Launch(IntPtr function, uint gridX, uint gridY, uint gridZ, uint block, ReadOnlySpan<long> arguments) =>
+        Launch(function, gridX, gridY, gridZ, block, 0, arguments);
+
+    private void Launch(IntPtr function, uint gridX, uint gridY, uint gridZ, uint block, uint sharedBytes, ReadOnlySpan<long> arguments)
     {
         if (CudaApi.cuCtxGetCurrent(out var current) != 0 || current != _context)
             CudaApi.Check(CudaApi.cuCtxSetCurrent(_context), "cuCtxSetCurrent");
@@ -242,6 +251,6 @@ public sealed unsafe class CudaKernels
             values[i] = arguments[i];
             pointers[i] = (IntPtr)(values + i);
         }
-        CudaApi.Check(CudaApi.cuLaunchKernel(function, gridX, gridY, gridZ, block, 1, 1, 0, Stream, pointers, null), "cuLaunchKernel");
+        CudaApi.Check(CudaApi.cuLaunchKernel(function, gridX, gridY, gridZ, block, 1, 1, sharedBytes, Stream, pointers, null), "cuLaunchKernel");
     }
 }

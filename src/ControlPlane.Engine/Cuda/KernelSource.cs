@@ -282,17 +282,18 @@ extern "C" __global__ void paged_decode_reduce(const float* __restrict__ part_ac
   out[((i64)b * HEADS + h) * HEAD_DIM + d] = to_t(a / shared_sum);
 }
 // Paged prefill attention (tensor cores, sm_80 and later, bf16/fp16): grid (tiles, HEADS), block 128 (four warps
-// of 16 query rows). A tile is up to 64 consecutive new tokens of one sequence: tiles [n, 4] holds its first row in
-// the batch, its row count, the position of its first row and its sequence (the row of the block tables). Keys and
-// values are read in place through the block table, 64 tokens at a time, into shared memory; scores and outputs
-// come from mma.sync with an online softmax in fp32 (FlashAttention-2's order of work). Row r attends keys 0..its
+// of 16 query rows), dynamic shared memory PREFILL_SMEM. A tile is up to 64 consecutive new tokens of one sequence:
+// tiles [n, 4] holds its first row in the batch, its row count, the position of its first row and its sequence (the row
+// of the block tables). Keys and values are read in place through the block table, 64 tokens at a time, by cp.async
+// into two shared-memory stages (the next tile loads while this one computes); scores and outputs come from mma.sync
+// (operands by ldmatrix) with an online softmax in fp32, FlashAttention-2's order of work. Row r attends keys 0..its
 // position, so a chunk that continues a prompt reads its cached context exactly as a first chunk reads its own.
 #if T_KIND != 0 && (HEAD_DIM == 32 || HEAD_DIM == 64 || HEAD_DIM == 128)
 #define PBM 64
 #define PBN 64
 #define KPAD (HEAD_DIM + 8)
 #define DCH (HEAD_DIM / 8)
-struct __align__(16) U4 { unsigned x, y, z, w; };
+#define STAGE (2 * PBN * KPAD)
 struct __align__(16) Tile { int row0, rows, pos0, seq; };
 
 __device__ __forceinline__ unsigned pack2(float lo, float hi) { return (unsigned)to_t(lo) | ((unsigned)to_t(hi) << 16); }
@@ -309,28 +310,67 @@ __device__ __forceinline__ void mma16816(float* c, const unsigned* a, unsigned b
     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 #endif
 }
+__device__ __forceinline__ void ldsm_x4(unsigned* r, const void* p) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+    : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_u32(p)) : "memory");
+#endif
+}
 __device__ __forceinline__ void ldsm_x4_trans(unsigned* r, const void* p) {
 #if __CUDA_ARCH__ >= 800
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_u32(p)) : "memory");
 #endif
 }
+// 16 bytes global -> shared without registers; zero-filled when !valid (src must still be a valid address).
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(smem_u32(dst)), "l"(src), "r"(valid ? 16 : 0) : "memory");
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_one() {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group 1;" ::: "memory");
+#endif
+}
+
+// Queues keys and values kb..kb+PBN-1 (zeros past key_end) into one stage: [PBN][KPAD] keys, then values.
+__device__ __forceinline__ void prefill_load(u16* stage, const T* __restrict__ kc, const T* __restrict__ vc,
+  const i64* __restrict__ table, int kvh, int kb, int key_end)
+{
+  for (int i = threadIdx.x; i < PBN * DCH; i += 128) {
+    const int r = i / DCH, c = i % DCH, j = kb + r;
+    const bool valid = j < key_end;
+    i64 off = 0;
+    if (valid) off = ((table[j / BLOCK_SIZE] * BLOCK_SIZE + j % BLOCK_SIZE) * KV_HEADS + kvh) * HEAD_DIM + c * 8;
+    cp_async16(stage + r * KPAD + c * 8, kc + off, valid);
+    cp_async16(stage + PBN * KPAD + r * KPAD + c * 8, vc + off, valid);
+  }
+}
 
 extern "C" __global__ void __launch_bounds__(128) paged_prefill(
   const T* __restrict__ q, const T* __restrict__ kc, const T* __restrict__ vc, const Tile* __restrict__ tiles,
   const i64* __restrict__ tables, int table_stride, T* __restrict__ out, float scale_log2)
 {
-  __shared__ __align__(16) u16 ks[PBN * KPAD];
-  __shared__ __align__(16) u16 vs[PBN * KPAD];
+  extern __shared__ __align__(16) u16 smem[];   // two stages of STAGE elements
   const Tile tile = tiles[blockIdx.x];
   const int h = blockIdx.y, kvh = h / GROUP;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tig = lane & 3;
   const i64* table = tables + (i64)tile.seq * table_stride;
   const int key_end = tile.pos0 + tile.rows;
+  const int tiles_k = (key_end + PBN - 1) / PBN;
   const int r_lo = warp * 16 + g, r_hi = r_lo + 8;
   const int p_lo = tile.pos0 + r_lo, p_hi = tile.pos0 + r_hi;
   const bool warp_rows = warp * 16 < tile.rows;
   const int warp_last = tile.pos0 + min(tile.rows - 1, warp * 16 + 15);
+
+  prefill_load(smem, kc, vc, table, kvh, 0, key_end);
+  cp_async_commit();
 
   unsigned qf[HEAD_DIM / 16][4];
   const T* q_lo = q + ((i64)(tile.row0 + r_lo) * HEADS + h) * HEAD_DIM;
@@ -348,73 +388,71 @@ extern "C" __global__ void __launch_bounds__(128) paged_prefill(
   for (int dt = 0; dt < HEAD_DIM / 8; dt++) { o[dt][0] = 0.f; o[dt][1] = 0.f; o[dt][2] = 0.f; o[dt][3] = 0.f; }
   float m_lo = NEG_INF, m_hi = NEG_INF, l_lo = 0.f, l_hi = 0.f;
 
-  for (int kb = 0; kb < key_end; kb += PBN) {
+  for (int t = 0; t < tiles_k; t++) {
+    const int kb = t * PBN;
+    if (t + 1 < tiles_k) prefill_load(smem + ((t + 1) & 1) * STAGE, kc, vc, table, kvh, kb + PBN, key_end);
+    cp_async_commit();
+    cp_async_wait_one();   // all but the group just queued: this tile has landed
     __syncthreads();
-    for (int i = threadIdx.x; i < PBN * DCH; i += 128) {
-      const int r = i / DCH, c = i % DCH, j = kb + r;
-      U4 kv = {0u, 0u, 0u, 0u}, vv = {0u, 0u, 0u, 0u};
-      if (j < key_end) {
-        const i64 slot = table[j / BLOCK_SIZE] * BLOCK_SIZE + j % BLOCK_SIZE;
-        const i64 off = (slot * KV_HEADS + kvh) * HEAD_DIM + c * 8;
-        kv = *(const U4*)(kc + off);
-        vv = *(const U4*)(vc + off);
+    const u16* ks = smem + (t & 1) * STAGE;
+    const u16* vs = ks + PBN * KPAD;
+    if (warp_rows && kb <= warp_last) {   // else none of these keys is visible to this warp's rows
+      float s[PBN / 8][4];
+#pragma unroll
+      for (int nt = 0; nt < PBN / 8; nt++) {
+        s[nt][0] = 0.f; s[nt][1] = 0.f; s[nt][2] = 0.f; s[nt][3] = 0.f;
+        const u16* krow = ks + (nt * 8 + (lane & 7)) * KPAD + (lane >> 3) * 8;
+#pragma unroll
+        for (int kk = 0; kk < HEAD_DIM / 16; kk += 2) {
+          unsigned b[4];
+          ldsm_x4(b, krow + kk * 16);
+          mma16816(s[nt], qf[kk], b[0], b[1]);
+          mma16816(s[nt], qf[kk + 1], b[2], b[3]);
+        }
       }
-      *(U4*)(ks + r * KPAD + c * 8) = kv;
-      *(U4*)(vs + r * KPAD + c * 8) = vv;
-    }
-    __syncthreads();
-    if (!warp_rows || kb > warp_last) continue;   // none of these keys is visible to this warp's rows
-
-    float s[PBN / 8][4];
+      const bool edge = kb + PBN - 1 > tile.pos0 + warp * 16;   // some key here lies past some row's position
+      float mx_lo = m_lo, mx_hi = m_hi;
 #pragma unroll
-    for (int nt = 0; nt < PBN / 8; nt++) {
-      s[nt][0] = 0.f; s[nt][1] = 0.f; s[nt][2] = 0.f; s[nt][3] = 0.f;
-      const u16* krow = ks + (nt * 8 + g) * KPAD + tig * 2;
+      for (int nt = 0; nt < PBN / 8; nt++) {
 #pragma unroll
-      for (int kk = 0; kk < HEAD_DIM / 16; kk++)
-        mma16816(s[nt], qf[kk], *(const unsigned*)(krow + kk * 16), *(const unsigned*)(krow + kk * 16 + 8));
-    }
-    const bool edge = kb + PBN - 1 > tile.pos0 + warp * 16;   // some key here lies past some row's position
-    float mx_lo = m_lo, mx_hi = m_hi;
-#pragma unroll
-    for (int nt = 0; nt < PBN / 8; nt++) {
-#pragma unroll
-      for (int e = 0; e < 2; e++) {
-        const int j = kb + nt * 8 + tig * 2 + e;
-        float a = s[nt][e] * scale_log2, b = s[nt][2 + e] * scale_log2;
-        if (edge) { if (j > p_lo) a = NEG_INF; if (j > p_hi) b = NEG_INF; }
-        s[nt][e] = a; s[nt][2 + e] = b;
-        mx_lo = fmaxf(mx_lo, a); mx_hi = fmaxf(mx_hi, b);
+        for (int e = 0; e < 2; e++) {
+          const int j = kb + nt * 8 + tig * 2 + e;
+          float a = s[nt][e] * scale_log2, b = s[nt][2 + e] * scale_log2;
+          if (edge) { if (j > p_lo) a = NEG_INF; if (j > p_hi) b = NEG_INF; }
+          s[nt][e] = a; s[nt][2 + e] = b;
+          mx_lo = fmaxf(mx_lo, a); mx_hi = fmaxf(mx_hi, b);
+        }
       }
-    }
-    mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, 1)); mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, 2));
-    mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, 1)); mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, 2));
-    const float ref_lo = mx_lo == NEG_INF ? 0.f : mx_lo, ref_hi = mx_hi == NEG_INF ? 0.f : mx_hi;
-    const float c_lo = exp2f(m_lo - ref_lo), c_hi = exp2f(m_hi - ref_hi);
-    m_lo = mx_lo; m_hi = mx_hi;
-    l_lo *= c_lo; l_hi *= c_hi;
+      mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, 1)); mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, 2));
+      mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, 1)); mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, 2));
+      const float ref_lo = mx_lo == NEG_INF ? 0.f : mx_lo, ref_hi = mx_hi == NEG_INF ? 0.f : mx_hi;
+      const float c_lo = exp2f(m_lo - ref_lo), c_hi = exp2f(m_hi - ref_hi);
+      m_lo = mx_lo; m_hi = mx_hi;
+      l_lo *= c_lo; l_hi *= c_hi;
 #pragma unroll
-    for (int dt = 0; dt < HEAD_DIM / 8; dt++) { o[dt][0] *= c_lo; o[dt][1] *= c_lo; o[dt][2] *= c_hi; o[dt][3] *= c_hi; }
-    unsigned pf[PBN / 16][4];
+      for (int dt = 0; dt < HEAD_DIM / 8; dt++) { o[dt][0] *= c_lo; o[dt][1] *= c_lo; o[dt][2] *= c_hi; o[dt][3] *= c_hi; }
+      unsigned pf[PBN / 16][4];
 #pragma unroll
-    for (int nt = 0; nt < PBN / 8; nt++) {
-      const float p0 = exp2f(s[nt][0] - ref_lo), p1 = exp2f(s[nt][1] - ref_lo);
-      const float p2 = exp2f(s[nt][2] - ref_hi), p3 = exp2f(s[nt][3] - ref_hi);
-      l_lo += p0 + p1; l_hi += p2 + p3;
-      pf[nt / 2][(nt & 1) * 2] = pack2(p0, p1);
-      pf[nt / 2][(nt & 1) * 2 + 1] = pack2(p2, p3);
-    }
+      for (int nt = 0; nt < PBN / 8; nt++) {
+        const float p0 = exp2f(s[nt][0] - ref_lo), p1 = exp2f(s[nt][1] - ref_lo);
+        const float p2 = exp2f(s[nt][2] - ref_hi), p3 = exp2f(s[nt][3] - ref_hi);
+        l_lo += p0 + p1; l_hi += p2 + p3;
+        pf[nt / 2][(nt & 1) * 2] = pack2(p0, p1);
+        pf[nt / 2][(nt & 1) * 2 + 1] = pack2(p2, p3);
+      }
 #pragma unroll
-    for (int kk = 0; kk < PBN / 16; kk++) {
-      const u16* vrow = vs + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * KPAD + (lane >> 4) * 8;
+      for (int kk = 0; kk < PBN / 16; kk++) {
+        const u16* vrow = vs + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * KPAD + (lane >> 4) * 8;
 #pragma unroll
-      for (int dt = 0; dt < HEAD_DIM / 8; dt += 2) {
-        unsigned b[4];
-        ldsm_x4_trans(b, vrow + dt * 8);
-        mma16816(o[dt], pf[kk], b[0], b[1]);
-        mma16816(o[dt + 1], pf[kk], b[2], b[3]);
+        for (int dt = 0; dt < HEAD_DIM / 8; dt += 2) {
+          unsigned b[4];
+          ldsm_x4_trans(b, vrow + dt * 8);
+          mma16816(o[dt], pf[kk], b[0], b[1]);
+          mma16816(o[dt + 1], pf[kk], b[2], b[3]);
+        }
       }
     }
+    __syncthreads();   // this stage is read by all before the next iteration refills it
   }
   l_lo += __shfl_xor_sync(0xffffffffu, l_lo, 1); l_lo += __shfl_xor_sync(0xffffffffu, l_lo, 2);
   l_hi += __shfl_xor_sync(0xffffffffu, l_hi, 1); l_hi += __shfl_xor_sync(0xffffffffu, l_hi, 2);

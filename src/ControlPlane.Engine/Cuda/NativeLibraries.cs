@@ -31,7 +31,18 @@ internal static class NativeLibraries
         }
     }
 
+    // One handle per library name: every imported function of a library binds to the same copy.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, IntPtr> Resolved = new(StringComparer.Ordinal);
+
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath)
+    {
+        if (Resolved.TryGetValue(name, out var known))
+            return known;
+        var handle = Find(name);
+        return handle == IntPtr.Zero ? handle : Resolved.GetOrAdd(name, handle);
+    }
+
+    private static IntPtr Find(string name)
     {
         IEnumerable<string> candidates = name switch
         {
@@ -54,7 +65,9 @@ internal static class NativeLibraries
     {
         if (Environment.GetEnvironmentVariable("CONTROLPLANE_NVRTC_LIBRARY") is { Length: > 0 } configured)
             yield return configured;
-        foreach (var loaded in Loaded("libnvrtc"))
+        // Not libnvrtc-builtins, which NVRTC itself loads at its first compile: a name resolved after that (each imported
+        // function is bound on its first call) would otherwise land on it and miss its entry point.
+        foreach (var loaded in Loaded("libnvrtc").Where(IsNvrtc))
             yield return loaded;
         yield return "libnvrtc.so.13";
         yield return "libnvrtc.so.12";
@@ -70,13 +83,13 @@ internal static class NativeLibraries
         directories.Add("/usr/local/cuda/lib64");
         foreach (var directory in directories.Where(Directory.Exists))
         {
-            foreach (var file in Directory.EnumerateFiles(directory, "libnvrtc*.so*").Order(StringComparer.Ordinal))
-            {
-                if (!file.Contains("builtins", StringComparison.Ordinal) && !file.Contains(".alt.", StringComparison.Ordinal))
-                    yield return file;
-            }
+            foreach (var file in Directory.EnumerateFiles(directory, "libnvrtc*.so*").Order(StringComparer.Ordinal).Where(IsNvrtc))
+                yield return file;
         }
     }
+
+    private static bool IsNvrtc(string path) =>
+        !Path.GetFileName(path).Contains("builtins", StringComparison.Ordinal) && !Path.GetFileName(path).Contains(".alt.", StringComparison.Ordinal);
 
     /// <summary>Paths of loaded libraries whose file name starts with <paramref name="prefix"/>.</summary>
     private static IEnumerable<string> Loaded(string prefix)

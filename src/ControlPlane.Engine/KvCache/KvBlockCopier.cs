@@ -8,11 +8,21 @@ namespace ControlPlane.Engine.KvCache;
 /// </summary>
 public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
 {
+    /// <summary>
+    /// Writes queued into the cache and not yet made (the host tier's loads, batched): run before anything reads or
+    /// writes the cache's blocks — each method here, and the step runner before each step.
+    /// </summary>
+    internal Action? PendingWrites { get; set; }
+
+    /// <summary>Makes the queued writes (<see cref="PendingWrites"/>), if any.</summary>
+    public void Flush() => PendingWrites?.Invoke();
+
     /// <summary>Block data layer-major, keys then values, each block's slots in order.</summary>
     public byte[] Read(IReadOnlyList<int> blocks)
     {
         if (blocks.Count == 0)
             return [];
+        Flush();
         using var scope = NewDisposeScope();
         var gathered = GatherRows(blocks);
         var staging = Staging(gathered.shape[0]);
@@ -26,6 +36,7 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
     /// </summary>
     public DeviceBlocks Gather(IReadOnlyList<int> blocks)
     {
+        Flush();
         using var scope = NewDisposeScope();
         var gathered = GatherRows(blocks);
         gathered.DetachFromDisposeScope();
@@ -40,6 +51,7 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
         if (tensor.device.ToString() != cache.Keys[0].device.ToString() || tensor.dtype != cache.DType || data.Layers != cache.Keys.Count
             || data.BlockSize != cache.BlockSize || tensor.shape[0] != 2L * cache.Keys.Count * rows || tensor.shape[1] != cache.KvHeads || tensor.shape[2] != cache.HeadDim)
             return false;
+        Flush();
         using var scope = NewDisposeScope();
         ScatterRows(blocks, tensor);
         return true;
@@ -49,6 +61,7 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
     {
         if (blocks.Count == 0)
             return;
+        Flush();
         using var scope = NewDisposeScope();
         var host = Staging(2L * cache.Keys.Count * blocks.Count * cache.BlockSize);
         data.CopyTo(host.bytes);
@@ -63,14 +76,29 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
     }
 
     /// <summary>
-    /// Writes rows saved by <see cref="SaveBlock"/> back into <paramref name="block"/>. From pinned memory the copy does not
-    /// hold up the CPU: the step's kernels queue behind it on the same stream (it overlaps the planning and the launches,
-    /// not the GPU's compute). The store keeps the rows; a later save into the slot waits for the stream.
+    /// Writes rows saved by <see cref="SaveBlock"/> back into their blocks, all at once: one non-blocking copy a block
+    /// from pinned memory into one device buffer, then one scatter a layer for keys and one for values (a block at a time
+    /// would be 64 scatters each, thousands of launches for a long prefix). The step's kernels queue behind the copies on
+    /// the same stream; the store keeps the rows, and a later save into a slot waits for the stream.
     /// </summary>
-    internal void LoadBlock(Tensor source, int block)
+    internal void LoadBlocks(IReadOnlyList<(Tensor Rows, int Block)> loads)
     {
+        if (loads.Count == 0)
+            return;
         using var scope = NewDisposeScope();
-        ScatterRows([block], source.to(cache.Keys[0].device, non_blocking: true));
+        var device = cache.Keys[0].device;
+        var rowsPerBlock = 2L * cache.Keys.Count * cache.BlockSize;
+        var staged = empty([loads.Count * rowsPerBlock, cache.KvHeads, cache.HeadDim], cache.DType, device);
+        for (var i = 0; i < loads.Count; i++)
+            staged.narrow(0, i * rowsPerBlock, rowsPerBlock).copy_(loads[i].Rows, true);
+        // Each block's rows are layer-major, keys then values; a layer's keys over all blocks are a strided view.
+        var byLayer = staged.view(loads.Count, cache.Keys.Count, 2, cache.BlockSize, cache.KvHeads, cache.HeadDim);
+        var slots = SlotsOf([.. loads.Select(l => l.Block)]);
+        for (var l = 0; l < cache.Keys.Count; l++)
+        {
+            cache.Keys[l].index_copy_(0, slots, byLayer.select(1, l).select(1, 0).reshape(-1, cache.KvHeads, cache.HeadDim));
+            cache.Values[l].index_copy_(0, slots, byLayer.select(1, l).select(1, 1).reshape(-1, cache.KvHeads, cache.HeadDim));
+        }
     }
 
     /// <summary>Every layer's keys then values of the blocks' slots, stacked in one device tensor (in the caller's dispose scope).</summary>
