@@ -5,6 +5,7 @@
 #           and the mixed steps with the prefill kernel and without (prefill.sh's rest)
 #   PART=b: serving.sh (400 Azure conversation requests at 2x through the gateway, the simulator beside it with the
 #           H200 profile and with one fitted to the run's steps, and the served steps with prefill replayed as fixed shapes)
+#   PART=d: prefix.sh alone (issue 14)
 #   PART=c: the decode attention kernel by shape, and bench (decode and prefill throughput; issue 16's build item 4)
 set -uo pipefail
 source .gpu/env.sh
@@ -23,6 +24,8 @@ a)
   done ;;
 b)
   OUT=$OUT bash $B/serving.sh 2>&1 | tail -60 ;;
+d)
+  PREFIX_TIMEOUT=240 OUT=$OUT bash $B/prefix.sh 2>&1 | tail -8 ;;
 c)
   timeout 60 dotnet $APP attention --model /tmp/l8b --device cuda --out $OUT/attention.txt > /dev/null 2>&1; grep -E '\*' $OUT/attention.txt | head -8
   timeout 120 dotnet $APP bench --model /tmp/l8b --device cuda --out $OUT/bench.json 2>&1 | grep '"kind"' | python3 -c "import sys,json

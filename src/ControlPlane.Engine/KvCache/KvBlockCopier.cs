@@ -68,15 +68,31 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
         ScatterRows(blocks, host.to(cache.Keys[0].device));
     }
 
-    /// <summary>Copies one block's rows (in <see cref="Read"/>'s layout) into <paramref name="destination"/>, a host tensor of that many rows.</summary>
-    internal void SaveBlock(int block, Tensor destination)
+    /// <summary>
+    /// Copies each block's rows (in <see cref="Read"/>'s layout for that block alone) into its host tensor: one gather a
+    /// layer for keys and one for values over all the blocks, one reorder to block-major, then one non-blocking copy a block
+    /// into pinned memory. A later load from the same host rows runs after it on the stream.
+    /// </summary>
+    internal void SaveBlocks(IReadOnlyList<(Tensor Rows, int Block)> saves)
     {
+        if (saves.Count == 0)
+            return;
         using var scope = NewDisposeScope();
-        destination.copy_(GatherRows([block]));
+        var slots = SlotsOf([.. saves.Select(s => s.Block)]);
+        var parts = new List<Tensor>(2 * cache.Keys.Count);
+        for (var l = 0; l < cache.Keys.Count; l++)
+        {
+            parts.Add(cache.Keys[l].index_select(0, slots));
+            parts.Add(cache.Values[l].index_select(0, slots));
+        }
+        var blockMajor = stack(parts, 0).view(cache.Keys.Count, 2, saves.Count, cache.BlockSize, cache.KvHeads, cache.HeadDim)
+            .permute(2, 0, 1, 3, 4, 5).contiguous();
+        for (var i = 0; i < saves.Count; i++)
+            saves[i].Rows.copy_(blockMajor[i].view(-1, cache.KvHeads, cache.HeadDim), true);
     }
 
     /// <summary>
-    /// Writes rows saved by <see cref="SaveBlock"/> back into their blocks, all at once: one non-blocking copy a block
+    /// Writes rows saved by <see cref="SaveBlocks"/> back into their blocks, all at once: one non-blocking copy a block
     /// from pinned memory into one device buffer, then one scatter a layer for keys and one for values (a block at a time
     /// would be 64 scatters each, thousands of launches for a long prefix). The step's kernels queue behind the copies on
     /// the same stream; the store keeps the rows, and a later save into a slot waits for the stream.

@@ -6,23 +6,25 @@ namespace ControlPlane.Engine.KvCache;
 /// <summary>
 /// The host tier's blocks for a <see cref="PagedKvCache"/>: host tensors of whole blocks' rows (pinned when the cache is
 /// on a GPU, so each copy runs at the copy engines' rate), allocated a chunk at a time as the tier fills, so a large
-/// tier costs host memory only for what it holds. A block is gathered on the device and copied into its slot. Loads back
-/// are queued and made together (<see cref="KvBlockCopier.LoadBlocks"/>) before the cache is next used: a prefix of
-/// thousands of blocks costs a few hundred launches, not tens of thousands.
+/// tier costs host memory only for what it holds. Saves (a block evicted to its slot) and loads (back into a block) are
+/// queued and made together (<see cref="KvBlockCopier.SaveBlocks"/>, <see cref="KvBlockCopier.LoadBlocks"/>) before the
+/// cache is next used: a prefix of thousands of blocks costs a few thousand launches and copies, not a hundred thousand.
 /// </summary>
 public sealed class KvHostStore : IKvHostStore
 {
     private const int ChunkBlocks = 256;
 
-    /// <summary>Blocks loaded in one batch at most (the device buffer is this many blocks' rows).</summary>
-    private const int LoadBatchBlocks = 256;
+    /// <summary>Blocks copied in one batch at most (the device buffer holds this many blocks' rows: 128 MiB for Llama-3-8B).</summary>
+    private const int BatchBlocks = 64;
 
     private readonly KvBlockCopier _copier;
     private readonly PagedKvCache _cache;
     private readonly int _blocks;
     private readonly Tensor?[] _chunks;
     private readonly long _rowsPerBlock;
-    private readonly List<(int Slot, int Block)> _pending = [];
+
+    // Copies asked for and not yet made, in order: saves (device block to host slot) and loads (slot to block).
+    private readonly List<(bool Save, int Slot, int Block)> _pending = [];
 
     public KvHostStore(KvBlockCopier copier, PagedKvCache cache, int blocks)
     {
@@ -34,23 +36,29 @@ public sealed class KvHostStore : IKvHostStore
         copier.PendingWrites = Flush;
     }
 
-    public void Save(int block, int slot)
-    {
-        Flush(); // a queued load may read this slot, or write this block
-        using var scope = NewDisposeScope();
-        _copier.SaveBlock(block, Rows(slot));
-    }
+    public void Save(int block, int slot) => _pending.Add((true, slot, block));
 
-    public void Load(int slot, int block) => _pending.Add((slot, block));
+    public void Load(int slot, int block) => _pending.Add((false, slot, block));
 
-    /// <summary>Makes the queued loads, in batches of up to <see cref="LoadBatchBlocks"/> blocks.</summary>
+    /// <summary>
+    /// Makes the queued copies in their order, each run of saves or of loads in batches of up to <see cref="BatchBlocks"/>
+    /// blocks: a save before the block is written again, a load after the save into its slot (one stream orders them).
+    /// </summary>
     public void Flush()
     {
-        for (var start = 0; start < _pending.Count; start += LoadBatchBlocks)
+        for (var start = 0; start < _pending.Count;)
         {
+            var save = _pending[start].Save;
+            var end = start;
+            while (end < _pending.Count && _pending[end].Save == save && end - start < BatchBlocks)
+                end++;
             using var scope = NewDisposeScope();
-            var batch = _pending.Skip(start).Take(LoadBatchBlocks).Select(p => (Rows(p.Slot), p.Block)).ToArray();
-            _copier.LoadBlocks(batch);
+            var batch = _pending.Skip(start).Take(end - start).Select(p => (Rows(p.Slot), p.Block)).ToArray();
+            if (save)
+                _copier.SaveBlocks(batch);
+            else
+                _copier.LoadBlocks(batch);
+            start = end;
         }
         _pending.Clear();
     }
