@@ -65,9 +65,12 @@ public static class PrefillAttentionBenchmark
             var slotTensors = slots.Select(s => tensor(s, device: device)).ToArray();
             var masks = sequences.Select((s, i) => s.Offset == 0 ? null : Mask(s.Query, contexts[i], device)).ToArray();
 
-            Tensor Kernel()
+            // For the error, the output starts as NaN: a row the kernel failed to write cannot pass for a right one (an empty
+            // tensor may reuse the memory of a result computed just before).
+            Tensor Kernel(bool poisoned = false)
             {
-                var output = empty([rows, config.Heads * config.HeadDim], ScalarType.BFloat16, device);
+                var output = poisoned ? full([rows, config.Heads * config.HeadDim], float.NaN, ScalarType.BFloat16, device)
+                    : empty([rows, config.Heads * config.HeadDim], ScalarType.BFloat16, device);
                 kernels.PagedPrefill(q, keys, values, tileTensor, tiles.Count, tableTensor, output);
                 return output;
             }
@@ -90,7 +93,7 @@ public static class PrefillAttentionBenchmark
 
             var firstSdpaMs = Time(() => Gathered(ScalarType.BFloat16).Dispose(), calls: 1, warmUp: 0);
             var reference = Gathered(ScalarType.Float32);
-            var kernelError = (Kernel().to(ScalarType.Float32) - reference).abs().max().item<float>();
+            var kernelError = (Kernel(poisoned: true).to(ScalarType.Float32) - reference).abs().max().item<float>();
             var sdpaError = (Gathered(ScalarType.BFloat16).to(ScalarType.Float32) - reference).abs().max().item<float>();
             var kernelMs = Time(() => Kernel().Dispose());
             var sdpaMs = Time(() => Gathered(ScalarType.BFloat16).Dispose());
