@@ -19,13 +19,12 @@ public sealed partial class TorchStepRunner : IStepRunner
     private readonly KvBlockCopier _copier;
     private readonly DecodeGraphs? _graphs;
     private readonly int _blockSize;
-    private readonly StreamWriter? _stepLog;
+    private readonly StepLog? _stepLog;
 
     public TorchStepRunner(LlamaWeights weights, TorchEngineOptions options)
     {
         _blockSize = options.KvBlockSize;
-        var stepLog = options.StepLogPath ?? Environment.GetEnvironmentVariable("CONTROLPLANE_STEP_LOG");
-        _stepLog = string.IsNullOrEmpty(stepLog) ? null : new StreamWriter(stepLog, append: true) { AutoFlush = true };
+        _stepLog = StepLog.Open(options.StepLogPath);
         var c = weights.Config;
         MaxContextTokens = Math.Min(options.MaxContextTokens, c.MaxPositionEmbeddings);
         _rope = new RotaryEmbedding(c, MaxContextTokens, weights.Device, weights.DType);
@@ -81,17 +80,8 @@ public sealed partial class TorchStepRunner : IStepRunner
         var graph = _graphs is not null && decodesOnly && _graphs.Fits(chunks.Count, widest);
         var tokens = graph ? RunGraph(chunks) : RunEager(chunks);
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        if (_stepLog is not null)
-            LogStep(chunks, graph, elapsed);
+        _stepLog?.Write(chunks, graph, elapsed);
         return new StepRun(tokens, elapsed);
-    }
-
-    private void LogStep(IReadOnlyList<ScheduledChunk> chunks, bool graph, TimeSpan elapsed)
-    {
-        var decodes = chunks.Where(c => c.Count == 1 && c.Start > 0).Select(c => c.Start + 1);
-        var prefill = chunks.Where(c => !(c.Count == 1 && c.Start > 0)).Select(c => $"[{c.Count},{c.Start}]");
-        _stepLog!.WriteLine(System.FormattableString.Invariant(
-            $"{{\"ms\":{elapsed.TotalMilliseconds:F3},\"graph\":{(graph ? "true" : "false")},\"decodes\":[{string.Join(',', decodes)}],\"prefill\":[{string.Join(',', prefill)}]}}"));
     }
 
     public ValueTask PaceAsync(TimeSpan duration, TimeSpan computed, bool idle, CancellationToken cancellationToken) => ValueTask.CompletedTask;
@@ -99,7 +89,6 @@ public sealed partial class TorchStepRunner : IStepRunner
     public void Dispose()
     {
         _graphs?.Dispose();
-        _stepLog?.Dispose();
         _copier.Dispose();
         _cache.Dispose();
         _rope.Dispose();

@@ -41,7 +41,8 @@ T=loadgen/traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv
 timeout 120 $LG replay --endpoint http://127.0.0.1:8080/ --model llama-3-8b --tokenizer /tmp/l8b --synthetic poisson --rate 20 --count 150 --input-tokens 50-3000 --output-tokens 10-100 --out /tmp/warm > /tmp/warm.txt; head -8 /tmp/warm.txt
 echo "measured from line $(wc -l < $OUT/steps.jsonl) of steps.jsonl" | tee $OUT/steps-from.txt
 timeout 200 $LG replay --endpoint http://127.0.0.1:8080/ --model llama-3-8b --tokenizer /tmp/l8b --trace $T --max-requests ${N:-400} --speedup ${S:-2} --slo-ttft-ms 1000 --slo-tpot-ms 50 --out $OUT/real > /dev/null
-$LG simulate --trace $T --max-requests ${N:-400} --speedup ${S:-2} --instances 1 --policies least-kv-usage --profile /tmp/srv/profile.json --slo-ttft-ms 1000 --slo-tpot-ms 50 --out /tmp/sim > /dev/null
+rm -f /tmp/sim-steps.jsonl /tmp/simfit-steps.jsonl
+CONTROLPLANE_STEP_LOG=/tmp/sim-steps.jsonl $LG simulate --trace $T --max-requests ${N:-400} --speedup ${S:-2} --instances 1 --policies least-kv-usage --profile /tmp/srv/profile.json --slo-ttft-ms 1000 --slo-tpot-ms 50 --out /tmp/sim > /dev/null
 cp /tmp/sim/as-traced-least-kv-usage/report.json $OUT/sim-report.json; cp /tmp/sim/as-traced-least-kv-usage/report.md $OUT/sim-report.md
 $LG compare $OUT/real/report.json $OUT/sim-report.json | tee $OUT/compare.md
 cat $OUT/real/report.md | head -30
@@ -58,9 +59,11 @@ print(f"served steps: {len(g)} decode graphs at {sum(g)/max(1,len(g)):.1f} ms, {
 PY
 # A profile fitted to this run's own steps, and the simulator again with it.
 python3 $B/fit_profile.py /tmp/steps-run.jsonl /tmp/srv/profile.json torchsharp-fitted-to-served > $OUT/fitted-profile.json 2> $OUT/fit.txt; cat $OUT/fit.txt
-$LG simulate --trace $T --max-requests ${N:-400} --speedup ${S:-2} --instances 1 --policies least-kv-usage --profile $OUT/fitted-profile.json --slo-ttft-ms 1000 --slo-tpot-ms 50 --out /tmp/simfit > /dev/null
+CONTROLPLANE_STEP_LOG=/tmp/simfit-steps.jsonl $LG simulate --trace $T --max-requests ${N:-400} --speedup ${S:-2} --instances 1 --policies least-kv-usage --profile $OUT/fitted-profile.json --slo-ttft-ms 1000 --slo-tpot-ms 50 --out /tmp/simfit > /dev/null
 cp /tmp/simfit/as-traced-least-kv-usage/report.json $OUT/sim-fitted-report.json
 $LG compare $OUT/real/report.json $OUT/sim-fitted-report.json | tee $OUT/compare-fitted.md
+# The served schedule beside the simulator's, step by step in aggregate.
+python3 $B/compare_steps.py served=/tmp/steps-run.jsonl simulated=/tmp/sim-steps.jsonl simulated-fitted=/tmp/simfit-steps.jsonl | tee -a $OUT/compare-fitted.md
 timeout 150 dotnet /tmp/pub-bench/ControlPlane.Engine.Benchmarks.dll steps --model /tmp/l8b --device cuda --log /tmp/steps-run.jsonl --out $OUT/steps-replay.txt | tail -3
 # A call returns at most 8 files: the rest stay in /tmp/serving-extra.
 mkdir -p /tmp/serving-extra; gzip -c $OUT/steps.jsonl > $OUT/steps.jsonl.gz

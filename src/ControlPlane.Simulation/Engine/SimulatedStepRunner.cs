@@ -15,6 +15,7 @@ public sealed class SimulatedStepRunner(PerformanceProfile profile, TimeProvider
     public const string BackendName = "simulated";
     public const string KvLayout = "simulated/none";
     private TimeSpan _lateness;
+    private readonly StepLog? _stepLog = StepLog.Open();
 
     public string Backend => BackendName;
 
@@ -30,10 +31,15 @@ public sealed class SimulatedStepRunner(PerformanceProfile profile, TimeProvider
         // Blocks brought back from host memory are copied before the step computes (not overlapped: an upper bound).
         var copy = profile.HostCopyTime(plan.LoadedBlocks);
         if (Power is null)
-            return new StepRun(tokens, copy + profile.StepTime(plan.PrefillTokens, plan.DecodeSequences, plan.ContextTokens, plan.AttentionPairs));
+        {
+            var modelled = copy + profile.StepTime(plan.PrefillTokens, plan.DecodeSequences, plan.ContextTokens, plan.AttentionPairs);
+            _stepLog?.Write(plan.Chunks, graph: false, modelled);
+            return new StepRun(tokens, modelled);
+        }
         var (prefillMs, otherMs) = profile.StepParts(plan.PrefillTokens, plan.DecodeSequences, plan.ContextTokens, plan.AttentionPairs);
         var before = Power.BusyJoules;
         var duration = copy + Power.Step(prefillMs, plan.PrefillTokens, otherMs, plan.DecodeSequences);
+        _stepLog?.Write(plan.Chunks, graph: false, duration);
         return new StepRun(tokens, duration, Power.BusyJoules - before);
     }
 
