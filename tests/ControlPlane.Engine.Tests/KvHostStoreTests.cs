@@ -18,10 +18,8 @@ public sealed class KvHostStoreTests
     [Fact]
     public void SaveThenWriteThenLoad_TheLoadBringsBackWhatWasSaved()
     {
-        using var cache = NewCache(blocks: 4);
-        using var copier = new KvBlockCopier(cache);
-        using var store = new KvHostStore(copier, cache, blocks: 4);
-        Fill(cache, seed: 1);
+        using var h = new Harness(blocks: 4, slots: 4, seed: 1);
+        var (copier, store) = (h.Copier, h.Store);
         var saved = copier.Read([0]);
         var other = copier.Read([3]);
         store.Save(0, 1);                                  // queued
@@ -34,10 +32,8 @@ public sealed class KvHostStoreTests
     [Fact]
     public void SaveAndLoadOfOneSlotInOneQueue_LoadSeesTheSave()
     {
-        using var cache = NewCache(blocks: 4);
-        using var copier = new KvBlockCopier(cache);
-        using var store = new KvHostStore(copier, cache, blocks: 2);
-        Fill(cache, seed: 2);
+        using var h = new Harness(blocks: 4, slots: 2, seed: 2);
+        var (copier, store) = (h.Copier, h.Store);
         var block0 = copier.Read([0]);
         var block1 = copier.Read([1]);
         store.Save(0, 0);
@@ -53,10 +49,8 @@ public sealed class KvHostStoreTests
     public void ManyBlocks_SavedThenLoadedInReverse_EveryBlockLandsWhereAsked()
     {
         const int blocks = 150; // more than two batches
-        using var cache = NewCache(blocks: 2 * blocks);
-        using var copier = new KvBlockCopier(cache);
-        using var store = new KvHostStore(copier, cache, blocks: blocks);
-        Fill(cache, seed: 3);
+        using var h = new Harness(blocks: 2 * blocks, slots: blocks, seed: 3);
+        var (copier, store) = (h.Copier, h.Store);
         var before = Enumerable.Range(0, blocks).Select(b => copier.Read([b])).ToArray();
         for (var b = 0; b < blocks; b++)
             store.Save(b, blocks - 1 - b);
@@ -67,13 +61,32 @@ public sealed class KvHostStoreTests
             Assert.Equal(before[blocks - 1 - s], copier.Read([blocks + s]));
     }
 
-    private static PagedKvCache NewCache(int blocks) => new(Layers, blocks, BlockSize, KvHeads, HeadDim, ScalarType.Float32, CPU);
-
-    private static void Fill(PagedKvCache cache, int seed)
+    /// <summary>A CPU cache of random keys and values, its copier, and a host store of <c>slots</c> slots over it.</summary>
+    private sealed class Harness : IDisposable
     {
-        using var scope = NewDisposeScope();
-        var generator = new TorchSharp.torch.Generator((ulong)seed);
-        foreach (var t in cache.Keys.Concat(cache.Values))
-            t.copy_(randn(t.shape, generator: generator));
+        private readonly PagedKvCache _cache;
+
+        public Harness(int blocks, int slots, int seed)
+        {
+            _cache = new PagedKvCache(Layers, blocks, BlockSize, KvHeads, HeadDim, ScalarType.Float32, CPU);
+            using (NewDisposeScope())
+            {
+                var generator = new TorchSharp.torch.Generator((ulong)seed);
+                foreach (var t in _cache.Keys.Concat(_cache.Values))
+                    t.copy_(randn(t.shape, generator: generator));
+            }
+            Copier = new KvBlockCopier(_cache);
+            Store = new KvHostStore(Copier, _cache, slots);
+        }
+
+        public KvBlockCopier Copier { get; }
+        public KvHostStore Store { get; }
+
+        public void Dispose()
+        {
+            Store.Dispose();
+            Copier.Dispose();
+            _cache.Dispose();
+        }
     }
 }
