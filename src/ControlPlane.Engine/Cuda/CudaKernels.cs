@@ -52,7 +52,7 @@ public sealed unsafe class CudaKernels
     // Two stages of keys and values, 64 tokens each, rows padded by 8 elements (the kernel's STAGE, PBN and KPAD).
     private readonly int _prefillSharedBytes;
 
-    /// <summary>Rows of new tokens one prefill attention tile covers (the kernel's PBM).</summary>
+    /// <summary>Rows of new tokens one prefill attention tile covers (the kernel's four warps of 16 rows).</summary>
     public const int PrefillTileRows = 64;
 
     /// <summary>
