@@ -2,7 +2,7 @@
 # One GPU session's figures for issues 16 and 14 in calls of at most ten minutes each, from the serving pack
 # (tests/ControlPlane.Engine.Benchmarks/pack-serving.sh; carry [".gpu"]):
 #   PART=a: the prefill kernel's error and time beside gather + SDPA (prefill-attention), prefix.sh (issue 14), modes,
-#           and the mixed steps with the prefill kernel and without (prefill.sh's rest)
+#           and the mixed steps with the prefill kernel and without
 #   PART=b: serving.sh (400 Azure conversation requests at 2x through the gateway, the simulator beside it with the
 #           H200 profile and with one fitted to the run's steps, and the served steps with prefill replayed as fixed shapes)
 #   PART=d: prefix.sh alone (issue 14)

@@ -162,20 +162,32 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
         var sequences = batch.Sequences.Where(s => !(decodesApart && IsDecode(s))).ToArray();
         if (sequences.Length == 0)
             return new PrefillIndex(0, empty(0, ScalarType.Int32, device: device), empty(0, ScalarType.Int64, device: device));
-        var width = sequences.Max(s => (s.ContextLength + blockSize - 1) / blockSize);
-        var tables = new long[sequences.Length * width];
         var tiles = new List<(int Row, int Rows, int Position, int Sequence)>();
         for (var i = 0; i < sequences.Length; i++)
         {
             var s = sequences[i];
-            for (var j = 0; j * blockSize < s.ContextLength; j++)
-                tables[i * width + j] = s.ContextSlots[j * blockSize] / blockSize;
             var first = s.ContextLength - s.QueryLength;
             for (var t = 0; t < s.QueryLength; t += CudaKernels.PrefillTileRows)
                 tiles.Add((s.QueryStart + t, Math.Min(CudaKernels.PrefillTileRows, s.QueryLength - t), first + t, i));
         }
         var flat = tiles.OrderByDescending(t => t.Position + t.Rows).SelectMany(t => new[] { t.Row, t.Rows, t.Position, t.Sequence }).ToArray();
-        return new PrefillIndex(tiles.Count, tensor(flat, device: device).view(tiles.Count, 4), tensor(tables, device: device).view(sequences.Length, width));
+        return new PrefillIndex(tiles.Count, tensor(flat, device: device).view(tiles.Count, 4), BlockTables(sequences, device, blockSize, out _));
+    }
+
+    /// <summary>
+    /// The sequences' block tables [sequences, widest], int64, on the device, read off their context slots (a block's first
+    /// slot over the block size); <paramref name="width"/> is the widest table's block count.
+    /// </summary>
+    private static Tensor BlockTables(SequenceSlice[] sequences, Device device, int blockSize, out int width)
+    {
+        var w = width = sequences.Max(s => (s.ContextLength + blockSize - 1) / blockSize);
+        var tables = new long[sequences.Length * w];
+        for (var i = 0; i < sequences.Length; i++)
+        {
+            for (var j = 0; j * blockSize < sequences[i].ContextLength; j++)
+                tables[i * w + j] = sequences[i].ContextSlots[j * blockSize] / blockSize;
+        }
+        return tensor(tables, device: device).view(sequences.Length, w);
     }
 
     /// <summary>The prefill kernel's tiles (int32 [count, 4]) and block tables (int64 [sequences, blocks]).</summary>
@@ -258,15 +270,9 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
         var rowsTensor = tensor(decode.Select(s => (long)s.QueryStart).ToArray(), device: device);
         if (kernels is not null)
         {
-            var width = decode.Max(s => (s.ContextLength + blockSize - 1) / blockSize);
-            var tables = new long[decode.Length * width];
-            for (var i = 0; i < decode.Length; i++)
-            {
-                for (var j = 0; j * blockSize < decode[i].ContextLength; j++)
-                    tables[i * width + j] = decode[i].ContextSlots[j * blockSize] / blockSize;
-            }
+            var tables = BlockTables(decode, device, blockSize, out var width);
             return new DecodeGroupIndex(rowsTensor, (long)width * blockSize,
-                Tables: tensor(tables, device: device).view(decode.Length, width), Lengths: tensor(decode.Select(s => (long)s.ContextLength).ToArray(), device: device));
+                Tables: tables, Lengths: tensor(decode.Select(s => (long)s.ContextLength).ToArray(), device: device));
         }
         var length = decode.Max(s => s.ContextLength);
         var index = new long[decode.Length * length];
