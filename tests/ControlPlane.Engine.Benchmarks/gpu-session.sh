@@ -4,7 +4,7 @@
 #   PART=a: the prefill kernel's error and time beside gather + SDPA (prefill-attention), prefix.sh (issue 14), modes,
 #           and the mixed steps with the prefill kernel and without
 #   PART=b: serving.sh (400 Azure conversation requests at 2x through the gateway, the simulator beside it with the
-#           H200 profile and with one fitted to the run's steps, and the served steps with prefill replayed as fixed shapes)
+#           profile of the GPU it runs on and with one fitted to the run's steps, and the served steps with prefill replayed as fixed shapes)
 #   PART=d: prefix.sh alone (issue 14)
 #   PART=c: the decode attention kernel by shape, and bench (decode and prefill throughput; issue 16's build item 4)
 set -uo pipefail
