@@ -5,7 +5,8 @@ namespace ControlPlane.Engine.Core;
 
 /// <summary>
 /// One JSON line a step, appended to a file: its time, whether it ran as a graph, the decodes' context lengths and the
-/// prefill chunks (length, offset). The TorchSharp runner and the simulated runner write the same lines, so a served
+/// prefill chunks (length, offset), and, from a runner on a real clock, when it started (Unix milliseconds), so that
+/// the host's time between steps shows. The TorchSharp runner and the simulated runner write the same lines, so a served
 /// run's steps can be set beside the simulator's (`compare_steps.py`) or run again as fixed shapes (`bench steps`).
 /// Engines of one process that name the same file share one writer (kept for the process's life, flushed every line):
 /// lines are written whole, one at a time.
@@ -36,13 +37,14 @@ public sealed class StepLog
         }
     }
 
-    public void Write(IReadOnlyList<ScheduledChunk> chunks, bool graph, TimeSpan elapsed)
+    public void Write(IReadOnlyList<ScheduledChunk> chunks, bool graph, TimeSpan elapsed, DateTimeOffset? started = null)
     {
         // A decode is one token after the prompt (position > 0); anything else is a prefill chunk at its offset.
         var decodes = string.Join(',', chunks.Where(c => c.Count == 1 && c.Start > 0).Select(c => (c.Start + 1).ToString(CultureInfo.InvariantCulture)));
         var prefill = string.Join(',', chunks.Where(c => !(c.Count == 1 && c.Start > 0)).Select(c => string.Create(CultureInfo.InvariantCulture, $"[{c.Count},{c.Start}]")));
+        var at = started is { } t ? string.Create(CultureInfo.InvariantCulture, $"\"t\":{(t - DateTimeOffset.UnixEpoch).TotalMilliseconds:F3},") : "";
         var line = string.Create(CultureInfo.InvariantCulture,
-            $"{{\"ms\":{elapsed.TotalMilliseconds:F3},\"graph\":{(graph ? "true" : "false")},\"decodes\":[{decodes}],\"prefill\":[{prefill}]}}");
+            $"{{{at}\"ms\":{elapsed.TotalMilliseconds:F3},\"graph\":{(graph ? "true" : "false")},\"decodes\":[{decodes}],\"prefill\":[{prefill}]}}");
         lock (Gate)
             _writer.WriteLine(line);
     }

@@ -22,6 +22,13 @@ public sealed record TorchEngineOptions
     /// </summary>
     public bool PrefillKernel { get; init; } = true;
 
+    /// <summary>
+    /// With the kernels, bf16/fp16 weights and tensor cores (sm_80+), decode attention computes its dot products with
+    /// mma.sync, the query heads that share a KV head as one tile's rows; otherwise (or off, to compare) the scalar
+    /// paged decode kernel. Both read keys and values in place through the block tables.
+    /// </summary>
+    public bool TensorCoreDecode { get; init; } = true;
+
     /// <summary>On a CUDA device with the kernels, run decode steps as CUDA graphs captured per batch size.</summary>
     public bool CudaGraphs { get; init; } = true;
 

@@ -20,18 +20,21 @@ public sealed partial class TorchStepRunner : IStepRunner
     private readonly DecodeGraphs? _graphs;
     private readonly int _blockSize;
     private readonly StepLog? _stepLog;
+    private readonly TorchSharp.torch.Device _device;
 
     public TorchStepRunner(LlamaWeights weights, TorchEngineOptions options)
     {
         _blockSize = options.KvBlockSize;
         _stepLog = StepLog.Open(options.StepLogPath);
+        _device = weights.Device;
         var c = weights.Config;
         MaxContextTokens = Math.Min(options.MaxContextTokens, c.MaxPositionEmbeddings);
         _rope = new RotaryEmbedding(c, MaxContextTokens, weights.Device, weights.DType);
         var reason = "kernels off";
         var kernels = options.CudaKernels ? CudaKernels.TryCreate(c, options.KvBlockSize, weights.DType, weights.Device, out reason,
-            options.PrefillKernel ? null : new Dictionary<string, int> { ["PREFILL"] = 0 }) : null;
-        Acceleration = kernels is null ? $"eager ({reason})" : kernels.HasPrefill ? "kernels, prefill kernel" : "kernels";
+            Tuning(options)) : null;
+        Acceleration = kernels is null ? $"eager ({reason})"
+            : "kernels" + (kernels.HasPrefill ? ", prefill kernel" : "") + (kernels.HasTensorCoreDecode ? ", tensor-core decode attention" : "");
         Forward = new LlamaForward(weights, _rope, kernels);
         KvBlocks = options.KvBlocks ?? PagedKvCache.BlocksFor(options.KvCacheBytes, c.Layers, options.KvBlockSize, c.KvHeads, c.HeadDim, (int)weights.Embeddings.ElementSize);
         // Decode graphs pad their batches with rows that write to one extra block, which the pool never hands out.
@@ -55,6 +58,17 @@ public sealed partial class TorchStepRunner : IStepRunner
         }
     }
 
+    /// <summary>Kernel constants for the kernels an option turns off (none by default).</summary>
+    private static Dictionary<string, int>? Tuning(TorchEngineOptions options)
+    {
+        var tuning = new Dictionary<string, int>();
+        if (!options.PrefillKernel)
+            tuning["PREFILL"] = 0;
+        if (!options.TensorCoreDecode)
+            tuning["DECODE_TC"] = 0;
+        return tuning.Count == 0 ? null : tuning;
+    }
+
     public string Backend => BackendName;
     public KvDataLayout KvLayout { get; }
 
@@ -76,11 +90,16 @@ public sealed partial class TorchStepRunner : IStepRunner
             decodesOnly &= c.Count == 1 && c.Start > 0;
             widest = Math.Max(widest, c.Request.BlockTable.Count);
         }
+        var startedAt = _stepLog is null ? default : DateTimeOffset.UtcNow;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var graph = _graphs is not null && decodesOnly && _graphs.Fits(chunks.Count, widest);
         var tokens = graph ? RunGraph(chunks) : RunEager(chunks);
+        // A step that samples nothing (prompt chunks that are not a prompt's last) reads nothing back: wait for the
+        // device, so that the step's time is its own and not charged to the next one.
+        if (!chunks.Any(c => c.Samples) && _device.type == TorchSharp.DeviceType.CUDA)
+            TorchSharp.torch.cuda.synchronize(_device);
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        _stepLog?.Write(chunks, graph, elapsed);
+        _stepLog?.Write(chunks, graph, elapsed, startedAt);
         return new StepRun(tokens, elapsed);
     }
 

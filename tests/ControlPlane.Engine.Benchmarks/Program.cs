@@ -15,7 +15,9 @@ using static TorchSharp.torch;
 //          and decode graphs: greedy tokens must agree across the three, and alone with batched
 //   steps --model DIR --device cuda --log STEPLOG [--max 400]   a served run's steps with prefill (CONTROLPLANE_STEP_LOG) as fixed shapes
 //   prefill-attention --model DIR --device cuda --out FILE   the paged prefill kernel beside gather + SDPA: error and time
-//   Options: --kernels off, --graphs off, --prefill-kernel off (default: all on where the device allows); for bench, --batch N and
+//   decode-parts --model DIR --device cuda --out FILE [--batch 1,32,64] [--context 512,2048] [--tuning K=V,...]
+//          each part of a decode step alone over every layer: time, bytes per second, share of the bound
+//   Options: --kernels off, --graphs off, --prefill-kernel off, --decode-tc off (default: all on where the device allows); for bench, --batch N and
 //   --context N run one decode shape, --steps N decode steps to time (32), --no-prefill skips prefill (for a profiler),
 //   --prefill-repeat N repeats the prefill shapes (long enough windows to read power draw).
 //   nvml [seconds]   the GPU's draw read through NvmlPowerActuator (read only), every 200 ms
@@ -78,6 +80,7 @@ var folder = options["--model"];
 var kernelsOn = options.GetValueOrDefault("--kernels", "on") != "off";
 var graphsOn = options.GetValueOrDefault("--graphs", "on") != "off";
 var prefillKernelOn = options.GetValueOrDefault("--prefill-kernel", "on") != "off";
+var decodeTcOn = options.GetValueOrDefault("--decode-tc", "on") != "off";
 
 if (args[0] == "steps")
 {
@@ -99,29 +102,42 @@ if (args[0] == "attention")
     // The decode attention kernel alone, on a cache of the model's shape: µs per call and the KV bytes it reads per second.
     var config = ControlPlane.Models.Folders.ModelFolderInfo.Read(folder).Config;
     var lines = new List<string>();
-    foreach (var (warps, unroll) in new[] { (4, 2), (4, 4), (2, 4) })
+    // The scalar kernel (WARPS, UNROLL) and the tensor-core kernel; each output is checked against the first's.
+    var variants = new (string Name, Dictionary<string, int> Tuning)[]
     {
-        var kernels = ControlPlane.Engine.Cuda.CudaKernels.TryCreate(config, 16, ScalarType.BFloat16, device, out var why,
-            new Dictionary<string, int> { ["WARPS"] = warps, ["UNROLL"] = unroll, ["PTXAS_VERBOSE"] = 1 }) ?? throw new InvalidOperationException(why);
-        lines.Add($"warps {warps} unroll {unroll}: {string.Join(" | ", kernels.CompileLog.Split('\n').Where(l => l.Contains("paged_decode", StringComparison.Ordinal) || l.Contains("registers", StringComparison.Ordinal)).Take(6))}");
-        foreach (var (batch, context) in new[] { (1, 2048), (8, 512), (32, 512), (64, 512), (32, 2048), (64, 2048) })
+        ("scalar w4 u2", new() { ["WARPS"] = 4, ["UNROLL"] = 2, ["DECODE_TC"] = 0 }),
+        ("scalar w4 u4", new() { ["WARPS"] = 4, ["UNROLL"] = 4, ["DECODE_TC"] = 0 }),
+        ("tensor cores", new() { ["DECODE_TC"] = 1 }),
+    };
+    var compiled = variants.Select(v => (v.Name, Kernels: ControlPlane.Engine.Cuda.CudaKernels.TryCreate(config, 16, ScalarType.BFloat16, device, out var why,
+        new Dictionary<string, int>(v.Tuning) { ["PTXAS_VERBOSE"] = 1 }) ?? throw new InvalidOperationException(why))).ToArray();
+    foreach (var (name, kernels) in compiled)
+        lines.Add($"{name} (tensor cores: {kernels.HasTensorCoreDecode}): {string.Join(" | ", kernels.CompileLog.Split('\n').Where(l => l.Contains("paged_decode", StringComparison.Ordinal) || l.Contains("registers", StringComparison.Ordinal)).Take(8))}");
+    foreach (var (batch, context) in new[] { (1, 512), (1, 2048), (8, 512), (32, 512), (64, 512), (32, 2048), (64, 2048), (16, 8000) })
+    {
+        var blocksPer = (context + 15) / 16;
+        var width = 1 << (int)Math.Ceiling(Math.Log2(blocksPer + 2));
+        using var keys = randn([batch * blocksPer * 16L + 16, config.KvHeads, config.HeadDim], ScalarType.BFloat16, device);
+        using var values = randn([batch * blocksPer * 16L + 16, config.KvHeads, config.HeadDim], ScalarType.BFloat16, device);
+        using var q = randn([batch, config.Heads, config.HeadDim], ScalarType.BFloat16, device);
+        var permutation = Enumerable.Range(0, batch * blocksPer).OrderBy(_ => shuffle.Next()).ToArray();
+        var table = new long[batch * width];
+        for (var b = 0; b < batch; b++)
+            for (var j = 0; j < blocksPer; j++)
+                table[b * width + j] = permutation[b * blocksPer + j];
+        using var tables = tensor(table, device: device).view(batch, width);
+        // Lengths that differ per sequence (down to a third of the context), so partial partitions and chunks are exercised.
+        using var lengths = tensor(Enumerable.Range(0, batch).Select(b => (long)Math.Max(1, context - b * context / (3 * Math.Max(1, batch)))).ToArray(), device: device);
+        Tensor? reference = null;
+        foreach (var (name, kernels) in compiled)
         {
-            var blocksPer = (context + 15) / 16;
-            var width = 1 << (int)Math.Ceiling(Math.Log2(blocksPer + 2));
-            using var keys = randn([batch * blocksPer * 16L + 16, config.KvHeads, config.HeadDim], ScalarType.BFloat16, device);
-            using var values = randn([batch * blocksPer * 16L + 16, config.KvHeads, config.HeadDim], ScalarType.BFloat16, device);
-            using var q = randn([batch, config.Heads, config.HeadDim], ScalarType.BFloat16, device);
-            var permutation = Enumerable.Range(0, batch * blocksPer).OrderBy(_ => shuffle.Next()).ToArray();
-            var table = new long[batch * width];
-            for (var b = 0; b < batch; b++)
-                for (var j = 0; j < blocksPer; j++)
-                    table[b * width + j] = permutation[b * blocksPer + j];
-            using var tables = tensor(table, device: device).view(batch, width);
-            using var lengths = tensor(Enumerable.Repeat((long)context, batch).ToArray(), device: device);
-            foreach (var partition in new[] { 0, 64, 128, 256, 512 })
+            foreach (var partition in new[] { 0, 64, 256, 1024 })
             {
                 var tokens = partition == 0 ? kernels.PartitionTokens(batch, width * 16) : partition;
                 var parts = (width * 16 + tokens - 1) / tokens;
+                using var result = kernels.PagedDecode(q, keys, values, tables, lengths, tokens, parts);
+                reference ??= result.to(ScalarType.Float32).clone();
+                var error = (result.to(ScalarType.Float32) - reference).abs().max().item<float>();
                 for (var i = 0; i < 3; i++)
                     kernels.PagedDecode(q, keys, values, tables, lengths, tokens, parts).Dispose();
                 Sync();
@@ -131,12 +147,14 @@ if (args[0] == "attention")
                     kernels.PagedDecode(q, keys, values, tables, lengths, tokens, parts).Dispose();
                 Sync();
                 var micros = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / calls;
-                var bytes = 2.0 * batch * context * config.KvHeads * config.HeadDim * 2;
-                var line = $"w{warps} u{unroll} batch {batch,3} context {context,5} partition {tokens,4}{(partition == 0 ? "*" : " ")} {micros,8:F1} us {bytes / micros / 1e3,7:F0} GB/s";
+                var read = lengths.data<long>().ToArray().Sum();
+                var bytes = 2.0 * read * config.KvHeads * config.HeadDim * 2;
+                var line = $"{name} batch {batch,3} context {context,5} partition {tokens,4}{(partition == 0 ? "*" : " ")} {micros,8:F1} us {bytes / micros / 1e3,7:F0} GB/s  max |diff| vs first {error:G3}";
                 Console.WriteLine(line);
                 lines.Add(line);
             }
         }
+        reference?.Dispose();
     }
     var rmsKernels = ControlPlane.Engine.Cuda.CudaKernels.TryCreate(config, 16, ScalarType.BFloat16, device, out _)!;
     foreach (var rows in new[] { 1, 64 })
@@ -163,10 +181,10 @@ if (args[0] == "modes")
     int[] lengths = [5, 17, 33, 64, 130, 300];
     var prompts = lengths.Select(n => Enumerable.Range(0, n).Select(i => (i * 7919 + n) % (weights.Config.VocabularySize - 10) + 5).ToArray()).ToArray();
     var report = new Dictionary<string, object>();
-    List<int>[] Generate(bool kernels, bool graphs, int[][] batch, out string acceleration, LlamaWeights? model = null, bool prefillKernel = false)
+    List<int>[] Generate(bool kernels, bool graphs, int[][] batch, out string acceleration, LlamaWeights? model = null, bool prefillKernel = false, bool decodeTc = true)
     {
         using var engine = new TorchEngine("m", model ?? weights, new IdTokenizer(weights.Config.VocabularySize),
-            new TorchEngineOptions { KvBlocks = 512, MaxContextTokens = 2048, MaxBatchedTokens = 96, CudaKernels = kernels, CudaGraphs = graphs, PrefillKernel = prefillKernel });
+            new TorchEngineOptions { KvBlocks = 512, MaxContextTokens = 2048, MaxBatchedTokens = 96, CudaKernels = kernels, CudaGraphs = graphs, PrefillKernel = prefillKernel, TensorCoreDecode = decodeTc });
         acceleration = engine.Acceleration;
         for (var i = 0; i < batch.Length; i++)
             engine.Add(new RequestSpec { RequestId = $"r{i}", Model = "m", PromptTokenIds = batch[i], Sampling = new SamplingParameters { MaxTokens = 48, Temperature = 0, IgnoreEndOfSequence = true } });
@@ -198,6 +216,10 @@ if (args[0] == "modes")
         report["bf16Accelerations"] = new[] { a3, a4 };
         report["bf16Tokens"] = withSdpa.Sum(t => t.Count);
         report["bf16PrefillKernelEqualSdpa"] = Same(withKernel, withSdpa);
+        // Decode attention on tensor cores against the scalar kernel (P rounded to bf16 before P·V, as FlashAttention does).
+        var scalarDecode = Generate(true, true, prompts, out var a5, half, prefillKernel: true, decodeTc: false);
+        report["bf16Accelerations"] = new[] { a3, a4, a5 };
+        report["bf16DecodeTensorCoresEqualScalar"] = Same(withKernel, scalarDecode);
     }
     File.WriteAllText(output, JsonSerializer.Serialize(report));
     Console.WriteLine(JsonSerializer.Serialize(report));
@@ -234,6 +256,21 @@ var results = new List<object>();
 var acceleration = "";
 var random = new Random(1);
 int[] Prompt(int n) => [.. Enumerable.Range(0, n).Select(_ => random.Next(1000, 100000 % model.Config.VocabularySize))];
+
+if (args[0] == "decode-parts")
+{
+    // Where a decode step's time goes: each part alone over every layer, against the bytes it must move.
+    int[] partBatches = options.TryGetValue("--batch", out var pb) ? [.. pb.Split(',').Select(int.Parse)] : [1, 32, 64];
+    int[] partContexts = options.TryGetValue("--context", out var pc) ? [.. pc.Split(',').Select(int.Parse)] : [512, 2048];
+    var tuning = options.TryGetValue("--tuning", out var tuningText)
+        ? tuningText.Split(',').Select(p => p.Split('=')).ToDictionary(p => p[0], p => int.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture))
+        : null;
+    var partLines = DecodePartsBenchmark.Run(model, device, partContexts.SelectMany(cx => partBatches.Select(b => (b, cx))), tuning);
+    File.WriteAllLines(output, partLines);
+    foreach (var line in partLines)
+        Console.WriteLine(line);
+    return 0;
+}
 
 if (options.ContainsKey("--mixed"))
 {
@@ -282,7 +319,7 @@ foreach (var context in contexts)
     {
         var steps = options.TryGetValue("--steps", out var stepsText) ? int.Parse(stepsText, System.Globalization.CultureInfo.InvariantCulture) : 32;
         using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
-            new TorchEngineOptions { KvBlocks = batch * ((context + 3 * steps + 16) / 16 + 1), MaxBatchedTokens = 8192, MaxContextTokens = 8192, MaxRunningRequests = 256, CudaKernels = kernelsOn, CudaGraphs = graphsOn, PrefillKernel = prefillKernelOn });
+            new TorchEngineOptions { KvBlocks = batch * ((context + 3 * steps + 16) / 16 + 1), MaxBatchedTokens = 8192, MaxContextTokens = 8192, MaxRunningRequests = 256, CudaKernels = kernelsOn, CudaGraphs = graphsOn, PrefillKernel = prefillKernelOn, TensorCoreDecode = decodeTcOn });
         acceleration = engine.Acceleration;
         for (var i = 0; i < batch; i++)
             engine.Add(new RequestSpec { RequestId = $"r{i}", Model = "m", PromptTokenIds = Prompt(context), Sampling = new SamplingParameters { MaxTokens = steps + 4096, Temperature = 0, IgnoreEndOfSequence = true } });
@@ -312,7 +349,7 @@ var prefillShapes = Enumerable.Repeat(new[] { (1, 2048), (8, 512), (1, 2048), (8
 foreach (var (batch, length) in options.ContainsKey("--no-prefill") ? [] : prefillShapes)
 {
     using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
-        new TorchEngineOptions { KvBlocks = batch * (length / 16 + 2), MaxBatchedTokens = 4096, MaxContextTokens = 4096, CudaKernels = kernelsOn, CudaGraphs = graphsOn, PrefillKernel = prefillKernelOn });
+        new TorchEngineOptions { KvBlocks = batch * (length / 16 + 2), MaxBatchedTokens = 4096, MaxContextTokens = 4096, CudaKernels = kernelsOn, CudaGraphs = graphsOn, PrefillKernel = prefillKernelOn, TensorCoreDecode = decodeTcOn });
     for (var i = 0; i < batch; i++)
         engine.Add(new RequestSpec { RequestId = $"p{i}", Model = "m", PromptTokenIds = Prompt(length), Sampling = new SamplingParameters { MaxTokens = 1, Temperature = 0, IgnoreEndOfSequence = true } });
     Sync();

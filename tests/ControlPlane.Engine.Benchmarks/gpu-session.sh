@@ -6,7 +6,8 @@
 #   PART=b: serving.sh (400 Azure conversation requests at 2x through the gateway, the simulator beside it with the
 #           profile of the GPU it runs on and with one fitted to the run's steps, and the served steps with prefill replayed as fixed shapes)
 #   PART=d: prefix.sh alone (issue 14)
-#   PART=c: the decode attention kernel by shape, and bench (decode and prefill throughput; issue 16's build item 4)
+#   PART=c: where a decode step's time goes (decode-parts), the decode attention kernel by shape, and bench (decode and
+#           prefill throughput; issue 16's build item 4)
 set -uo pipefail
 source .gpu/env.sh
 B=tests/ControlPlane.Engine.Benchmarks
@@ -27,8 +28,16 @@ b)
 d)
   PREFIX_TIMEOUT=240 OUT=$OUT bash $B/prefix.sh 2>&1 | tail -8 ;;
 c)
-  timeout 60 dotnet $APP attention --model /tmp/l8b --device cuda --out $OUT/attention.txt > /dev/null 2>&1; grep -E '\*' $OUT/attention.txt | head -8
-  timeout 120 dotnet $APP bench --model /tmp/l8b --device cuda --out $OUT/bench.json 2>&1 | grep '"kind"' | python3 -c "import sys,json
+  echo "profilers: $(ls /usr/local/cuda*/bin 2>/dev/null | grep -E '^(nsys|ncu)$' | tr '\n' ' ')$(command -v nsys ncu | tr '\n' ' ')"
+  timeout 100 dotnet $APP attention --model /tmp/l8b --device cuda --out $OUT/attention.txt > /dev/null 2>&1; grep -E '\*' $OUT/attention.txt | head -24
+  for tc in 1 0; do
+    timeout 120 dotnet $APP decode-parts --model /tmp/l8b --device cuda --batch 1,32,64 --tuning DECODE_TC=$tc --out $OUT/decode-parts-tc$tc.txt 2>&1 | grep -v '^\s*at ' | grep -E 'batch|attention|sum|bandwidth|product|rope|silu|rms|lm' | tail -60
+  done
+  python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
+  timeout 90 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -1
+  for tc in on off; do
+    timeout 120 dotnet $APP bench --model /tmp/l8b --device cuda --decode-tc $tc --out $OUT/bench-tc-$tc.json 2>&1 | grep '"kind"' | python3 -c "import sys,json
 for l in sys.stdin:
-    r=json.loads(l); print(r['kind'], r.get('batch'), r.get('context', r.get('length')), round(r['tokensPerSecond']))" ;;
+    r=json.loads(l); print('decode-tc $tc', r['kind'], r.get('batch'), r.get('context', r.get('length')), round(r['tokensPerSecond']), round(r.get('msPerStep', 0), 2))"
+  done ;;
 esac

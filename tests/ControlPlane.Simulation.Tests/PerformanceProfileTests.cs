@@ -20,6 +20,16 @@ public class PerformanceProfileTests
     }
 
     [Fact]
+    public void StepTime_PrefillStepOverhead_OnlyOnStepsWithPrefill()
+    {
+        var p = new PerformanceProfile { Name = "t", Provenance = "test", StepOverheadMs = 1, PrefillStepOverheadMs = 3, PrefillMsPerToken = 0.5, DecodeMsPerSequence = 0.25 };
+        Assert.Equal(1 + 1, p.StepTime(0, 4, 0).TotalMilliseconds, 9);          // decode only: no extra
+        Assert.Equal(1 + 3 + 5 + 1, p.StepTime(10, 4, 0).TotalMilliseconds, 9); // with prefill: the extra once
+        var (prefill, other) = p.StepParts(10, 4, 0);
+        Assert.Equal(p.StepTime(10, 4, 0).TotalMilliseconds, prefill + other, 9);
+    }
+
+    [Fact]
     public void Load_TorchSharpH100Measurement_IsBuiltInWithItsProvenance()
     {
         Assert.Contains("llama-3-8b-h100-torchsharp", PerformanceProfile.BuiltIn);

@@ -17,6 +17,7 @@ public sealed unsafe class CudaKernels
     private readonly IntPtr _pagedDecode;
     private readonly IntPtr _pagedDecodeReduce;
     private readonly IntPtr _pagedPrefill;
+    private readonly IntPtr _pagedDecodeTc;
     private readonly int _heads;
     private readonly int _kvHeads;
     private readonly int _headDim;
@@ -29,7 +30,7 @@ public sealed unsafe class CudaKernels
     /// <summary>The reduce kernel's MAX_PARTS.</summary>
     private const int MaxPartitions = 1024;
 
-    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int blockSize, int multiprocessors, int warps, bool prefill)
+    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int blockSize, int multiprocessors, int warps, bool prefill, bool decodeTc)
     {
         _warps = warps;
         _blockSize = blockSize;
@@ -47,6 +48,9 @@ public sealed unsafe class CudaKernels
         _prefillSharedBytes = 2 * 2 * PrefillTileRows * (config.HeadDim + 8) * 2;
         if (prefill)
             CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedPrefill, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _prefillSharedBytes), "cuFuncSetAttribute");
+        _pagedDecodeTc = decodeTc ? Function(module, "paged_decode_tc") : IntPtr.Zero;
+        if (decodeTc)
+            CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedDecodeTc, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _prefillSharedBytes), "cuFuncSetAttribute");
     }
 
     // Two stages of keys and values, 64 tokens each, rows padded by 8 elements (the kernel's STAGE, PBN and KPAD).
@@ -60,6 +64,12 @@ public sealed unsafe class CudaKernels
     /// cores with mma.sync (compute capability 8.0 and later).
     /// </summary>
     public bool HasPrefill => _pagedPrefill != IntPtr.Zero;
+
+    /// <summary>
+    /// Whether <see cref="PagedDecode"/> runs on tensor cores (the GROUP query heads of a KV head as one tile's rows):
+    /// where the prefill kernel runs and GROUP is at most 16, unless tuning DECODE_TC=0 keeps the scalar kernel.
+    /// </summary>
+    public bool HasTensorCoreDecode => _pagedDecodeTc != IntPtr.Zero;
 
     public int Multiprocessors { get; }
 
@@ -117,8 +127,10 @@ public sealed unsafe class CudaKernels
             fixed (byte* image = cubin)
                 CudaApi.Check(CudaApi.cuModuleLoadData(out module, image), "cuModuleLoadData");
             reason = $"kernels compiled for sm_{major}{minor}";
-            var prefill = kind != 0 && major >= 8 && config.HeadDim is (32 or 64 or 128) && (tuning?.GetValueOrDefault("PREFILL", 1) ?? 1) != 0;
-            return new CudaKernels(context, module, config, blockSize, multiprocessors, tuning?.GetValueOrDefault("WARPS", 4) ?? 4, prefill) { CompileLog = log };
+            var tensorCores = kind != 0 && major >= 8 && config.HeadDim is (32 or 64 or 128);
+            var prefill = tensorCores && (tuning?.GetValueOrDefault("PREFILL", 1) ?? 1) != 0;
+            var decodeTc = tensorCores && config.Heads / config.KvHeads <= 16 && (tuning?.GetValueOrDefault("DECODE_TC", 1) ?? 1) != 0;
+            return new CudaKernels(context, module, config, blockSize, multiprocessors, tuning?.GetValueOrDefault("WARPS", 4) ?? 4, prefill, decodeTc) { CompileLog = log };
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
         {
@@ -186,9 +198,14 @@ public sealed unsafe class CudaKernels
         var max = empty([batch, _heads, partitions], ScalarType.Float32, device);
         var sum = empty([batch, _heads, partitions], ScalarType.Float32, device);
         var output = empty([batch, _heads * _headDim], q.dtype, device);
-        Launch(_pagedDecode, (uint)partitions, (uint)_kvHeads, (uint)batch, (uint)(32 * _warps),
-            [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
-             Pointer(partial), Pointer(max), Pointer(sum), partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim)))]);
+        if (HasTensorCoreDecode)
+            Launch(_pagedDecodeTc, (uint)partitions, (uint)_kvHeads, (uint)batch, 128, (uint)_prefillSharedBytes,
+                [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
+                 Pointer(partial), Pointer(max), Pointer(sum), partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634))]);
+        else
+            Launch(_pagedDecode, (uint)partitions, (uint)_kvHeads, (uint)batch, (uint)(32 * _warps),
+                [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
+                 Pointer(partial), Pointer(max), Pointer(sum), partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim)))]);
         Launch(_pagedDecodeReduce, (uint)_heads, (uint)batch, 1, (uint)_headDim,
             [Pointer(partial), Pointer(max), Pointer(sum), Pointer(lengths), Pointer(output), partitionTokens, partitions]);
         return output;

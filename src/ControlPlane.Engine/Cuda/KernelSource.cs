@@ -6,11 +6,11 @@ namespace ControlPlane.Engine.Cuda;
 /// its conversions (here), the pointwise kernels (<see cref="Pointwise"/>: RMSNorm in one pass, SiLU·up, RoPE fused with
 /// the KV cache write), the paged decode attention (<see cref="Decode"/>: keys and values straight from the block table,
 /// split over context partitions, then reduced) and, for bf16/fp16 on sm_80 and later, the paged prefill attention on
-/// tensor cores (<see cref="Prefill"/>). No CUDA headers are needed: bf16 and fp16 are converted by hand.
+/// tensor cores (<see cref="Prefill"/>), and there the decode attention on tensor cores too (<see cref="DecodeTc"/>). No CUDA headers are needed: bf16 and fp16 are converted by hand.
 /// </summary>
 internal static partial class KernelSource
 {
-    public const string Text = Common + Pointwise + Decode + Prefill;
+    public const string Text = Common + Pointwise + Decode + Prefill + DecodeTc;
 
     /// <summary>The element type T (fp32, bf16 or fp16 by T_KIND), its conversions to and from float, and rounding through it.</summary>
     private const string Common = """

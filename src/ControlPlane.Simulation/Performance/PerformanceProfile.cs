@@ -29,6 +29,13 @@ public sealed record PerformanceProfile
     /// </summary>
     public double PrefillMsPerAttentionPair { get; init; }
 
+    /// <summary>
+    /// The extra fixed cost of a step that carries prefill over one that only decodes. The TorchSharp engine replays
+    /// decode-only steps as CUDA graphs but launches a step with prefill kernel by kernel, so such a step has a floor
+    /// of its own (fitted from a served run's step log by fit_profile.py). 0: none.
+    /// </summary>
+    public double PrefillStepOverheadMs { get; init; }
+
     /// <summary>Bytes of keys and values per token (all layers): what a KV transfer or a host-tier copy moves. 0: unknown.</summary>
     public long KvBytesPerToken { get; init; }
 
@@ -48,7 +55,7 @@ public sealed record PerformanceProfile
 
     /// <summary>The time one step takes for this batch.</summary>
     public TimeSpan StepTime(int prefillTokens, int decodeSequences, long contextTokens, double attentionPairs = 0) =>
-        TimeSpan.FromMilliseconds(StepOverheadMs + PrefillMsPerToken * prefillTokens
+        TimeSpan.FromMilliseconds(StepOverheadMs + (prefillTokens > 0 ? PrefillStepOverheadMs : 0) + PrefillMsPerToken * prefillTokens
             + DecodeMsPerSequence * decodeSequences + MsPerContextToken * contextTokens + PrefillMsPerAttentionPair * attentionPairs);
 
     /// <summary>
@@ -56,7 +63,8 @@ public sealed record PerformanceProfile
     /// decode rows): what a power cap stretches differently.
     /// </summary>
     public (double PrefillMs, double OtherMs) StepParts(int prefillTokens, int decodeSequences, long contextTokens, double attentionPairs = 0) =>
-        (PrefillMsPerToken * prefillTokens + PrefillMsPerAttentionPair * attentionPairs, StepOverheadMs + DecodeMsPerSequence * decodeSequences + MsPerContextToken * contextTokens);
+        (PrefillMsPerToken * prefillTokens + PrefillMsPerAttentionPair * attentionPairs,
+         StepOverheadMs + (prefillTokens > 0 ? PrefillStepOverheadMs : 0) + DecodeMsPerSequence * decodeSequences + MsPerContextToken * contextTokens);
 
     /// <summary>The built-in profiles, by name.</summary>
     public static IReadOnlyCollection<string> BuiltIn { get; } = typeof(PerformanceProfile).Assembly

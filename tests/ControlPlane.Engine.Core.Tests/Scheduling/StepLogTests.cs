@@ -16,13 +16,18 @@ public sealed class StepLogTests
         try
         {
             var log = StepLog.Open(path)!;
-            foreach (var plan in h.Runner.Plans)
-                log.Write(plan.Chunks, graph: false, TimeSpan.FromMilliseconds(1.5));
+            var start = new DateTimeOffset(2026, 12, 6, 21, 0, 0, TimeSpan.Zero).AddTicks(2_500); // a quarter of a millisecond past
+            foreach (var (plan, i) in h.Runner.Plans.Select((p, i) => (p, i)))
+                log.Write(plan.Chunks, graph: false, TimeSpan.FromMilliseconds(1.5), i == 0 ? null : start.AddMilliseconds(2 * i));
             var lines = File.ReadAllLines(path).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
             Assert.Equal(h.Runner.Plans.Count, lines.Length);
             // Step 2: a decodes its second token (context 6) while b's first chunk (7 of 13 tokens from 0) fills the budget.
             var second = lines[1];
             Assert.Equal(1.5, second.GetProperty("ms").GetDouble());
+            // A start time, when given, in Unix milliseconds to the microsecond (the host's time between steps shows).
+            Assert.False(lines[0].TryGetProperty("t", out _));
+            Assert.Equal((start - DateTimeOffset.UnixEpoch).TotalMilliseconds + 2, second.GetProperty("t").GetDouble(), 3);
+            Assert.Equal(2.0, lines[2].GetProperty("t").GetDouble() - second.GetProperty("t").GetDouble(), 3);
             Assert.False(second.GetProperty("graph").GetBoolean());
             Assert.Equal([6], second.GetProperty("decodes").EnumerateArray().Select(e => e.GetInt32()));
             Assert.Equal([[7, 0]], second.GetProperty("prefill").EnumerateArray().Select(c => c.EnumerateArray().Select(e => e.GetInt32()).ToArray()));

@@ -1,0 +1,179 @@
+namespace ControlPlane.Engine.Cuda;
+
+internal static partial class KernelSource
+{
+    /// <summary>paged_decode_tc: decode attention on tensor cores, the GROUP query heads of a KV head as the rows of one tile.</summary>
+    private const string DecodeTc = """
+
+// Decode attention on tensor cores (sm_80 and later, bf16/fp16; uses the prefill part's mma, ldmatrix and cp.async
+// helpers): grid (partitions, KV_HEADS, batch), block 128, the same partial outputs as paged_decode (its reduce combines
+// them). The GROUP query heads that share a KV head are the rows of a 16-row tile (rows past GROUP are zero), so keys and
+// values are read once for the group and the dot products cost a few mma.sync instead of lanes' FMAs and shuffles: the
+// scalar kernel runs out of instruction issue before memory bandwidth on the faster GPUs. The partition's tokens go
+// through shared memory 64 at a time (cp.async, two stages), each warp taking 16 of them with its own online softmax;
+// the four warps' maxima, sums and outputs are combined at the end.
+#if T_KIND != 0 && (HEAD_DIM == 32 || HEAD_DIM == 64 || HEAD_DIM == 128) && GROUP <= 16
+#define DBN 64
+#define DSTAGE (2 * DBN * KPAD)
+
+// Queues the keys and values of tokens kb..kb+DBN-1 (zeros past end) into one stage: [DBN][KPAD] keys, then values.
+__device__ __forceinline__ void decode_tc_load(u16* stage, const T* __restrict__ kc, const T* __restrict__ vc,
+  const i64* blocks, int first_block, int kvh, int kb, int end)
+{
+  for (int i = threadIdx.x; i < DBN * DCH; i += 128) {
+    const int r = i / DCH, c = i % DCH, j = kb + r;
+    const bool valid = j < end;
+    i64 off = 0;
+    if (valid) off = ((blocks[j / BLOCK_SIZE - first_block] * BLOCK_SIZE + j % BLOCK_SIZE) * KV_HEADS + kvh) * HEAD_DIM + c * 8;
+    cp_async16(stage + r * KPAD + c * 8, kc + off, valid);
+    cp_async16(stage + DBN * KPAD + r * KPAD + c * 8, vc + off, valid);
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
+  const T* __restrict__ q, const T* __restrict__ kc, const T* __restrict__ vc,
+  const i64* __restrict__ tables, int table_stride, const i64* __restrict__ lens,
+  float* __restrict__ part_acc, float* __restrict__ part_max, float* __restrict__ part_sum,
+  int part_tokens, float scale_log2)
+{
+  extern __shared__ __align__(16) u16 smem[];   // two stages of DSTAGE elements; the warps' results at the end
+  __shared__ i64 blocks[MAX_PART_BLOCKS];
+  const int p = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z, parts = gridDim.x;
+  const int len = (int)lens[b];
+  const int start = p * part_tokens;
+  if (start >= len) return;
+  const int end = min(len, start + part_tokens);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tig = lane & 3;
+  const int first_block = start / BLOCK_SIZE;
+  const int block_count = (end - 1) / BLOCK_SIZE - first_block + 1;
+  for (int i = threadIdx.x; i < block_count; i += 128) blocks[i] = tables[(i64)b * table_stride + first_block + i];
+  __syncthreads();
+  const int chunks = (end - start + DBN - 1) / DBN;
+  decode_tc_load(smem, kc, vc, blocks, first_block, kvh, start, end);
+  cp_async_commit();
+
+  // Rows g and g + 8 of the tile are query heads kvh * GROUP + g and + 8, where they exist.
+  unsigned qf[HEAD_DIM / 16][4];
+  const T* q_lo = q + ((i64)b * HEADS + kvh * GROUP + g) * HEAD_DIM;
+  const T* q_hi = q_lo + 8 * HEAD_DIM;
+#pragma unroll
+  for (int kk = 0; kk < HEAD_DIM / 16; kk++) {
+    const int d = kk * 16 + tig * 2;
+    qf[kk][0] = g < GROUP ? *(const unsigned*)(q_lo + d) : 0u;
+    qf[kk][1] = g + 8 < GROUP ? *(const unsigned*)(q_hi + d) : 0u;
+    qf[kk][2] = g < GROUP ? *(const unsigned*)(q_lo + d + 8) : 0u;
+    qf[kk][3] = g + 8 < GROUP ? *(const unsigned*)(q_hi + d + 8) : 0u;
+  }
+  float o[HEAD_DIM / 8][4];
+#pragma unroll
+  for (int dt = 0; dt < HEAD_DIM / 8; dt++) { o[dt][0] = 0.f; o[dt][1] = 0.f; o[dt][2] = 0.f; o[dt][3] = 0.f; }
+  float m_lo = NEG_INF, m_hi = NEG_INF, l_lo = 0.f, l_hi = 0.f;
+
+  for (int t = 0; t < chunks; t++) {
+    const int kb = start + t * DBN;
+    if (t + 1 < chunks) decode_tc_load(smem + ((t + 1) & 1) * DSTAGE, kc, vc, blocks, first_block, kvh, kb + DBN, end);
+    cp_async_commit();
+    cp_async_wait_one();   // all but the group just queued: this chunk has landed
+    __syncthreads();
+    const int wb = kb + warp * 16;   // this warp's 16 tokens
+    if (wb < end) {
+      const u16* ks = smem + (t & 1) * DSTAGE + warp * 16 * KPAD;
+      const u16* vs = ks + DBN * KPAD;
+      float s[2][4];
+#pragma unroll
+      for (int nt = 0; nt < 2; nt++) {
+        s[nt][0] = 0.f; s[nt][1] = 0.f; s[nt][2] = 0.f; s[nt][3] = 0.f;
+        const u16* krow = ks + (nt * 8 + (lane & 7)) * KPAD + (lane >> 3) * 8;
+#pragma unroll
+        for (int kk = 0; kk < HEAD_DIM / 16; kk += 2) {
+          unsigned bk[4];
+          ldsm_x4(bk, krow + kk * 16);
+          mma16816(s[nt], qf[kk], bk[0], bk[1]);
+          mma16816(s[nt], qf[kk + 1], bk[2], bk[3]);
+        }
+      }
+      float mx_lo = m_lo, mx_hi = m_hi;
+#pragma unroll
+      for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+          const bool in = wb + nt * 8 + tig * 2 + e < end;
+          const float a = in ? s[nt][e] * scale_log2 : NEG_INF, c = in ? s[nt][2 + e] * scale_log2 : NEG_INF;
+          s[nt][e] = a; s[nt][2 + e] = c;
+          mx_lo = fmaxf(mx_lo, a); mx_hi = fmaxf(mx_hi, c);
+        }
+      }
+      mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, 1)); mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, 2));
+      mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, 1)); mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, 2));
+      const float ref_lo = mx_lo == NEG_INF ? 0.f : mx_lo, ref_hi = mx_hi == NEG_INF ? 0.f : mx_hi;
+      const float c_lo = exp2f(m_lo - ref_lo), c_hi = exp2f(m_hi - ref_hi);
+      m_lo = mx_lo; m_hi = mx_hi;
+      l_lo *= c_lo; l_hi *= c_hi;
+#pragma unroll
+      for (int dt = 0; dt < HEAD_DIM / 8; dt++) { o[dt][0] *= c_lo; o[dt][1] *= c_lo; o[dt][2] *= c_hi; o[dt][3] *= c_hi; }
+      unsigned pf[4];
+#pragma unroll
+      for (int nt = 0; nt < 2; nt++) {
+        const float p0 = exp2f(s[nt][0] - ref_lo), p1 = exp2f(s[nt][1] - ref_lo);
+        const float p2 = exp2f(s[nt][2] - ref_hi), p3 = exp2f(s[nt][3] - ref_hi);
+        l_lo += p0 + p1; l_hi += p2 + p3;
+        pf[nt * 2] = pack2(p0, p1);
+        pf[nt * 2 + 1] = pack2(p2, p3);
+      }
+      const u16* vrow = vs + ((lane & 7) + ((lane >> 3) & 1) * 8) * KPAD + (lane >> 4) * 8;
+#pragma unroll
+      for (int dt = 0; dt < HEAD_DIM / 8; dt += 2) {
+        unsigned bv[4];
+        ldsm_x4_trans(bv, vrow + dt * 8);
+        mma16816(o[dt], pf, bv[0], bv[1]);
+        mma16816(o[dt + 1], pf, bv[2], bv[3]);
+      }
+    }
+    __syncthreads();   // this stage is read by all before the next iteration refills it
+  }
+
+  // Each warp's rows: its maximum (log2 units), sum and unnormalised output, then the partition's, as paged_decode writes them.
+  l_lo += __shfl_xor_sync(0xffffffffu, l_lo, 1); l_lo += __shfl_xor_sync(0xffffffffu, l_lo, 2);
+  l_hi += __shfl_xor_sync(0xffffffffu, l_hi, 1); l_hi += __shfl_xor_sync(0xffffffffu, l_hi, 2);
+  float* sm_o = (float*)smem;                      // [4][GROUP][HEAD_DIM]
+  float* sm_m = sm_o + 4 * GROUP * HEAD_DIM;       // [4][GROUP]
+  float* sm_l = sm_m + 4 * GROUP;                  // [4][GROUP]
+  if (g < GROUP) {
+#pragma unroll
+    for (int dt = 0; dt < HEAD_DIM / 8; dt++) {
+      sm_o[(warp * GROUP + g) * HEAD_DIM + dt * 8 + tig * 2] = o[dt][0];
+      sm_o[(warp * GROUP + g) * HEAD_DIM + dt * 8 + tig * 2 + 1] = o[dt][1];
+    }
+    if (tig == 0) { sm_m[warp * GROUP + g] = m_lo; sm_l[warp * GROUP + g] = l_lo; }
+  }
+  if (g + 8 < GROUP) {
+#pragma unroll
+    for (int dt = 0; dt < HEAD_DIM / 8; dt++) {
+      sm_o[(warp * GROUP + g + 8) * HEAD_DIM + dt * 8 + tig * 2] = o[dt][2];
+      sm_o[(warp * GROUP + g + 8) * HEAD_DIM + dt * 8 + tig * 2 + 1] = o[dt][3];
+    }
+    if (tig == 0) { sm_m[warp * GROUP + g + 8] = m_hi; sm_l[warp * GROUP + g + 8] = l_hi; }
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < GROUP * HEAD_DIM; idx += 128) {
+    const int r = idx / HEAD_DIM, d = idx % HEAD_DIM;
+    float mx = NEG_INF;
+#pragma unroll
+    for (int w = 0; w < 4; w++) mx = fmaxf(mx, sm_m[w * GROUP + r]);
+    float sum = 0.f, a = 0.f;
+#pragma unroll
+    for (int w = 0; w < 4; w++) {
+      const float mw = sm_m[w * GROUP + r];
+      const float f = mw == NEG_INF ? 0.f : exp2f(mw - mx);
+      sum += f * sm_l[w * GROUP + r];
+      a += f * sm_o[(w * GROUP + r) * HEAD_DIM + d];
+    }
+    const i64 out = ((i64)b * HEADS + kvh * GROUP + r) * parts + p;
+    part_acc[out * HEAD_DIM + d] = a;
+    if (d == 0) { part_max[out] = mx * 0.6931471805599453f; part_sum[out] = sum; }   // natural-log units, as the reduce reads them
+  }
+}
+#endif
+
+""";
+}
