@@ -129,6 +129,23 @@ if (args[0] == "attention")
         // Lengths that differ per sequence (down to a third of the context), so partial partitions and chunks are exercised.
         using var lengths = tensor(Enumerable.Range(0, batch).Select(b => (long)Math.Max(1, context - b * context / (3 * Math.Max(1, batch)))).ToArray(), device: device);
         Tensor? reference = null;
+        // The same attention in fp32 over the gathered context: each kernel's error against it.
+        Tensor exact;
+        using (NewDisposeScope())
+        {
+            var longest = lengths.max().item<long>();
+            var slotIds = new long[batch * longest];
+            for (var b = 0; b < batch; b++)
+                for (var p = 0; p < longest; p++)
+                    slotIds[b * longest + p] = table[b * width + p / 16] * 16 + p % 16;
+            var slotsT = tensor(slotIds, device: device);
+            var kf = keys.index_select(0, slotsT).view(batch, longest, config.KvHeads, config.HeadDim).to(ScalarType.Float32).permute(0, 2, 1, 3);
+            var vf = values.index_select(0, slotsT).view(batch, longest, config.KvHeads, config.HeadDim).to(ScalarType.Float32).permute(0, 2, 1, 3);
+            var qf = q.to(ScalarType.Float32).view(batch, config.KvHeads, config.Heads / config.KvHeads, config.HeadDim);
+            var scores = matmul(qf, kf.transpose(-1, -2)) / Math.Sqrt(config.HeadDim);
+            var masked = arange(longest, device: device).view(1, 1, 1, -1) >= lengths.view(-1, 1, 1, 1);
+            exact = matmul(scores.masked_fill(masked, double.NegativeInfinity).softmax(-1), vf).reshape(batch, -1).MoveToOuterDisposeScope();
+        }
         foreach (var (name, kernels) in compiled)
         {
             foreach (var partition in new[] { 0, 64, 256, 1024 })
@@ -138,6 +155,7 @@ if (args[0] == "attention")
                 using var result = kernels.PagedDecode(q, keys, values, tables, lengths, tokens, parts);
                 reference ??= result.to(ScalarType.Float32).clone();
                 var error = (result.to(ScalarType.Float32) - reference).abs().max().item<float>();
+                var exactError = (result.to(ScalarType.Float32) - exact).abs().max().item<float>();
                 for (var i = 0; i < 3; i++)
                     kernels.PagedDecode(q, keys, values, tables, lengths, tokens, parts).Dispose();
                 Sync();
@@ -149,12 +167,13 @@ if (args[0] == "attention")
                 var micros = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / calls;
                 var read = lengths.data<long>().ToArray().Sum();
                 var bytes = 2.0 * read * config.KvHeads * config.HeadDim * 2;
-                var line = $"{name} batch {batch,3} context {context,5} partition {tokens,4}{(partition == 0 ? "*" : " ")} {micros,8:F1} us {bytes / micros / 1e3,7:F0} GB/s  max |diff| vs first {error:G3}";
+                var line = $"{name} batch {batch,3} context {context,5} partition {tokens,4}{(partition == 0 ? "*" : " ")} {micros,8:F1} us {bytes / micros / 1e3,7:F0} GB/s  max |diff| vs first {error:G3}, vs fp32 {exactError:G3}";
                 Console.WriteLine(line);
                 lines.Add(line);
             }
         }
         reference?.Dispose();
+        exact.Dispose();
     }
     var rmsKernels = ControlPlane.Engine.Cuda.CudaKernels.TryCreate(config, 16, ScalarType.BFloat16, device, out _)!;
     foreach (var rows in new[] { 1, 64 })

@@ -61,6 +61,37 @@ public sealed class KvHostStoreTests
             Assert.Equal(before[blocks - 1 - s], copier.Read([blocks + s]));
     }
 
+    [Fact]
+    public void ReloadIntoReclaimedBlocks_SavesAndLoadsInterleaved_MadeInFewBatchesAndEachLandsRight()
+    {
+        // A prompt's blocks were pushed to the host; a filler now holds the device blocks. Reloading the prompt reclaims
+        // each filler block (saved to the host) and fills it from the prompt's slot: save, load, save, load... in the queue.
+        const int blocks = 100;
+        using var h = new Harness(blocks: blocks, slots: 2 * blocks, seed: 4);
+        var (copier, store) = (h.Copier, h.Store);
+        var prompt = Enumerable.Range(0, blocks).Select(b => copier.Read([b])).ToArray();
+        for (var b = 0; b < blocks; b++)
+            store.Save(b, b);
+        store.Flush();
+        for (var b = 0; b < blocks; b++)
+            copier.Write([b], copier.Read([(b + 1) % blocks]).Select(x => (byte)(x ^ 0x5a)).ToArray()); // the filler's blocks
+        var filler = Enumerable.Range(0, blocks).Select(b => copier.Read([b])).ToArray();
+        for (var b = 0; b < blocks; b++)
+        {
+            store.Save(b, blocks + b);                     // the filler's block goes to a free slot
+            store.Load(b, b);                              // and the prompt's comes back into it
+        }
+        store.Flush();
+        Assert.InRange(store.LastFlushBatches, 1, 4);      // one run of saves and one of loads, 64 blocks a batch
+        for (var b = 0; b < blocks; b++)
+            Assert.Equal(prompt[b], copier.Read([b]));
+        for (var b = 0; b < blocks; b++)
+            store.Load(blocks + b, b);                     // the filler's blocks were saved before being overwritten
+        store.Flush();
+        for (var b = 0; b < blocks; b++)
+            Assert.Equal(filler[b], copier.Read([b]));
+    }
+
     /// <summary>A CPU cache of random keys and values, its copier, and a host store of <c>slots</c> slots over it.</summary>
     private sealed class Harness : IDisposable
     {

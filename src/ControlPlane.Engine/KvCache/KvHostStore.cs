@@ -40,27 +40,67 @@ public sealed class KvHostStore : IKvHostStore
 
     public void Load(int slot, int block) => _pending.Add((false, slot, block));
 
+    /// <summary>Batches of copies the last <see cref="Flush"/> made (for tests: a reclaim-then-reload run is a few, not thousands).</summary>
+    public int LastFlushBatches { get; private set; }
+
     /// <summary>
-    /// Makes the queued copies in their order, each run of saves or of loads in batches of up to <see cref="BatchBlocks"/>
-    /// blocks: a save before the block is written again, a load after the save into its slot (one stream orders them).
+    /// Makes the queued copies as if in their order, in as few batches as that allows: a group's saves run first, then its
+    /// loads, each kind in batches of up to <see cref="BatchBlocks"/> blocks. A reload into blocks just reclaimed queues
+    /// save, load, save, load... (each block freed to the host, then filled from it): grouped, that is one run of saves and
+    /// one of loads, not a batch of one block each. A save joins the group unless a load already in it writes the block
+    /// the save reads or reads the slot the save writes (running the save first would change what either sees); a load
+    /// joins unless a load in it writes the same block. Otherwise the group is made and a new one begins.
     /// </summary>
     public void Flush()
     {
-        for (var start = 0; start < _pending.Count;)
+        LastFlushBatches = 0;
+        if (_pending.Count == 0)
+            return;
+        var saves = new List<(int Slot, int Block)>();
+        var loads = new List<(int Slot, int Block)>();
+        var loadBlocks = new HashSet<int>();
+        var loadSlots = new HashSet<int>();
+        foreach (var (save, slot, block) in _pending)
         {
-            var save = _pending[start].Save;
-            var end = start;
-            while (end < _pending.Count && _pending[end].Save == save && end - start < BatchBlocks)
-                end++;
-            using var scope = NewDisposeScope();
-            var batch = _pending.Skip(start).Take(end - start).Select(p => (Rows(p.Slot), p.Block)).ToArray();
+            var conflict = save ? loadBlocks.Contains(block) || loadSlots.Contains(slot) : loadBlocks.Contains(block);
+            if (conflict)
+            {
+                Make(saves, loads);
+                loadBlocks.Clear();
+                loadSlots.Clear();
+            }
             if (save)
-                _copier.SaveBlocks(batch);
+            {
+                saves.Add((slot, block));
+            }
             else
-                _copier.LoadBlocks(batch);
-            start = end;
+            {
+                loads.Add((slot, block));
+                loadBlocks.Add(block);
+                loadSlots.Add(slot);
+            }
         }
+        Make(saves, loads);
         _pending.Clear();
+    }
+
+    private void Make(List<(int Slot, int Block)> saves, List<(int Slot, int Block)> loads)
+    {
+        foreach (var (group, save) in new[] { (saves, true), (loads, false) })
+        {
+            for (var start = 0; start < group.Count; start += BatchBlocks)
+            {
+                using var scope = NewDisposeScope();
+                var batch = group.Skip(start).Take(BatchBlocks).Select(p => (Rows(p.Slot), p.Block)).ToArray();
+                if (save)
+                    _copier.SaveBlocks(batch);
+                else
+                    _copier.LoadBlocks(batch);
+                LastFlushBatches++;
+            }
+        }
+        saves.Clear();
+        loads.Clear();
     }
 
     private Tensor Rows(int slot)
