@@ -57,6 +57,39 @@ public class PerformanceProfileTests
         Assert.Equal(8, checkedSteps);
     }
 
+    [Fact]
+    public void TorchSharpH100ServedProfile_ReproducesTheServedRunsSteps()
+    {
+        // Fitted to this served run's step log (the last 5,165 lines: the 400 replayed requests, after the warm-up); a
+        // profile or log changed alone fails here. A step's time is its interval to the next step when the engine went on at once.
+        var profile = PerformanceProfile.Load("llama-3-8b-h100-torchsharp-served");
+        using var file = File.OpenRead(Path.Combine(Path.GetDirectoryName(MeasuredRun())!, "..", "2026-12-06c-serving", "steps.jsonl.gz"));
+        using var reader = new StreamReader(new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionMode.Decompress));
+        var lines = new List<string>();
+        while (reader.ReadLine() is { } line)
+            lines.Add(line);
+        var steps = lines.TakeLast(5165).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToArray();
+        double decodeError = 0, prefillError = 0;
+        int decodeSteps = 0, prefillSteps = 0;
+        for (var i = 0; i + 1 < steps.Length; i++)
+        {
+            var s = steps[i];
+            var ms = s.GetProperty("ms").GetDouble();
+            var gap = steps[i + 1].GetProperty("t").GetDouble() - (s.GetProperty("t").GetDouble() + ms);
+            var interval = ms + (gap is >= 0 and < 20 ? gap : 0);
+            var decodes = s.GetProperty("decodes").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+            var chunks = s.GetProperty("prefill").EnumerateArray().Select(c => (N: c[0].GetInt64(), Offset: c[1].GetInt64())).ToArray();
+            var predicted = profile.StepTime((int)chunks.Sum(c => c.N), decodes.Length, decodes.Sum() + chunks.Sum(c => c.N + c.Offset),
+                chunks.Sum(c => c.N * (c.Offset + c.N / 2.0))).TotalMilliseconds;
+            var error = Math.Abs(predicted - interval) / interval;
+            if (chunks.Length == 0) { decodeError += error; decodeSteps++; }
+            else { prefillError += error; prefillSteps++; }
+        }
+        Assert.True(decodeSteps > 4000 && prefillSteps > 300, $"{decodeSteps} decode-only and {prefillSteps} steps with prefill");
+        Assert.InRange(decodeError / decodeSteps, 0, 0.03);   // fitted: 1.5 %
+        Assert.InRange(prefillError / prefillSteps, 0, 0.08); // fitted: 5.5 %
+    }
+
     private static string MeasuredRun([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
         Path.Combine(Path.GetDirectoryName(here)!, "..", "..", "docs", "gpu-runs", "2026-11-24-final", "ours_bench.json");
 
