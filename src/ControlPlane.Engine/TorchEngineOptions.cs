@@ -29,6 +29,12 @@ public sealed record TorchEngineOptions
     /// </summary>
     public bool TensorCoreDecode { get; init; } = true;
 
+    /// <summary>
+    /// Kernel constants for benchmarks and experiments (for instance DSTAGES, the tensor-core decode kernel's pipeline
+    /// depth): compile-time defines passed to NVRTC over the defaults. Null in production.
+    /// </summary>
+    public IReadOnlyDictionary<string, int>? KernelTuning { get; init; }
+
     /// <summary>On a CUDA device with the kernels, run decode steps as CUDA graphs captured per batch size.</summary>
     public bool CudaGraphs { get; init; } = true;
 

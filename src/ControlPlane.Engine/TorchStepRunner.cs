@@ -61,7 +61,7 @@ public sealed partial class TorchStepRunner : IStepRunner
     /// <summary>Kernel constants for the kernels an option turns off (none by default).</summary>
     private static Dictionary<string, int>? Tuning(TorchEngineOptions options)
     {
-        var tuning = new Dictionary<string, int>();
+        var tuning = new Dictionary<string, int>(options.KernelTuning ?? new Dictionary<string, int>());
         if (!options.PrefillKernel)
             tuning["PREFILL"] = 0;
         if (!options.TensorCoreDecode)

@@ -17,7 +17,7 @@ using static TorchSharp.torch;
 //   prefill-attention --model DIR --device cuda --out FILE   the paged prefill kernel beside gather + SDPA: error and time
 //   decode-parts --model DIR --device cuda --out FILE [--batch 1,32,64] [--context 512,2048] [--tuning K=V,...]
 //          each part of a decode step alone over every layer: time, bytes per second, share of the bound
-//   Options: --kernels off, --graphs off, --prefill-kernel off, --decode-tc off (default: all on where the device allows); for bench, --batch N and
+//   Options: --kernels off, --graphs off, --prefill-kernel off, --decode-tc off, --tuning K=V,... (kernel constants) (default: all on where the device allows); for bench, --batch N and
 //   --context N run one decode shape, --steps N decode steps to time (32), --no-prefill skips prefill (for a profiler),
 //   --prefill-repeat N repeats the prefill shapes (long enough windows to read power draw).
 //   nvml [seconds]   the GPU's draw read through NvmlPowerActuator (read only), every 200 ms
@@ -81,6 +81,9 @@ var kernelsOn = options.GetValueOrDefault("--kernels", "on") != "off";
 var graphsOn = options.GetValueOrDefault("--graphs", "on") != "off";
 var prefillKernelOn = options.GetValueOrDefault("--prefill-kernel", "on") != "off";
 var decodeTcOn = options.GetValueOrDefault("--decode-tc", "on") != "off";
+var kernelTuning = options.TryGetValue("--tuning", out var tuningOption)
+    ? tuningOption.Split(',').Select(p => p.Split('=')).ToDictionary(p => p[0], p => int.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture))
+    : null;
 
 if (args[0] == "steps")
 {
@@ -108,6 +111,8 @@ if (args[0] == "attention")
         ("scalar w4 u2", new() { ["WARPS"] = 4, ["UNROLL"] = 2, ["DECODE_TC"] = 0 }),
         ("scalar w4 u4", new() { ["WARPS"] = 4, ["UNROLL"] = 4, ["DECODE_TC"] = 0 }),
         ("tensor cores", new() { ["DECODE_TC"] = 1 }),
+        ("tc 3 stages", new() { ["DECODE_TC"] = 1, ["DSTAGES"] = 3 }),
+        ("tc 4 stages", new() { ["DECODE_TC"] = 1, ["DSTAGES"] = 4 }),
     };
     var compiled = variants.Select(v => (v.Name, Kernels: ControlPlane.Engine.Cuda.CudaKernels.TryCreate(config, 16, ScalarType.BFloat16, device, out var why,
         new Dictionary<string, int>(v.Tuning) { ["PTXAS_VERBOSE"] = 1 }) ?? throw new InvalidOperationException(why))).ToArray();
@@ -281,10 +286,7 @@ if (args[0] == "decode-parts")
     // Where a decode step's time goes: each part alone over every layer, against the bytes it must move.
     int[] partBatches = options.TryGetValue("--batch", out var pb) ? [.. pb.Split(',').Select(int.Parse)] : [1, 32, 64];
     int[] partContexts = options.TryGetValue("--context", out var pc) ? [.. pc.Split(',').Select(int.Parse)] : [512, 2048];
-    var tuning = options.TryGetValue("--tuning", out var tuningText)
-        ? tuningText.Split(',').Select(p => p.Split('=')).ToDictionary(p => p[0], p => int.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture))
-        : null;
-    var partLines = DecodePartsBenchmark.Run(model, device, partContexts.SelectMany(cx => partBatches.Select(b => (b, cx))), tuning);
+    var partLines = DecodePartsBenchmark.Run(model, device, partContexts.SelectMany(cx => partBatches.Select(b => (b, cx))), kernelTuning);
     File.WriteAllLines(output, partLines);
     foreach (var line in partLines)
         Console.WriteLine(line);
@@ -338,7 +340,7 @@ foreach (var context in contexts)
     {
         var steps = options.TryGetValue("--steps", out var stepsText) ? int.Parse(stepsText, System.Globalization.CultureInfo.InvariantCulture) : 32;
         using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
-            new TorchEngineOptions { KvBlocks = batch * ((context + 3 * steps + 16) / 16 + 1), MaxBatchedTokens = 8192, MaxContextTokens = 8192, MaxRunningRequests = 256, CudaKernels = kernelsOn, CudaGraphs = graphsOn, PrefillKernel = prefillKernelOn, TensorCoreDecode = decodeTcOn });
+            new TorchEngineOptions { KvBlocks = batch * ((context + 3 * steps + 16) / 16 + 1), MaxBatchedTokens = 8192, MaxContextTokens = 8192, MaxRunningRequests = 256, CudaKernels = kernelsOn, CudaGraphs = graphsOn, PrefillKernel = prefillKernelOn, TensorCoreDecode = decodeTcOn, KernelTuning = kernelTuning });
         acceleration = engine.Acceleration;
         for (var i = 0; i < batch; i++)
             engine.Add(new RequestSpec { RequestId = $"r{i}", Model = "m", PromptTokenIds = Prompt(context), Sampling = new SamplingParameters { MaxTokens = steps + 4096, Temperature = 0, IgnoreEndOfSequence = true } });
@@ -368,7 +370,7 @@ var prefillShapes = Enumerable.Repeat(new[] { (1, 2048), (8, 512), (1, 2048), (8
 foreach (var (batch, length) in options.ContainsKey("--no-prefill") ? [] : prefillShapes)
 {
     using var engine = new TorchEngine("m", model, new IdTokenizer(model.Config.VocabularySize),
-        new TorchEngineOptions { KvBlocks = batch * (length / 16 + 2), MaxBatchedTokens = 4096, MaxContextTokens = 4096, CudaKernels = kernelsOn, CudaGraphs = graphsOn, PrefillKernel = prefillKernelOn, TensorCoreDecode = decodeTcOn });
+        new TorchEngineOptions { KvBlocks = batch * (length / 16 + 2), MaxBatchedTokens = 4096, MaxContextTokens = 4096, CudaKernels = kernelsOn, CudaGraphs = graphsOn, PrefillKernel = prefillKernelOn, TensorCoreDecode = decodeTcOn, KernelTuning = kernelTuning });
     for (var i = 0; i < batch; i++)
         engine.Add(new RequestSpec { RequestId = $"p{i}", Model = "m", PromptTokenIds = Prompt(length), Sampling = new SamplingParameters { MaxTokens = 1, Temperature = 0, IgnoreEndOfSequence = true } });
     Sync();

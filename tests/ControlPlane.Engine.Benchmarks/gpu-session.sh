@@ -6,6 +6,8 @@
 #   PART=b: serving.sh (400 Azure conversation requests at 2x through the gateway, the simulator beside it with the
 #           profile of the GPU it runs on and with one fitted to the run's steps, and the served steps with prefill replayed as fixed shapes)
 #   PART=d: prefix.sh alone (issue 14)
+#   PART=e: the gateway's added time for a 200 KB prompt (large-prompt, issue 14), with the simulated model's word
+#           tokenizer and with a byte-level BPE tokenizer of Llama-3's vocabulary size
 #   PART=c: where a decode step's time goes (decode-parts), the decode attention kernel by shape, and bench (decode and
 #           prefill throughput; issue 16's build item 4)
 set -uo pipefail
@@ -25,6 +27,11 @@ a)
   done ;;
 b)
   OUT=$OUT bash $B/serving.sh 2>&1 | tail -60 ;;
+e)
+  mkdir -p /tmp/bpe && echo '{"vocab_size":128256}' > /tmp/bpe/config.json
+  python3 $B/make_tokenizer.py /tmp/bpe loadgen/ControlPlane.LoadGen/Prompts/PromptBuilder.cs > /dev/null
+  timeout 200 dotnet /tmp/pub-cpbench/ControlPlane.Benchmarks.dll large-prompt 2>&1 | tee $OUT/large-prompt.md | tail -8
+  timeout 200 dotnet /tmp/pub-cpbench/ControlPlane.Benchmarks.dll large-prompt /tmp/bpe 2>&1 | tee $OUT/large-prompt-bpe.md | tail -8 ;;
 d)
   PREFIX_TIMEOUT=240 OUT=$OUT bash $B/prefix.sh 2>&1 | tail -8 ;;
 c)

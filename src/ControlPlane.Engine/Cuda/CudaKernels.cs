@@ -30,7 +30,7 @@ public sealed unsafe class CudaKernels
     /// <summary>The reduce kernel's MAX_PARTS.</summary>
     private const int MaxPartitions = 1024;
 
-    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int blockSize, int multiprocessors, int warps, bool prefill, bool decodeTc)
+    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int blockSize, int multiprocessors, int warps, bool prefill, bool decodeTc, int decodeTcStages)
     {
         _warps = warps;
         _blockSize = blockSize;
@@ -49,12 +49,16 @@ public sealed unsafe class CudaKernels
         if (prefill)
             CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedPrefill, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _prefillSharedBytes), "cuFuncSetAttribute");
         _pagedDecodeTc = decodeTc ? Function(module, "paged_decode_tc") : IntPtr.Zero;
+        _decodeTcSharedBytes = decodeTcStages * 2 * PrefillTileRows * (config.HeadDim + 8) * 2;
         if (decodeTc)
-            CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedDecodeTc, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _prefillSharedBytes), "cuFuncSetAttribute");
+            CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedDecodeTc, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _decodeTcSharedBytes), "cuFuncSetAttribute");
     }
 
     // Two stages of keys and values, 64 tokens each, rows padded by 8 elements (the kernel's STAGE, PBN and KPAD).
     private readonly int _prefillSharedBytes;
+
+    // The tensor-core decode kernel's DSTAGES stages of the same size.
+    private readonly int _decodeTcSharedBytes;
 
     /// <summary>Rows of new tokens one prefill attention tile covers (the kernel's four warps of 16 rows).</summary>
     public const int PrefillTileRows = 64;
@@ -130,7 +134,8 @@ public sealed unsafe class CudaKernels
             var tensorCores = kind != 0 && major >= 8 && config.HeadDim is (32 or 64 or 128);
             var prefill = tensorCores && (tuning?.GetValueOrDefault("PREFILL", 1) ?? 1) != 0;
             var decodeTc = tensorCores && config.Heads / config.KvHeads <= 16 && (tuning?.GetValueOrDefault("DECODE_TC", 1) ?? 1) != 0;
-            return new CudaKernels(context, module, config, blockSize, multiprocessors, tuning?.GetValueOrDefault("WARPS", 4) ?? 4, prefill, decodeTc) { CompileLog = log };
+            return new CudaKernels(context, module, config, blockSize, multiprocessors, tuning?.GetValueOrDefault("WARPS", 4) ?? 4, prefill, decodeTc,
+                tuning?.GetValueOrDefault("DSTAGES", 2) ?? 2) { CompileLog = log };
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
         {
@@ -199,7 +204,7 @@ public sealed unsafe class CudaKernels
         var sum = empty([batch, _heads, partitions], ScalarType.Float32, device);
         var output = empty([batch, _heads * _headDim], q.dtype, device);
         if (HasTensorCoreDecode)
-            Launch(_pagedDecodeTc, (uint)partitions, (uint)_kvHeads, (uint)batch, 128, (uint)_prefillSharedBytes,
+            Launch(_pagedDecodeTc, (uint)partitions, (uint)_kvHeads, (uint)batch, 128, (uint)_decodeTcSharedBytes,
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
                  Pointer(partial), Pointer(max), Pointer(sum), partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634))]);
         else

@@ -10,11 +10,21 @@ internal static partial class KernelSource
 // them). The GROUP query heads that share a KV head are the rows of a 16-row tile (rows past GROUP are zero), so keys and
 // values are read once for the group and the dot products cost a few mma.sync instead of lanes' FMAs and shuffles: the
 // scalar kernel runs out of instruction issue before memory bandwidth on the faster GPUs. The partition's tokens go
-// through shared memory 64 at a time (cp.async, two stages), each warp taking 16 of them with its own online softmax;
+// through shared memory 64 at a time (cp.async, DSTAGES stages: two unless tuned), each warp taking 16 of them with its own online softmax;
 // the four warps' maxima, sums and outputs are combined at the end.
 #if T_KIND != 0 && (HEAD_DIM == 32 || HEAD_DIM == 64 || HEAD_DIM == 128) && GROUP <= 16
 #define DBN 64
 #define DSTAGE (2 * DBN * KPAD)
+#ifndef DSTAGES
+#define DSTAGES 2
+#endif
+
+// Waits until at most N cp.async groups of this thread are still in flight.
+template <int N> __device__ __forceinline__ void cp_async_wait_n() {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;" :: "n"(N) : "memory");
+#endif
+}
 
 // Queues the keys and values of tokens kb..kb+DBN-1 (zeros past end) into one stage: [DBN][KPAD] keys, then values.
 __device__ __forceinline__ void decode_tc_load(u16* stage, const T* __restrict__ kc, const T* __restrict__ vc,
@@ -36,7 +46,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
   float* __restrict__ part_acc, float* __restrict__ part_max, float* __restrict__ part_sum,
   int part_tokens, float scale_log2)
 {
-  extern __shared__ __align__(16) u16 smem[];   // two stages of DSTAGE elements; the warps' results at the end
+  extern __shared__ __align__(16) u16 smem[];   // DSTAGES stages of DSTAGE elements; the warps' results at the end
   __shared__ i64 blocks[MAX_PART_BLOCKS];
   const int p = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z, parts = gridDim.x;
   const int len = (int)lens[b];
@@ -49,8 +59,11 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
   for (int i = threadIdx.x; i < block_count; i += 128) blocks[i] = tables[(i64)b * table_stride + first_block + i];
   __syncthreads();
   const int chunks = (end - start + DBN - 1) / DBN;
-  decode_tc_load(smem, kc, vc, blocks, first_block, kvh, start, end);
-  cp_async_commit();
+#pragma unroll
+  for (int c = 0; c < DSTAGES - 1; c++) {   // the first stages in flight before any is used
+    if (c < chunks) decode_tc_load(smem + c * DSTAGE, kc, vc, blocks, first_block, kvh, start + c * DBN, end);
+    cp_async_commit();
+  }
 
   // Rows g and g + 8 of the tile are query heads kvh * GROUP + g and + 8, where they exist.
   unsigned qf[HEAD_DIM / 16][4];
@@ -71,13 +84,14 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
 
   for (int t = 0; t < chunks; t++) {
     const int kb = start + t * DBN;
-    if (t + 1 < chunks) decode_tc_load(smem + ((t + 1) & 1) * DSTAGE, kc, vc, blocks, first_block, kvh, kb + DBN, end);
+    const int ahead = t + DSTAGES - 1;
+    if (ahead < chunks) decode_tc_load(smem + (ahead % DSTAGES) * DSTAGE, kc, vc, blocks, first_block, kvh, start + ahead * DBN, end);
     cp_async_commit();
-    cp_async_wait_one();   // all but the group just queued: this chunk has landed
+    cp_async_wait_n<DSTAGES - 1>();   // all but the groups queued after this chunk's: it has landed
     __syncthreads();
     const int wb = kb + warp * 16;   // this warp's 16 tokens
     if (wb < end) {
-      const u16* ks = smem + (t & 1) * DSTAGE + warp * 16 * KPAD;
+      const u16* ks = smem + (t % DSTAGES) * DSTAGE + warp * 16 * KPAD;
       const u16* vs = ks + DBN * KPAD;
       float s[2][4];
 #pragma unroll
