@@ -5,8 +5,8 @@ internal static partial class KernelSource
     /// <summary>paged_decode_tc: decode attention on tensor cores, the GROUP query heads of a KV head as the rows of one tile.</summary>
     private const string DecodeTc = """
 
-// Decode attention on tensor cores (sm_80 and later, bf16/fp16; uses the prefill part's mma, ldmatrix and cp.async
-// helpers): grid (partitions, KV_HEADS, batch), block 128, the same partial outputs as paged_decode (its reduce combines
+// Decode attention on tensor cores (sm_80 and later, bf16/fp16; uses the prefill part's cp.async, score, online-softmax
+// and P·V helpers): grid (partitions, KV_HEADS, batch), block 128, the same partial outputs as paged_decode (its reduce combines
 // them). The GROUP query heads that share a KV head are the rows of a 16-row tile (rows past GROUP are zero), so keys and
 // values are read once for the group and the dot products cost a few mma.sync instead of lanes' FMAs and shuffles: the
 // scalar kernel runs out of instruction issue before memory bandwidth on the faster GPUs. The partition's tokens go
@@ -94,18 +94,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
       const u16* ks = smem + (t % DSTAGES) * DSTAGE + warp * 16 * KPAD;
       const u16* vs = ks + DBN * KPAD;
       float s[2][4];
-#pragma unroll
-      for (int nt = 0; nt < 2; nt++) {
-        s[nt][0] = 0.f; s[nt][1] = 0.f; s[nt][2] = 0.f; s[nt][3] = 0.f;
-        const u16* krow = ks + (nt * 8 + (lane & 7)) * KPAD + (lane >> 3) * 8;
-#pragma unroll
-        for (int kk = 0; kk < HEAD_DIM / 16; kk += 2) {
-          unsigned bk[4];
-          ldsm_x4(bk, krow + kk * 16);
-          mma16816(s[nt], qf[kk], bk[0], bk[1]);
-          mma16816(s[nt], qf[kk + 1], bk[2], bk[3]);
-        }
-      }
+      scores_tile<2>(s, qf, ks, lane);
       float mx_lo = m_lo, mx_hi = m_hi;
 #pragma unroll
       for (int nt = 0; nt < 2; nt++) {
@@ -117,31 +106,9 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
           mx_lo = fmaxf(mx_lo, a); mx_hi = fmaxf(mx_hi, c);
         }
       }
-      mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, 1)); mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, 2));
-      mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, 1)); mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, 2));
-      const float ref_lo = mx_lo == NEG_INF ? 0.f : mx_lo, ref_hi = mx_hi == NEG_INF ? 0.f : mx_hi;
-      const float c_lo = exp2f(m_lo - ref_lo), c_hi = exp2f(m_hi - ref_hi);
-      m_lo = mx_lo; m_hi = mx_hi;
-      l_lo *= c_lo; l_hi *= c_hi;
-#pragma unroll
-      for (int dt = 0; dt < HEAD_DIM / 8; dt++) { o[dt][0] *= c_lo; o[dt][1] *= c_lo; o[dt][2] *= c_hi; o[dt][3] *= c_hi; }
-      unsigned pf[4];
-#pragma unroll
-      for (int nt = 0; nt < 2; nt++) {
-        const float p0 = exp2f(s[nt][0] - ref_lo), p1 = exp2f(s[nt][1] - ref_lo);
-        const float p2 = exp2f(s[nt][2] - ref_hi), p3 = exp2f(s[nt][3] - ref_hi);
-        l_lo += p0 + p1; l_hi += p2 + p3;
-        pf[nt * 2] = pack2(p0, p1);
-        pf[nt * 2 + 1] = pack2(p2, p3);
-      }
-      const u16* vrow = vs + ((lane & 7) + ((lane >> 3) & 1) * 8) * KPAD + (lane >> 4) * 8;
-#pragma unroll
-      for (int dt = 0; dt < HEAD_DIM / 8; dt += 2) {
-        unsigned bv[4];
-        ldsm_x4_trans(bv, vrow + dt * 8);
-        mma16816(o[dt], pf, bv[0], bv[1]);
-        mma16816(o[dt + 1], pf, bv[2], bv[3]);
-      }
+      unsigned pf[1][4];
+      softmax_step<2>(s, mx_lo, mx_hi, m_lo, m_hi, l_lo, l_hi, o, pf);
+      pv_tile(o, pf[0], vs, lane);
     }
     __syncthreads();   // this stage is read by all before the next iteration refills it
   }

@@ -62,6 +62,64 @@ __device__ __forceinline__ void cp_async_wait_one() {
 #endif
 }
 
+// Scores of a warp's 16 query rows (qf, A fragments over the head) against NT × 8 keys in shared memory from ks ([key][KPAD]):
+// s[nt] is the C fragment of keys nt * 8 .. + 7.
+template <int NT>
+__device__ __forceinline__ void scores_tile(float (&s)[NT][4], const unsigned (&qf)[HEAD_DIM / 16][4], const u16* ks, int lane)
+{
+#pragma unroll
+  for (int nt = 0; nt < NT; nt++) {
+    s[nt][0] = 0.f; s[nt][1] = 0.f; s[nt][2] = 0.f; s[nt][3] = 0.f;
+    const u16* krow = ks + (nt * 8 + (lane & 7)) * KPAD + (lane >> 3) * 8;
+#pragma unroll
+    for (int kk = 0; kk < HEAD_DIM / 16; kk += 2) {
+      unsigned b[4];
+      ldsm_x4(b, krow + kk * 16);
+      mma16816(s[nt], qf[kk], b[0], b[1]);
+      mma16816(s[nt], qf[kk + 1], b[2], b[3]);
+    }
+  }
+}
+
+// Adds P · V to the output accumulators o: pf holds P's A fragments for 16 keys, vs their values in shared memory ([key][KPAD]).
+__device__ __forceinline__ void pv_tile(float (&o)[HEAD_DIM / 8][4], const unsigned (&pf)[4], const u16* vs, int lane)
+{
+  const u16* vrow = vs + ((lane & 7) + ((lane >> 3) & 1) * 8) * KPAD + (lane >> 4) * 8;
+#pragma unroll
+  for (int dt = 0; dt < HEAD_DIM / 8; dt += 2) {
+    unsigned b[4];
+    ldsm_x4_trans(b, vrow + dt * 8);
+    mma16816(o[dt], pf, b[0], b[1]);
+    mma16816(o[dt + 1], pf, b[2], b[3]);
+  }
+}
+
+// One step of the online softmax for a warp's tile of NT × 8 keys (FlashAttention-2's order): s holds the scores of rows g
+// (lo) and g + 8 (hi), scaled to log2 units and masked; mx_lo and mx_hi are this lane's maxima over them and the running
+// maxima. Updates the running maxima m and sums l, rescales the output accumulators o, and packs the probabilities into
+// pf, the A fragments of P for P·V (16 keys each).
+template <int NT>
+__device__ __forceinline__ void softmax_step(float (&s)[NT][4], float mx_lo, float mx_hi, float& m_lo, float& m_hi,
+  float& l_lo, float& l_hi, float (&o)[HEAD_DIM / 8][4], unsigned (&pf)[NT / 2][4])
+{
+  mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, 1)); mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, 2));
+  mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, 1)); mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, 2));
+  const float ref_lo = mx_lo == NEG_INF ? 0.f : mx_lo, ref_hi = mx_hi == NEG_INF ? 0.f : mx_hi;
+  const float c_lo = exp2f(m_lo - ref_lo), c_hi = exp2f(m_hi - ref_hi);
+  m_lo = mx_lo; m_hi = mx_hi;
+  l_lo *= c_lo; l_hi *= c_hi;
+#pragma unroll
+  for (int dt = 0; dt < HEAD_DIM / 8; dt++) { o[dt][0] *= c_lo; o[dt][1] *= c_lo; o[dt][2] *= c_hi; o[dt][3] *= c_hi; }
+#pragma unroll
+  for (int nt = 0; nt < NT; nt++) {
+    const float p0 = exp2f(s[nt][0] - ref_lo), p1 = exp2f(s[nt][1] - ref_lo);
+    const float p2 = exp2f(s[nt][2] - ref_hi), p3 = exp2f(s[nt][3] - ref_hi);
+    l_lo += p0 + p1; l_hi += p2 + p3;
+    pf[nt / 2][(nt & 1) * 2] = pack2(p0, p1);
+    pf[nt / 2][(nt & 1) * 2 + 1] = pack2(p2, p3);
+  }
+}
+
 // Queues keys and values kb..kb+PBN-1 (zeros past key_end) into one stage: [PBN][KPAD] keys, then values.
 __device__ __forceinline__ void prefill_load(u16* stage, const T* __restrict__ kc, const T* __restrict__ vc,
   const i64* __restrict__ table, int kvh, int kb, int key_end)
@@ -121,18 +179,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_prefill(
     const u16* vs = ks + PBN * KPAD;
     if (warp_rows && kb <= warp_last) {   // else none of these keys is visible to this warp's rows
       float s[PBN / 8][4];
-#pragma unroll
-      for (int nt = 0; nt < PBN / 8; nt++) {
-        s[nt][0] = 0.f; s[nt][1] = 0.f; s[nt][2] = 0.f; s[nt][3] = 0.f;
-        const u16* krow = ks + (nt * 8 + (lane & 7)) * KPAD + (lane >> 3) * 8;
-#pragma unroll
-        for (int kk = 0; kk < HEAD_DIM / 16; kk += 2) {
-          unsigned b[4];
-          ldsm_x4(b, krow + kk * 16);
-          mma16816(s[nt], qf[kk], b[0], b[1]);
-          mma16816(s[nt], qf[kk + 1], b[2], b[3]);
-        }
-      }
+      scores_tile<PBN / 8>(s, qf, ks, lane);
       const bool edge = kb + PBN - 1 > tile.pos0 + warp * 16;   // some key here lies past some row's position
       float mx_lo = m_lo, mx_hi = m_hi;
 #pragma unroll
@@ -146,34 +193,10 @@ extern "C" __global__ void __launch_bounds__(128) paged_prefill(
           mx_lo = fmaxf(mx_lo, a); mx_hi = fmaxf(mx_hi, b);
         }
       }
-      mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, 1)); mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, 2));
-      mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, 1)); mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, 2));
-      const float ref_lo = mx_lo == NEG_INF ? 0.f : mx_lo, ref_hi = mx_hi == NEG_INF ? 0.f : mx_hi;
-      const float c_lo = exp2f(m_lo - ref_lo), c_hi = exp2f(m_hi - ref_hi);
-      m_lo = mx_lo; m_hi = mx_hi;
-      l_lo *= c_lo; l_hi *= c_hi;
-#pragma unroll
-      for (int dt = 0; dt < HEAD_DIM / 8; dt++) { o[dt][0] *= c_lo; o[dt][1] *= c_lo; o[dt][2] *= c_hi; o[dt][3] *= c_hi; }
       unsigned pf[PBN / 16][4];
+      softmax_step<PBN / 8>(s, mx_lo, mx_hi, m_lo, m_hi, l_lo, l_hi, o, pf);
 #pragma unroll
-      for (int nt = 0; nt < PBN / 8; nt++) {
-        const float p0 = exp2f(s[nt][0] - ref_lo), p1 = exp2f(s[nt][1] - ref_lo);
-        const float p2 = exp2f(s[nt][2] - ref_hi), p3 = exp2f(s[nt][3] - ref_hi);
-        l_lo += p0 + p1; l_hi += p2 + p3;
-        pf[nt / 2][(nt & 1) * 2] = pack2(p0, p1);
-        pf[nt / 2][(nt & 1) * 2 + 1] = pack2(p2, p3);
-      }
-#pragma unroll
-      for (int kk = 0; kk < PBN / 16; kk++) {
-        const u16* vrow = vs + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * KPAD + (lane >> 4) * 8;
-#pragma unroll
-        for (int dt = 0; dt < HEAD_DIM / 8; dt += 2) {
-          unsigned b[4];
-          ldsm_x4_trans(b, vrow + dt * 8);
-          mma16816(o[dt], pf[kk], b[0], b[1]);
-          mma16816(o[dt + 1], pf[kk], b[2], b[3]);
-        }
-      }
+      for (int kk = 0; kk < PBN / 16; kk++) pv_tile(o, pf[kk], vs + kk * 16 * KPAD, lane);
     }
     __syncthreads();   // this stage is read by all before the next iteration refills it
   }
