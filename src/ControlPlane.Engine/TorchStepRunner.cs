@@ -58,7 +58,7 @@ public sealed partial class TorchStepRunner : IStepRunner
         }
     }
 
-    /// <summary>Kernel constants for the kernels an option turns off (none by default).</summary>
+    /// <summary>Kernel constants: the experiment's (<see cref="TorchEngineOptions.KernelTuning"/>), and the kernels an option turns off (none by default).</summary>
     private static Dictionary<string, int>? Tuning(TorchEngineOptions options)
     {
         var tuning = new Dictionary<string, int>(options.KernelTuning ?? new Dictionary<string, int>());

@@ -8,8 +8,10 @@
 #   PART=d: prefix.sh alone (issue 14)
 #   PART=e: the gateway's added time for a 200 KB prompt (large-prompt, issue 14), with the simulated model's word
 #           tokenizer and with a byte-level BPE tokenizer of Llama-3's vocabulary size
-#   PART=c: where a decode step's time goes (decode-parts), the decode attention kernel by shape, and bench (decode and
-#           prefill throughput; issue 16's build item 4)
+#   PART=c: where a decode step's time goes (decode-parts), the decode attention kernels by shape (scalar, tensor cores
+#           with 2/3/4 stages, against fp32), decode with 3 and 4 stages, modes, and bench with tensor-core decode on and
+#           off (decode and prefill throughput; issue 16's build item 4)
+# On an H200, b then c then e make the Done-when figures of issue 16 and the last of issue 14 (about 12 minutes).
 set -uo pipefail
 source .gpu/env.sh
 B=tests/ControlPlane.Engine.Benchmarks
@@ -42,6 +44,11 @@ c)
   done
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
   timeout 90 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -1
+  for st in 3 4; do   # the tensor-core decode kernel's pipeline depth (2 is the default, measured below)
+    timeout 90 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning DSTAGES=$st --out $OUT/bench-dstages$st.json 2>&1 | grep '"kind"' | python3 -c "import sys,json
+for l in sys.stdin:
+    r=json.loads(l); print('dstages $st', r['kind'], r['batch'], r['context'], round(r['tokensPerSecond']), round(r['msPerStep'], 2))"
+  done
   for tc in on off; do
     timeout 120 dotnet $APP bench --model /tmp/l8b --device cuda --decode-tc $tc --out $OUT/bench-tc-$tc.json 2>&1 | grep '"kind"' | python3 -c "import sys,json
 for l in sys.stdin:
