@@ -59,7 +59,19 @@ g=[x['ms'] for x in s if x['graph']]; m=[x['ms'] for x in s if not x['graph'] an
 print(f"served steps: {len(g)} decode graphs at {sum(g)/max(1,len(g)):.1f} ms, {len(m)} with prefill at {sum(m)/max(1,len(m)):.1f} ms, {len(e)} eager decode-only at {sum(e)/max(1,len(e)):.1f} ms")
 PY
 # A profile fitted to this run's own steps, and the simulator again with it.
-python3 $B/fit_profile.py /tmp/steps-run.jsonl /tmp/srv/profile.json torchsharp-fitted-to-served > $OUT/fitted-profile.json 2> $OUT/fit.txt; cat $OUT/fit.txt
+# Named for the GPU it was fitted on (llama-3-8b-h100-torchsharp-served, ...-h200-...), with the run in its provenance: ready
+# to become a built-in profile (src/ControlPlane.Simulation/Profiles/) as it comes back.
+GPU_TAG=$(grep -oiE 'h100|h200|a100|b200' $OUT/gpu.txt | head -1 | tr 'A-Z' 'a-z'); GPU_TAG=${GPU_TAG:-gpu}
+python3 $B/fit_profile.py /tmp/steps-run.jsonl /tmp/srv/profile.json llama-3-8b-$GPU_TAG-torchsharp-served > $OUT/fitted-profile.json 2> $OUT/fit.txt; cat $OUT/fit.txt
+GPU_NAME="$(head -1 $OUT/gpu.txt)" RUN_DATE="$(date -u +%F)" python3 - $OUT/fitted-profile.json <<'PY'
+import json, os, sys
+p = json.load(open(sys.argv[1]))
+p['provenance'] = (f"Fitted to a served run, not to fixed shapes: the engine's step log of {os.environ.get('N', '400')} Azure 2023 conversation "
+    f"requests at {os.environ.get('S', '2')}x through the gateway on one {os.environ['GPU_NAME']}, {os.environ['RUN_DATE']} "
+    "(tests/ControlPlane.Engine.Benchmarks/serving.sh, PART=b of gpu-session.sh), our TorchSharp engine with its CUDA kernels and decode graphs, "
+    "Llama-3-8B shape with random bf16 weights, 40 GB of KV cache. " + p['provenance'])
+json.dump(p, open(sys.argv[1], 'w'), indent=2)
+PY
 CONTROLPLANE_STEP_LOG=/tmp/simfit-steps.jsonl $LG simulate --trace $T --max-requests ${N:-400} --speedup ${S:-2} --instances 1 --policies least-kv-usage --profile $OUT/fitted-profile.json --slo-ttft-ms 1000 --slo-tpot-ms 50 --out /tmp/simfit > /dev/null
 cp /tmp/simfit/as-traced-least-kv-usage/report.json $OUT/sim-fitted-report.json
 $LG compare $OUT/real/report.json $OUT/sim-fitted-report.json | tee $OUT/compare-fitted.md
