@@ -84,10 +84,12 @@ public sealed partial class TorchStepRunner : IStepRunner
         _copier.Flush(); // blocks brought back from the host tier while this step was planned
         var chunks = plan.Chunks;
         var decodesOnly = true;
+        var samples = false;
         var widest = 0;
         foreach (var c in chunks)
         {
             decodesOnly &= c.Count == 1 && c.Start > 0;
+            samples |= c.Samples;
             widest = Math.Max(widest, c.Request.BlockTable.Count);
         }
         var startedAt = _stepLog is null ? default : DateTimeOffset.UtcNow;
@@ -96,7 +98,7 @@ public sealed partial class TorchStepRunner : IStepRunner
         var tokens = graph ? RunGraph(chunks) : RunEager(chunks);
         // A step that samples nothing (prompt chunks that are not a prompt's last) reads nothing back: wait for the
         // device, so that the step's time is its own and not charged to the next one.
-        if (!chunks.Any(c => c.Samples) && _device.type == TorchSharp.DeviceType.CUDA)
+        if (!samples && _device.type == TorchSharp.DeviceType.CUDA)
             TorchSharp.torch.cuda.synchronize(_device);
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         _stepLog?.Write(chunks, graph, elapsed, startedAt);

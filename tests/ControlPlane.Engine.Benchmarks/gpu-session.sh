@@ -18,6 +18,12 @@ B=tests/ControlPlane.Engine.Benchmarks
 [ -d /tmp/pub-bench ] || tar -C /tmp -xJf .gpu/both.tar.xz
 export APP=/tmp/pub-bench/ControlPlane.Engine.Benchmarks.dll
 source $B/l8b.sh
+# bench's result rows, one line each, labelled: kind, batch, context or length, tokens/s, ms a step.
+rows() {
+  grep '"kind"' | LABEL="$1" python3 -c "import sys, json, os
+for l in sys.stdin:
+    r = json.loads(l); print(os.environ['LABEL'], r['kind'], r.get('batch'), r.get('context', r.get('length')), round(r['tokensPerSecond']), round(r.get('msPerStep', 0), 2))"
+}
 case "${PART:-a}" in
 a)
   timeout 120 dotnet $APP prefill-attention --model /tmp/l8b --device cuda --out $OUT/prefill-attention.txt 2>&1 | grep -v '^\s*at ' | tail -12
@@ -45,13 +51,9 @@ c)
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
   timeout 90 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -1
   for st in 3 4; do   # the tensor-core decode kernel's pipeline depth (2 is the default, measured below)
-    timeout 90 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning DSTAGES=$st --out $OUT/bench-dstages$st.json 2>&1 | grep '"kind"' | python3 -c "import sys,json
-for l in sys.stdin:
-    r=json.loads(l); print('dstages $st', r['kind'], r['batch'], r['context'], round(r['tokensPerSecond']), round(r['msPerStep'], 2))"
+    timeout 90 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning DSTAGES=$st --out $OUT/bench-dstages$st.json 2>&1 | rows "dstages $st"
   done
   for tc in on off; do
-    timeout 120 dotnet $APP bench --model /tmp/l8b --device cuda --decode-tc $tc --out $OUT/bench-tc-$tc.json 2>&1 | grep '"kind"' | python3 -c "import sys,json
-for l in sys.stdin:
-    r=json.loads(l); print('decode-tc $tc', r['kind'], r.get('batch'), r.get('context', r.get('length')), round(r['tokensPerSecond']), round(r.get('msPerStep', 0), 2))"
+    timeout 120 dotnet $APP bench --model /tmp/l8b --device cuda --decode-tc $tc --out $OUT/bench-tc-$tc.json 2>&1 | rows "decode-tc $tc"
   done ;;
 esac

@@ -45,19 +45,19 @@ public sealed unsafe class CudaKernels
         _pagedDecode = Function(module, "paged_decode");
         _pagedDecodeReduce = Function(module, "paged_decode_reduce");
         _pagedPrefill = prefill ? Function(module, "paged_prefill") : IntPtr.Zero;
-        _prefillSharedBytes = 2 * 2 * PrefillTileRows * (config.HeadDim + 8) * 2;
+        // One stage: keys and values of 64 tokens, rows padded by 8 elements (the kernels' PBN / DBN and KPAD), 2 bytes each.
+        var stageBytes = 2 * PrefillTileRows * (config.HeadDim + 8) * 2;
+        _prefillSharedBytes = 2 * stageBytes;
         if (prefill)
             CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedPrefill, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _prefillSharedBytes), "cuFuncSetAttribute");
         _pagedDecodeTc = decodeTc ? Function(module, "paged_decode_tc") : IntPtr.Zero;
-        _decodeTcSharedBytes = decodeTcStages * 2 * PrefillTileRows * (config.HeadDim + 8) * 2;
+        _decodeTcSharedBytes = decodeTcStages * stageBytes;
         if (decodeTc)
             CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedDecodeTc, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _decodeTcSharedBytes), "cuFuncSetAttribute");
     }
 
-    // Two stages of keys and values, 64 tokens each, rows padded by 8 elements (the kernel's STAGE, PBN and KPAD).
+    // The prefill kernel's two stages, and the tensor-core decode kernel's DSTAGES stages of the same size.
     private readonly int _prefillSharedBytes;
-
-    // The tensor-core decode kernel's DSTAGES stages of the same size.
     private readonly int _decodeTcSharedBytes;
 
     /// <summary>Rows of new tokens one prefill attention tile covers (the kernel's four warps of 16 rows).</summary>
