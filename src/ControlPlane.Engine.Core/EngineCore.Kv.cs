@@ -36,6 +36,9 @@ public partial class EngineCore
         return new KvPart(header, device is null ? payload : ReadOnlyMemory<byte>.Empty) { DeviceData = device };
     }
 
+    /// <summary>The runner's device-to-device copy of a peer process's blocks; touches no engine state (any thread).</summary>
+    public IKvDeviceData OpenDeviceHandle(KvDeviceHandle handle, int blocks) => _runner.OpenDeviceHandle(handle, blocks);
+
     public void ImportKv(RequestSpec request, KvPart part)
     {
         try

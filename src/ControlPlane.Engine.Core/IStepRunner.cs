@@ -31,10 +31,19 @@ public interface IStepRunner : IDisposable
     void WriteBlocks(IReadOnlyList<int> blocks, ReadOnlySpan<byte> data);
 
     /// <summary>
-    /// Copies the blocks into new device memory, in <see cref="ReadBlocks"/>'s order, for a peer engine in this process
-    /// (device to device, no host copy). Null when the backend has no device data to hand over.
+    /// Copies the blocks into new device memory, in <see cref="ReadBlocks"/>'s order, for a peer engine in this process or,
+    /// by a handle, in another process of this host (device to device, no host copy). Null when the backend has no device
+    /// data to hand over.
     /// </summary>
     IKvDeviceData? ReadBlocksOnDevice(IReadOnlyList<int> blocks) => null;
+
+    /// <summary>
+    /// Copies blocks another process of this host left on its device (a handle from its <see cref="IKvDeviceData.Share"/>)
+    /// into new device memory here, for <see cref="WriteBlocksFromDevice"/>; any thread. Throws
+    /// <see cref="KvDeviceUnusableException"/> when this backend or process cannot reach them.
+    /// </summary>
+    IKvDeviceData OpenDeviceHandle(KvDeviceHandle handle, int blocks) =>
+        throw new KvDeviceUnusableException($"the {Backend} backend takes no device handles");
 
     /// <summary>A host-memory store of <paramref name="blocks"/> whole blocks for the host tier; null: the tier keeps <see cref="ReadBlocks"/>' arrays.</summary>
     KvCache.IKvHostStore? CreateHostStore(int blocks) => null;

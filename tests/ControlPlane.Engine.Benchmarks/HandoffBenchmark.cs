@@ -20,7 +20,10 @@ namespace ControlPlane.Engine.Benchmarks;
 /// and the other process decodes. Against the same request run on the prefill instance alone: the time to first token
 /// (the staging's cost to the prefill), and the gap from the first to the second token (the stop: what the handoff adds
 /// to the request's latency), each as a share of the time to first token.
-/// <c>handoff --model DIR [--prompts 1024,4096,16384] [--max-batched 2048] [--repeats 3] [--stage-blocks 64] [--path peer|local] [--device cuda]</c>
+/// Paths: <c>peer</c> (another process, parts as bytes over the KV stream), <c>peer-device</c> (another process, parts as
+/// CUDA IPC handles copied device to device; with <c>--peer-gpu N</c> the decode process runs on the host's GPU N, over
+/// NVLink), <c>local</c> (two engines in this process).
+/// <c>handoff --model DIR [--prompts 1024,4096,16384] [--max-batched 2048] [--repeats 3] [--stage-blocks 64] [--path peer|peer-device|local] [--peer-gpu N] [--device cuda]</c>
 /// </summary>
 internal static class HandoffBenchmark
 {
@@ -39,18 +42,23 @@ internal static class HandoffBenchmark
         var kvBlocks = int.Parse(options.GetValueOrDefault("--kv-blocks", "4096"), CultureInfo.InvariantCulture);
         var maxContext = prompts.Max() + 4096;
 
-        var local = options.GetValueOrDefault("--path", "peer") == "local";
+        var path = options.GetValueOrDefault("--path", "peer");
+        var local = path == "local";
+        int? peerGpu = options.TryGetValue("--peer-gpu", out var g) ? int.Parse(g, CultureInfo.InvariantCulture) : null;
         using var weights = ModelFolder.Load(folder, onCuda ? CUDA : CPU, ScalarType.BFloat16);
         Vocabulary = weights.Config.VocabularySize;
         var sink = new TimingSink();
         // The decode instance: another process (host memory and the KV stream), or another engine in this one (device to device).
         var decode = local ? Runner("decode", weights, kvBlocks, maxContext, onCuda, new MigrationConfig { StageBlocks = stageBlocks }) : null;
-        await using var peer = local ? null : await PeerTarget.StartAsync(folder, onCuda, kvBlocks, maxContext, stageBlocks);
+        await using var peer = local ? null : await PeerTarget.StartAsync(folder, onCuda, kvBlocks, maxContext, stageBlocks, devicePath: path == "peer-device", peerGpu);
         var target = new CountingTarget(local ? new LocalMigrationTarget(decode!, "local") : peer!);
         var prefill = Runner("prefill", weights, kvBlocks, maxContext, onCuda, new MigrationConfig { StageBlocks = stageBlocks }, maxBatched);
         prefill.Targets = _ => target;
         var rows = new List<Row>();
-        Console.WriteLine($"## Prefill/decode handoff {(local ? "between two engines in one process (device to device)" : "between two processes (host memory + KV stream)")}, {folder}, {(onCuda ? "cuda" : "cpu")}, prefill chunks of {maxBatched} tokens, parts of at most {stageBlocks} blocks, median of {repeats}");
+        var described = local ? "between two engines in one process (device to device)"
+            : path == "peer-device" ? $"between two processes{(peerGpu is { } gpu ? $", decode on GPU {gpu}" : "")} (CUDA IPC handles, device to device)"
+            : $"between two processes{(peerGpu is { } gpu2 ? $", decode on GPU {gpu2}" : "")} (host memory + KV stream)";
+        Console.WriteLine($"## Prefill/decode handoff {described}, {folder}, {(onCuda ? "cuda" : "cpu")}, prefill chunks of {maxBatched} tokens, parts of at most {stageBlocks} blocks, median of {repeats}");
         Console.WriteLine();
         Console.WriteLine("| prompt | prefill chunks | TTFT alone ms | TTFT split ms | staging's cost to TTFT | 1st→2nd token alone ms | split ms | handoff adds ms | as share of TTFT | parts before the stop | last part's commit ms |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -72,6 +80,8 @@ internal static class HandoffBenchmark
                     Median(colocated.Select(c => c.Gap)), Median(split.Select(s => s.Gap)),
                     (int)Median(split.Select(s => (double)s.Parts)), Median(split.Select(s => s.CommitMs)));
                 rows.Add(r);
+                if (peer?.DevicePathRefusal is { } refused)
+                    Console.WriteLine($"(the decode process could not open a device handle, so parts went as bytes: {refused})");
                 // Each row as soon as it is measured: a run cut short keeps what it measured.
                 Console.WriteLine(FormattableString.Invariant(
                     $"| {r.Prompt} | {r.Chunks} | {r.TtftAlone:0.0} | {r.TtftSplit:0.0} | {(r.TtftSplit / r.TtftAlone - 1):P1} | {r.GapAlone:0.0} | {r.GapSplit:0.0} | {r.GapSplit - r.GapAlone:0.0} | {(r.GapSplit - r.GapAlone) / r.TtftAlone:P1} | {r.Parts} | {r.CommitMs:0.0} |"));
@@ -133,7 +143,7 @@ internal static class HandoffBenchmark
         public int Parts { get; private set; }
         public double CommitMs { get; private set; }
         public string InstanceId => inner.InstanceId;
-        public bool SameProcess => inner.SameProcess;
+        public bool DeviceParts => inner.DeviceParts;
 
         public void Reset()
         {

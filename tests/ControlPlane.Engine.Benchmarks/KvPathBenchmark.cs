@@ -10,12 +10,15 @@ using static TorchSharp.torch;
 namespace ControlPlane.Engine.Benchmarks;
 
 /// <summary>
-/// The KV data path between two worker processes on one GPU: blocks of a Llama-3-8B-shaped paged cache (32
-/// layers, 8 KV heads of 128, bf16, 16 tokens a block: 2 MiB) gathered and copied to the host, sent over the
-/// KV stream (loopback TCP, CRC-32, answers), and scattered into the other process's cache, with the same
-/// engine code as <c>TorchStepRunner.ReadBlocks</c>/<c>WriteBlocks</c> (<see cref="KvBlockCopier"/>). Beside it, the bound: the same
-/// gather, host copy and scatter in one process, with no socket. <c>kv-path [blocks-per-part] [parts] [cuda|cpu]</c>
-/// (cpu only checks the program on a machine without a GPU).
+/// The KV data path between two worker processes: blocks of a Llama-3-8B-shaped paged cache (32 layers, 8 KV heads
+/// of 128, bf16, 16 tokens a block: 2 MiB) gathered, sent and scattered into the other process's cache with the
+/// engine's own code (<see cref="KvBlockCopier"/>, <see cref="KvStreamSender"/>, <see cref="KvStreamListener"/>), two ways:
+/// as bytes (copied to the host, the KV stream over loopback TCP with its CRC-32 and answers, copied back), and as
+/// CUDA IPC handles (the receiver copies each gathered part device to device, within one GPU or over NVLink). Beside
+/// them, their bounds in one process: the same gather, host copy and scatter with no socket; the same gather, device
+/// copy and scatter; and a plain copy of one contiguous part (the copy engines, or NVLink). The receiver runs on the
+/// same GPU, or on the host's GPU <c>peer-gpu</c> (its CUDA_VISIBLE_DEVICES lists that GPU first, then the others).
+/// <c>kv-path [blocks-per-part] [parts] [cuda|cpu] [peer-gpu]</c> (cpu only checks the program on a machine without a GPU).
 /// </summary>
 internal static class KvPathBenchmark
 {
@@ -26,15 +29,21 @@ internal static class KvPathBenchmark
         var perPart = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 8;
         var parts = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 64;
         var onCpu = args.Length > 3 && args[3] == "cpu";
+        int? peerGpu = args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : null;
         if (!onCpu)
             torch.InitializeDeviceType(DeviceType.CUDA);
         var device = onCpu ? torch.CPU : torch.CUDA;
+        // The in-process bound's destination: the peer's GPU as this process sees it (its index among this process's devices).
+        var peerDevice = onCpu || peerGpu is not { } g || g == 0 ? device : torch.device(DeviceType.CUDA, g);
         using var source = new Copy(device);
-        using var target = new Copy(device);
-        using var receiver = Process.Start(new ProcessStartInfo("dotnet", [typeof(KvPathBenchmark).Assembly.Location, "kv-path-receive", onCpu ? "cpu" : "cuda"])
+        using var target = new Copy(peerDevice);
+        var start = new ProcessStartInfo("dotnet", [typeof(KvPathBenchmark).Assembly.Location, "kv-path-receive", onCpu ? "cpu" : "cuda"])
         {
             RedirectStandardOutput = true,
-        })!;
+        };
+        if (peerGpu is { } gpu)
+            start.Environment["CUDA_VISIBLE_DEVICES"] = ControlPlane.Engine.Cuda.GpuPinning.VisibleDevices(gpu, Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES"));
+        using var receiver = Process.Start(start)!;
         // The receiver listens on a port the system picks and says which.
         var ready = await receiver.StandardOutput.ReadLineAsync();
         if (ready?.StartsWith("ready ", StringComparison.Ordinal) != true)
@@ -42,57 +51,100 @@ internal static class KvPathBenchmark
         var port = int.Parse(ready[6..], System.Globalization.CultureInfo.InvariantCulture);
 
         var bytesPerPart = (long)perPart * Layers * 2 * BlockSize * KvHeads * HeadDim * 2;
-        double best = 0, bound = 0, pinned = 0;
+        double streamed = 0, bound = 0, pinned = 0, handles = 0, deviceBound = 0, flatDevice = 0;
+        string? refusal = null;
         // The copy engines' own rate: one contiguous part, device -> pinned host -> device, no gather or scatter.
         using var flat = empty([bytesPerPart], ScalarType.Byte, device);
         using var flatBack = empty([bytesPerPart], ScalarType.Byte, device);
+        using var flatPeer = empty([bytesPerPart], ScalarType.Byte, peerDevice);
         using var staging = onCpu ? empty([bytesPerPart], ScalarType.Byte) : empty([bytesPerPart], ScalarType.Byte).pin_memory();
         for (var round = 0; round < 4; round++)
         {
             // The bound: device -> host -> device in one process, the same copier, no socket.
-            var watch = Stopwatch.StartNew();
-            for (var p = 0; p < parts; p++)
+            var local = Rate(parts * bytesPerPart, onCpu, () =>
             {
-                var blocks = Blocks(p, perPart);
-                target.Write(blocks, source.Read(blocks));
-            }
-            if (!onCpu)
-                torch.cuda.synchronize();
-            var local = parts * bytesPerPart / watch.Elapsed.TotalSeconds / 1e9;
-            watch.Restart();
-            for (var p = 0; p < parts; p++)
+                for (var p = 0; p < parts; p++)
+                {
+                    var blocks = Blocks(p, perPart);
+                    target.Write(blocks, source.Read(blocks));
+                }
+            });
+            var copies = Rate(parts * bytesPerPart, onCpu, () =>
             {
-                staging.copy_(flat);
-                flatBack.copy_(staging);
-            }
-            if (!onCpu)
-                torch.cuda.synchronize();
-            var copies = parts * bytesPerPart / watch.Elapsed.TotalSeconds / 1e9;
+                for (var p = 0; p < parts; p++)
+                {
+                    staging.copy_(flat);
+                    flatBack.copy_(staging);
+                }
+            });
+            // The device path's bound: gather, device copy (to the peer's GPU), scatter, in one process.
+            var onDevice = Rate(parts * bytesPerPart, onCpu, () =>
+            {
+                for (var p = 0; p < parts; p++)
+                {
+                    var blocks = Blocks(p, perPart);
+                    using var gathered = source.Gather(blocks);
+                    using var moved = peerGpu is null or 0 ? gathered.Tensor.clone() : gathered.Tensor.to(peerDevice);
+                    using var there = new DeviceBlocks(moved.alias(), Layers, BlockSize, IntPtr.Zero);
+                    target.Scatter(blocks, there);
+                }
+            });
+            var flatCopies = Rate(parts * bytesPerPart, onCpu, () =>
+            {
+                for (var p = 0; p < parts; p++)
+                    flatPeer.copy_(flat);
+            });
 
-            await using var sender = await KvStreamSender.ConnectAsync("127.0.0.1", port, CancellationToken.None);
+            var watch = Stopwatch.StartNew();
+            await using (var sender = await KvStreamSender.ConnectAsync("127.0.0.1", port, CancellationToken.None, devicePath: false))
+                await sender.SendAsync(Enumerable.Range(0, parts).Select(p => Part(p, perPart, source)), CancellationToken.None);
+            var overSocket = parts * bytesPerPart / watch.Elapsed.TotalSeconds / 1e9;
             watch.Restart();
-            await sender.SendAsync(Enumerable.Range(0, parts).Select(p => Part(p, perPart, source)), CancellationToken.None);
-            var streamed = parts * bytesPerPart / watch.Elapsed.TotalSeconds / 1e9;
-            if (round > 0) // the first round warms up CUDA, allocators and the connection
+            await using (var sender = await KvStreamSender.ConnectAsync("127.0.0.1", port, CancellationToken.None))
             {
-                best = Math.Max(best, streamed);
+                await sender.SendAsync(Enumerable.Range(0, parts).Select(p => DevicePart(p, perPart, source)), CancellationToken.None);
+                refusal ??= sender.DevicePath == KvDevicePath.Yes ? null : sender.DevicePathRefusal ?? "the blocks could not be shared";
+            }
+            var byHandle = parts * bytesPerPart / watch.Elapsed.TotalSeconds / 1e9;
+            if (round > 0) // the first round warms up CUDA, allocators, IPC mappings and the connections
+            {
+                streamed = Math.Max(streamed, overSocket);
                 bound = Math.Max(bound, local);
                 pinned = Math.Max(pinned, copies);
+                handles = Math.Max(handles, byHandle);
+                deviceBound = Math.Max(deviceBound, onDevice);
+                flatDevice = Math.Max(flatDevice, flatCopies);
             }
         }
         receiver.Kill();
-        Console.WriteLine("## KV data path between two worker processes on one GPU");
+        var where = peerGpu is { } p2 && p2 != 0 ? $"GPU 0 -> GPU {p2}" : "one GPU";
+        Console.WriteLine($"## KV data path between two worker processes, {where}");
         Console.WriteLine();
         Console.WriteLine($"{parts} parts of {perPart} blocks ({bytesPerPart / (1 << 20)} MiB each), best of three after a warm-up round.");
         Console.WriteLine();
-        Console.WriteLine("| path | GB/s | of the bound |");
+        Console.WriteLine("| path | GB/s | of its bound |");
         Console.WriteLine("|---|---:|---:|");
-        Console.WriteLine($"| device -> host -> KV stream (loopback TCP) -> host -> device, two processes | {best:0.00} | {best / bound:0.00} |");
+        Console.WriteLine($"| device -> host -> KV stream (loopback TCP) -> host -> device, two processes | {streamed:0.00} | {streamed / bound:0.00} |");
         Console.WriteLine($"| bound: device -> host -> device, one process, the same copier | {bound:0.00} | 1.00 |");
         Console.WriteLine($"| the copy engines: one contiguous part, device -> pinned host -> device | {pinned:0.00} | {pinned / bound:0.00} |");
+        Console.WriteLine(refusal is null
+            ? $"| device handle (CUDA IPC) -> device to device, two processes | {handles:0.00} | {handles / deviceBound:0.00} |"
+            : $"| device handle refused ({refusal}): bytes instead | {handles:0.00} | {handles / deviceBound:0.00} |");
+        Console.WriteLine($"| bound: gather, device copy, scatter, one process | {deviceBound:0.00} | 1.00 |");
+        Console.WriteLine($"| one contiguous part device to device ({where}) | {flatDevice:0.00} | {flatDevice / deviceBound:0.00} |");
+        Console.WriteLine($"| device handle ÷ KV stream | {handles / streamed:0.00}× | |");
     }
 
-    /// <summary>The receiving worker: scatters each part it is sent into its own cache.</summary>
+    private static double Rate(long bytes, bool onCpu, Action run)
+    {
+        var watch = Stopwatch.StartNew();
+        run();
+        if (!onCpu)
+            torch.cuda.synchronize();
+        return bytes / watch.Elapsed.TotalSeconds / 1e9;
+    }
+
+    /// <summary>The receiving worker: scatters each part it is sent into its own cache, opening device handles as an engine does.</summary>
     public static async Task ReceiveAsync(string[] args)
     {
         var onCpu = args.Length > 1 && args[1] == "cpu";
@@ -101,7 +153,16 @@ internal static class KvPathBenchmark
         using var cache = new Copy(onCpu ? torch.CPU : torch.CUDA);
         await using var listener = new KvStreamListener((part, _) =>
         {
-            cache.Write([.. Enumerable.Range(part.Header.FirstBlock, part.Header.BlockCount)], part.Payload.Span);
+            IReadOnlyList<int> blocks = [.. Enumerable.Range(part.Header.FirstBlock, part.Header.BlockCount)];
+            if (part.DeviceHandle is { } handle)
+            {
+                using var opened = cache.Open(handle, part.Header.BlockCount);
+                cache.Scatter(blocks, opened);
+            }
+            else
+            {
+                cache.Write(blocks, part.Payload.Span);
+            }
             if (!onCpu)
                 torch.cuda.synchronize();
             return ValueTask.CompletedTask;
@@ -109,6 +170,18 @@ internal static class KvPathBenchmark
         listener.Start(IPAddress.Loopback, 0);
         Console.WriteLine($"ready {listener.Port}");
         await Task.Delay(Timeout.Infinite);
+    }
+
+    /// <summary>A part whose blocks stay gathered on the device: the sender shares them, or copies them to the host.</summary>
+    private static KvPart DevicePart(int p, int perPart, Copy source)
+    {
+        var blocks = Blocks(p, perPart);
+        var gathered = source.Gather(blocks);
+        return new KvPart(new KvTransferHeader
+        {
+            RequestId = "bench", Model = "llama-3-8b-shape", Layout = "bench", DType = "bf16", KvBlockSize = BlockSize,
+            FirstBlock = blocks[0], BlockCount = blocks.Length, TokenIds = [], PayloadBytes = gathered.Bytes,
+        }, ReadOnlyMemory<byte>.Empty) { DeviceData = gathered };
     }
 
     private static KvPart Part(int p, int perPart, Copy source)
@@ -137,6 +210,16 @@ internal static class KvPathBenchmark
         }
 
         public byte[] Read(IReadOnlyList<int> blocks) => _copier.Read(blocks);
+
+        public DeviceBlocks Gather(IReadOnlyList<int> blocks) => _copier.Gather(blocks);
+
+        public void Scatter(IReadOnlyList<int> blocks, DeviceBlocks data)
+        {
+            if (!_copier.Scatter(blocks, data))
+                throw new InvalidOperationException("the gathered blocks do not fit this cache");
+        }
+
+        public DeviceBlocks Open(KvDeviceHandle handle, int blocks) => _copier.Open(handle, blocks);
 
         public void Write(IReadOnlyList<int> blocks, ReadOnlySpan<byte> data) => _copier.Write(blocks, data);
 

@@ -78,33 +78,45 @@ internal static partial class MigrationBenchmark
     {
         private readonly Process _process;
         private readonly int _port;
+        private readonly bool _devicePath;
         private readonly SemaphoreSlim _gate = new(1);
         private KvStreamSender? _sender;
 
-        private PeerTarget(Process process, int port)
+        private PeerTarget(Process process, int port, bool devicePath)
         {
             _process = process;
             _port = port;
+            _devicePath = devicePath;
         }
 
         public string InstanceId => "peer";
-        public bool SameProcess => false;
+        public bool DeviceParts => _devicePath && _sender?.DevicePath != KvDevicePath.No;
 
-        public static async Task<PeerTarget> StartAsync(string folder, bool onCuda, int kvBlocks, int maxContext, int stageBlocks)
+        /// <summary>Why the destination could not open a device handle, if it could not.</summary>
+        public string? DevicePathRefusal { get; private set; }
+
+        /// <summary>
+        /// Starts the destination process. <paramref name="devicePath"/>: parts on the GPU go as CUDA IPC handles (false: as
+        /// bytes over the KV stream); <paramref name="gpu"/>: the host GPU it runs on (first in its CUDA_VISIBLE_DEVICES), null: as this process.
+        /// </summary>
+        public static async Task<PeerTarget> StartAsync(string folder, bool onCuda, int kvBlocks, int maxContext, int stageBlocks, bool devicePath = false, int? gpu = null)
         {
-            var process = Process.Start(new ProcessStartInfo("dotnet", [typeof(MigrationBenchmark).Assembly.Location, "migration-peer", "--model", folder,
+            var start = new ProcessStartInfo("dotnet", [typeof(MigrationBenchmark).Assembly.Location, "migration-peer", "--model", folder,
                 "--device", onCuda ? "cuda" : "cpu", "--kv-blocks", kvBlocks.ToString(CultureInfo.InvariantCulture),
                 "--max-context", maxContext.ToString(CultureInfo.InvariantCulture), "--stage-blocks", stageBlocks.ToString(CultureInfo.InvariantCulture)])
             {
                 RedirectStandardInput = true, RedirectStandardOutput = true,
-            })!;
+            };
+            if (gpu is { } index)
+                start.Environment["CUDA_VISIBLE_DEVICES"] = ControlPlane.Engine.Cuda.GpuPinning.VisibleDevices(index, Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES"));
+            var process = Process.Start(start)!;
             string? line;
             while ((line = await process.StandardOutput.ReadLineAsync()) is not null && !line.StartsWith("ready ", StringComparison.Ordinal))
             {
             }
             if (line is null)
                 throw new InvalidOperationException("the destination process ended before it was ready");
-            return new PeerTarget(process, int.Parse(line[6..], CultureInfo.InvariantCulture));
+            return new PeerTarget(process, int.Parse(line[6..], CultureInfo.InvariantCulture), devicePath);
         }
 
         private async Task<string> AskAsync(string command)
@@ -129,12 +141,14 @@ internal static partial class MigrationBenchmark
                 throw new MigrationRefusedException(answer);
             if (_sender is not null)
                 await _sender.DisposeAsync();
-            _sender = await KvStreamSender.ConnectAsync("127.0.0.1", _port, cancellationToken);
+            _sender = await KvStreamSender.ConnectAsync("127.0.0.1", _port, cancellationToken, _devicePath);
         }
 
         public async Task SendAsync(KvPart part, CancellationToken cancellationToken)
         {
-            if (await _sender!.SendOneAsync(part, cancellationToken) is { } refusal)
+            var refusal = await _sender!.SendOneAsync(part, cancellationToken);
+            DevicePathRefusal ??= _sender.DevicePathRefusal;
+            if (refusal is not null)
                 throw new MigrationRefusedException(refusal);
         }
 

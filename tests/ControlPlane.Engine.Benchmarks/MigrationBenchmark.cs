@@ -19,7 +19,10 @@ namespace ControlPlane.Engine.Benchmarks;
 /// device) and between two processes on the same GPU (blocks through host memory and the KV stream). Downtime: the
 /// gap between the last token before the suspend and the first after the commit, less one decode step. Beside it,
 /// the slowdown of the other requests decoding on the source while the migration runs.
-/// <c>migration --model DIR [--contexts 1024,4096,16384,32768] [--background 8] [--modes local,peer] [--stage-blocks 64] [--device cuda]</c>
+/// Between two processes the parts go as bytes over the KV stream (<c>peer</c>) or as CUDA IPC handles copied device to
+/// device by the destination (<c>peer-device</c>); <c>--peer-gpu N</c> runs the destination on the host's GPU N
+/// (its CUDA_VISIBLE_DEVICES lists N first, then the others), the source on the first GPU it sees.
+/// <c>migration --model DIR [--contexts 1024,4096,16384,32768] [--background 8] [--modes local,peer,peer-device] [--stage-blocks 64] [--device cuda] [--peer-gpu N]</c>
 /// </summary>
 internal static partial class MigrationBenchmark
 {
@@ -39,6 +42,7 @@ internal static partial class MigrationBenchmark
         var stageBlocks = int.Parse(options.GetValueOrDefault("--stage-blocks", "64"), CultureInfo.InvariantCulture);
         var kvBlocks = int.Parse(options.GetValueOrDefault("--kv-blocks", "4096"), CultureInfo.InvariantCulture);
         var migration = new MigrationConfig { StageBlocks = stageBlocks };
+        int? peerGpu = options.TryGetValue("--peer-gpu", out var g) ? int.Parse(g, CultureInfo.InvariantCulture) : null;
 
         using var weights = ModelFolder.Load(folder, onCuda ? CUDA : CPU, ScalarType.BFloat16);
         Vocabulary = weights.Config.VocabularySize;
@@ -64,12 +68,19 @@ internal static partial class MigrationBenchmark
                 foreach (var context in contexts)
                     rows.Add(await MeasureAsync("one process (host memory)", source, new TimedTarget(new LocalMigrationTarget(local, "local"), hostParts: true), context, background, sink, null));
             }
-            if (modes.Contains("peer"))
+            foreach (var (mode, devicePath) in new[] { ("peer", false), ("peer-device", true) })
             {
-                await using var peer = await PeerTarget.StartAsync(folder, onCuda, kvBlocks, maxContext, stageBlocks);
+                if (!modes.Contains(mode))
+                    continue;
+                await using var peer = await PeerTarget.StartAsync(folder, onCuda, kvBlocks, maxContext, stageBlocks, devicePath, peerGpu);
                 await MeasureAsync("warm-up", source, new TimedTarget(peer), 1024, background, sink, peer);
+                var where = peerGpu is { } gpu ? $"two processes, peer on GPU {gpu}" : "two processes";
                 foreach (var context in contexts)
-                    rows.Add(await MeasureAsync("two processes (host + KV stream)", source, new TimedTarget(peer), context, background, sink, peer));
+                {
+                    var row = await MeasureAsync("", source, new TimedTarget(peer), context, background, sink, peer);
+                    // The path the parts took, as the sender found it (a receiver that cannot open a handle asks for bytes).
+                    rows.Add(row with { Path = devicePath && peer.DevicePathRefusal is null ? $"{where} (device handle, CUDA IPC)" : $"{where} (host + KV stream{(devicePath ? $": {peer.DevicePathRefusal}" : "")})" });
+                }
             }
         }
         finally
@@ -99,7 +110,7 @@ internal static partial class MigrationBenchmark
     {
         public double CommitMs { get; private set; }
         public string InstanceId => inner.InstanceId;
-        public bool SameProcess => inner.SameProcess && !hostParts;
+        public bool DeviceParts => inner.DeviceParts && !hostParts;
         public Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken) => inner.BeginAsync(request, sink, blocks, cancellationToken);
         public Task SendAsync(KvPart part, CancellationToken cancellationToken) => inner.SendAsync(part, cancellationToken);
 

@@ -21,7 +21,7 @@ using static TorchSharp.torch;
 //   --context N run one decode shape, --steps N decode steps to time (32), --no-prefill skips prefill (for a profiler),
 //   --prefill-repeat N repeats the prefill shapes (long enough windows to read power draw).
 //   nvml [seconds]   the GPU's draw read through NvmlPowerActuator (read only), every 200 ms
-//   kv-path [blocks-per-part] [parts]   the KV data path between two processes on one GPU, beside its bound
+//   kv-path [blocks-per-part] [parts] [cuda|cpu] [peer-gpu]   the KV data path between two processes (bytes and CUDA IPC), beside its bounds
 //   migration --model DIR [--contexts 1024,4096,16384,32768] [--background 8] [--modes local,peer] [--stage-blocks 64]
 //             live migration downtime and the slowdown of the source's other requests (MigrationBenchmark)
 //   prefix --model DIR [--tokens 32768] [--repeats 3]

@@ -11,6 +11,9 @@
 #   PART=c: where a decode step's time goes (decode-parts), the decode attention kernels by shape (scalar, tensor cores
 #           with 2/3/4 stages, against fp32), decode with 3 and 4 stages, modes, and bench with tensor-core decode on and
 #           off (decode and prefill throughput; issue 16's build item 4)
+#   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
+#           IPC handles (device to device), and migration downtime both ways; on one GPU both processes share it, on two
+#           the destination runs on GPU 1 (NVLink). PART=g: the P/D handoff both ways. Done-when wants nvidia-h200-x2.
 # On an H200, b then c then e make the Done-when figures of issue 16 and the last of issue 14 (about 12 minutes).
 set -uo pipefail
 source .gpu/env.sh
@@ -40,6 +43,21 @@ e)
   python3 $B/make_tokenizer.py /tmp/bpe loadgen/ControlPlane.LoadGen/Prompts/PromptBuilder.cs > /dev/null
   timeout 200 dotnet /tmp/pub-cpbench/ControlPlane.Benchmarks.dll large-prompt 2>&1 | tee $OUT/large-prompt.md | tail -8
   timeout 200 dotnet /tmp/pub-cpbench/ControlPlane.Benchmarks.dll large-prompt /tmp/bpe 2>&1 | tee $OUT/large-prompt-bpe.md | tail -8 ;;
+f)
+  export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+  GPUS=$(nvidia-smi -L | wc -l); PEER=""; [ "$GPUS" -ge 2 ] && PEER=1
+  nvidia-smi topo -m 2>&1 | head -6 > $OUT/topology.txt; cat $OUT/topology.txt
+  for shape in "8 64" "64 16"; do
+    timeout 150 dotnet $APP kv-path $shape cuda $PEER 2>&1 | tee -a $OUT/kv-path.md | grep -v '^\s*at ' | tail -9
+  done
+  timeout 330 dotnet $APP migration --model /tmp/l8b --device cuda --modes peer,peer-device ${PEER:+--peer-gpu $PEER} --out $OUT/migration.json 2>&1 | tee $OUT/migration.md | grep -v '^\s*at ' | tail -12
+  ;;
+g)
+  export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+  GPUS=$(nvidia-smi -L | wc -l); PEER=""; [ "$GPUS" -ge 2 ] && PEER=1
+  for p in peer peer-device; do
+    timeout 200 dotnet $APP handoff --model /tmp/l8b --device cuda --path $p ${PEER:+--peer-gpu $PEER} --repeats 2 --out $OUT/handoff-$p.json 2>&1 | tee $OUT/handoff-$p.md | grep -v '^\s*at ' | tail -6
+  done ;;
 d)
   PREFIX_TIMEOUT=240 OUT=$OUT bash $B/prefix.sh 2>&1 | tail -8 ;;
 c)

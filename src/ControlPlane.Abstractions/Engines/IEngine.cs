@@ -37,6 +37,14 @@ public interface IEngine : IDisposable
     /// </summary>
     void ImportKv(RequestSpec request, KvPart part);
 
+    /// <summary>
+    /// The blocks of a part another worker process of this host left on its GPU (<see cref="KvPart.DeviceHandle"/>),
+    /// copied device to device into this engine's device memory for <see cref="ImportKv"/>. Any thread, off the loop.
+    /// Throws <see cref="KvDeviceUnusableException"/> when this engine cannot reach them: the sender then sends bytes.
+    /// </summary>
+    IKvDeviceData OpenDeviceHandle(KvDeviceHandle handle, int blocks) =>
+        throw new KvDeviceUnusableException("this engine takes no device handles");
+
     /// <summary>Where a request stands for a migration; null when the engine does not hold it.</summary>
     MigrationProbe? Probe(string requestId);
 
@@ -44,7 +52,7 @@ public interface IEngine : IDisposable
     /// A staged migration part: up to <paramref name="maxBlocks"/> full computed blocks from <paramref name="first"/> on,
     /// taken while the request keeps running (full blocks never change). No resume state. Null when there is none.
     /// </summary>
-    /// <remarks><paramref name="onDevice"/>: for a peer engine in this process, keep the blocks on the device when the backend can.</remarks>
+    /// <remarks><paramref name="onDevice"/>: keep the blocks on the device when the backend can (for a peer engine in this process, or one in another process of this host).</remarks>
     KvPart? ExportStable(string requestId, int first, int maxBlocks, bool onDevice = false);
 
     /// <summary><see cref="ExportKv(string, KvBlockRange)"/>, with the blocks kept on the device for a peer in this process when the backend can.</summary>

@@ -1,8 +1,10 @@
 namespace ControlPlane.Transfer;
 
 /// <summary>
-/// KV block data kept on the device (a GPU tensor) for a peer engine in the same process: the blocks move device to
-/// device, never through host memory. Owned by whoever holds the part; the importer disposes it once written.
+/// KV block data kept on the device (a GPU tensor): for a peer engine in the same process the blocks move device to
+/// device, never through host memory; for one in another process of the same host, by a handle to this memory
+/// (<see cref="Share"/>); elsewhere as host bytes (<see cref="ToArray"/>). Owned by whoever holds the part; the
+/// importer, or the sender once the part was answered, disposes it.
 /// </summary>
 public interface IKvDeviceData : IDisposable
 {
@@ -13,4 +15,12 @@ public interface IKvDeviceData : IDisposable
 
     /// <summary>Copies the data to host memory, in the host payload's layout: for a peer in another process, off the engine's loop.</summary>
     byte[] ToArray();
+
+    /// <summary>
+    /// A handle by which another process of this host copies the data device to device, once the data is written
+    /// (this waits for the copy that made it, not for later work on the device); null when the data cannot be shared
+    /// (host memory, no driver support). The data must stay alive, unchanged, until the importer has answered.
+    /// Off the engine's loop.
+    /// </summary>
+    KvDeviceHandle? Share() => null;
 }

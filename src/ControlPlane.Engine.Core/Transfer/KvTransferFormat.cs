@@ -25,7 +25,13 @@ public static class KvTransferFormat
     {
         if (part.Payload.Length != part.Header.PayloadBytes)
             throw new ArgumentException($"the part's payload is {part.Payload.Length} bytes but its header says {part.Header.PayloadBytes}", nameof(part));
-        var json = JsonSerializer.SerializeToUtf8Bytes(part.Header);
+        return Head(part.Header);
+    }
+
+    /// <summary>Magic, version and header, for a part whose blocks do not follow (they stay on a device: see <see cref="KvDeviceHandle"/>).</summary>
+    public static byte[] Head(KvTransferHeader header)
+    {
+        var json = JsonSerializer.SerializeToUtf8Bytes(header);
         var head = new byte[12 + json.Length];
         Magic.CopyTo(head);
         BinaryPrimitives.WriteInt32LittleEndian(head.AsSpan(4), Version);
@@ -37,7 +43,15 @@ public static class KvTransferFormat
     /// <summary>A part from one buffer that holds it whole; the payload is a slice of that buffer, not a copy.</summary>
     public static KvPart Read(ReadOnlyMemory<byte> buffer)
     {
-        var span = buffer.Span;
+        var header = ReadHead(buffer.Span, out var used);
+        if (header.PayloadBytes != buffer.Length - used)
+            throw new InvalidDataException($"KV part holds {buffer.Length - used} payload bytes but its header says {header.PayloadBytes}");
+        return new KvPart(header, buffer[used..]);
+    }
+
+    /// <summary>The header that starts <paramref name="span"/> (magic, version, header); <paramref name="used"/>: its bytes.</summary>
+    public static KvTransferHeader ReadHead(ReadOnlySpan<byte> span, out int used)
+    {
         if (span.Length < 12 || !span[..4].SequenceEqual(Magic))
             throw new InvalidDataException("not a KV block stream: the magic bytes 'CPKV' are missing");
         var version = BinaryPrimitives.ReadInt32LittleEndian(span[4..]);
@@ -48,9 +62,8 @@ public static class KvTransferFormat
             throw new InvalidDataException($"KV stream header length {length} is out of range");
         var header = JsonSerializer.Deserialize<KvTransferHeader>(span.Slice(12, length))
             ?? throw new InvalidDataException("KV stream header is empty");
-        if (header.PayloadBytes != span.Length - 12 - length)
-            throw new InvalidDataException($"KV part holds {span.Length - 12 - length} payload bytes but its header says {header.PayloadBytes}");
-        return new KvPart(header, buffer[(12 + length)..]);
+        used = 12 + length;
+        return header;
     }
 
     /// <summary>The part as it goes on a stream, in one array.</summary>

@@ -40,8 +40,39 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
         using var scope = NewDisposeScope();
         var gathered = GatherRows(blocks);
         gathered.DetachFromDisposeScope();
-        return new DeviceBlocks(gathered, cache.Keys.Count, cache.BlockSize);
+        // On a GPU, an event after the gather: a share to another process waits for it, not for the steps after it.
+        var ready = gathered.device.type == TorchSharp.DeviceType.CUDA ? Cuda.CudaIpc.RecordEvent(Ordinal) : IntPtr.Zero;
+        return new DeviceBlocks(gathered, cache.Keys.Count, cache.BlockSize, ready);
     }
+
+    /// <summary>
+    /// Copies blocks another process of this host gathered on its GPU (a <see cref="DeviceBlocks.Share"/> handle) into
+    /// new memory on this cache's device, device to device, for <see cref="Scatter"/>. Any thread: the copy is ordered
+    /// on the device's legacy stream and done when this returns. Throws <see cref="ControlPlane.Transfer.KvDeviceUnusableException"/>
+    /// when the handle cannot be used here (the sender then sends the bytes).
+    /// </summary>
+    public DeviceBlocks Open(ControlPlane.Transfer.KvDeviceHandle handle, int blocks)
+    {
+        if (cache.Keys[0].device.type != TorchSharp.DeviceType.CUDA)
+            throw new ControlPlane.Transfer.KvDeviceUnusableException("this engine's KV cache is in host memory");
+        var rows = 2L * cache.Keys.Count * blocks * cache.BlockSize;
+        var bytes = rows * cache.KvHeads * cache.HeadDim * cache.Keys[0].ElementSize;
+        if (handle.Bytes != bytes)
+            throw new InvalidDataException($"the device handle names {handle.Bytes} bytes, expected {bytes} for {blocks} blocks");
+        var tensor = empty([rows, cache.KvHeads, cache.HeadDim], cache.DType, cache.Keys[0].device);
+        try
+        {
+            Cuda.CudaIpc.CopyFrom(handle, Cuda.TorchCudaApi.DataPointer(tensor), Ordinal);
+        }
+        catch
+        {
+            tensor.Dispose();
+            throw;
+        }
+        return new DeviceBlocks(tensor, cache.Keys.Count, cache.BlockSize, IntPtr.Zero);
+    }
+
+    private int Ordinal => Math.Max(0, (int)cache.Keys[0].device.index);
 
     /// <summary>Writes blocks gathered by a peer's <see cref="Gather"/>; false when they are of another device, type or shape.</summary>
     public bool Scatter(IReadOnlyList<int> blocks, DeviceBlocks data)
@@ -188,9 +219,14 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
     }
 }
 
-/// <summary>Blocks gathered on the device by <see cref="KvBlockCopier.Gather"/>, for a peer cache in this process.</summary>
-public sealed class DeviceBlocks(Tensor tensor, int layers, int blockSize) : ControlPlane.Transfer.IKvDeviceData
+/// <summary>
+/// Blocks gathered on the device by <see cref="KvBlockCopier.Gather"/>: for a peer cache in this process as they are, for
+/// one in another process of this host by a CUDA IPC handle (<see cref="Share"/>), else as host bytes.
+/// </summary>
+public sealed class DeviceBlocks(Tensor tensor, int layers, int blockSize, IntPtr ready) : ControlPlane.Transfer.IKvDeviceData
 {
+    private IntPtr _ready = ready;
+
     public Tensor Tensor { get; } = tensor;
     public int Layers { get; } = layers;
     public int BlockSize { get; } = blockSize;
@@ -204,5 +240,14 @@ public sealed class DeviceBlocks(Tensor tensor, int layers, int blockSize) : Con
         return host.bytes.ToArray();
     }
 
-    public void Dispose() => Tensor.Dispose();
+    /// <summary>A CUDA IPC handle to the gathered blocks once the gather is done; null in host memory or when the driver will not share them.</summary>
+    public ControlPlane.Transfer.KvDeviceHandle? Share() => Tensor.device.type == TorchSharp.DeviceType.CUDA
+        ? Cuda.CudaIpc.Share(Cuda.TorchCudaApi.DataPointer(Tensor), Bytes, Math.Max(0, (int)Tensor.device.index), _ready)
+        : null;
+
+    public void Dispose()
+    {
+        Cuda.CudaIpc.DestroyEvent(Interlocked.Exchange(ref _ready, IntPtr.Zero));
+        Tensor.Dispose();
+    }
 }

@@ -66,7 +66,7 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     /// </summary>
     public IMigrationTarget TargetFor(string destination) => _runners.TryGetValue(destination, out var local)
         ? new LocalMigrationTarget(local, Silo)
-        : new RemoteMigrationTarget(grains.GetGrain<IInstanceGrain>(destination), destination);
+        : new RemoteMigrationTarget(grains.GetGrain<IInstanceGrain>(destination), destination, worker.Value.KvDevicePath);
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {

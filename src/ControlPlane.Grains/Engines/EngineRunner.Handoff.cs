@@ -91,7 +91,7 @@ public sealed partial class EngineRunner
                 return;
             handoff.SuspendedAt = _time.GetTimestamp();
         }
-        var last = _engine.ExportKv(id, new KvBlockRange(handoff.Exported, -1), onDevice: handoff.SameProcess);
+        var last = _engine.ExportKv(id, new KvBlockRange(handoff.Exported, -1), onDevice: handoff.Target?.DeviceParts == true);
         handoff.State = HandoffState.Committing;
         handoff.Parts.Writer.TryWrite(last);
         handoff.Parts.Writer.TryComplete();
@@ -128,7 +128,7 @@ public sealed partial class EngineRunner
             {
                 if (handoff.State != HandoffState.Beginning)
                     throw new MigrationEndedException("the request ended before its decode instance answered");
-                handoff.SameProcess = target.SameProcess;
+                handoff.Target = target;
                 handoff.State = HandoffState.Staging;
                 AdvanceHandoff(id, handoff);
                 return true;
@@ -217,7 +217,8 @@ public sealed partial class EngineRunner
     {
         public string To { get; } = to;
         public HandoffState State { get; set; }
-        public bool SameProcess { get; set; }
+        /// <summary>The decode instance, once it said yes: whether it takes parts on the device decides the last part's export.</summary>
+        public IMigrationTarget? Target { get; set; }
         public int Exported { get; set; }
         public long SuspendedAt { get; set; }
         public Task? Sender { get; set; }

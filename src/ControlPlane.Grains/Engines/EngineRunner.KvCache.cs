@@ -87,7 +87,10 @@ public sealed partial class EngineRunner
     }
 
     /// <summary>Takes a fetched prefix part into the engine's cache, between two steps.</summary>
-    public Task<int> ImportPrefixAsync(ControlPlane.Transfer.KvPart part) => OnLoop(() =>
+    /// <remarks>Prefix parts travel as bytes: one that names a device handle is answered with a request for them.</remarks>
+    public Task<int> ImportPrefixAsync(ControlPlane.Transfer.KvPart part) => part.DeviceHandle is not null
+        ? Task.FromException<int>(new ControlPlane.Transfer.KvDeviceUnusableException("prefix parts are taken as bytes"))
+        : OnLoop(() =>
     {
         if (_engine is not EngineCore core)
             throw new InvalidOperationException($"instance '{Descriptor.InstanceId}' cannot import KV blocks");

@@ -68,9 +68,10 @@ public sealed partial class EngineRunner
                 suspendedAt = _time.GetTimestamp();
                 if (!_engine.Suspend(id))
                     throw new MigrationEndedException("the request left the running batch");
-                // The last part is a few blocks: to another process it goes to host memory here, between two steps, while
-                // the device is idle; off the loop the copy would wait behind the source's next step, inside the stop.
-                return _engine.ExportKv(id, new KvBlockRange(sent, -1), onDevice: target.SameProcess);
+                // The last part is a few blocks: for a destination that takes no device parts it goes to host memory here,
+                // between two steps, while the device is idle; off the loop the copy would wait behind the source's next
+                // step, inside the stop. A device handle waits for the gather alone.
+                return _engine.ExportKv(id, new KvBlockRange(sent, -1), onDevice: target.DeviceParts);
             });
             blocks += last.Header.BlockCount;
             bytes += last.Header.PayloadBytes;

@@ -48,7 +48,30 @@ public sealed partial class EngineRunner
     /// Takes in one part of an incoming migration on the loop; the part with the resume state commits it: the request
     /// joins the batch and its tokens go to its gateway. Throws <see cref="MigrationRefusedException"/> with the reason.
     /// </summary>
-    public Task ImportAsync(KvPart part) => OnLoop(() =>
+    /// <remarks>
+    /// A part that names its blocks on another worker's GPU (<see cref="KvPart.DeviceHandle"/>) is copied device to device
+    /// first, on the caller's thread, off the loop; when this engine cannot reach that GPU it throws
+    /// <see cref="KvDeviceUnusableException"/> having taken nothing in, and the sender sends the bytes.
+    /// </remarks>
+    public Task ImportAsync(KvPart part)
+    {
+        if (part.DeviceHandle is { } handle && part.DeviceData is null)
+        {
+            if (!_incoming.ContainsKey(part.Header.RequestId))
+                return Task.FromException(new MigrationRefusedException($"instance '{Descriptor.InstanceId}' expects no migration of request '{part.Header.RequestId}'"));
+            try
+            {
+                part = part with { DeviceData = _engine.OpenDeviceHandle(handle, part.Header.BlockCount), DeviceHandle = null };
+            }
+            catch (InvalidDataException ex)
+            {
+                return Task.FromException(new MigrationRefusedException(ex.Message));
+            }
+        }
+        return ImportOnLoopAsync(part);
+    }
+
+    private Task ImportOnLoopAsync(KvPart part) => OnLoop(() =>
     {
         var id = part.Header.RequestId;
         if (!_incoming.TryGetValue(id, out var incoming))

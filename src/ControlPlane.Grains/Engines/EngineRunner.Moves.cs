@@ -76,12 +76,12 @@ public sealed partial class EngineRunner
     }
 
     /// <summary>
-    /// Parts are taken on the device (a gather between two steps: cheap for the loop); for a peer in another process
-    /// the copy to host memory runs here, off the loop, so the source's other requests do not wait for it.
+    /// Parts are taken on the device (a gather between two steps: cheap for the loop); for a peer that takes no device
+    /// parts the copy to host memory runs here, off the loop, so the source's other requests do not wait for it.
     /// </summary>
     private static async Task<KvPart> ForTargetAsync(KvPart part, IMigrationTarget target)
     {
-        if (target.SameProcess || part.DeviceData is not { } device)
+        if (target.DeviceParts || part.DeviceData is not { } device)
             return part;
         try
         {

@@ -13,8 +13,12 @@ public interface IMigrationTarget : IAsyncDisposable
 {
     string InstanceId { get; }
 
-    /// <summary>Whether the destination runs in this process: parts may then keep their blocks on the device.</summary>
-    bool SameProcess { get; }
+    /// <summary>
+    /// Whether parts for the destination keep their blocks on the device: it runs in this process (the blocks move
+    /// device to device in memory), or on a worker whose KV connection may take a device handle (this host, a GPU it
+    /// reaches; until the receiver says otherwise). Otherwise parts go to host memory before they are sent.
+    /// </summary>
+    bool DeviceParts { get; }
 
     /// <summary>Asks the destination to expect the request, which holds <paramref name="blocks"/> KV blocks.</summary>
     Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken);

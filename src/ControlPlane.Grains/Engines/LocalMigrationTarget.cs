@@ -9,7 +9,7 @@ public sealed class LocalMigrationTarget(EngineRunner destination, string silo) 
 {
     public string InstanceId => destination.Descriptor.InstanceId;
 
-    public bool SameProcess => true;
+    public bool DeviceParts => true;
 
     public async Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken)
     {

@@ -7,16 +7,17 @@ namespace ControlPlane.Grains.Engines;
 
 /// <summary>
 /// A destination engine on another worker: orders go to its instance grain, parts over one connection to its
-/// worker's KV endpoint, each answered once the destination's engine has taken it in.
+/// worker's KV endpoint, each answered once the destination's engine has taken it in. Parts whose blocks are on this
+/// worker's GPU go as device handles while the destination can open them (a worker of this host), else as bytes.
 /// </summary>
-public sealed class RemoteMigrationTarget(IInstanceGrain destination, string instanceId) : IMigrationTarget
+public sealed class RemoteMigrationTarget(IInstanceGrain destination, string instanceId, bool devicePath = true) : IMigrationTarget
 {
     private KvStreamSender? _sender;
     private MigrationTicket? _ticket;
 
     public string InstanceId { get; } = instanceId;
 
-    public bool SameProcess => false;
+    public bool DeviceParts => devicePath && _sender?.DevicePath != KvDevicePath.No;
 
     public async Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken)
     {
@@ -24,7 +25,7 @@ public sealed class RemoteMigrationTarget(IInstanceGrain destination, string ins
         if (ticket.Refusal is { } refusal)
             throw new MigrationRefusedException(refusal);
         _ticket = ticket;
-        _sender = await KvStreamSender.ConnectAsync(ticket.Host, ticket.Port, cancellationToken);
+        _sender = await KvStreamSender.ConnectAsync(ticket.Host, ticket.Port, cancellationToken, devicePath);
     }
 
     public async Task SendAsync(KvPart part, CancellationToken cancellationToken)

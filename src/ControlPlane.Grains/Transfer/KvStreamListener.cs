@@ -9,7 +9,9 @@ namespace ControlPlane.Grains.Transfer;
 /// A worker's KV endpoint: accepts connections from other workers and hands each part, checked and decoded,
 /// to <see cref="Receive"/> (the engine's import, which copies the blocks in: the part's memory is pooled and
 /// valid only until <see cref="Receive"/> returns), answering each in order. A part that fails its checksum
-/// ends the connection; one the engine refuses is answered with the reason, and the connection goes on.
+/// ends the connection; one the engine refuses is answered with the reason, and the connection goes on. A part that
+/// names its blocks on the sender's GPU is handed over with its <see cref="KvPart.DeviceHandle"/>; a receiver that
+/// cannot open it throws <see cref="KvDeviceUnusableException"/>, and the sender is asked for the bytes.
 /// </summary>
 public sealed partial class KvStreamListener(Func<KvPart, CancellationToken, ValueTask> receive, ILogger<KvStreamListener> logger) : IAsyncDisposable
 {
@@ -55,22 +57,27 @@ public sealed partial class KvStreamListener(Func<KvPart, CancellationToken, Val
         var stream = client.GetStream();
         try
         {
-            while (await KvStreamFrames.ReadPartAsync(stream, cancellationToken) is var (buffer, length))
+            while (await KvStreamFrames.ReadPartAsync(stream, cancellationToken) is var (buffer, length, onDevice))
             {
-                string? refusal = null;
+                var answer = KvAnswer.Taken;
                 try
                 {
-                    await Receive(KvStreamFrames.Decode(buffer, length), cancellationToken);
+                    await Receive(KvStreamFrames.Decode(buffer, length, onDevice), cancellationToken);
+                }
+                catch (KvDeviceUnusableException ex)
+                {
+                    // Nothing of the part was taken in: its sender sends the bytes instead.
+                    answer = new KvAnswer(KvAnswerStatus.SendBytes, ex.Message);
                 }
                 catch (Exception ex) when (ex is InvalidDataException or ControlPlane.Engines.EngineRejectedException or InvalidOperationException or Engines.MigrationRefusedException)
                 {
-                    refusal = ex.Message;
+                    answer = new KvAnswer(KvAnswerStatus.Refused, ex.Message);
                 }
                 finally
                 {
                     System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
                 }
-                await KvStreamFrames.WriteAnswerAsync(stream, refusal, cancellationToken);
+                await KvStreamFrames.WriteAnswerAsync(stream, answer, cancellationToken);
             }
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or OperationCanceledException or SocketException)

@@ -16,7 +16,10 @@ public sealed class TorchEngineBackend : IEngineBackend
     public ControlPlane.Power.IPowerActuator? CreatePowerActuator(ModelConfig model, int index) =>
         model.PowerActuator == "nvml" ? ControlPlane.Engine.Cuda.NvmlPowerActuator.Open(CudaOrdinal()) : null;
 
-    /// <summary>The NVML index of CUDA device 0: the first of CUDA_VISIBLE_DEVICES when it names indices, else 0.</summary>
+    /// <summary>
+    /// The NVML index of CUDA device 0: the first of CUDA_VISIBLE_DEVICES when it names indices (Worker:Gpu puts the
+    /// worker's GPU first), else 0.
+    /// </summary>
     private static int CudaOrdinal() =>
         Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES") is { Length: > 0 } visible
         && int.TryParse(visible.Split(',')[0], System.Globalization.CultureInfo.InvariantCulture, out var first) ? first : 0;
@@ -27,7 +30,12 @@ public sealed class TorchEngineBackend : IEngineBackend
             yield break;
         var folder = folders.Get(model);
         if (model.Device == "cuda")
+        {
+            // Before CUDA starts: this worker's GPU becomes device 0, the host's others stay visible for the KV device path.
+            if (services.GetService<Microsoft.Extensions.Options.IOptions<ControlPlane.Grains.Engines.WorkerConfig>>()?.Value.Gpu is { } gpu)
+                ControlPlane.Engine.Cuda.GpuPinning.Apply(gpu);
             torch.InitializeDeviceType(DeviceType.CUDA);
+        }
         var weights = ModelFolder.Load(folder, model.Device == "cuda" ? torch.CUDA : torch.CPU);
         var tokenizer = folder.LoadTokenizer();
         for (var i = 0; i < model.Instances; i++)

@@ -10,7 +10,7 @@ internal sealed class FaultyTarget(IMigrationTarget inner) : IMigrationTarget
 {
     public string InstanceId => inner.InstanceId;
 
-    public bool SameProcess => inner.SameProcess;
+    public bool DeviceParts => inner.DeviceParts;
 
     /// <summary>Blocks asked of the destination instead of the request's own (a destination too full for it).</summary>
     public int? AskBlocks { get; init; }

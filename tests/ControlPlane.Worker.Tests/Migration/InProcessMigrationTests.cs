@@ -73,6 +73,58 @@ public sealed class InProcessMigrationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DestinationCannotOpenADeviceHandle_TakesNothingIn_AndTheSamePartsAsBytesCompleteTheMigration()
+    {
+        var baseline = await RunAsync(maxTokens: 800);
+        await using var stream = await SseStream.StartAsync(_host.Http, Body(800));
+        var (source, destination) = await PlacedAsync(stream);
+        await using var target = new HandleFirstTarget(_host.App.Services.GetRequiredService<EngineHost>().TargetFor(destination.Descriptor.InstanceId), destination);
+
+        var result = await source.MigrateOutAsync(target, MigrationReason.Balance, stream.Id, CancellationToken.None);
+
+        Assert.Equal(MigrationOutcome.Committed, result.Outcome);
+        Assert.True(target.HandlesRefused >= 2, $"each staged part's handle is refused before its bytes go (refused {target.HandlesRefused})");
+        Assert.Contains("host memory", target.Reason);
+        await stream.ReadToEndAsync();
+        Assert.Equal(baseline.Text, stream.Text.ToString());
+        await WaitIdleAsync();
+    }
+
+    /// <summary>
+    /// What a worker on another GPU does to this CPU destination: each staged part comes first as a device handle (which
+    /// a cache in host memory cannot open), then, as the KV stream's sender does on that answer, as bytes.
+    /// </summary>
+    private sealed class HandleFirstTarget(IMigrationTarget inner, EngineRunner destination) : IMigrationTarget
+    {
+        public int HandlesRefused { get; private set; }
+        public string? Reason { get; private set; }
+        public string InstanceId => inner.InstanceId;
+        public bool DeviceParts => false;
+
+        public Task BeginAsync(ControlPlane.Requests.RequestSpec request, ControlPlane.Tokens.ITokenSink sink, int blocks, CancellationToken cancellationToken) =>
+            inner.BeginAsync(request, sink, blocks, cancellationToken);
+
+        public async Task SendAsync(KvPart part, CancellationToken cancellationToken)
+        {
+            var handle = new KvDeviceHandle
+            {
+                Kind = KvDeviceHandle.CudaIpc, HostId = "another", DeviceUuid = "GPU-other", ProcessId = 1, Handle = new byte[64], Offset = 0,
+                Bytes = part.Header.PayloadBytes,
+            };
+            var error = await Assert.ThrowsAsync<KvDeviceUnusableException>(() => destination.ImportAsync(new KvPart(part.Header, ReadOnlyMemory<byte>.Empty) { DeviceHandle = handle }));
+            Reason = error.Message;
+            HandlesRefused++;
+            await inner.SendAsync(part, cancellationToken);
+        }
+
+        public Task<string> CommitAsync(KvPart last, CancellationToken cancellationToken) => inner.CommitAsync(last, cancellationToken);
+        public Task<bool> HoldsAsync(string requestId, CancellationToken cancellationToken) => inner.HoldsAsync(requestId, cancellationToken);
+        public Task CancelAsync(string requestId) => inner.CancelAsync(requestId);
+        public Task AbortAsync(string requestId) => inner.AbortAsync(requestId);
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+
+    [Fact]
     public async Task CancelAfterMigration_ReachesTheDestination_AndFreesItsBlocks()
     {
         var stream = await SseStream.StartAsync(_host.Http, Body(800));
