@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Packs the worker host (gateway and TorchSharp engine in one process), the load generator, the engine benchmarks and the
-# control plane's benchmarks (large-prompt) for serving.sh and gpu-session.sh on the GPU machine:
+# control plane's benchmarks (large-prompt) for serving.sh, serving-pd.sh and gpu-session.sh on the GPU machine, and
+# redis-server for serving-pd.sh:
 # .gpu/both.tar.xz (libtorch's CPU libraries dropped; the machine's CUDA libtorch is used), beside the .NET
 # runtime that ../shared/gpu/prepare.sh packs. Run from the project root.
 set -euo pipefail
@@ -30,5 +31,12 @@ for d in ['/tmp/pub-server', '/tmp/pub-loadgen', '/tmp/pub-bench', '/tmp/pub-cpb
             else:
                 seen[key] = p
 PY
-tar -C /tmp -cJf .gpu/both.tar.xz pub-server pub-loadgen pub-bench pub-cpbench
+# redis-server for serving-pd.sh (several silos need Redis clustering; the GPU machine has none and cannot fetch one):
+# this machine's binary with the libraries it links beyond glibc, run there with LD_LIBRARY_PATH.
+rm -rf /tmp/pub-redis && mkdir -p /tmp/pub-redis
+if command -v redis-server > /dev/null; then
+  cp "$(readlink -f "$(command -v redis-server)")" /tmp/pub-redis/redis-server
+  ldd "$(command -v redis-server)" | awk '/=> \// {print $3}' | grep -vE '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so' | xargs -r -I{} cp -L {} /tmp/pub-redis/
+fi
+tar -C /tmp -cJf .gpu/both.tar.xz pub-server pub-loadgen pub-bench pub-cpbench pub-redis
 du -sh .gpu/*

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Net.Sockets;
 using ControlPlane.Transfer;
 
@@ -184,9 +186,23 @@ public sealed class KvStreamSender : IAsyncDisposable
         }
     }
 
+    private static readonly Meter Meter = new(Engines.EngineMetrics.MeterName);
+    private static readonly Counter<long> PartsSent =
+        Meter.CreateCounter<long>("controlplane.kv_transfer.parts", "{part}", "KV parts sent to other workers, by transport: device (a CUDA IPC handle, copied device to device) or bytes (the socket)");
+    private static readonly Counter<long> BytesSent =
+        Meter.CreateCounter<long>("controlplane.kv_transfer.bytes", "By", "KV block bytes sent to other workers, by transport");
+
+    private static void Count(string transport, long bytes)
+    {
+        var tags = new TagList { { "transport", transport } };
+        PartsSent.Add(1, tags);
+        BytesSent.Add(bytes, tags);
+    }
+
     private async Task<long> WriteDeviceAsync(KvTransferHeader header, KvDeviceHandle handle, CancellationToken cancellationToken)
     {
         DeviceParts++;
+        Count("device", handle.Bytes);
         return await KvStreamFrames.WriteDevicePartAsync(_stream, header, handle, cancellationToken);
     }
 
@@ -196,6 +212,7 @@ public sealed class KvStreamSender : IAsyncDisposable
         ByteParts++;
         if (part.DeviceData is { } device)
             part = new KvPart(part.Header, device.ToArray());
+        Count("bytes", part.Payload.Length);
         return await KvStreamFrames.WritePartAsync(_stream, part, cancellationToken);
     }
 
