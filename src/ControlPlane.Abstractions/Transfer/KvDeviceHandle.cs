@@ -29,6 +29,25 @@ public sealed record KvDeviceHandle
     public const string CudaIpc = "cuda-ipc";
 }
 
+/// <summary>The host this process runs on, as device handles name it.</summary>
+public static class KvHost
+{
+    /// <summary>The kernel's boot id: the same in every container of a node, different on every other; empty when it cannot be read.</summary>
+    public static string BootId { get; } = ReadBootId();
+
+    private static string ReadBootId()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+}
+
 /// <summary>
 /// This process cannot open a part's device handle (another host, a GPU it cannot reach, no driver): the sender
 /// sends the part's bytes instead. Nothing of the part was taken in.

@@ -14,5 +14,11 @@ public sealed record MigrationTicket
     /// <summary>Why the destination cannot take the request; null when it expects it.</summary>
     [Id(3)] public string? Refusal { get; init; }
 
+    /// <summary>
+    /// The destination worker's host (<see cref="KvHost.BootId"/>): parts are offered as device handles only to a worker
+    /// on the sender's host (empty: not known, so offered once).
+    /// </summary>
+    [Id(4)] public string HostId { get; init; } = "";
+
     public static MigrationTicket Refused(string reason) => new() { Refusal = reason };
 }

@@ -75,23 +75,7 @@ internal static unsafe partial class CudaIpc
     private static long _uses;
 
     /// <summary>This host's kernel boot id (the same in every container of a node); empty when it cannot be read.</summary>
-    public static string HostId { get; } = ReadHostId();
-
-    private static string ReadHostId()
-    {
-        try
-        {
-            return File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim();
-        }
-        catch (IOException)
-        {
-            return "";
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return "";
-        }
-    }
+    public static string HostId => KvHost.BootId;
 
     /// <summary>Makes device <paramref name="ordinal"/>'s primary context (libtorch's) current on this thread.</summary>
     private static void UseDevice(int ordinal)

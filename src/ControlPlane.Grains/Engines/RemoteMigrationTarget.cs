@@ -25,7 +25,9 @@ public sealed class RemoteMigrationTarget(IInstanceGrain destination, string ins
         if (ticket.Refusal is { } refusal)
             throw new MigrationRefusedException(refusal);
         _ticket = ticket;
-        _sender = await KvStreamSender.ConnectAsync(ticket.Host, ticket.Port, cancellationToken, devicePath);
+        // Device handles only to a worker of this host: another host's would refuse them, a round trip per migration for nothing.
+        var sameHost = ticket.HostId.Length == 0 || ticket.HostId == KvHost.BootId;
+        _sender = await KvStreamSender.ConnectAsync(ticket.Host, ticket.Port, cancellationToken, devicePath && sameHost);
     }
 
     public async Task SendAsync(KvPart part, CancellationToken cancellationToken)

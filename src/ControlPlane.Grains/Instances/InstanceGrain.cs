@@ -65,7 +65,7 @@ public sealed class InstanceGrain(EngineHost host, ILocalSiloDetails silo) : Gra
             return MigrationTicket.Refused($"the worker of instance '{this.GetPrimaryKeyString()}' serves no KV endpoint");
         if (await _runner.BeginIncomingAsync(request, sink, blocks) is { } refusal)
             return MigrationTicket.Refused(refusal);
-        return new MigrationTicket { Host = endpoint.Host, Port = endpoint.Port, Silo = silo.SiloAddress.ToParsableString() };
+        return new MigrationTicket { Host = endpoint.Host, Port = endpoint.Port, Silo = silo.SiloAddress.ToParsableString(), HostId = KvHost.BootId };
     }
 
     public Task<bool> CancelMigrationInAsync(string requestId, CancellationToken cancellationToken = default) =>
