@@ -36,13 +36,13 @@ public partial class EngineCore
     }
 
     /// <summary>
-    /// <see cref="ExportPrefix(string, IReadOnlyList{ulong}, IReadOnlyList{int}, int, int, ulong)"/> for a prompt's
+    /// <see cref="ExportPrefix(string, IReadOnlyList{ulong}, IReadOnlyList{int}, int, int, ulong, bool)"/> for a prompt's
     /// tokens: its blocks named here, with this engine's hasher.
     /// </summary>
-    public KvPart ExportPrefix(string fetchId, IReadOnlyList<int> tokens, int first, int count)
+    public KvPart ExportPrefix(string fetchId, IReadOnlyList<int> tokens, int first, int count, bool onDevice = false)
     {
         var hashes = Hasher.HashAll(tokens as int[] ?? [.. tokens]);
-        return ExportPrefix(fetchId, hashes, tokens, first, count, first == 0 ? Hasher.Seed : first <= hashes.Length ? hashes[first - 1] : 0);
+        return ExportPrefix(fetchId, hashes, tokens, first, count, first == 0 ? Hasher.Seed : first <= hashes.Length ? hashes[first - 1] : 0, onDevice);
     }
 
     /// <summary>
@@ -50,8 +50,10 @@ public partial class EngineCore
     /// or in host memory), at most <paramref name="count"/> blocks, copied out for a peer that would otherwise recompute
     /// them. <paramref name="parentHash"/> names the block before the first (the hasher's seed for block 0). The part's
     /// token ids are those of the blocks, so the importer names them itself; an empty part when the first is not held.
+    /// <paramref name="onDevice"/>: the blocks stay gathered on the device when the backend can (for a peer in this
+    /// process, or one of this host by a device handle); they are released at once either way, their copy queued first.
     /// </summary>
-    public KvPart ExportPrefix(string fetchId, IReadOnlyList<ulong> hashes, IReadOnlyList<int> tokens, int first, int count, ulong parentHash)
+    public KvPart ExportPrefix(string fetchId, IReadOnlyList<ulong> hashes, IReadOnlyList<int> tokens, int first, int count, ulong parentHash, bool onDevice = false)
     {
         var size = Descriptor.KvBlockSize;
         var end = Math.Min(first + Math.Min(count, MaxPrefixPartBlocks), Math.Min(hashes.Count, tokens.Count / size));
@@ -64,12 +66,13 @@ public partial class EngineCore
                 break;
             taken.Add(block);
         }
-        var data = _runner.ReadBlocks(taken);
+        var device = onDevice && taken.Count > 0 ? _runner.ReadBlocksOnDevice(taken) : null;
+        var data = device is null ? _runner.ReadBlocks(taken) : [];
         for (var i = taken.Count - 1; i >= 0; i--)
             Pool.Release(taken[i]);
         var held = taken.Count;
-        var header = Header(fetchId, first, held, [.. tokens.Skip(first * size).Take(held * size)], data.Length) with { PrefixParentHash = parentHash };
-        return new KvPart(header, data);
+        var header = Header(fetchId, first, held, [.. tokens.Skip(first * size).Take(held * size)], device?.Bytes ?? data.Length) with { PrefixParentHash = parentHash };
+        return new KvPart(header, data) { DeviceData = device };
     }
 
     /// <summary>
@@ -79,14 +82,28 @@ public partial class EngineCore
     /// </summary>
     public int ImportPrefix(KvPart part)
     {
+        try
+        {
+            return ImportPrefixBlocks(part);
+        }
+        finally
+        {
+            // As an import of a request's part: device data is freed now, written or not.
+            part.DeviceData?.Dispose();
+        }
+    }
+
+    private int ImportPrefixBlocks(KvPart part)
+    {
         var header = part.Header;
         var layout = _runner.KvLayout;
         if (header.PrefixParentHash is not { } parent)
             throw new InvalidDataException($"KV part '{header.RequestId}' is not a prefix part");
         CheckFits(header, "KV prefix");
         var size = Descriptor.KvBlockSize;
-        if (header.TokenIds.Count != header.BlockCount * size || part.Payload.Length != header.BlockCount * layout.BytesPerBlock)
-            throw new InvalidDataException($"KV prefix part holds {header.TokenIds.Count} tokens and {part.Payload.Length} bytes, expected {header.BlockCount * size} and {header.BlockCount * layout.BytesPerBlock} for {header.BlockCount} blocks");
+        var bytes = part.DeviceData?.Bytes ?? part.Payload.Length;
+        if (header.TokenIds.Count != header.BlockCount * size || bytes != header.BlockCount * layout.BytesPerBlock)
+            throw new InvalidDataException($"KV prefix part holds {header.TokenIds.Count} tokens and {bytes} bytes, expected {header.BlockCount * size} and {header.BlockCount * layout.BytesPerBlock} for {header.BlockCount} blocks");
         var tokens = header.TokenIds as int[] ?? [.. header.TokenIds];
         // The payload is one run in the backend's layout: it goes into as many fresh blocks in one write. A block this
         // engine holds already is written too but stays unnamed (its name is taken) and goes straight back.
@@ -101,7 +118,19 @@ public partial class EngineCore
             }
             taken.Add(block);
         }
-        _runner.WriteBlocks(taken, part.Payload.Span);
+        if (part.DeviceData is { } device)
+        {
+            if (!_runner.WriteBlocksFromDevice(taken, device))
+            {
+                foreach (var t in taken)
+                    Pool.Release(t);
+                throw new InvalidDataException($"KV prefix part on device '{device.Device}' cannot be written into this engine's cache");
+            }
+        }
+        else
+        {
+            _runner.WriteBlocks(taken, part.Payload.Span);
+        }
         var imported = 0;
         for (var b = 0; b < header.BlockCount; b++)
         {

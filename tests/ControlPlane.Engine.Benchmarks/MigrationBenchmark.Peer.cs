@@ -90,7 +90,7 @@ internal static partial class MigrationBenchmark
         }
 
         public string InstanceId => "peer";
-        public bool DeviceParts => _devicePath && _sender?.DevicePath != KvDevicePath.No;
+        public bool DeviceParts => _devicePath && DevicePathRefusal is null && _sender?.DevicePath != KvDevicePath.No;
 
         /// <summary>Why the destination could not open a device handle, if it could not.</summary>
         public string? DevicePathRefusal { get; private set; }
@@ -174,8 +174,10 @@ internal static partial class MigrationBenchmark
         /// <summary>Sends a prefix part to the destination's KV endpoint on a connection of its own.</summary>
         public async Task SendPrefixAsync(KvPart part, CancellationToken cancellationToken)
         {
-            await using var sender = await KvStreamSender.ConnectAsync("127.0.0.1", _port, cancellationToken);
-            if (await sender.SendOneAsync(part, cancellationToken) is { } refusal)
+            await using var sender = await KvStreamSender.ConnectAsync("127.0.0.1", _port, cancellationToken, _devicePath && DevicePathRefusal is null);
+            var refusal = await sender.SendOneAsync(part, cancellationToken);
+            DevicePathRefusal ??= sender.DevicePathRefusal;
+            if (refusal is not null)
                 throw new InvalidOperationException($"the destination refused the prefix: {refusal}");
         }
 

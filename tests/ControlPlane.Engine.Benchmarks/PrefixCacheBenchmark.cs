@@ -38,14 +38,21 @@ internal static class PrefixCacheBenchmark
         Vocabulary = weights.Config.VocabularySize;
         var sink = new TimingSink();
         var engine = Runner("a", weights, kvBlocks, maxContext, onCuda, new MigrationConfig(), hostBlocks: 2 * promptBlocks);
-        await using var peer = await PeerTarget.StartAsync(folder, onCuda, kvBlocks, maxContext, 64);
-        Console.WriteLine($"## Prefix of {tokens} tokens: computed, reloaded from host memory, fetched from another process ({folder}, {(onCuda ? "cuda" : "cpu")}), median of {repeats}");
+        // The peer path: bytes over the KV stream (the default), or CUDA IPC handles copied device to device (--peer-path
+        // device), the peer on this GPU or on the host's GPU --peer-gpu N.
+        var devicePath = options.GetValueOrDefault("--peer-path", "bytes") == "device";
+        int? peerGpu = options.TryGetValue("--peer-gpu", out var g) ? int.Parse(g, CultureInfo.InvariantCulture) : null;
+        await using var peer = await PeerTarget.StartAsync(folder, onCuda, kvBlocks, maxContext, 64, devicePath, peerGpu);
+        var path = (devicePath ? "device handles" : "KV stream") + (peerGpu is { } gpu ? $", peer on GPU {gpu}" : "");
+        Console.WriteLine($"## Prefix of {tokens} tokens: computed, reloaded from host memory, fetched from another process ({path}; {folder}, {(onCuda ? "cuda" : "cpu")}), median of {repeats}");
         Console.WriteLine();
         Console.WriteLine("| prompt tokens | computed TTFT ms | filler TTFT ms (spills to host) | host reload TTFT ms | tokens from host | × faster than computing | peer: export ms | transfer ms | TTFT after import ms | peer total ms | × faster than computing | GB/s over the path |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         try
         {
             await MeasureAsync(engine, peer, sink, 2048); // warm-up: JIT, allocations, the connection, first shapes
+            if (peer.DevicePathRefusal is { } refused)
+                Console.WriteLine($"(the peer could not open a device handle, so the prefix went as bytes: {refused})");
             var rows = new List<double[]>();
             for (var i = 0; i < repeats; i++)
                 rows.Add(await MeasureAsync(engine, peer, sink, tokens));
@@ -75,11 +82,11 @@ internal static class PrefixCacheBenchmark
         long bytes = 0;
         await engine.SendPrefixAsync($"p{run}/prefix", prompt.PromptTokenIds, 0, tokens / 16, async part =>
         {
-            bytes += part.Payload.Length;
+            bytes += part.Header.PayloadBytes;
             var sending = Stopwatch.GetTimestamp();
             await peer.SendPrefixAsync(part, CancellationToken.None);
             _sendTicks += Stopwatch.GetTimestamp() - sending;
-        });
+        }, () => peer.DeviceParts);
         var sent = Stopwatch.GetTimestamp();
         var transfer = _sendTicks;
         _sendTicks = 0;

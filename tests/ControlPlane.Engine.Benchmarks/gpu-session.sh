@@ -13,7 +13,8 @@
 #           off (decode and prefill throughput; issue 16's build item 4)
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
 #           IPC handles (device to device), and migration downtime both ways; on one GPU both processes share it, on two
-#           the destination runs on GPU 1 (NVLink). PART=g: the P/D handoff both ways. Done-when wants nvidia-h200-x2.
+#           the destination runs on GPU 1 (NVLink). PART=g: the P/D handoff both ways, and a 32k prefix fetched by device
+#           handles. Then serving-pd.sh (the trace, disaggregated against colocated). Done-when wants nvidia-h200-x2.
 # On an H200, b then c then e make the Done-when figures of issue 16 and the last of issue 14 (about 12 minutes).
 set -uo pipefail
 source .gpu/env.sh
@@ -56,8 +57,10 @@ g)
   export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
   GPUS=$(nvidia-smi -L | wc -l); PEER=""; [ "$GPUS" -ge 2 ] && PEER=1
   for p in peer peer-device; do
-    timeout 200 dotnet $APP handoff --model /tmp/l8b --device cuda --path $p ${PEER:+--peer-gpu $PEER} --repeats 2 --out $OUT/handoff-$p.json 2>&1 | tee $OUT/handoff-$p.md | grep -v '^\s*at ' | tail -6
-  done ;;
+    timeout 170 dotnet $APP handoff --model /tmp/l8b --device cuda --path $p ${PEER:+--peer-gpu $PEER} --repeats 2 --out $OUT/handoff-$p.json 2>&1 | tee $OUT/handoff-$p.md | grep -v '^\s*at ' | tail -6
+  done
+  # A 32k-token prefix fetched from the other process by device handles (issue 14's peer fetch on the device path).
+  PREFIX_TIMEOUT=200 PREFIX_ARGS="--repeats 2 --peer-path device ${PEER:+--peer-gpu $PEER}" OUT=$OUT bash $B/prefix.sh 2>&1 | tail -4 ;;
 d)
   PREFIX_TIMEOUT=240 OUT=$OUT bash $B/prefix.sh 2>&1 | tail -8 ;;
 c)

@@ -115,8 +115,10 @@ public sealed class TorchEngineTests : IClassFixture<EngineHarnessFixture>
         Assert.Equal(0, engine.Snapshot().UsedKvBlocks);
     }
 
-    [Fact]
-    public void ExportPrefixImportPrefix_BetweenEngines_TheFetchedPrefixGivesTheRecomputedTokens()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ExportPrefixImportPrefix_BetweenEngines_TheFetchedPrefixGivesTheRecomputedTokens(bool onDevice)
     {
         var prompt = EngineHarness.Prompt(40, seed: 10);
         using var fresh = _h.NewEngine();
@@ -127,7 +129,10 @@ public sealed class TorchEngineTests : IClassFixture<EngineHarnessFixture>
         source.Add(EngineHarness.Request("p", prompt, 1));
         EngineHarness.Run(source);
         using var target = _h.NewEngine();
-        var part = source.ExportPrefix("f", prompt, 0, 9);
+        var part = source.ExportPrefix("f", prompt, 0, 9, onDevice);
+        // On the device (a peer in this process): a gathered tensor and no bytes, freed by the import.
+        Assert.Equal(onDevice, part.DeviceData is not null);
+        Assert.Equal(onDevice, part.Payload.IsEmpty);
         Assert.Equal(9, target.ImportPrefix(part));
         target.Add(EngineHarness.Request("p", prompt, 6));
         var (tokens, last) = EngineHarness.Run(target);

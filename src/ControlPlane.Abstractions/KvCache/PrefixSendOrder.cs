@@ -12,4 +12,8 @@ public sealed record PrefixSendOrder(
     [property: Id(2)] int FirstBlock,
     [property: Id(3)] int BlockCount,
     [property: Id(4)] string Host,
-    [property: Id(5)] int Port);
+    [property: Id(5)] int Port)
+{
+    /// <summary>The fetching worker's host (<see cref="Transfer.KvHost.BootId"/>): blocks go device to device only to a worker of the sender's host.</summary>
+    [Id(6)] public string HostId { get; init; } = "";
+}

@@ -57,6 +57,9 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     /// <summary>This silo's address, as gateways and peers know it.</summary>
     public string Silo => silo.SiloAddress.ToParsableString();
 
+    /// <summary>Whether KV parts to workers of this host may go device to device (<see cref="WorkerConfig.KvDevicePath"/>).</summary>
+    public bool KvDevicePath => worker.Value.KvDevicePath;
+
     /// <summary>Where peers stream KV parts to this worker's engines; null when it serves no KV endpoint.</summary>
     public (string Host, int Port)? KvEndpoint { get; private set; }
 
@@ -93,14 +96,18 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
         if (_runners.TryGetValue(order.SourceInstanceId, out var local))
         {
             var imported = 0;
-            await local.SendPrefixAsync(fetchId, tokens, order.FirstBlock, order.BlockCount, async part => imported += await runner.ImportPrefixAsync(part))
+            // In this process the blocks go device to device (one GPU per worker).
+            await local.SendPrefixAsync(fetchId, tokens, order.FirstBlock, order.BlockCount, async part => imported += await runner.ImportPrefixAsync(part), () => true)
                 .WaitAsync(cancellationToken);
             return imported;
         }
         if (KvEndpoint is not { } endpoint)
             throw new InvalidOperationException("this worker serves no KV endpoint: set Worker:KvPort to fetch prefixes from peers");
         using var expected = runner.ExpectPrefix(fetchId);
-        var send = new ControlPlane.KvCache.PrefixSendOrder(fetchId, tokens, order.FirstBlock, order.BlockCount, endpoint.Host, endpoint.Port);
+        var send = new ControlPlane.KvCache.PrefixSendOrder(fetchId, tokens, order.FirstBlock, order.BlockCount, endpoint.Host, endpoint.Port)
+        {
+            HostId = ControlPlane.Transfer.KvHost.BootId,
+        };
         return await grains.GetGrain<IInstanceGrain>(order.SourceInstanceId).SendPrefixAsync(send, cancellationToken);
     }
 

@@ -54,24 +54,29 @@ public sealed partial class EngineRunner
     private long _fetchFailures;
 
     /// <summary>The prefix blocks of <paramref name="tokens"/> this engine holds, from <paramref name="first"/> on, read out for a peer.</summary>
-    public Task<ControlPlane.Transfer.KvPart> ExportPrefixAsync(string fetchId, IReadOnlyList<int> tokens, int first, int count) => OnLoop(() =>
-        _engine is EngineCore core ? core.ExportPrefix(fetchId, tokens, first, count)
+    public Task<ControlPlane.Transfer.KvPart> ExportPrefixAsync(string fetchId, IReadOnlyList<int> tokens, int first, int count, bool onDevice = false) => OnLoop(() =>
+        _engine is EngineCore core ? core.ExportPrefix(fetchId, tokens, first, count, onDevice)
             : throw new InvalidOperationException($"instance '{Descriptor.InstanceId}' cannot export KV blocks"));
 
     /// <summary>
     /// Exports the prefix blocks a peer asked for part by part (<see cref="EngineCore.MaxPrefixPartBlocks"/> each) and
     /// hands each to <paramref name="send"/>, until the blocks asked for are sent or one is not held here. Returns the blocks sent.
+    /// <paramref name="onDevice"/>, asked before each part: whether it keeps its blocks on the device (the receiver is in
+    /// this process, or takes device handles); <paramref name="send"/> then owns that device data.
     /// </summary>
-    public async Task<int> SendPrefixAsync(string fetchId, IReadOnlyList<int> tokens, int first, int count, Func<ControlPlane.Transfer.KvPart, Task> send)
+    public async Task<int> SendPrefixAsync(string fetchId, IReadOnlyList<int> tokens, int first, int count, Func<ControlPlane.Transfer.KvPart, Task> send,
+        Func<bool>? onDevice = null)
     {
         var sent = 0;
         var partBlocks = (_engine as EngineCore)?.MaxPrefixPartBlocks ?? int.MaxValue;
         while (sent < count)
         {
             var asked = Math.Min(count - sent, partBlocks);
-            var part = await ExportPrefixAsync(fetchId, tokens, first + sent, asked);
+            var part = await ExportPrefixAsync(fetchId, tokens, first + sent, asked, onDevice?.Invoke() == true);
             if (part.Header.BlockCount > 0)
                 await send(part);
+            else
+                part.DeviceData?.Dispose();
             sent += part.Header.BlockCount;
             if (part.Header.BlockCount < asked)
                 break; // a block is not held here: the rest would not chain on
@@ -87,17 +92,28 @@ public sealed partial class EngineRunner
     }
 
     /// <summary>Takes a fetched prefix part into the engine's cache, between two steps.</summary>
-    /// <remarks>Prefix parts travel as bytes: one that names a device handle is answered with a request for them.</remarks>
-    public Task<int> ImportPrefixAsync(ControlPlane.Transfer.KvPart part) => part.DeviceHandle is not null
-        ? Task.FromException<int>(new ControlPlane.Transfer.KvDeviceUnusableException("prefix parts are taken as bytes"))
-        : OnLoop(() =>
+    /// <remarks>
+    /// A part that names its blocks on another worker's GPU is copied device to device first, off the loop; when this
+    /// engine cannot reach that GPU it throws <see cref="ControlPlane.Transfer.KvDeviceUnusableException"/> having taken
+    /// nothing in, and the sender sends the bytes.
+    /// </remarks>
+    public Task<int> ImportPrefixAsync(ControlPlane.Transfer.KvPart part)
     {
-        if (_engine is not EngineCore core)
-            throw new InvalidOperationException($"instance '{Descriptor.InstanceId}' cannot import KV blocks");
-        var blocks = core.ImportPrefix(part);
-        PrefixFetchedBytes += part.Payload.Length;
-        return blocks;
-    });
+        if (part.DeviceHandle is { } handle && part.DeviceData is null)
+            part = part with { DeviceData = _engine.OpenDeviceHandle(handle, part.Header.BlockCount), DeviceHandle = null };
+        var bytes = part.DeviceData?.Bytes ?? part.Payload.Length;
+        return OnLoop(() =>
+        {
+            if (_engine is not EngineCore core)
+            {
+                part.DeviceData?.Dispose();
+                throw new InvalidOperationException($"instance '{Descriptor.InstanceId}' cannot import KV blocks");
+            }
+            var blocks = core.ImportPrefix(part);
+            PrefixFetchedBytes += bytes;
+            return blocks;
+        });
+    }
 
     /// <summary>Registers the fetch id this engine will take a part for (see <see cref="ExpectsPrefix"/>), until the returned scope ends.</summary>
     public IDisposable ExpectPrefix(string fetchId)

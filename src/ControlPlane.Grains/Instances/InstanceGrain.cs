@@ -103,14 +103,24 @@ public sealed class InstanceGrain(EngineHost host, ILocalSiloDetails silo) : Gra
     public async Task<int> SendPrefixAsync(ControlPlane.KvCache.PrefixSendOrder order, CancellationToken cancellationToken = default)
     {
         Transfer.KvStreamSender? sender = null;
+        // Device to device to a worker of this host (until it says it cannot open a handle), else as bytes.
+        var devicePath = host.KvDevicePath && (order.HostId.Length == 0 || order.HostId == KvHost.BootId);
         try
         {
             return await Runner.SendPrefixAsync(order.FetchId, order.TokenIds, order.FirstBlock, order.BlockCount, async part =>
             {
-                sender ??= await Transfer.KvStreamSender.ConnectAsync(order.Host, order.Port, cancellationToken);
+                try
+                {
+                    sender ??= await Transfer.KvStreamSender.ConnectAsync(order.Host, order.Port, cancellationToken, devicePath);
+                }
+                catch
+                {
+                    part.DeviceData?.Dispose();
+                    throw;
+                }
                 if (await sender.SendOneAsync(part, cancellationToken) is { } refusal)
                     throw new Transfer.KvTransferException($"instance at {order.Host}:{order.Port} refused prefix part '{order.FetchId}': {refusal}");
-            });
+            }, () => devicePath && sender?.DevicePath != Transfer.KvDevicePath.No);
         }
         finally
         {
