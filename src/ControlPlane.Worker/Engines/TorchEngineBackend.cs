@@ -33,7 +33,11 @@ public sealed class TorchEngineBackend : IEngineBackend
         {
             // Before CUDA starts: this worker's GPU becomes device 0, the host's others stay visible for the KV device path.
             if (services.GetService<Microsoft.Extensions.Options.IOptions<ControlPlane.Grains.Engines.WorkerConfig>>()?.Value.Gpu is { } gpu)
-                ControlPlane.Engine.Cuda.GpuPinning.Apply(gpu);
+            {
+                var visible = ControlPlane.Engine.Cuda.GpuPinning.Apply(gpu);
+                services.GetService<ILoggerFactory>()?.CreateLogger<TorchEngineBackend>()
+                    .LogInformation("Pinned to GPU {Gpu}: CUDA_VISIBLE_DEVICES={Visible}", gpu, visible);
+            }
             torch.InitializeDeviceType(DeviceType.CUDA);
         }
         var weights = ModelFolder.Load(folder, model.Device == "cuda" ? torch.CUDA : torch.CPU);
