@@ -133,6 +133,74 @@ internal static class KvPathBenchmark
         Console.WriteLine($"| bound: gather, device copy, scatter, one process | {deviceBound:0.00} | 1.00 |");
         Console.WriteLine($"| one contiguous part device to device ({where}) | {flatDevice:0.00} | {flatDevice / deviceBound:0.00} |");
         Console.WriteLine($"| device handle ÷ KV stream | {handles / streamed:0.00}× | |");
+        Stages(source, perPart, parts, onCpu);
+    }
+
+    /// <summary>
+    /// Where the host path's time goes, stage by stage, each run alone over every part with the calls the copier makes
+    /// (<see cref="KvBlockCopier.Read"/>, <see cref="KvBlockCopier.Write"/>) and the stream's checksum: profile before optimizing.
+    /// </summary>
+    private static void Stages(Copy source, int perPart, int parts, bool onCpu)
+    {
+        var cache = source.Cache;
+        var device = cache.Keys[0].device;
+        var rows = (long)perPart * BlockSize * 2 * Layers;
+        var bytes = rows * KvHeads * HeadDim * 2;
+        using var pinned = onCpu ? empty([rows, KvHeads, HeadDim], ScalarType.BFloat16) : empty([rows, KvHeads, HeadDim], ScalarType.BFloat16).pin_memory();
+        using var slots = torch.tensor(Enumerable.Range(0, perPart * BlockSize).Select(i => (long)i).ToArray(), device: device);
+        using var onDevice = empty([rows, KvHeads, HeadDim], ScalarType.BFloat16, device);
+        var array = new byte[bytes];
+        var pooled = System.Buffers.ArrayPool<byte>.Shared.Rent((int)bytes);
+        var results = new List<(string Stage, double Ms)>();
+        void Time(string stage, Action run)
+        {
+            run(); // warm-up
+            if (!onCpu)
+                torch.cuda.synchronize();
+            var watch = Stopwatch.StartNew();
+            for (var p = 0; p < parts; p++)
+                run();
+            if (!onCpu)
+                torch.cuda.synchronize();
+            results.Add((stage, watch.Elapsed.TotalMilliseconds / parts));
+        }
+        Time("gather on the device (index_select a layer, cat)", () =>
+        {
+            using var scope = NewDisposeScope();
+            var parts2 = new List<Tensor>(2 * Layers);
+            for (var l = 0; l < Layers; l++)
+            {
+                parts2.Add(cache.Keys[l].index_select(0, slots));
+                parts2.Add(cache.Values[l].index_select(0, slots));
+            }
+            cat(parts2, 0);
+        });
+        Time("device -> pinned host (copy_)", () => pinned.copy_(onDevice));
+        Time("pinned host -> new managed array (bytes.ToArray)", () => array = pinned.bytes.ToArray());
+        Time("pinned host -> pooled managed array", () => pinned.bytes.CopyTo(pooled));
+        Time("CRC-32 of the part (each end)", () => System.IO.Hashing.Crc32.HashToUInt32(array));
+        Time("managed array -> pinned host (CopyTo)", () => array.AsSpan().CopyTo(pinned.bytes));
+        Time("pinned host -> device (to)", () =>
+        {
+            using var moved = pinned.to(device);
+        });
+        Time("scatter on the device (index_copy_ a layer)", () =>
+        {
+            var perLayer = (long)perPart * BlockSize;
+            for (var l = 0; l < Layers; l++)
+            {
+                cache.Keys[l].index_copy_(0, slots, onDevice.narrow(0, 2L * l * perLayer, perLayer));
+                cache.Values[l].index_copy_(0, slots, onDevice.narrow(0, (2L * l + 1) * perLayer, perLayer));
+            }
+        });
+        System.Buffers.ArrayPool<byte>.Shared.Return(pooled);
+        Console.WriteLine();
+        Console.WriteLine($"### The host path's stages, one part of {bytes / (1 << 20)} MiB (mean of {parts})");
+        Console.WriteLine();
+        Console.WriteLine("| stage | ms a part | GB/s |");
+        Console.WriteLine("|---|---:|---:|");
+        foreach (var (stage, ms) in results)
+            Console.WriteLine($"| {stage} | {ms:0.000} | {bytes / (ms / 1000) / 1e9:0.00} |");
     }
 
     private static double Rate(long bytes, bool onCpu, Action run)
@@ -210,6 +278,8 @@ internal static class KvPathBenchmark
         }
 
         public byte[] Read(IReadOnlyList<int> blocks) => _copier.Read(blocks);
+
+        public PagedKvCache Cache => _cache;
 
         public DeviceBlocks Gather(IReadOnlyList<int> blocks) => _copier.Gather(blocks);
 
