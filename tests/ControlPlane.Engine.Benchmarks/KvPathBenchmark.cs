@@ -177,7 +177,18 @@ internal static class KvPathBenchmark
         });
         Time("device -> pinned host (copy_)", () => pinned.copy_(onDevice));
         Time("pinned host -> new managed array (bytes.ToArray)", () => array = pinned.bytes.ToArray());
+        Time("pinned host -> new uninitialized managed array", () =>
+        {
+            array = GC.AllocateUninitializedArray<byte>((int)bytes);
+            pinned.bytes.CopyTo(array);
+        });
         Time("pinned host -> pooled managed array", () => pinned.bytes.CopyTo(pooled));
+        Time("device -> new managed array in one copy (copy_ into frombuffer)", () =>
+        {
+            array = GC.AllocateUninitializedArray<byte>((int)bytes);
+            using var view = torch.frombuffer(array, ScalarType.BFloat16, count: bytes / 2);
+            view.copy_(onDevice.flatten());
+        });
         Time("CRC-32 of the part (each end)", () => System.IO.Hashing.Crc32.HashToUInt32(array));
         Time("managed array -> pinned host (CopyTo)", () => array.AsSpan().CopyTo(pinned.bytes));
         Time("pinned host -> device (to)", () =>

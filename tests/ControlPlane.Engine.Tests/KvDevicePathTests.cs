@@ -27,6 +27,26 @@ public sealed class KvDevicePathTests
         Assert.Contains("host memory", error.Message);
     }
 
+    [Fact]
+    public void GatheredBlocks_AsBytes_AreLaidOutAsTheHostRead()
+    {
+        using var cache = new PagedKvCache(2, 8, 4, 2, 8, ScalarType.Float32, CPU);
+        for (var l = 0; l < 2; l++)
+        {
+            cache.Keys[l].copy_(randn(cache.Keys[l].shape));
+            cache.Values[l].copy_(randn(cache.Values[l].shape));
+        }
+        using var copier = new KvBlockCopier(cache);
+        using var gathered = copier.Gather([5, 1, 2]);
+        var read = copier.Read([5, 1, 2]);
+
+        Assert.Equal(read, gathered.ToArray());
+        var pooled = new byte[read.Length + 100];
+        gathered.CopyTo(pooled);
+        Assert.True(pooled.AsSpan(0, read.Length).SequenceEqual(read));
+        Assert.Throws<ArgumentException>(() => gathered.CopyTo(new byte[read.Length - 1]));
+    }
+
     [Theory]
     [InlineData(1, null, 2, "1,0")]
     [InlineData(0, null, 2, "0,1")]

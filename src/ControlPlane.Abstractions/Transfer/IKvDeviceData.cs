@@ -17,6 +17,12 @@ public interface IKvDeviceData : IDisposable
     byte[] ToArray();
 
     /// <summary>
+    /// Copies the data into <paramref name="destination"/> (<see cref="Bytes"/> long), as <see cref="ToArray"/> lays it
+    /// out: a sender's pooled buffer, so that no fresh memory is touched for each part. Off the engine's loop.
+    /// </summary>
+    void CopyTo(Span<byte> destination) => ToArray().CopyTo(destination);
+
+    /// <summary>
     /// A handle by which another process of this host copies the data device to device, once the data is written
     /// (this waits for the copy that made it, not for later work on the device); null when the data cannot be shared
     /// (host memory, no driver support). The data must stay alive, unchanged, until the importer has answered.

@@ -220,6 +220,48 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
 }
 
 /// <summary>
+/// Pinned host tensors for <see cref="DeviceBlocks.CopyTo"/>, shared by every thread that sends parts off the engine's loop,
+/// kept by shape (parts are usually of one size) up to a few of each.
+/// </summary>
+internal static class PinnedStaging
+{
+    private const int PerShape = 4;
+    private static readonly Lock Gate = new();
+    private static readonly Dictionary<string, Stack<Tensor>> Free = new(StringComparer.Ordinal);
+
+    private static string Key(Tensor like) => $"{like.dtype}:{string.Join('x', like.shape)}";
+
+    public static Tensor Rent(Tensor like)
+    {
+        lock (Gate)
+        {
+            if (Free.TryGetValue(Key(like), out var stack) && stack.TryPop(out var kept))
+                return kept;
+        }
+        using var host = empty(like.shape, like.dtype);
+        var pinned = host.pin_memory();
+        pinned.DetachFromDisposeScope();
+        return pinned;
+    }
+
+    public static void Return(Tensor staging)
+    {
+        lock (Gate)
+        {
+            var key = Key(staging);
+            if (!Free.TryGetValue(key, out var stack))
+                Free[key] = stack = new Stack<Tensor>();
+            if (stack.Count < PerShape)
+            {
+                stack.Push(staging);
+                return;
+            }
+        }
+        staging.Dispose();
+    }
+}
+
+/// <summary>
 /// Blocks gathered on the device by <see cref="KvBlockCopier.Gather"/>: for a peer cache in this process as they are, for
 /// one in another process of this host by a CUDA IPC handle (<see cref="Share"/>), else as host bytes.
 /// </summary>
@@ -236,8 +278,34 @@ public sealed class DeviceBlocks(Tensor tensor, int layers, int blockSize, IntPt
     /// <summary>To host memory (any thread: the copy follows the gather on the device's default stream).</summary>
     public byte[] ToArray()
     {
-        using var host = Tensor.cpu();
-        return host.bytes.ToArray();
+        var array = new byte[Bytes];
+        CopyTo(array);
+        return array;
+    }
+
+    /// <summary>
+    /// Into <paramref name="destination"/>: from a GPU through a pinned buffer kept for the next part of this size (the copy
+    /// engine's full rate, where a pageable copy is staged by the driver through its own), from host memory directly.
+    /// </summary>
+    public void CopyTo(Span<byte> destination)
+    {
+        if (destination.Length < Bytes)
+            throw new ArgumentException($"the destination holds {destination.Length} bytes, the blocks {Bytes}", nameof(destination));
+        if (Tensor.device.type != TorchSharp.DeviceType.CUDA)
+        {
+            Tensor.bytes.CopyTo(destination); // gathered by cat or made by empty: contiguous
+            return;
+        }
+        var staging = PinnedStaging.Rent(Tensor);
+        try
+        {
+            staging.copy_(Tensor); // waits for the gather on the device's default stream, then for this copy
+            staging.bytes.CopyTo(destination);
+        }
+        finally
+        {
+            PinnedStaging.Return(staging);
+        }
     }
 
     /// <summary>A CUDA IPC handle to the gathered blocks once the gather is done; null in host memory or when the driver will not share them.</summary>
