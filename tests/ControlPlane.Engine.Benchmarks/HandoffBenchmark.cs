@@ -144,6 +144,7 @@ internal static class HandoffBenchmark
         public double CommitMs { get; private set; }
         public string InstanceId => inner.InstanceId;
         public bool DeviceParts => inner.DeviceParts;
+        public bool CopiesDeviceParts => inner.CopiesDeviceParts;
 
         public void Reset()
         {

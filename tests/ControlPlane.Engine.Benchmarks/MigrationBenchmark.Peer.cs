@@ -92,6 +92,9 @@ internal static partial class MigrationBenchmark
         public string InstanceId => "peer";
         public bool DeviceParts => _devicePath && DevicePathRefusal is null && _sender?.DevicePath != KvDevicePath.No;
 
+        /// <summary>Its sender copies device parts to pooled host buffers when they cannot go as handles.</summary>
+        public bool CopiesDeviceParts => true;
+
         /// <summary>Why the destination could not open a device handle, if it could not.</summary>
         public string? DevicePathRefusal { get; private set; }
 

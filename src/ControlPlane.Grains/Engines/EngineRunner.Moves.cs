@@ -81,7 +81,7 @@ public sealed partial class EngineRunner
     /// </summary>
     private static async Task<KvPart> ForTargetAsync(KvPart part, IMigrationTarget target)
     {
-        if (target.DeviceParts || part.DeviceData is not { } device)
+        if (target.CopiesDeviceParts || part.DeviceData is not { } device)
             return part;
         try
         {

@@ -20,6 +20,12 @@ public interface IMigrationTarget : IAsyncDisposable
     /// </summary>
     bool DeviceParts { get; }
 
+    /// <summary>
+    /// Whether <see cref="SendAsync"/> takes parts whose blocks are on the device even when <see cref="DeviceParts"/> is
+    /// false, copying them to host memory itself (into buffers it reuses); otherwise the source copies them first.
+    /// </summary>
+    bool CopiesDeviceParts => DeviceParts;
+
     /// <summary>Asks the destination to expect the request, which holds <paramref name="blocks"/> KV blocks.</summary>
     Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken);
 

@@ -19,6 +19,9 @@ public sealed class RemoteMigrationTarget(IInstanceGrain destination, string ins
 
     public bool DeviceParts => devicePath && _sender?.DevicePath != KvDevicePath.No;
 
+    /// <summary>Its sender copies device parts to pooled host buffers when they cannot go as handles.</summary>
+    public bool CopiesDeviceParts => true;
+
     public async Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken)
     {
         var ticket = await destination.BeginMigrationInAsync(request, sink, blocks, cancellationToken);

@@ -12,6 +12,8 @@ internal sealed class FaultyTarget(IMigrationTarget inner) : IMigrationTarget
 
     public bool DeviceParts => inner.DeviceParts;
 
+    public bool CopiesDeviceParts => inner.CopiesDeviceParts;
+
     /// <summary>Blocks asked of the destination instead of the request's own (a destination too full for it).</summary>
     public int? AskBlocks { get; init; }
 
