@@ -256,23 +256,21 @@ internal static class KvPathBenchmark
     {
         var blocks = Blocks(p, perPart);
         var gathered = source.Gather(blocks);
-        return new KvPart(new KvTransferHeader
-        {
-            RequestId = "bench", Model = "llama-3-8b-shape", Layout = "bench", DType = "bf16", KvBlockSize = BlockSize,
-            FirstBlock = blocks[0], BlockCount = blocks.Length, TokenIds = [], PayloadBytes = gathered.Bytes,
-        }, ReadOnlyMemory<byte>.Empty) { DeviceData = gathered };
+        return new KvPart(Header(blocks, gathered.Bytes), ReadOnlyMemory<byte>.Empty) { DeviceData = gathered };
     }
 
     private static KvPart Part(int p, int perPart, Copy source)
     {
         var blocks = Blocks(p, perPart);
         var payload = source.Read(blocks);
-        return new KvPart(new KvTransferHeader
-        {
-            RequestId = "bench", Model = "llama-3-8b-shape", Layout = "bench", DType = "bf16", KvBlockSize = BlockSize,
-            FirstBlock = blocks[0], BlockCount = blocks.Length, TokenIds = [], PayloadBytes = payload.Length,
-        }, payload);
+        return new KvPart(Header(blocks, payload.Length), payload);
     }
+
+    private static KvTransferHeader Header(int[] blocks, long bytes) => new()
+    {
+        RequestId = "bench", Model = "llama-3-8b-shape", Layout = "bench", DType = "bf16", KvBlockSize = BlockSize,
+        FirstBlock = blocks[0], BlockCount = blocks.Length, TokenIds = [], PayloadBytes = bytes,
+    };
 
     private static int[] Blocks(int part, int perPart) => [.. Enumerable.Range(part * perPart % (CacheBlocks - perPart), perPart)];
 
