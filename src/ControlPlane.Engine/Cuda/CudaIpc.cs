@@ -71,7 +71,16 @@ internal static unsafe partial class CudaIpc
 
     private static readonly ConcurrentDictionary<int, IntPtr> Contexts = new();
     private static readonly Lock MappedGate = new();
-    private static readonly Dictionary<string, (ulong Pointer, int Ordinal, long Used)> Mapped = new(StringComparer.Ordinal);
+    private static readonly Dictionary<string, Mapping> Mapped = new(StringComparer.Ordinal);
+
+    /// <summary>An opened segment: when it was last used, and how many copies read it now (it is never closed under one).</summary>
+    private sealed class Mapping(ulong pointer, ulong size)
+    {
+        public ulong Pointer { get; } = pointer;
+        public ulong Size { get; } = size;
+        public long Used { get; set; }
+        public int Readers { get; set; }
+    }
     private static long _uses;
 
     /// <summary>This host's kernel boot id (the same in every container of a node); empty when it cannot be read.</summary>
@@ -167,18 +176,28 @@ internal static unsafe partial class CudaIpc
         {
             UseDevice(ordinal);
             CheckReachable(handle.DeviceUuid, ordinal);
-            var source = Open(handle, ordinal) + (ulong)handle.Offset;
-            CudaApi.Check(cuEventCreate(out var done, EventDisableTiming), "cuEventCreate");
+            var mapping = Open(handle, ordinal);
             try
             {
-                // The legacy stream: after the work this process queued before (the destination's allocation is ordered on it).
-                CudaApi.Check(cuMemcpyDtoDAsync((ulong)destination, source, (nuint)handle.Bytes, IntPtr.Zero), "cuMemcpyDtoDAsync");
-                CudaApi.Check(cuEventRecord(done, IntPtr.Zero), "cuEventRecord");
-                CudaApi.Check(cuEventSynchronize(done), "cuEventSynchronize");
+                // Never read past the segment: a wrong offset would fault this process's context, not just fail the part.
+                if (handle.Offset < 0 || handle.Bytes < 0 || (ulong)handle.Offset + (ulong)handle.Bytes > mapping.Size)
+                    throw new KvDeviceUnusableException($"the device handle names bytes {handle.Offset}..{handle.Offset + handle.Bytes} of a segment of {mapping.Size}");
+                CudaApi.Check(cuEventCreate(out var done, EventDisableTiming), "cuEventCreate");
+                try
+                {
+                    // The legacy stream: after the work this process queued before (the destination's allocation is ordered on it).
+                    CudaApi.Check(cuMemcpyDtoDAsync((ulong)destination, mapping.Pointer + (ulong)handle.Offset, (nuint)handle.Bytes, IntPtr.Zero), "cuMemcpyDtoDAsync");
+                    CudaApi.Check(cuEventRecord(done, IntPtr.Zero), "cuEventRecord");
+                    CudaApi.Check(cuEventSynchronize(done), "cuEventSynchronize");
+                }
+                finally
+                {
+                    _ = cuEventDestroy(done);
+                }
             }
             finally
             {
-                _ = cuEventDestroy(done);
+                Release(mapping);
             }
         }
         catch (Exception ex) when (ex is CudaException or DllNotFoundException or EntryPointNotFoundException)
@@ -208,29 +227,42 @@ internal static unsafe partial class CudaIpc
         throw new KvDeviceUnusableException($"GPU {uuid} is not visible to this process (CUDA_VISIBLE_DEVICES must list it after this worker's own GPU: Worker:Gpu sets it so)");
     }
 
-    /// <summary>The segment a handle names, mapped once and kept (the oldest closed past <see cref="MappedSegments"/>).</summary>
-    private static ulong Open(KvDeviceHandle handle, int ordinal)
+    /// <summary>
+    /// The segment a handle names, mapped once and kept, marked as read until <see cref="Release"/>; past
+    /// <see cref="MappedSegments"/> the least recently used one that no copy reads is closed.
+    /// </summary>
+    private static Mapping Open(KvDeviceHandle handle, int ordinal)
     {
         var key = $"{handle.ProcessId}/{ordinal}/{Convert.ToHexString(handle.Handle)}";
         lock (MappedGate)
         {
-            if (Mapped.TryGetValue(key, out var known))
+            if (!Mapped.TryGetValue(key, out var mapping))
             {
-                Mapped[key] = known with { Used = ++_uses };
-                return known.Pointer;
+                IpcMemHandle raw;
+                handle.Handle.CopyTo(new Span<byte>(raw.Reserved, 64));
+                CudaApi.Check(cuIpcOpenMemHandle(out var pointer, raw, LazyEnablePeerAccess), "cuIpcOpenMemHandle");
+                if (cuMemGetAddressRange(out _, out var size, pointer) != 0)
+                {
+                    _ = cuIpcCloseMemHandle(pointer);
+                    throw new CudaException("cuMemGetAddressRange failed on an opened IPC mapping");
+                }
+                if (Mapped.Count >= MappedSegments && Mapped.Where(m => m.Value.Readers == 0).MinBy(m => m.Value.Used) is { Value: not null } idle)
+                {
+                    _ = cuIpcCloseMemHandle(idle.Value.Pointer);
+                    Mapped.Remove(idle.Key);
+                }
+                Mapped[key] = mapping = new Mapping(pointer, size);
             }
-            IpcMemHandle raw;
-            handle.Handle.CopyTo(new Span<byte>(raw.Reserved, 64));
-            CudaApi.Check(cuIpcOpenMemHandle(out var pointer, raw, LazyEnablePeerAccess), "cuIpcOpenMemHandle");
-            if (Mapped.Count >= MappedSegments)
-            {
-                var oldest = Mapped.MinBy(m => m.Value.Used);
-                _ = cuIpcCloseMemHandle(oldest.Value.Pointer);
-                Mapped.Remove(oldest.Key);
-            }
-            Mapped[key] = (pointer, ordinal, ++_uses);
-            return pointer;
+            mapping.Used = ++_uses;
+            mapping.Readers++;
+            return mapping;
         }
+    }
+
+    private static void Release(Mapping mapping)
+    {
+        lock (MappedGate)
+            mapping.Readers--;
     }
 
     /// <summary>The GPU's UUID as nvidia-smi prints it (<c>GPU-xxxxxxxx-xxxx-…</c>).</summary>
