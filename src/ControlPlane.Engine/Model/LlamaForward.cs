@@ -22,7 +22,8 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
 
     // The scalars of the eager ops, made once and held for the model's life. A temporary TorchSharp Scalar (what a
     // double converts to at each call) can be finalized on the GC's thread while the native op still reads it: seen as
-    // "INTERNAL ASSERT FAILED at c10/core/Scalar.h" in pow(2) when two engines in one process allocate hard.
+    // "INTERNAL ASSERT FAILED at c10/core/Scalar.h" in pow(2) when two engines in one process allocate hard. The
+    // operators' own temporaries (the alpha of a + b, the 2 of square()) are avoided by TorchOps.
     private readonly TorchSharp.Scalar _epsScalar = (TorchSharp.Scalar)weights.Config.RmsNormEps;
     private readonly TorchSharp.Scalar _attentionScale = (TorchSharp.Scalar)(1.0 / Math.Sqrt(weights.Config.HeadDim));
     private readonly TorchSharp.Scalar _minusInfinity = (TorchSharp.Scalar)float.NegativeInfinity;
@@ -68,9 +69,9 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
             var attention = prefill is not null
                 ? AttendPaged(q, cache.Keys[l], cache.Values[l], decode, decodeIndex, prefill)
                 : Attend(q, cache.Keys[l], cache.Values[l], batch, single, decode, decodeIndex);
-            x = x + F.linear(attention, layer.Output);
+            x = x.Plus(F.linear(attention, layer.Output));
             var gateUp = F.linear(RmsNorm(x, layer.PostNorm), layer.GateUp).chunk(2, -1);
-            x = (x + F.linear(F.silu(gateUp[0]) * gateUp[1], layer.Down)).MoveToOuterDisposeScope();
+            x = x.Plus(F.linear(F.silu(gateUp[0]) * gateUp[1], layer.Down)).MoveToOuterDisposeScope();
         }
 
         var rows = batch.Sequences.Where(s => s.WantLogits).Select(s => (long)(s.QueryStart + s.QueryLength - 1)).ToArray();
@@ -118,7 +119,7 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
         using var scope = NewDisposeScope();
         var device = Weights.Device;
         var n = tokenIds.Length;
-        var angles = rope.At(arange(n, dtype: ScalarType.Int64, device: device));
+        var angles = rope.At(TorchOps.Arange(n, ScalarType.Int64, device));
         var x = Weights.Embeddings.index_select(0, tensor(tokenIds, device: device));
         foreach (var layer in Weights.Layers)
         {
@@ -128,9 +129,9 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
             var k = Repeat(RotaryEmbedding.Apply(parts[1].view(n, _kvHeads, _headDim), angles)).transpose(0, 1).unsqueeze(0);
             var v = Repeat(parts[2].view(n, _kvHeads, _headDim)).transpose(0, 1).unsqueeze(0);
             var o = F.scaled_dot_product_attention(q, k, v, is_casual: true).squeeze(0).transpose(0, 1).reshape(n, -1);
-            x = x + F.linear(o, layer.Output);
+            x = x.Plus(F.linear(o, layer.Output));
             var gateUp = F.linear(RmsNorm(x, layer.PostNorm), layer.GateUp).chunk(2, -1);
-            x = x + F.linear(F.silu(gateUp[0]) * gateUp[1], layer.Down);
+            x = x.Plus(F.linear(F.silu(gateUp[0]) * gateUp[1], layer.Down));
         }
         return F.linear(RmsNorm(x, Weights.Norm), Weights.LmHead).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
@@ -299,7 +300,7 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
         if (kernels is not null)
             return kernels.RmsNorm(x, weight, _eps);
         var x32 = x.to(ScalarType.Float32);
-        var normed = x32 * (x32.square().mean([-1], keepdim: true) + _epsScalar).rsqrt();
+        var normed = x32 * x32.Squared().mean([-1], keepdim: true).Plus(_epsScalar).rsqrt();
         return normed.to(x.dtype) * weight;
     }
 }

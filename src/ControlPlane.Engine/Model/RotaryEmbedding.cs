@@ -29,7 +29,7 @@ public sealed class RotaryEmbedding : IDisposable
             }
         }
         using var frequencies = tensor(inverse.Select(x => (float)x).ToArray());
-        using var positions = arange(maxPositions, dtype: ScalarType.Float32);
+        using var positions = TorchOps.Arange(maxPositions, ScalarType.Float32);
         using var angles = outer(positions, frequencies);
         using var doubled = cat([angles, angles], 1);
         using var cosine = doubled.cos();
@@ -52,7 +52,7 @@ public sealed class RotaryEmbedding : IDisposable
         using var scope = NewDisposeScope();
         var halves = x.chunk(2, -1);
         var rotated = cat([halves[1].neg(), halves[0]], -1);
-        return (x * angles.Cos + rotated * angles.Sin).MoveToOuterDisposeScope();
+        return (x * angles.Cos).Plus(rotated * angles.Sin).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using ControlPlane.Engine.Model;
 using ControlPlane.Requests;
 using static TorchSharp.torch;
 
@@ -28,14 +29,14 @@ public static class TokenSampler
         // Highest first (for every row, so a row's token never depends on its batchmates' parameters); keep
         // the top k, then the smallest head whose mass reaches top p.
         var sorted = scaled.sort(-1, descending: true);
-        var probabilities = (sorted.Values - sorted.Values.narrow(1, 0, 1)).exp();
+        var probabilities = sorted.Values.Minus(sorted.Values.narrow(1, 0, 1)).exp();
         if (parameters.Any(p => p.TopK > 0 || p.TopP < 1))
         {
-            var positions = arange(vocabulary, dtype: ScalarType.Int64, device: device).unsqueeze(0);
+            var positions = TorchOps.Arange(vocabulary, ScalarType.Int64, device).unsqueeze(0);
             var topK = tensor(parameters.Select(p => p.TopK > 0 ? (long)p.TopK : vocabulary).ToArray(), device: device).unsqueeze(1);
             probabilities = probabilities * positions.lt(topK);
             var normalised = probabilities / probabilities.sum(-1, keepdim: true);
-            var before = normalised.cumsum(-1) - normalised;
+            var before = normalised.cumsum(-1).Minus(normalised);
             var topP = tensor(parameters.Select(p => p.TopP >= 1 ? 2f : p.TopP).ToArray(), device: device).unsqueeze(1);
             probabilities = probabilities * before.lt(topP);
         }
