@@ -148,7 +148,7 @@ if (args[0] == "attention")
             var vf = values.index_select(0, slotsT).view(batch, longest, config.KvHeads, config.HeadDim).to(ScalarType.Float32).permute(0, 2, 1, 3);
             var qf = q.to(ScalarType.Float32).view(batch, config.KvHeads, config.Heads / config.KvHeads, config.HeadDim);
             var scores = matmul(qf, kf.transpose(-1, -2)) / Math.Sqrt(config.HeadDim);
-            var masked = arange(longest, device: device).view(1, 1, 1, -1) >= lengths.view(-1, 1, 1, 1);
+            var masked = ControlPlane.Engine.Model.TorchOps.Arange(longest, ScalarType.Int64, device).view(1, 1, 1, -1) >= lengths.view(-1, 1, 1, 1);
             exact = matmul(scores.masked_fill(masked, double.NegativeInfinity).softmax(-1), vf).reshape(batch, -1).MoveToOuterDisposeScope();
         }
         foreach (var (name, kernels) in compiled)
