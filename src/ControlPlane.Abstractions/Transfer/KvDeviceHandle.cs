@@ -35,6 +35,9 @@ public static class KvHost
     /// <summary>The kernel's boot id: the same in every container of a node, different on every other; empty when it cannot be read.</summary>
     public static string BootId { get; } = ReadBootId();
 
+    /// <summary>Whether a peer that names its host <paramref name="hostId"/> may share this host's GPUs: the same boot id, or none given (try, and fall back).</summary>
+    public static bool MayBeThisHost(string hostId) => hostId.Length == 0 || hostId == BootId;
+
     private static string ReadBootId()
     {
         try

@@ -83,9 +83,6 @@ internal static unsafe partial class CudaIpc
     }
     private static long _uses;
 
-    /// <summary>This host's kernel boot id (the same in every container of a node); empty when it cannot be read.</summary>
-    public static string HostId => KvHost.BootId;
-
     /// <summary>Makes device <paramref name="ordinal"/>'s primary context (libtorch's) current on this thread.</summary>
     private static void UseDevice(int ordinal)
     {
@@ -147,7 +144,7 @@ internal static unsafe partial class CudaIpc
                 return null;
             return new KvDeviceHandle
             {
-                Kind = KvDeviceHandle.CudaIpc, HostId = HostId, DeviceUuid = Uuid(ordinal), ProcessId = Environment.ProcessId,
+                Kind = KvDeviceHandle.CudaIpc, HostId = KvHost.BootId, DeviceUuid = Uuid(ordinal), ProcessId = Environment.ProcessId,
                 Handle = new ReadOnlySpan<byte>(handle.Reserved, 64).ToArray(), Offset = (long)(address - start), Bytes = bytes,
             };
         }
@@ -166,8 +163,8 @@ internal static unsafe partial class CudaIpc
     {
         if (handle.Kind != KvDeviceHandle.CudaIpc)
             throw new KvDeviceUnusableException($"device handles of kind '{handle.Kind}' are not supported here");
-        if (HostId.Length == 0 || handle.HostId != HostId)
-            throw new KvDeviceUnusableException($"the device handle comes from host '{handle.HostId}', this is '{HostId}'");
+        if (KvHost.BootId.Length == 0 || handle.HostId != KvHost.BootId)
+            throw new KvDeviceUnusableException($"the device handle comes from host '{handle.HostId}', this is '{KvHost.BootId}'");
         if (handle.ProcessId == Environment.ProcessId)
             throw new KvDeviceUnusableException("a CUDA IPC handle cannot be opened in the process that made it");
         if (handle.Handle.Length != 64)

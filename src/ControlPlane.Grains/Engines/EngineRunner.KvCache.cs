@@ -100,7 +100,7 @@ public sealed partial class EngineRunner
     public Task<int> ImportPrefixAsync(ControlPlane.Transfer.KvPart part)
     {
         if (part.DeviceHandle is { } handle && part.DeviceData is null)
-            part = part with { DeviceData = _engine.OpenDeviceHandle(handle, part.Header.BlockCount), DeviceHandle = null };
+            part = Opened(part, handle);
         var bytes = part.DeviceData?.Bytes ?? part.Payload.Length;
         return OnLoop(() =>
         {

@@ -61,7 +61,7 @@ public sealed partial class EngineRunner
                 return Task.FromException(new MigrationRefusedException($"instance '{Descriptor.InstanceId}' expects no migration of request '{part.Header.RequestId}'"));
             try
             {
-                part = part with { DeviceData = _engine.OpenDeviceHandle(handle, part.Header.BlockCount), DeviceHandle = null };
+                part = Opened(part, handle);
             }
             catch (InvalidDataException ex)
             {
@@ -70,6 +70,10 @@ public sealed partial class EngineRunner
         }
         return ImportOnLoopAsync(part);
     }
+
+    /// <summary>The part with its blocks copied here from another worker's GPU (off the loop); throws as <see cref="ControlPlane.Engines.IEngine.OpenDeviceHandle"/>.</summary>
+    private KvPart Opened(KvPart part, KvDeviceHandle handle) =>
+        part with { DeviceData = _engine.OpenDeviceHandle(handle, part.Header.BlockCount), DeviceHandle = null };
 
     private Task ImportOnLoopAsync(KvPart part) => OnLoop(() =>
     {

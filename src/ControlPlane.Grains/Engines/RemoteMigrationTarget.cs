@@ -29,8 +29,7 @@ public sealed class RemoteMigrationTarget(IInstanceGrain destination, string ins
             throw new MigrationRefusedException(refusal);
         _ticket = ticket;
         // Device handles only to a worker of this host: another host's would refuse them, a round trip per migration for nothing.
-        var sameHost = ticket.HostId.Length == 0 || ticket.HostId == KvHost.BootId;
-        _sender = await KvStreamSender.ConnectAsync(ticket.Host, ticket.Port, cancellationToken, devicePath && sameHost);
+        _sender = await KvStreamSender.ConnectAsync(ticket.Host, ticket.Port, cancellationToken, devicePath && KvHost.MayBeThisHost(ticket.HostId));
     }
 
     public async Task SendAsync(KvPart part, CancellationToken cancellationToken)

@@ -104,7 +104,7 @@ public sealed class InstanceGrain(EngineHost host, ILocalSiloDetails silo) : Gra
     {
         Transfer.KvStreamSender? sender = null;
         // Device to device to a worker of this host (until it says it cannot open a handle), else as bytes.
-        var devicePath = host.KvDevicePath && (order.HostId.Length == 0 || order.HostId == KvHost.BootId);
+        var devicePath = host.KvDevicePath && KvHost.MayBeThisHost(order.HostId);
         try
         {
             return await Runner.SendPrefixAsync(order.FetchId, order.TokenIds, order.FirstBlock, order.BlockCount, async part =>

@@ -27,10 +27,7 @@ public static class KvStreamFrames
         var crc = new Crc32();
         crc.Append(head);
         crc.Append(part.Payload.Span);
-        var prefix = new byte[16];
-        Magic.CopyTo(prefix);
-        BinaryPrimitives.WriteInt64LittleEndian(prefix.AsSpan(4), head.Length + part.Payload.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(prefix.AsSpan(12), crc.GetCurrentHashAsUInt32());
+        var prefix = Prefix(Magic, head.Length + part.Payload.Length, crc.GetCurrentHashAsUInt32());
         await stream.WriteAsync(prefix, cancellationToken);
         await stream.WriteAsync(head, cancellationToken);
         await stream.WriteAsync(part.Payload, cancellationToken);
@@ -46,13 +43,20 @@ public static class KvStreamFrames
         head.CopyTo(body, 0);
         BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(head.Length), json.Length);
         json.CopyTo(body, head.Length + 4);
-        var prefix = new byte[16];
-        DeviceMagic.CopyTo(prefix);
-        BinaryPrimitives.WriteInt64LittleEndian(prefix.AsSpan(4), body.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(prefix.AsSpan(12), Crc32.HashToUInt32(body));
+        var prefix = Prefix(DeviceMagic, body.Length, Crc32.HashToUInt32(body));
         await stream.WriteAsync(prefix, cancellationToken);
         await stream.WriteAsync(body, cancellationToken);
         return prefix.Length + body.Length;
+    }
+
+    /// <summary>A frame's 16 leading bytes: its magic, the length of what follows, and its CRC-32.</summary>
+    private static byte[] Prefix(ReadOnlySpan<byte> magic, long length, uint crc)
+    {
+        var prefix = new byte[16];
+        magic.CopyTo(prefix);
+        BinaryPrimitives.WriteInt64LittleEndian(prefix.AsSpan(4), length);
+        BinaryPrimitives.WriteUInt32LittleEndian(prefix.AsSpan(12), crc);
+        return prefix;
     }
 
     /// <summary>
