@@ -39,5 +39,8 @@ public sealed class TorchEngine : EngineCore
 
     /// <summary>Decode graphs captured so far, and the time their captures took.</summary>
     public (int Count, TimeSpan Time) GraphCaptures => Runner.GraphCaptures;
+
+    /// <summary>Each decode graph's attention partition size (tokens), by batch bucket and block-table width.</summary>
+    public IReadOnlyDictionary<(int Batch, int Blocks), int> DecodePartitionTokens => Runner.DecodePartitionTokens;
     public LlamaForward Forward => Runner.Forward;
 }

@@ -79,6 +79,9 @@ public sealed partial class TorchStepRunner : IStepRunner
     public LlamaForward Forward { get; }
     public (int Count, TimeSpan Time) GraphCaptures => _graphs is null ? (0, TimeSpan.Zero) : (_graphs.Captured, _graphs.CaptureTime);
 
+    /// <summary>Each decode graph's attention partition size (tokens), by batch bucket and block-table width.</summary>
+    public IReadOnlyDictionary<(int Batch, int Blocks), int> DecodePartitionTokens => _graphs?.PartitionTokens ?? new Dictionary<(int Batch, int Blocks), int>();
+
     public StepRun Run(StepPlan plan)
     {
         _copier.Flush(); // blocks brought back from the host tier while this step was planned

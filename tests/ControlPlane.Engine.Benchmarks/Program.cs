@@ -109,11 +109,12 @@ if (args[0] == "attention")
     var variants = new (string Name, Dictionary<string, int> Tuning)[]
     {
         ("scalar w4 u2", new() { ["WARPS"] = 4, ["UNROLL"] = 2, ["DECODE_TC"] = 0 }),
-        ("scalar w4 u4", new() { ["WARPS"] = 4, ["UNROLL"] = 4, ["DECODE_TC"] = 0 }),
         ("tensor cores", new() { ["DECODE_TC"] = 1 }),
         ("tc 3 stages", new() { ["DECODE_TC"] = 1, ["DSTAGES"] = 3 }),
         ("tc 4 stages", new() { ["DECODE_TC"] = 1, ["DSTAGES"] = 4 }),
     };
+    if (options.ContainsKey("--two-kernels"))
+        variants = variants[..2]; // the scalar kernel and the tensor-core one at its default depth
     var compiled = variants.Select(v => (v.Name, Kernels: ControlPlane.Engine.Cuda.CudaKernels.TryCreate(config, 16, ScalarType.BFloat16, device, out var why,
         new Dictionary<string, int>(v.Tuning) { ["PTXAS_VERBOSE"] = 1 }) ?? throw new InvalidOperationException(why))).ToArray();
     foreach (var (name, kernels) in compiled)
@@ -153,7 +154,7 @@ if (args[0] == "attention")
         }
         foreach (var (name, kernels) in compiled)
         {
-            foreach (var partition in new[] { 0, 64, 256, 1024 })
+            foreach (var partition in new[] { 0, 64, 128, 256, 512, 1024, 2048 })
             {
                 var tokens = partition == 0 ? kernels.PartitionTokens(batch, width * 16) : partition;
                 var parts = (width * 16 + tokens - 1) / tokens;
@@ -205,10 +206,13 @@ if (args[0] == "modes")
     int[] lengths = [5, 17, 33, 64, 130, 300];
     var prompts = lengths.Select(n => Enumerable.Range(0, n).Select(i => (i * 7919 + n) % (weights.Config.VocabularySize - 10) + 5).ToArray()).ToArray();
     var report = new Dictionary<string, object>();
-    List<int>[] Generate(bool kernels, bool graphs, int[][] batch, out string acceleration, LlamaWeights? model = null, bool prefillKernel = false, bool decodeTc = true)
+    // --tuning applies to every run with kernels; with PDL=1 the bf16 run is made again with PDL=0: launch order alone
+    // must not change a token (run it with PARTITION_TUNE=0, so both take the same partitions).
+    List<int>[] Generate(bool kernels, bool graphs, int[][] batch, out string acceleration, LlamaWeights? model = null, bool prefillKernel = false, bool decodeTc = true, bool withoutPdl = false)
     {
         using var engine = new TorchEngine("m", model ?? weights, new IdTokenizer(weights.Config.VocabularySize),
-            new TorchEngineOptions { KvBlocks = 512, MaxContextTokens = 2048, MaxBatchedTokens = 96, CudaKernels = kernels, CudaGraphs = graphs, PrefillKernel = prefillKernel, TensorCoreDecode = decodeTc });
+            new TorchEngineOptions { KvBlocks = 512, MaxContextTokens = 2048, MaxBatchedTokens = 96, CudaKernels = kernels, CudaGraphs = graphs, PrefillKernel = prefillKernel, TensorCoreDecode = decodeTc,
+                KernelTuning = withoutPdl && kernelTuning is not null ? new Dictionary<string, int>(kernelTuning) { ["PDL"] = 0 } : kernelTuning });
         acceleration = engine.Acceleration;
         for (var i = 0; i < batch.Length; i++)
             engine.Add(new RequestSpec { RequestId = $"r{i}", Model = "m", PromptTokenIds = batch[i], Sampling = new SamplingParameters { MaxTokens = 48, Temperature = 0, IgnoreEndOfSequence = true } });
@@ -244,6 +248,11 @@ if (args[0] == "modes")
         var scalarDecode = Generate(true, true, prompts, out var a5, half, prefillKernel: true, decodeTc: false);
         report["bf16Accelerations"] = new[] { a3, a4, a5 };
         report["bf16DecodeTensorCoresEqualScalar"] = Same(withKernel, scalarDecode);
+        if (kernelTuning?.GetValueOrDefault("PDL") == 1)
+        {
+            report["tuning"] = string.Join(",", kernelTuning.Select(t => $"{t.Key}={t.Value}"));
+            report["bf16PdlEqualWithout"] = Same(withKernel, Generate(true, true, prompts, out _, half, prefillKernel: true, withoutPdl: true));
+        }
     }
     File.WriteAllText(output, JsonSerializer.Serialize(report));
     Console.WriteLine(JsonSerializer.Serialize(report));
@@ -358,8 +367,9 @@ foreach (var context in contexts)
         Profiler.Stop(device);
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         Console.WriteLine($"graphs captured: {engine.GraphCaptures.Count} in {engine.GraphCaptures.Time.TotalSeconds:F2} s");
+        var partitions = string.Join(" ", engine.DecodePartitionTokens.Select(p => $"{p.Key.Batch}x{p.Key.Blocks}:{p.Value}"));
         var row = new { kind = "decode", acceleration, batch, context, steps, tokens = produced, seconds, tokensPerSecond = produced / seconds, msPerStep = seconds * 1000 / steps,
-            startedUnixMs, endedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+            partitions, startedUnixMs, endedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
         results.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));
     }

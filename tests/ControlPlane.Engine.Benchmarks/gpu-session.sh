@@ -11,6 +11,10 @@
 #   PART=c: where a decode step's time goes (decode-parts), the decode attention kernels by shape (scalar, tensor cores
 #           with 2/3/4 stages, against fp32), decode with 3 and 4 stages, modes, and bench with tensor-core decode on and
 #           off (decode and prefill throughput; issue 16's build item 4)
+#   PART=h: decode with each graph's attention partition measured at capture against the old rule (bench, decode only,
+#           PARTITION_TUNE=1 and 0) and with programmatic dependent launch (PDL=1), after the attention kernels by
+#           partition size against fp32 (one partition writes the output itself: its rows check that path); then modes
+#           with PDL (launch order must not change a token)
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
 #           IPC handles (device to device), and migration downtime both ways; on one GPU both processes share it, on two
 #           the destination runs on GPU 1 (NVLink). PART=g: the P/D handoff both ways, and a 32k prefix fetched by device
@@ -61,11 +65,22 @@ g)
   done
   # A 32k-token prefix fetched from the other process by device handles (issue 14's peer fetch on the device path).
   PREFIX_TIMEOUT=200 PREFIX_ARGS="--repeats 2 --peer-path device ${PEER:+--peer-gpu $PEER}" OUT=$OUT bash $B/prefix.sh 2>&1 | tail -4 ;;
+h)
+  python3 -c "import torch; a=torch.empty(1<<30, dtype=torch.bfloat16, device='cuda'); b=torch.empty_like(a); b.copy_(a); torch.cuda.synchronize(); s=torch.cuda.Event(enable_timing=True); e=torch.cuda.Event(enable_timing=True); s.record(); [b.copy_(a) for _ in range(10)]; e.record(); e.synchronize(); print('copy bandwidth %.2f TB/s (read + write of a 2 GiB copy)' % (2*2*(1<<30)*10/(s.elapsed_time(e)/1e3)/1e12))" | tee $OUT/copy-bandwidth.txt
+  timeout 100 dotnet $APP attention --model /tmp/l8b --device cuda --two-kernels yes --out $OUT/attention.txt > /dev/null 2>&1
+  grep -E '^tensor cores' $OUT/attention.txt | awk '{print $4, $6, $8, $9, $11, $NF}' | head -60
+  for t in PARTITION_TUNE=1 PARTITION_TUNE=0 PDL=1; do
+    timeout 120 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning $t --out $OUT/bench-$t.json 2>&1 | rows "$t"
+  done
+  grep -h '"partitions"' $OUT/bench-PARTITION_TUNE=1.json 2>/dev/null | head -3
+  # Launch order alone must not change a token: fp32 eager = kernels = graphs, and bf16 with PDL = without.
+  python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
+  timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --tuning PDL=1,PARTITION_TUNE=0 --out $OUT/modes-pdl.json 2>&1 | tail -1 ;;
 d)
   PREFIX_TIMEOUT=240 OUT=$OUT bash $B/prefix.sh 2>&1 | tail -8 ;;
 c)
   echo "profilers: $(ls /usr/local/cuda*/bin 2>/dev/null | grep -E '^(nsys|ncu)$' | tr '\n' ' ')$(command -v nsys ncu | tr '\n' ' ')"
-  timeout 100 dotnet $APP attention --model /tmp/l8b --device cuda --out $OUT/attention.txt > /dev/null 2>&1; grep -E '\*' $OUT/attention.txt | head -24
+  timeout 150 dotnet $APP attention --model /tmp/l8b --device cuda --out $OUT/attention.txt > /dev/null 2>&1; grep -E '\*' $OUT/attention.txt | head -24
   for tc in 1 0; do
     timeout 120 dotnet $APP decode-parts --model /tmp/l8b --device cuda --batch 1,32,64 --tuning DECODE_TC=$tc --out $OUT/decode-parts-tc$tc.txt 2>&1 | grep -v '^\s*at ' | grep -E 'batch|attention|sum|bandwidth|product|rope|silu|rms|lm' | tail -60
   done

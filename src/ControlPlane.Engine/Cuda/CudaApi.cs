@@ -37,6 +37,30 @@ internal static unsafe partial class CudaApi
     public static partial int cuLaunchKernel(IntPtr function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedMemoryBytes, IntPtr stream, IntPtr* parameters, IntPtr* extra);
 
+    /// <summary>CUlaunchConfig: grid, block, dynamic shared memory, stream and launch attributes.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct LaunchConfig
+    {
+        public uint GridX, GridY, GridZ, BlockX, BlockY, BlockZ, SharedBytes;
+        public IntPtr Stream;
+        public LaunchAttribute* Attributes;
+        public uint AttributeCount;
+    }
+
+    /// <summary>CUlaunchAttribute: an id, padded to 8 bytes, then a 64-byte value (here one int).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 72)]
+    public struct LaunchAttribute
+    {
+        [FieldOffset(0)] public int Id;
+        [FieldOffset(8)] public int Value;
+    }
+
+    /// <summary>CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION: the kernel may start before the previous one in its stream ends.</summary>
+    public const int LaunchAttributeProgrammaticStreamSerialization = 6;
+
+    [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuLaunchKernelEx(LaunchConfig* config, IntPtr function, IntPtr* parameters, IntPtr* extra);
+
     /// <summary>CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: a kernel's dynamic shared memory above the 48 KB default.</summary>
     public const int FunctionAttributeMaxDynamicSharedBytes = 8;
 

@@ -77,6 +77,12 @@ public sealed unsafe class CudaKernels
 
     public int Multiprocessors { get; }
 
+    /// <summary>
+    /// Whether the kernels launch with programmatic dependent launch (tuning PDL=1, sm_90 and later): each may start
+    /// while the kernel before it in the stream finishes, and waits in the kernel (griddepcontrol) for what it reads.
+    /// </summary>
+    public bool ProgrammaticLaunch { get; private init; }
+
     /// <summary>NVRTC's messages from the compile (ptxas's register report when asked for).</summary>
     public string CompileLog { get; private init; } = "";
 
@@ -135,7 +141,12 @@ public sealed unsafe class CudaKernels
             var prefill = tensorCores && (tuning?.GetValueOrDefault("PREFILL", 1) ?? 1) != 0;
             var decodeTc = tensorCores && config.Heads / config.KvHeads <= 16 && (tuning?.GetValueOrDefault("DECODE_TC", 1) ?? 1) != 0;
             return new CudaKernels(context, module, config, blockSize, multiprocessors, tuning?.GetValueOrDefault("WARPS", 4) ?? 4, prefill, decodeTc,
-                tuning?.GetValueOrDefault("DSTAGES", 2) ?? 2) { CompileLog = log };
+                tuning?.GetValueOrDefault("DSTAGES", 2) ?? 2)
+            {
+                CompileLog = log,
+                ProgrammaticLaunch = major >= 9 && (tuning?.GetValueOrDefault("PDL", 0) ?? 0) != 0,
+                TunePartitions = (tuning?.GetValueOrDefault("PARTITION_TUNE", 1) ?? 1) != 0,
+            };
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
         {
@@ -199,20 +210,23 @@ public sealed unsafe class CudaKernels
         var batch = q.shape[0];
         var query = q.contiguous();
         var device = q.device;
-        var partial = empty([batch, _heads, partitions, _headDim], ScalarType.Float32, device);
-        var max = empty([batch, _heads, partitions], ScalarType.Float32, device);
-        var sum = empty([batch, _heads, partitions], ScalarType.Float32, device);
         var output = empty([batch, _heads * _headDim], q.dtype, device);
+        // With one partition the tensor-core kernel writes the output itself: no partial results, no reduce.
+        var direct = HasTensorCoreDecode && partitions == 1;
+        var partial = direct ? empty(0, ScalarType.Float32, device) : empty([batch, _heads, partitions, _headDim], ScalarType.Float32, device);
+        var max = direct ? empty(0, ScalarType.Float32, device) : empty([batch, _heads, partitions], ScalarType.Float32, device);
+        var sum = direct ? empty(0, ScalarType.Float32, device) : empty([batch, _heads, partitions], ScalarType.Float32, device);
         if (HasTensorCoreDecode)
             Launch(_pagedDecodeTc, (uint)partitions, (uint)_kvHeads, (uint)batch, 128, (uint)_decodeTcSharedBytes,
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
-                 Pointer(partial), Pointer(max), Pointer(sum), partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634))]);
+                 Pointer(partial), Pointer(max), Pointer(sum), Pointer(output), partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634))]);
         else
             Launch(_pagedDecode, (uint)partitions, (uint)_kvHeads, (uint)batch, (uint)(32 * _warps),
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
                  Pointer(partial), Pointer(max), Pointer(sum), partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim)))]);
-        Launch(_pagedDecodeReduce, (uint)_heads, (uint)batch, 1, (uint)_headDim,
-            [Pointer(partial), Pointer(max), Pointer(sum), Pointer(lengths), Pointer(output), partitionTokens, partitions]);
+        if (!direct)
+            Launch(_pagedDecodeReduce, (uint)_heads, (uint)batch, 1, (uint)_headDim,
+                [Pointer(partial), Pointer(max), Pointer(sum), Pointer(lengths), Pointer(output), partitionTokens, partitions]);
         return output;
     }
 
@@ -248,6 +262,36 @@ public sealed unsafe class CudaKernels
         return tokens;
     }
 
+    /// <summary>
+    /// Partition sizes the decode kernels take for contexts of up to <paramref name="maxTokens"/>: a block times powers of
+    /// two, from 64 tokens, at most the kernels' shared block list and their most partitions; of those that make one
+    /// partition, only the smallest. What <see cref="DecodePartitionTuner"/> measures.
+    /// </summary>
+    public static IReadOnlyList<int> PartitionCandidates(int blockSize, int maxTokens)
+    {
+        var candidates = new List<int>();
+        var first = blockSize;
+        while (first < 64)
+            first *= 2;
+        for (var tokens = first; tokens / blockSize <= MaxPartitionBlocks; tokens *= 2)
+        {
+            if ((maxTokens + tokens - 1) / tokens > MaxPartitions)
+                continue;
+            candidates.Add(tokens);
+            if (tokens >= maxTokens)
+                break;
+        }
+        return candidates;
+    }
+
+    /// <summary>
+    /// Whether decode graphs measure each shape's partition size at capture (<see cref="DecodePartitionTuner"/>) rather than
+    /// take <see cref="PartitionTokens"/>: for the tensor-core kernel, unless tuning PARTITION_TUNE=0.
+    /// </summary>
+    public bool TunesPartitions => HasTensorCoreDecode && TunePartitions;
+
+    private bool TunePartitions { get; init; } = true;
+
     private static IntPtr Function(IntPtr module, string name)
     {
         CudaApi.Check(CudaApi.cuModuleGetFunction(out var function, module, name), $"cuModuleGetFunction({name})");
@@ -273,6 +317,17 @@ public sealed unsafe class CudaKernels
             values[i] = arguments[i];
             pointers[i] = (IntPtr)(values + i);
         }
-        CudaApi.Check(CudaApi.cuLaunchKernel(function, gridX, gridY, gridZ, block, 1, 1, sharedBytes, Stream, pointers, null), "cuLaunchKernel");
+        if (!ProgrammaticLaunch)
+        {
+            CudaApi.Check(CudaApi.cuLaunchKernel(function, gridX, gridY, gridZ, block, 1, 1, sharedBytes, Stream, pointers, null), "cuLaunchKernel");
+            return;
+        }
+        var attribute = new CudaApi.LaunchAttribute { Id = CudaApi.LaunchAttributeProgrammaticStreamSerialization, Value = 1 };
+        var config = new CudaApi.LaunchConfig
+        {
+            GridX = gridX, GridY = gridY, GridZ = gridZ, BlockX = block, BlockY = 1, BlockZ = 1, SharedBytes = sharedBytes,
+            Stream = Stream, Attributes = &attribute, AttributeCount = 1,
+        };
+        CudaApi.Check(CudaApi.cuLaunchKernelEx(&config, function, pointers, null), "cuLaunchKernelEx");
     }
 }

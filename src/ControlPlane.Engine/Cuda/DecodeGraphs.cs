@@ -24,6 +24,8 @@ public sealed unsafe class DecodeGraphs : IDisposable
     private readonly IntPtr _stream;
     private readonly TorchCudaApi.CudaStream _captureStream;
     private readonly Dictionary<(int Batch, int Blocks), Graph> _graphs = [];
+    private readonly Dictionary<(int Batch, int Blocks), int> _partitionTokens = [];
+    private readonly DecodePartitionTuner? _tuner;
     private TorchCudaApi.MemoryPoolId _pool;
 
     /// <summary>Graphs for <paramref name="forward"/>; padding rows write and read <paramref name="scratchBlock"/>, a cache block no request owns.</summary>
@@ -40,11 +42,16 @@ public sealed unsafe class DecodeGraphs : IDisposable
         // A blocking stream: it orders itself with the legacy default stream the rest of the engine uses.
         CudaApi.Check(CudaApi.cuStreamCreate(out _stream, 0), "cuStreamCreate");
         _captureStream = TorchCudaApi.GetStreamFromExternal(_stream, _device);
+        if (kernels.TunesPartitions)
+            _tuner = new DecodePartitionTuner(kernels, cache, scratchBlock, forward.Weights.Config.Heads, forward.Weights.DType, forward.Weights.Device);
     }
 
     public int Captured => _graphs.Count;
 
-    /// <summary>Time spent capturing graphs so far.</summary>
+    /// <summary>Each captured graph's attention partition size (tokens): measured at capture where the kernels tune it.</summary>
+    public IReadOnlyDictionary<(int Batch, int Blocks), int> PartitionTokens => _partitionTokens;
+
+    /// <summary>Time spent capturing graphs so far (with the partition sizes' measurement).</summary>
     public TimeSpan CaptureTime { get; private set; }
 
     /// <summary>
@@ -132,7 +139,8 @@ public sealed unsafe class DecodeGraphs : IDisposable
     private Graph CaptureNow(int batch, int blocks, long[] host)
     {
         var inputs = tensor(host, device: _forward.Weights.Device);
-        var partitionTokens = _kernels.PartitionTokens(batch, blocks * _cache.BlockSize);
+        var partitionTokens = _tuner?.Choose(batch, blocks) ?? _kernels.PartitionTokens(batch, blocks * _cache.BlockSize);
+        _partitionTokens[(batch, blocks)] = partitionTokens;
         var decode = new DecodeInputs(
             inputs.narrow(0, 0, batch), inputs.narrow(0, batch, batch), inputs.narrow(0, 2 * batch, batch), inputs.narrow(0, 3 * batch, batch),
             inputs.narrow(0, 4 * batch, batch * blocks).view(batch, blocks), partitionTokens,

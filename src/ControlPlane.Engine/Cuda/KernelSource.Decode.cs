@@ -28,6 +28,8 @@ extern "C" __global__ void __launch_bounds__(WARPS * 32, 4) paged_decode(
   float* __restrict__ part_acc, float* __restrict__ part_max, float* __restrict__ part_sum,
   int part_tokens, float scale)
 {
+  GRID_DEPENDENTS();
+  GRID_WAIT();
   const int p = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z, parts = gridDim.x;
   const int len = (int)lens[b];
   const int start = p * part_tokens;
@@ -147,6 +149,8 @@ extern "C" __global__ void paged_decode_reduce(const float* __restrict__ part_ac
   __shared__ float weight[MAX_PARTS];
   __shared__ float partial[32];
   __shared__ float shared_max, shared_sum;
+  GRID_DEPENDENTS();
+  GRID_WAIT();
   const int h = blockIdx.x, b = blockIdx.y, d = threadIdx.x, lane = d & 31, warp = d >> 5;
   const int len = (int)lens[b];
   const int used = (len + part_tokens - 1) / part_tokens;

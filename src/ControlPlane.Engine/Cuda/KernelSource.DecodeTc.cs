@@ -6,12 +6,13 @@ internal static partial class KernelSource
     private const string DecodeTc = """
 
 // Decode attention on tensor cores (sm_80 and later, bf16/fp16; uses the prefill part's cp.async, score, online-softmax
-// and P·V helpers): grid (partitions, KV_HEADS, batch), block 128, the same partial outputs as paged_decode (its reduce combines
-// them). The GROUP query heads that share a KV head are the rows of a 16-row tile (rows past GROUP are zero), so keys and
-// values are read once for the group and the dot products cost a few mma.sync instead of lanes' FMAs and shuffles: the
-// scalar kernel runs out of instruction issue before memory bandwidth on the faster GPUs. The partition's tokens go
-// through shared memory 64 at a time (cp.async, DSTAGES stages: two unless tuned), each warp taking 16 of them with its own online softmax;
-// the four warps' maxima, sums and outputs are combined at the end.
+// and P·V helpers): grid (partitions, KV_HEADS, batch), block 128, the same partial outputs as paged_decode (its reduce
+// combines them; with one partition the kernel writes the output itself and no reduce runs). The GROUP query heads that
+// share a KV head are the rows of a 16-row tile (rows past GROUP are zero), so keys and values are read once for the group
+// and the dot products cost a few mma.sync instead of lanes' FMAs and shuffles: the scalar kernel runs out of instruction
+// issue before memory bandwidth on the faster GPUs. The partition's tokens go through shared memory 64 at a time
+// (cp.async, DSTAGES stages: two unless tuned), each warp taking 16 of them with its own online softmax; the four warps'
+// maxima, sums and outputs are combined at the end.
 #if T_KIND != 0 && (HEAD_DIM == 32 || HEAD_DIM == 64 || HEAD_DIM == 128) && GROUP <= 16
 #define DBN 64
 #define DSTAGE (2 * DBN * KPAD)
@@ -43,11 +44,12 @@ __device__ __forceinline__ void decode_tc_load(u16* stage, const T* __restrict__
 extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
   const T* __restrict__ q, const T* __restrict__ kc, const T* __restrict__ vc,
   const i64* __restrict__ tables, int table_stride, const i64* __restrict__ lens,
-  float* __restrict__ part_acc, float* __restrict__ part_max, float* __restrict__ part_sum,
+  float* __restrict__ part_acc, float* __restrict__ part_max, float* __restrict__ part_sum, T* __restrict__ out,
   int part_tokens, float scale_log2)
 {
   extern __shared__ __align__(16) u16 smem[];   // DSTAGES stages of DSTAGE elements; the warps' results at the end
   __shared__ i64 blocks[MAX_PART_BLOCKS];
+  GRID_DEPENDENTS();
   const int p = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z, parts = gridDim.x;
   const int len = (int)lens[b];
   const int start = p * part_tokens;
@@ -58,6 +60,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
   const int block_count = (end - 1) / BLOCK_SIZE - first_block + 1;
   for (int i = threadIdx.x; i < block_count; i += 128) blocks[i] = tables[(i64)b * table_stride + first_block + i];
   __syncthreads();
+  GRID_WAIT();   // lengths and block tables are the step's inputs; the newest token's keys and values and q are not
   const int chunks = (end - start + DBN - 1) / DBN;
 #pragma unroll
   for (int c = 0; c < DSTAGES - 1; c++) {   // the first stages in flight before any is used
@@ -149,9 +152,13 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
       sum += f * sm_l[w * GROUP + r];
       a += f * sm_o[(w * GROUP + r) * HEAD_DIM + d];
     }
-    const i64 out = ((i64)b * HEADS + kvh * GROUP + r) * parts + p;
-    part_acc[out * HEAD_DIM + d] = a;
-    if (d == 0) { part_max[out] = mx * 0.6931471805599453f; part_sum[out] = sum; }   // natural-log units, as the reduce reads them
+    if (parts == 1) {   // the whole context in one partition: the output itself, as the reduce would make it of one partial
+      out[((i64)b * HEADS + kvh * GROUP + r) * HEAD_DIM + d] = to_t(a / sum);
+      continue;
+    }
+    const i64 at = ((i64)b * HEADS + kvh * GROUP + r) * parts + p;
+    part_acc[at * HEAD_DIM + d] = a;
+    if (d == 0) { part_max[at] = mx * 0.6931471805599453f; part_sum[at] = sum; }   // natural-log units, as the reduce reads them
   }
 }
 #endif

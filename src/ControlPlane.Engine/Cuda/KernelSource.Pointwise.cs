@@ -11,6 +11,8 @@ internal static partial class KernelSource
 struct __align__(16) V16 { T v[NV]; };
 extern "C" __global__ void rms_norm(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ out, int n, float eps)
 {
+  GRID_DEPENDENTS();
+  GRID_WAIT();
   const int nv = n / NV;
   const V16* row = (const V16*)(x + (i64)blockIdx.x * n);
   V16* dst = (V16*)(out + (i64)blockIdx.x * n);
@@ -53,6 +55,8 @@ extern "C" __global__ void rms_norm(const T* __restrict__ x, const T* __restrict
 // out [rows, n] = silu(gate) * up over gate_up [rows, 2n], rounded as the eager ops round.
 extern "C" __global__ void silu_mul(const T* __restrict__ gate_up, T* __restrict__ out, int n)
 {
+  GRID_DEPENDENTS();
+  GRID_WAIT();
   const T* row = gate_up + (i64)blockIdx.y * 2 * n;
   T* dst = out + (i64)blockIdx.y * n;
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
@@ -66,18 +70,20 @@ extern "C" __global__ void silu_mul(const T* __restrict__ gate_up, T* __restrict
 extern "C" __global__ void rope_qkv(const T* __restrict__ qkv, const T* __restrict__ cos_t, const T* __restrict__ sin_t,
   const i64* __restrict__ positions, const i64* __restrict__ slots, T* __restrict__ q_out, T* __restrict__ kc, T* __restrict__ vc)
 {
+  GRID_DEPENDENTS();
   const int n = blockIdx.x, h = blockIdx.y, i = threadIdx.x, half = HEAD_DIM / 2;
   const T* src = qkv + (i64)n * (HEADS + 2 * KV_HEADS) * HEAD_DIM + (i64)h * HEAD_DIM;
   const i64 slot = slots[n];
+  const i64 pos = positions[n];
+  const float c1 = from_t(cos_t[pos * HEAD_DIM + i]), c2 = from_t(cos_t[pos * HEAD_DIM + i + half]);
+  const float s1 = from_t(sin_t[pos * HEAD_DIM + i]), s2 = from_t(sin_t[pos * HEAD_DIM + i + half]);
+  GRID_WAIT();   // the kernel before this one wrote none of the above (step inputs, angle tables); it wrote qkv
   if (h >= HEADS + KV_HEADS) {
     T* dst = vc + (slot * KV_HEADS + (h - HEADS - KV_HEADS)) * HEAD_DIM;
     dst[i] = src[i];
     dst[i + half] = src[i + half];
     return;
   }
-  const i64 pos = positions[n];
-  const float c1 = from_t(cos_t[pos * HEAD_DIM + i]), c2 = from_t(cos_t[pos * HEAD_DIM + i + half]);
-  const float s1 = from_t(sin_t[pos * HEAD_DIM + i]), s2 = from_t(sin_t[pos * HEAD_DIM + i + half]);
   const float x1 = from_t(src[i]), x2 = from_t(src[i + half]);
   T* dst = h < HEADS ? q_out + ((i64)n * HEADS + h) * HEAD_DIM : kc + (slot * KV_HEADS + (h - HEADS)) * HEAD_DIM;
   dst[i] = to_t(rnd(x1 * c1) + rnd(-x2 * s1));

@@ -139,6 +139,8 @@ extern "C" __global__ void __launch_bounds__(128) paged_prefill(
   const i64* __restrict__ tables, int table_stride, T* __restrict__ out, float scale_log2)
 {
   extern __shared__ __align__(16) u16 smem[];   // two stages of STAGE elements
+  GRID_DEPENDENTS();
+  GRID_WAIT();
   const Tile tile = tiles[blockIdx.x];
   const int h = blockIdx.y, kvh = h / GROUP;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tig = lane & 3;

@@ -37,6 +37,17 @@ __device__ __forceinline__ float from_t(T x) { float f; asm("cvt.f32.f16 %0, %1;
 __device__ __forceinline__ T to_t(float v) { u16 h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v)); return h; }
 #endif
 
+// Programmatic dependent launch (sm_90, tuning PDL=1; launched with the attribute): a kernel lets the next one start
+// launching at once (GRID_DEPENDENTS) and waits for the one before it to finish and flush (GRID_WAIT) before it reads
+// what that one wrote or writes anything, so launch and set-up overlap the previous kernel's tail. Elsewhere both are empty.
+#if defined(PDL) && PDL && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define GRID_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
+#define GRID_DEPENDENTS() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
+#else
+#define GRID_WAIT()
+#define GRID_DEPENDENTS()
+#endif
+
 // Rounds through the element type, as an eager op in that type would.
 __device__ __forceinline__ float rnd(float v) { return from_t(to_t(v)); }
 
