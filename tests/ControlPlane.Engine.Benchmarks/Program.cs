@@ -110,11 +110,12 @@ if (args[0] == "attention")
     {
         ("scalar w4 u2", new() { ["WARPS"] = 4, ["UNROLL"] = 2, ["DECODE_TC"] = 0 }),
         ("tensor cores", new() { ["DECODE_TC"] = 1 }),
+        ("tc measured", new() { ["DECODE_TC"] = 1, ["PARTITION_TUNE"] = 1 }), // one partition writes the output itself
         ("tc 3 stages", new() { ["DECODE_TC"] = 1, ["DSTAGES"] = 3 }),
         ("tc 4 stages", new() { ["DECODE_TC"] = 1, ["DSTAGES"] = 4 }),
     };
     if (options.ContainsKey("--two-kernels"))
-        variants = variants[..2]; // the scalar kernel and the tensor-core one at its default depth
+        variants = variants[..3]; // the scalar kernel and the tensor-core one at its default depth, with and without the direct output
     var compiled = variants.Select(v => (v.Name, Kernels: ControlPlane.Engine.Cuda.CudaKernels.TryCreate(config, 16, ScalarType.BFloat16, device, out var why,
         new Dictionary<string, int>(v.Tuning) { ["PTXAS_VERBOSE"] = 1 }) ?? throw new InvalidOperationException(why))).ToArray();
     foreach (var (name, kernels) in compiled)

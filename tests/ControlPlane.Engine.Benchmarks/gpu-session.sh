@@ -68,7 +68,7 @@ g)
 h)
   python3 -c "import torch; a=torch.empty(1<<30, dtype=torch.bfloat16, device='cuda'); b=torch.empty_like(a); b.copy_(a); torch.cuda.synchronize(); s=torch.cuda.Event(enable_timing=True); e=torch.cuda.Event(enable_timing=True); s.record(); [b.copy_(a) for _ in range(10)]; e.record(); e.synchronize(); print('copy bandwidth %.2f TB/s (read + write of a 2 GiB copy)' % (2*2*(1<<30)*10/(s.elapsed_time(e)/1e3)/1e12))" | tee $OUT/copy-bandwidth.txt
   timeout 100 dotnet $APP attention --model /tmp/l8b --device cuda --two-kernels yes --out $OUT/attention.txt > /dev/null 2>&1
-  grep -E '^tensor cores' $OUT/attention.txt | awk '{print $4, $6, $8, $9, $11, $NF}' | head -60
+  grep -E '^tc measured' $OUT/attention.txt | awk '{print $4, $6, $8, $9, $11, $NF}' | head -60
   for t in PARTITION_TUNE=1 PARTITION_TUNE=0 PDL=1; do
     timeout 120 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning $t --out $OUT/bench-$t.json 2>&1 | rows "$t"
   done

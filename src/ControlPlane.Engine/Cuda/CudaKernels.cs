@@ -145,7 +145,7 @@ public sealed unsafe class CudaKernels
             {
                 CompileLog = log,
                 ProgrammaticLaunch = major >= 9 && (tuning?.GetValueOrDefault("PDL", 0) ?? 0) != 0,
-                TunePartitions = (tuning?.GetValueOrDefault("PARTITION_TUNE", 1) ?? 1) != 0,
+                TunePartitions = (tuning?.GetValueOrDefault("PARTITION_TUNE", 0) ?? 0) != 0,
             };
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
@@ -211,15 +211,15 @@ public sealed unsafe class CudaKernels
         var query = q.contiguous();
         var device = q.device;
         var output = empty([batch, _heads * _headDim], q.dtype, device);
-        // With one partition the tensor-core kernel writes the output itself: no partial results, no reduce.
-        var direct = HasTensorCoreDecode && partitions == 1;
+        // With one partition the tensor-core kernel may write the output itself: no partial results, no reduce.
+        var direct = HasTensorCoreDecode && partitions == 1 && TunePartitions;
         var partial = direct ? empty(0, ScalarType.Float32, device) : empty([batch, _heads, partitions, _headDim], ScalarType.Float32, device);
         var max = direct ? empty(0, ScalarType.Float32, device) : empty([batch, _heads, partitions], ScalarType.Float32, device);
         var sum = direct ? empty(0, ScalarType.Float32, device) : empty([batch, _heads, partitions], ScalarType.Float32, device);
         if (HasTensorCoreDecode)
             Launch(_pagedDecodeTc, (uint)partitions, (uint)_kvHeads, (uint)batch, 128, (uint)_decodeTcSharedBytes,
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
-                 Pointer(partial), Pointer(max), Pointer(sum), Pointer(output), partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634))]);
+                 Pointer(partial), Pointer(max), Pointer(sum), direct ? Pointer(output) : 0, partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634))]);
         else
             Launch(_pagedDecode, (uint)partitions, (uint)_kvHeads, (uint)batch, (uint)(32 * _warps),
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
@@ -286,11 +286,12 @@ public sealed unsafe class CudaKernels
 
     /// <summary>
     /// Whether decode graphs measure each shape's partition size at capture (<see cref="DecodePartitionTuner"/>) rather than
-    /// take <see cref="PartitionTokens"/>: for the tensor-core kernel, unless tuning PARTITION_TUNE=0.
+    /// take <see cref="PartitionTokens"/>, and the tensor-core kernel writes a single partition's output itself: tuning
+    /// PARTITION_TUNE=1, off by default until measured on a GPU.
     /// </summary>
     public bool TunesPartitions => HasTensorCoreDecode && TunePartitions;
 
-    private bool TunePartitions { get; init; } = true;
+    private bool TunePartitions { get; init; }
 
     private static IntPtr Function(IntPtr module, string name)
     {

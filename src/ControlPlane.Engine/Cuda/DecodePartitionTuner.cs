@@ -7,8 +7,8 @@ namespace ControlPlane.Engine.Cuda;
 /// <summary>
 /// Picks each decode graph's attention partition size by timing the kernel at capture, once per shape, instead of a rule
 /// fitted on one GPU: which size wins depends on how many blocks are resident per multiprocessor, on the memory's latency
-/// and on the partials' reduce, so it moves between GPUs and kernels (on the H100 the rule's choice cost 3–9 % of the
-/// tensor-core kernel's time at 32 × 512 and 32 × 2048). Work done at start, never while serving.
+/// and on the partials' reduce, so it moves between GPUs and kernels (on the H100 the rule's choice cost 3–10 % of the
+/// tensor-core kernel's time at batch 32 and 64). Work done at start, never while serving; on with tuning PARTITION_TUNE=1.
 /// </summary>
 internal sealed class DecodePartitionTuner(CudaKernels kernels, PagedKvCache cache, int usableBlocks, int heads, ScalarType dtype, Device device)
 {

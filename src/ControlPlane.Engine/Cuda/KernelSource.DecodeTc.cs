@@ -7,7 +7,7 @@ internal static partial class KernelSource
 
 // Decode attention on tensor cores (sm_80 and later, bf16/fp16; uses the prefill part's cp.async, score, online-softmax
 // and P·V helpers): grid (partitions, KV_HEADS, batch), block 128, the same partial outputs as paged_decode (its reduce
-// combines them; with one partition the kernel writes the output itself and no reduce runs). The GROUP query heads that
+// combines them; with one partition and out given the kernel writes the output itself and no reduce runs). The GROUP query heads that
 // share a KV head are the rows of a 16-row tile (rows past GROUP are zero), so keys and values are read once for the group
 // and the dot products cost a few mma.sync instead of lanes' FMAs and shuffles: the scalar kernel runs out of instruction
 // issue before memory bandwidth on the faster GPUs. The partition's tokens go through shared memory 64 at a time
@@ -152,7 +152,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
       sum += f * sm_l[w * GROUP + r];
       a += f * sm_o[(w * GROUP + r) * HEAD_DIM + d];
     }
-    if (parts == 1) {   // the whole context in one partition: the output itself, as the reduce would make it of one partial
+    if (parts == 1 && out) {   // the whole context in one partition: the output itself, as the reduce would make it of one partial
       out[((i64)b * HEADS + kvh * GROUP + r) * HEAD_DIM + d] = to_t(a / sum);
       continue;
     }
