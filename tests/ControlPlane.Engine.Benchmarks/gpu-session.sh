@@ -7,7 +7,7 @@
 #           profile of the GPU it runs on and with one fitted to the run's steps, and the served steps with prefill replayed as fixed shapes)
 #   PART=d: prefix.sh alone (issue 14)
 #   PART=e: the gateway's added time for a 200 KB prompt (large-prompt, issue 14), with the simulated model's word
-#           tokenizer and with a byte-level BPE tokenizer of Llama-3's vocabulary size
+#           tokenizer, and a byte-level BPE tokenizer of Llama-3's vocabulary size timed on the same prompt
 #   PART=c: where a decode step's time goes (decode-parts), the decode attention kernels by shape (scalar, tensor cores
 #           with 2/3/4 stages, against fp32), decode with 3 and 4 stages, modes, and bench with tensor-core decode on and
 #           off (decode and prefill throughput; issue 16's build item 4)
@@ -46,8 +46,8 @@ b)
 e)
   mkdir -p /tmp/bpe && echo '{"vocab_size":128256}' > /tmp/bpe/config.json
   python3 $B/make_tokenizer.py /tmp/bpe loadgen/ControlPlane.LoadGen/Prompts/PromptBuilder.cs > /dev/null
-  timeout 200 dotnet /tmp/pub-cpbench/ControlPlane.Benchmarks.dll large-prompt 2>&1 | tee $OUT/large-prompt.md | tail -8
-  timeout 200 dotnet /tmp/pub-cpbench/ControlPlane.Benchmarks.dll large-prompt /tmp/bpe 2>&1 | tee $OUT/large-prompt-bpe.md | tail -8 ;;
+  # One run: the server's figures (the simulated model's word tokenizer), then the BPE tokenizer's cost alone.
+  timeout 200 dotnet /tmp/pub-cpbench/ControlPlane.Benchmarks.dll large-prompt /tmp/bpe 2>&1 | tee $OUT/large-prompt-bpe.md | tail -10 ;;
 f)
   export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
   GPUS=$(nvidia-smi -L | wc -l); PEER=""; [ "$GPUS" -ge 2 ] && PEER=1
