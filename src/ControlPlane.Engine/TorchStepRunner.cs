@@ -113,7 +113,6 @@ public sealed partial class TorchStepRunner : IStepRunner
     public void Dispose()
     {
         _graphs?.Dispose();
-        _copier.Dispose();
         _cache.Dispose();
         _rope.Dispose();
     }

@@ -304,7 +304,6 @@ internal static class KvPathBenchmark
 
         public void Dispose()
         {
-            _copier.Dispose();
             _cache.Dispose();
         }
     }

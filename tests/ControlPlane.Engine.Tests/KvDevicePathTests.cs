@@ -15,7 +15,7 @@ public sealed class KvDevicePathTests
     public void CacheInHostMemory_GatheredBlocksAreNotShared_AndAHandleIsNotOpened()
     {
         using var cache = new PagedKvCache(2, 8, 4, 2, 8, ScalarType.Float32, CPU);
-        using var copier = new KvBlockCopier(cache);
+        var copier = new KvBlockCopier(cache);
         using var gathered = copier.Gather([1, 2]);
 
         Assert.Null(((IKvDeviceData)gathered).Share());
@@ -36,7 +36,7 @@ public sealed class KvDevicePathTests
             cache.Keys[l].copy_(randn(cache.Keys[l].shape));
             cache.Values[l].copy_(randn(cache.Values[l].shape));
         }
-        using var copier = new KvBlockCopier(cache);
+        var copier = new KvBlockCopier(cache);
         using var gathered = copier.Gather([5, 1, 2]);
         var read = copier.Read([5, 1, 2]);
 

@@ -116,7 +116,6 @@ public sealed class KvHostStoreTests
         public void Dispose()
         {
             Store.Dispose();
-            Copier.Dispose();
             _cache.Dispose();
         }
     }

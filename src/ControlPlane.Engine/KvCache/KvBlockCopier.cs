@@ -4,9 +4,9 @@ namespace ControlPlane.Engine.KvCache;
 
 /// <summary>
 /// Copies whole blocks of a <see cref="PagedKvCache"/> to and from host memory, for KV export and import: a gather
-/// per layer on the device, then one copy through a pinned host buffer kept per part size.
+/// per layer on the device, then one copy through a pinned host buffer (<see cref="PinnedStaging"/>).
 /// </summary>
-public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
+public sealed class KvBlockCopier(PagedKvCache cache)
 {
     /// <summary>
     /// Writes queued into the cache and not yet made (the host tier's loads, batched): run before anything reads or
@@ -25,9 +25,18 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
         Flush();
         using var scope = NewDisposeScope();
         var gathered = GatherRows(blocks);
-        var staging = Staging(gathered.shape[0]);
-        staging.copy_(gathered); // into pinned host memory: the copy engine's full rate, not a pageable bounce
-        return staging.bytes.ToArray();
+        if (gathered.device.type != TorchSharp.DeviceType.CUDA)
+            return gathered.bytes.ToArray(); // made by cat: contiguous
+        var staging = PinnedStaging.Rent(gathered.shape, gathered.dtype);
+        try
+        {
+            staging.copy_(gathered); // into pinned host memory: the copy engine's full rate, not a pageable bounce
+            return staging.bytes.ToArray();
+        }
+        finally
+        {
+            PinnedStaging.Return(staging);
+        }
     }
 
     /// <summary>
@@ -94,9 +103,24 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
             return;
         Flush();
         using var scope = NewDisposeScope();
-        var host = Staging(2L * cache.Keys.Count * blocks.Count * cache.BlockSize);
-        data.CopyTo(host.bytes);
-        ScatterRows(blocks, host.to(cache.Keys[0].device));
+        long[] shape = [2L * cache.Keys.Count * blocks.Count * cache.BlockSize, cache.KvHeads, cache.HeadDim];
+        if (cache.Keys[0].device.type != TorchSharp.DeviceType.CUDA)
+        {
+            var rows = empty(shape, cache.DType);
+            data.CopyTo(rows.bytes);
+            ScatterRows(blocks, rows);
+            return;
+        }
+        var host = PinnedStaging.Rent(shape, cache.DType);
+        try
+        {
+            data.CopyTo(host.bytes);
+            ScatterRows(blocks, host.to(cache.Keys[0].device)); // a blocking copy: the buffer is free again after it
+        }
+        finally
+        {
+            PinnedStaging.Return(host);
+        }
     }
 
     /// <summary>
@@ -173,33 +197,6 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
         }
     }
 
-    /// <summary>
-    /// A host tensor of <paramref name="rows"/> cache rows, pinned when the cache is on a GPU, kept between calls
-    /// (one per size; parts are usually the same size). Calls come from the engine loop only, one at a time.
-    /// </summary>
-    private Tensor Staging(long rows)
-    {
-        if (_staging.TryGetValue(rows, out var kept))
-            return kept;
-        var host = empty([rows, cache.KvHeads, cache.HeadDim], cache.DType);
-        if (cache.Keys[0].device.type == TorchSharp.DeviceType.CUDA)
-        {
-            var pinned = host.pin_memory();
-            host.Dispose();
-            host = pinned;
-        }
-        host.DetachFromDisposeScope();
-        if (_staging.Count >= 8)
-        {
-            foreach (var old in _staging.Values)
-                old.Dispose();
-            _staging.Clear();
-        }
-        return _staging[rows] = host;
-    }
-
-    private readonly Dictionary<long, Tensor> _staging = [];
-
     private Tensor SlotsOf(IReadOnlyList<int> blocks)
     {
         var slots = new long[blocks.Count * cache.BlockSize];
@@ -210,35 +207,30 @@ public sealed class KvBlockCopier(PagedKvCache cache) : IDisposable
         }
         return tensor(slots, device: cache.Keys[0].device);
     }
-
-    public void Dispose()
-    {
-        foreach (var staging in _staging.Values)
-            staging.Dispose();
-        _staging.Clear();
-    }
 }
 
 /// <summary>
-/// Pinned host tensors for <see cref="DeviceBlocks.CopyTo"/>, shared by every thread that sends parts off the engine's loop,
-/// kept by shape (parts are usually of one size) up to a few of each.
+/// Pinned host tensors for copies between a GPU's KV blocks and host bytes (<see cref="KvBlockCopier.Read"/> and
+/// <see cref="KvBlockCopier.Write"/> on the engine's loop, <see cref="DeviceBlocks.CopyTo"/> on the threads that send parts),
+/// kept by shape (parts are usually of one size) up to a few of each: pinning costs far more than the copy.
 /// </summary>
 internal static class PinnedStaging
 {
     private const int PerShape = 4;
+    private const int Shapes = 8;
     private static readonly Lock Gate = new();
     private static readonly Dictionary<string, Stack<Tensor>> Free = new(StringComparer.Ordinal);
 
-    private static string Key(Tensor like) => $"{like.dtype}:{string.Join('x', like.shape)}";
+    private static string Key(long[] shape, ScalarType dtype) => $"{dtype}:{string.Join('x', shape)}";
 
-    public static Tensor Rent(Tensor like)
+    public static Tensor Rent(long[] shape, ScalarType dtype)
     {
         lock (Gate)
         {
-            if (Free.TryGetValue(Key(like), out var stack) && stack.TryPop(out var kept))
+            if (Free.TryGetValue(Key(shape, dtype), out var stack) && stack.TryPop(out var kept))
                 return kept;
         }
-        using var host = empty(like.shape, like.dtype);
+        using var host = empty(shape, dtype);
         var pinned = host.pin_memory();
         pinned.DetachFromDisposeScope();
         return pinned;
@@ -248,9 +240,18 @@ internal static class PinnedStaging
     {
         lock (Gate)
         {
-            var key = Key(staging);
+            var key = Key(staging.shape, staging.dtype);
             if (!Free.TryGetValue(key, out var stack))
+            {
+                // Parts of many sizes (prefixes, migrations) would each keep pinned buffers: past a few sizes, start again.
+                if (Free.Count >= Shapes)
+                {
+                    foreach (var old in Free.Values.SelectMany(kept => kept))
+                        old.Dispose();
+                    Free.Clear();
+                }
                 Free[key] = stack = new Stack<Tensor>();
+            }
             if (stack.Count < PerShape)
             {
                 stack.Push(staging);
@@ -296,7 +297,7 @@ public sealed class DeviceBlocks(Tensor tensor, int layers, int blockSize, IntPt
             Tensor.bytes.CopyTo(destination); // gathered by cat or made by empty: contiguous
             return;
         }
-        var staging = PinnedStaging.Rent(Tensor);
+        var staging = PinnedStaging.Rent(Tensor.shape, Tensor.dtype);
         try
         {
             staging.copy_(Tensor); // waits for the gather on the device's default stream, then for this copy
