@@ -212,27 +212,21 @@ public sealed unsafe class CudaKernels
         var device = q.device;
         var output = empty([batch, _heads * _headDim], q.dtype, device);
         // With one partition the tensor-core kernel may write the output itself: no partial results, no reduce.
-        var direct = HasTensorCoreDecode && partitions == 1 && TunePartitions;
-        if (direct)
-        {
-            Launch(_pagedDecodeTc, 1, (uint)_kvHeads, (uint)batch, 128, (uint)_decodeTcSharedBytes,
-                [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
-                 0, 0, 0, Pointer(output), partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634))]);
-            return output;
-        }
-        var partial = empty([batch, _heads, partitions, _headDim], ScalarType.Float32, device);
-        var max = empty([batch, _heads, partitions], ScalarType.Float32, device);
-        var sum = empty([batch, _heads, partitions], ScalarType.Float32, device);
+        var direct = TunesPartitions && partitions == 1;
+        var partial = direct ? null : empty([batch, _heads, partitions, _headDim], ScalarType.Float32, device);
+        var max = direct ? null : empty([batch, _heads, partitions], ScalarType.Float32, device);
+        var sum = direct ? null : empty([batch, _heads, partitions], ScalarType.Float32, device);
         if (HasTensorCoreDecode)
             Launch(_pagedDecodeTc, (uint)partitions, (uint)_kvHeads, (uint)batch, 128, (uint)_decodeTcSharedBytes,
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
-                 Pointer(partial), Pointer(max), Pointer(sum), 0, partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634))]);
+                 Pointer(partial), Pointer(max), Pointer(sum), direct ? Pointer(output) : 0, partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634))]);
         else
             Launch(_pagedDecode, (uint)partitions, (uint)_kvHeads, (uint)batch, (uint)(32 * _warps),
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
                  Pointer(partial), Pointer(max), Pointer(sum), partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim)))]);
-        Launch(_pagedDecodeReduce, (uint)_heads, (uint)batch, 1, (uint)_headDim,
-            [Pointer(partial), Pointer(max), Pointer(sum), Pointer(lengths), Pointer(output), partitionTokens, partitions]);
+        if (!direct)
+            Launch(_pagedDecodeReduce, (uint)_heads, (uint)batch, 1, (uint)_headDim,
+                [Pointer(partial), Pointer(max), Pointer(sum), Pointer(lengths), Pointer(output), partitionTokens, partitions]);
         return output;
     }
 
@@ -305,7 +299,7 @@ public sealed unsafe class CudaKernels
         return function;
     }
 
-    private static long Pointer(Tensor t) => TorchCudaApi.DataPointer(t);
+    private static long Pointer(Tensor? t) => t is null ? 0 : TorchCudaApi.DataPointer(t);
 
     private static long Float(float value) => BitConverter.SingleToInt32Bits(value);
 

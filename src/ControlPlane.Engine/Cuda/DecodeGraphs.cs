@@ -24,7 +24,6 @@ public sealed unsafe class DecodeGraphs : IDisposable
     private readonly IntPtr _stream;
     private readonly TorchCudaApi.CudaStream _captureStream;
     private readonly Dictionary<(int Batch, int Blocks), Graph> _graphs = [];
-    private readonly Dictionary<(int Batch, int Blocks), int> _partitionTokens = [];
     private readonly DecodePartitionTuner? _tuner;
     private TorchCudaApi.MemoryPoolId _pool;
 
@@ -49,7 +48,7 @@ public sealed unsafe class DecodeGraphs : IDisposable
     public int Captured => _graphs.Count;
 
     /// <summary>Each captured graph's attention partition size (tokens): measured at capture where the kernels tune it.</summary>
-    public IReadOnlyDictionary<(int Batch, int Blocks), int> PartitionTokens => _partitionTokens;
+    public IReadOnlyDictionary<(int Batch, int Blocks), int> PartitionTokens => _graphs.ToDictionary(g => g.Key, g => g.Value.PartitionTokens);
 
     /// <summary>Time spent capturing graphs so far (with the partition sizes' measurement).</summary>
     public TimeSpan CaptureTime { get; private set; }
@@ -140,7 +139,6 @@ public sealed unsafe class DecodeGraphs : IDisposable
     {
         var inputs = tensor(host, device: _forward.Weights.Device);
         var partitionTokens = _tuner?.Choose(batch, blocks) ?? _kernels.PartitionTokens(batch, blocks * _cache.BlockSize);
-        _partitionTokens[(batch, blocks)] = partitionTokens;
         var decode = new DecodeInputs(
             inputs.narrow(0, 0, batch), inputs.narrow(0, batch, batch), inputs.narrow(0, 2 * batch, batch), inputs.narrow(0, 3 * batch, batch),
             inputs.narrow(0, 4 * batch, batch * blocks).view(batch, blocks), partitionTokens,
@@ -207,6 +205,7 @@ public sealed unsafe class DecodeGraphs : IDisposable
     private sealed class Graph(IntPtr handle, Tensor inputs, DecodeInputs decode, Tensor output) : IDisposable
     {
         public IntPtr Handle { get; } = handle;
+        public int PartitionTokens => decode.PartitionTokens;
         public Tensor Inputs { get; } = inputs;
         public Tensor Output { get; } = output;
 
