@@ -42,5 +42,8 @@ public sealed class TorchEngine : EngineCore
 
     /// <summary>Each decode graph's attention partition size (tokens), by batch bucket and block-table width.</summary>
     public IReadOnlyDictionary<(int Batch, int Blocks), int> DecodePartitionTokens => Runner.DecodePartitionTokens;
+
+    /// <summary>Each decode product shape's measured algorithm (tuning GEMM_TUNE=1).</summary>
+    public IReadOnlyList<Cuda.DecodeProducts.Choice> DecodeProductChoices => Runner.DecodeProductChoices;
     public LlamaForward Forward => Runner.Forward;
 }

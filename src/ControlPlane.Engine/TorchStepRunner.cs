@@ -82,6 +82,9 @@ public sealed partial class TorchStepRunner : IStepRunner
     /// <summary>Each decode graph's attention partition size (tokens), by batch bucket and block-table width.</summary>
     public IReadOnlyDictionary<(int Batch, int Blocks), int> DecodePartitionTokens => _graphs?.PartitionTokens ?? new Dictionary<(int Batch, int Blocks), int>();
 
+    /// <summary>Each decode product shape's measured algorithm (tuning GEMM_TUNE=1), in the order measured.</summary>
+    public IReadOnlyList<DecodeProducts.Choice> DecodeProductChoices => _graphs?.ProductChoices ?? [];
+
     public StepRun Run(StepPlan plan)
     {
         _copier.Flush(); // blocks brought back from the host tier while this step was planned

@@ -23,10 +23,10 @@ internal static class DecodeAttentionBenchmark
         var variants = new (string Name, Dictionary<string, int> Tuning)[]
         {
             ("scalar w4 u2", new() { ["WARPS"] = 4, ["UNROLL"] = 2, ["DECODE_TC"] = 0 }),
-            ("tensor cores", new() { ["DECODE_TC"] = 1 }),
+            ("tensor cores", new() { ["DECODE_TC"] = 1, ["PARTITION_TUNE"] = 0 }), // partials and the reduce at every size
             ("tc measured", new() { ["DECODE_TC"] = 1, ["PARTITION_TUNE"] = 1 }), // one partition writes the output itself
-            ("tc 3 stages", new() { ["DECODE_TC"] = 1, ["DSTAGES"] = 3 }),
-            ("tc 4 stages", new() { ["DECODE_TC"] = 1, ["DSTAGES"] = 4 }),
+            ("tc 3 stages", new() { ["DECODE_TC"] = 1, ["DSTAGES"] = 3, ["PARTITION_TUNE"] = 0 }),
+            ("tc 4 stages", new() { ["DECODE_TC"] = 1, ["DSTAGES"] = 4, ["PARTITION_TUNE"] = 0 }),
         };
         if (twoKernels)
             variants = variants[..3]; // the scalar kernel and the tensor-core one at its default depth, with and without the direct output

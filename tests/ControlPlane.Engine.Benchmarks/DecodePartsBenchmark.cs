@@ -69,11 +69,35 @@ internal static class DecodePartsBenchmark
                 ("silu * up", 3 * act.numel() * element, l => kernels.SiluMul(gateUp).Dispose()),
                 ("down product (+residual)", W(model.Layers[0].Down), l => x.addmm_(act, model.Layers[l].Down.t())),
             };
+            // With tuning GEMM_TUNE=1: the four products again with the cuBLASLt algorithm measured fastest for this batch.
+            DecodeProducts? products = null;
+            if (kernels.TunesProducts)
+            {
+                products = DecodeProducts.TryCreate(model.DType, device, out var reason) ?? throw new InvalidOperationException(reason);
+                products.Prepare(batch, model);
+                kernels.Products = products;
+                parts =
+                [
+                    .. parts,
+                    ("qkv product, measured algo", W(model.Layers[0].Qkv), l => kernels.Linear(normed, model.Layers[l].Qkv, model.Layers[l].QkvBias).Dispose()),
+                    ("o product, measured algo", W(model.Layers[0].Output), l => kernels.AddLinear(x, attention, model.Layers[l].Output)),
+                    ("gate-up, measured algo", W(model.Layers[0].GateUp), l => kernels.Linear(normed, model.Layers[l].GateUp).Dispose()),
+                    ("down, measured algo", W(model.Layers[0].Down), l => kernels.AddLinear(x, act, model.Layers[l].Down)),
+                ];
+                lines.AddRange(products.Choices.Select(choice => $"  measured: {choice}"));
+            }
             double total = 0, totalBound = 0;
             var header = string.Create(CultureInfo.InvariantCulture, $"batch {batch} context {context} (partition {partitionTokens} tokens, {partitions} partitions)");
             lines.Add(header);
             foreach (var (name, bytes, op) in parts)
             {
+                if (name.EndsWith("measured algo", StringComparison.Ordinal))
+                {
+                    // Beside the sum, not in it: the same product once more.
+                    var tunedMs = Time(() => { for (var l = 0; l < c.Layers; l++) op(l); });
+                    lines.Add(string.Create(CultureInfo.InvariantCulture, $"  {name,-26} {tunedMs,7:F3} ms  {c.Layers * bytes / (tunedMs / 1e3) / 1e12,5:F2} TB/s  {c.Layers * bytes / copyBytesPerSecond * 1e3 / tunedMs,6:P0} of bound"));
+                    continue;
+                }
                 var ms = Time(() => { for (var l = 0; l < c.Layers; l++) op(l); });
                 var bound = c.Layers * bytes / copyBytesPerSecond * 1e3;
                 total += ms;
@@ -102,6 +126,8 @@ internal static class DecodePartsBenchmark
             });
             lines.Add(string.Create(CultureInfo.InvariantCulture,
                 $"  sum of parts {total:F3} ms, bound {totalBound:F3} ms ({totalBound / total:P0}); the layers back to back {whole:F3} ms ({totalBound / whole:P0} of bound)"));
+            kernels.Products = null;
+            products?.Dispose();
             x.zero_(); // the residual adds above grow x: keep later shapes' inputs finite
             foreach (var t in keys.Concat(values))
                 t.Dispose();

@@ -276,8 +276,9 @@ foreach (var context in contexts)
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         Console.WriteLine($"graphs captured: {engine.GraphCaptures.Count} in {engine.GraphCaptures.Time.TotalSeconds:F2} s");
         var partitions = string.Join(" ", engine.DecodePartitionTokens.Select(p => $"{p.Key.Batch}x{p.Key.Blocks}:{p.Value}"));
+        var products = string.Join("; ", engine.DecodeProductChoices.Select(p => p.ToString()));
         var row = new { kind = "decode", acceleration, batch, context, steps, tokens = produced, seconds, tokensPerSecond = produced / seconds, msPerStep = seconds * 1000 / steps,
-            partitions, startedUnixMs, endedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+            partitions, products, startedUnixMs, endedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
         results.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));
     }

@@ -15,6 +15,10 @@
 #           PARTITION_TUNE=1 and 0) and with programmatic dependent launch (PDL=1), after the attention kernels by
 #           partition size against fp32 (one partition writes the output itself: its rows check that path); then modes
 #           with PDL (launch order must not change a token)
+#   PART=i: the decode products with each shape's cuBLASLt algorithm measured at start (GEMM_TUNE=1) beside libtorch's
+#           (decode-parts at batch 32 and 64), then bench decode-only with it, alone and with PARTITION_TUNE=1 and PDL=1
+#   PART=j: the defaults as they stand: serving.sh (step log kept), bench decode-only at the defaults and with PDL=1, and
+#           batch 64 x 512 under Nsight Systems where it is installed (kernel_gaps.py: kernel time against the step's span)
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
 #           IPC handles (device to device), and migration downtime both ways; on one GPU both processes share it, on two
 #           the destination runs on GPU 1 (NVLink). PART=g: the P/D handoff both ways, and a 32k prefix fetched by device
@@ -76,6 +80,34 @@ h)
   # Launch order alone must not change a token: fp32 eager = kernels = graphs, and bf16 with PDL = without.
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
   timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --tuning PDL=1,PARTITION_TUNE=0 --out $OUT/modes-pdl.json 2>&1 | tail -1 ;;
+i)
+  # The products with each shape's cuBLASLt algorithm measured at start (GEMM_TUNE=1) beside libtorch's: decode-parts
+  # (both on the same inputs), then bench decode-only with it, and with it, PARTITION_TUNE=1 and PDL=1 together.
+  timeout 150 dotnet $APP decode-parts --model /tmp/l8b --device cuda --batch 32,64 --tuning GEMM_TUNE=1 --out $OUT/decode-parts-gemm.txt 2>&1 | grep -v '^\s*at ' | grep -E 'batch|product|algo|measured|sum' | tail -40
+  for t in GEMM_TUNE=1 GEMM_TUNE=1,PARTITION_TUNE=1,PDL=1; do
+    timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning $t --out $OUT/bench-$t.json 2>&1 | rows "$t"
+  done
+  grep -h -o '"products":"[^"]*"' $OUT/bench-GEMM_TUNE=1.json 2>/dev/null | tail -1 | tr ';' '\n' | head -40 ;;
+j)
+  # The defaults as they stand, on the H200: the served run (its step log kept, for the fitted profile's test), decode-only
+  # bench at the defaults and with PDL=1, and, where Nsight Systems is installed, batch 64 x 512's kernels inside the graph.
+  OUT=$OUT bash $B/serving.sh 2>&1 | grep -v '^\s*at ' | tail -42
+  for t in default PDL=1; do
+    args=""; [ $t != default ] && args="--tuning $t"
+    timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes $args --out $OUT/bench-${t//[=,]/_}.json 2>&1 | rows "$t"
+  done
+  NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
+  echo "nsys: ${NSYS:-none}"
+  if [ -n "$NSYS" ]; then
+    CONTROLPLANE_PROFILE=1 timeout 240 $NSYS profile --capture-range=cudaProfilerApi --cuda-graph-trace=node -t cuda -o /tmp/prof --force-overwrite true \
+      dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --batch 64 --context 512 --steps 16 > /dev/null 2>&1
+    $NSYS stats --report cuda_gpu_kern_sum --format csv -o /tmp/kern /tmp/prof.nsys-rep > /dev/null 2>&1
+    $NSYS stats --report cuda_gpu_trace --format csv -o /tmp/trace /tmp/prof.nsys-rep > /dev/null 2>&1
+    cp /tmp/kern*.csv $OUT/nsys-kernels-64x512.csv 2>/dev/null; cp /tmp/trace*.csv $OUT/nsys-trace-64x512.csv 2>/dev/null
+    python3 $B/kernel_gaps.py $OUT/nsys-kernels-64x512.csv $OUT/nsys-trace-64x512.csv 2>&1 | tail -30
+  fi
+  # At most eight files come back: the smaller ones in one archive.
+  (cd $OUT && tar czf extra.tgz --remove-files $(ls | grep -vE '^(serving.md|compare-fitted.md|fitted-profile.json|steps.jsonl.gz)$')) ;;
 d)
   PREFIX_TIMEOUT=240 OUT=$OUT bash $B/prefix.sh 2>&1 | tail -8 ;;
 c)

@@ -71,6 +71,21 @@ internal static unsafe partial class CudaApi
     public static partial int cuStreamCreate(out IntPtr stream, uint flags);
 
     [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuEventCreate(out IntPtr @event, uint flags);
+
+    [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuEventRecord(IntPtr @event, IntPtr stream);
+
+    [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuEventSynchronize(IntPtr @event);
+
+    [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuEventElapsedTime(out float milliseconds, IntPtr start, IntPtr end);
+
+    [LibraryImport(NativeLibraries.Driver, EntryPoint = "cuEventDestroy_v2")]
+    public static partial int cuEventDestroy(IntPtr @event);
+
+    [LibraryImport(NativeLibraries.Driver)]
     public static partial int cuGetErrorName(int error, out IntPtr name);
 
     [LibraryImport(NativeLibraries.Nvrtc, StringMarshalling = StringMarshalling.Utf8)]

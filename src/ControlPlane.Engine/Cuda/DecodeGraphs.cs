@@ -25,6 +25,7 @@ public sealed unsafe class DecodeGraphs : IDisposable
     private readonly TorchCudaApi.CudaStream _captureStream;
     private readonly Dictionary<(int Batch, int Blocks), Graph> _graphs = [];
     private readonly DecodePartitionTuner? _tuner;
+    private readonly DecodeProducts? _products;
     private TorchCudaApi.MemoryPoolId _pool;
 
     /// <summary>Graphs for <paramref name="forward"/>; padding rows write and read <paramref name="scratchBlock"/>, a cache block no request owns.</summary>
@@ -43,7 +44,13 @@ public sealed unsafe class DecodeGraphs : IDisposable
         _captureStream = TorchCudaApi.GetStreamFromExternal(_stream, _device);
         if (kernels.TunesPartitions)
             _tuner = new DecodePartitionTuner(kernels, cache, scratchBlock, forward.Weights.Config.Heads, forward.Weights.DType, forward.Weights.Device);
+        if (kernels.TunesProducts)
+            _products = DecodeProducts.TryCreate(forward.Weights.DType, forward.Weights.Device, out var reason)
+                ?? throw new CudaException($"tuning GEMM_TUNE=1 asks for measured products, but {reason}");
     }
+
+    /// <summary>What each product shape measured at capture and which algorithm it took (empty unless the kernels tune products).</summary>
+    public IReadOnlyList<DecodeProducts.Choice> ProductChoices => _products?.Choices ?? [];
 
     public int Captured => _graphs.Count;
 
@@ -139,6 +146,7 @@ public sealed unsafe class DecodeGraphs : IDisposable
     {
         var inputs = tensor(host, device: _forward.Weights.Device);
         var partitionTokens = _tuner?.Choose(batch, blocks) ?? _kernels.PartitionTokens(batch, blocks * _cache.BlockSize);
+        _products?.Prepare(batch, _forward.Weights);
         var decode = new DecodeInputs(
             inputs.narrow(0, 0, batch), inputs.narrow(0, batch, batch), inputs.narrow(0, 2 * batch, batch), inputs.narrow(0, 3 * batch, batch),
             inputs.narrow(0, 4 * batch, batch * blocks).view(batch, blocks), partitionTokens,
@@ -147,6 +155,7 @@ public sealed unsafe class DecodeGraphs : IDisposable
         var previous = TorchCudaApi.GetCurrentStream(_device);
         TorchCudaApi.SetCurrentStream(_captureStream);
         _kernels.Stream = _stream;
+        _kernels.Products = _products;
         var handle = System.Runtime.InteropServices.NativeMemory.AllocZeroed(TorchCudaApi.GraphObjectBytes);
         try
         {
@@ -184,6 +193,7 @@ public sealed unsafe class DecodeGraphs : IDisposable
         {
             TorchCudaApi.SetCurrentStream(previous);
             _kernels.Stream = IntPtr.Zero;
+            _kernels.Products = null;
         }
     }
 
@@ -200,6 +210,7 @@ public sealed unsafe class DecodeGraphs : IDisposable
         foreach (var graph in _graphs.Values)
             graph.Dispose();
         _graphs.Clear();
+        _products?.Dispose(); // after the graphs: their products write through its workspace
     }
 
     private sealed class Graph(IntPtr handle, Tensor inputs, DecodeInputs decode, Tensor output) : IDisposable

@@ -16,6 +16,7 @@ internal static class NativeLibraries
     public const string C10Cuda = "c10_cuda";
     public const string TorchCuda = "torch_cuda";
     public const string TorchSharp = "LibTorchSharp";
+    public const string CublasLt = "cublasLt";
 
     private static readonly Lock Gate = new();
     private static bool _registered;
@@ -51,6 +52,8 @@ internal static class NativeLibraries
             C10Cuda => Loaded("libc10_cuda.so").Append("libc10_cuda.so"),
             TorchCuda => Loaded("libtorch_cuda.so").Append("libtorch_cuda.so"),
             TorchSharp => Loaded("libLibTorchSharp.so").Append("libLibTorchSharp.so"),
+            // The copy libtorch_cuda links (pip wheels, CUDA 13 or 12), else the toolkit's by its soname.
+            CublasLt => Loaded("libcublasLt.so").Concat(["libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"]),
             _ => [],
         };
         foreach (var candidate in candidates)

@@ -1,0 +1,46 @@
+using static TorchSharp.torch;
+
+namespace ControlPlane.Engine.Cuda;
+
+/// <summary>
+/// GPU time of a call, for choices made at start by measurement (partition sizes, product algorithms): each round of calls
+/// is queued behind a few milliseconds of other work, so the host's launch cost is hidden and CUDA events on the legacy
+/// default stream time the kernels alone, back to back as a graph runs them. Call outside any graph capture.
+/// </summary>
+internal static class GpuTimer
+{
+    /// <summary>Microseconds a call of <paramref name="call"/> (given the call's index), the best of <paramref name="rounds"/> rounds of <paramref name="calls"/>.</summary>
+    public static double Microseconds(Action<int> call, ScalarType dtype, Device device, int calls = 20, int rounds = 2)
+    {
+        using var busy = randn([4096, 4096], dtype == ScalarType.Float32 ? ScalarType.Float32 : dtype, device);
+        call(0);
+        cuda.synchronize();
+        CudaApi.Check(CudaApi.cuEventCreate(out var start, 0), "cuEventCreate");
+        CudaApi.Check(CudaApi.cuEventCreate(out var end, 0), "cuEventCreate");
+        try
+        {
+            var best = double.MaxValue;
+            for (var round = 0; round < rounds; round++)
+            {
+                using (var scope = NewDisposeScope())
+                {
+                    for (var i = 0; i < 8; i++)
+                        busy.matmul(busy);
+                }
+                CudaApi.Check(CudaApi.cuEventRecord(start, IntPtr.Zero), "cuEventRecord");
+                for (var i = 0; i < calls; i++)
+                    call(i);
+                CudaApi.Check(CudaApi.cuEventRecord(end, IntPtr.Zero), "cuEventRecord");
+                CudaApi.Check(CudaApi.cuEventSynchronize(end), "cuEventSynchronize");
+                CudaApi.Check(CudaApi.cuEventElapsedTime(out var ms, start, end), "cuEventElapsedTime");
+                best = Math.Min(best, ms * 1e3 / calls);
+            }
+            return best;
+        }
+        finally
+        {
+            _ = CudaApi.cuEventDestroy(start);
+            _ = CudaApi.cuEventDestroy(end);
+        }
+    }
+}
