@@ -11,9 +11,9 @@ B=tests/ControlPlane.Engine.Benchmarks
 [ -d /tmp/l8b ] || python3 $B/hf_reference.py make-8b /tmp/l8b > /dev/null 2>&1
 python3 $B/make_tokenizer.py /tmp/l8b loadgen/ControlPlane.LoadGen/Prompts/PromptBuilder.cs
 nvidia-smi --query-gpu=name --format=csv,noheader | tee $OUT/gpu.txt
-# The simulator's profile fitted on the same kind of GPU: on the H100, the one fitted to an earlier served run's steps
-# (a prediction made before this run); on the H200, the fixed-shape fit until a served run there gives one.
-PROFILE=llama-3-8b-h100-torchsharp-served; grep -q H200 $OUT/gpu.txt && PROFILE=llama-3-8b-h200-torchsharp
+# The simulator's profile fitted on the same kind of GPU to an earlier served run's steps (a prediction made before this
+# run): llama-3-8b-h100-torchsharp-served on the H100, llama-3-8b-h200-torchsharp-served on the H200.
+PROFILE=llama-3-8b-h100-torchsharp-served; grep -q H200 $OUT/gpu.txt && PROFILE=llama-3-8b-h200-torchsharp-served
 mkdir -p /tmp/srv && cat > /tmp/srv/appsettings.json <<'JSON'
 { "Urls": "http://127.0.0.1:8080",
   "Logging": { "LogLevel": { "Default": "Warning" } },
