@@ -19,6 +19,7 @@
 #           (decode-parts at batch 32 and 64), then bench decode-only with it, alone and with PARTITION_TUNE=1 and PDL=1
 #   PART=j: the defaults as they stand: serving.sh (step log kept), bench decode-only at the defaults and with PDL=1, and
 #           batch 64 x 512 under Nsight Systems where it is installed (kernel_gaps.py: kernel time against the step's span)
+#   PART=k: j without the served run (bench at the defaults, then Nsight Systems)
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
 #           IPC handles (device to device), and migration downtime both ways; on one GPU both processes share it, on two
 #           the destination runs on GPU 1 (NVLink). PART=g: the P/D handoff both ways, and a 32k prefix fetched by device
@@ -108,6 +109,21 @@ j)
   fi
   # At most eight files come back: the smaller ones in one archive.
   (cd $OUT && tar czf extra.tgz --remove-files $(ls | grep -vE '^(serving.md|compare-fitted.md|fitted-profile.json|steps.jsonl.gz)$')) ;;
+k)
+  # The short form of j: decode-only bench at the defaults, then batch 64 x 512 under Nsight Systems where it is installed.
+  timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --out $OUT/bench-default.json 2>&1 | rows default
+  grep -h '"partitions"' $OUT/bench-default.json | tr -d ' ' | tr '\n' ' '; echo
+  NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
+  echo "nsys: ${NSYS:-none}"
+  if [ -n "$NSYS" ]; then
+    CONTROLPLANE_PROFILE=1 timeout 150 $NSYS profile --capture-range=cudaProfilerApi --cuda-graph-trace=node -t cuda -o /tmp/prof --force-overwrite true \
+      dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --batch 64 --context 512 --steps 16 > /dev/null 2>&1
+    $NSYS stats --report cuda_gpu_kern_sum --format csv -o /tmp/kern /tmp/prof.nsys-rep > /dev/null 2>&1
+    $NSYS stats --report cuda_gpu_trace --format csv -o /tmp/trace /tmp/prof.nsys-rep > /dev/null 2>&1
+    cp /tmp/kern*.csv $OUT/nsys-kernels-64x512.csv 2>/dev/null; cp /tmp/trace*.csv /tmp/nsys-trace-64x512.csv 2>/dev/null
+    python3 $B/kernel_gaps.py $OUT/nsys-kernels-64x512.csv /tmp/nsys-trace-64x512.csv 2>&1 | tail -24
+    gzip -c /tmp/nsys-trace-64x512.csv > $OUT/nsys-trace-64x512.csv.gz
+  fi ;;
 d)
   PREFIX_TIMEOUT=240 OUT=$OUT bash $B/prefix.sh 2>&1 | tail -8 ;;
 c)
