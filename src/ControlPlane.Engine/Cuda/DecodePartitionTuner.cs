@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ControlPlane.Engine.KvCache;
 using static TorchSharp.torch;
 
@@ -45,7 +46,13 @@ internal sealed class DecodePartitionTuner(CudaKernels kernels, PagedKvCache cac
             {
                 var tokens = candidates[c];
                 var partitions = (capacity + tokens - 1) / tokens;
-                best[c] = Math.Min(best[c], GpuTimer.Microseconds(_ => Call(q, tables, lengths, tokens, partitions), dtype, device, CallsPerRound, rounds: 1));
+                Call(q, tables, lengths, tokens, partitions);
+                cuda.synchronize();
+                var started = Stopwatch.GetTimestamp();
+                for (var call = 0; call < CallsPerRound; call++)
+                    Call(q, tables, lengths, tokens, partitions);
+                cuda.synchronize();
+                best[c] = Math.Min(best[c], Stopwatch.GetElapsedTime(started).TotalMicroseconds / CallsPerRound);
             }
         }
         var fastest = Array.IndexOf(best, best.Min());
