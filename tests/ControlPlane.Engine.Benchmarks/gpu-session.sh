@@ -113,6 +113,11 @@ k)
   # The short form of j: decode-only bench at the defaults, then batch 64 x 512 under Nsight Systems where it is installed.
   timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --out $OUT/bench-default.json 2>&1 | rows default
   grep -h '"partitions"' $OUT/bench-default.json | tr -d ' ' | tr '\n' ' '; echo
+  # Greedy tokens against transformers' on the small random model (fp32, kernels and decode graphs on).
+  python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1; P=1,17,300,5,902,44,611,87,12,400
+  timeout 60 dotnet $APP greedy --model /tmp/small2 --device cuda --prompt $P --tokens 64 --out $OUT/greedy-ours.json > /dev/null 2>&1
+  timeout 60 python3 $B/hf_reference.py greedy /tmp/small2 $OUT/greedy-transformers.json $P 64 > /dev/null 2>&1
+  python3 -c "import json; a=json.load(open('$OUT/greedy-ours.json'))['tokens']; b=json.load(open('$OUT/greedy-transformers.json'))['tokens']; print('greedy equal to transformers:', sum(x == y for x, y in zip(a, b)), 'of', len(b), a == b)"
   NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
   echo "nsys: ${NSYS:-none}"
   if [ -n "$NSYS" ]; then
