@@ -17,6 +17,8 @@ using static TorchSharp.torch;
 //   prefill-attention --model DIR --device cuda --out FILE   the paged prefill kernel beside gather + SDPA: error and time
 //   attention --model DIR --device cuda --out FILE [--two-kernels yes]   the decode attention kernels alone by partition size,
 //          each against fp32 (DecodeAttentionBenchmark)
+//   skinny-gemm --model DIR --device cuda --out FILE [--rows 1,16,32,64]   our skinny product kernel beside libtorch's for
+//          the decode products: error and time by rows, block size and k split (SkinnyGemmBenchmark)
 //   decode-parts --model DIR --device cuda --out FILE [--batch 1,32,64] [--context 512,2048] [--tuning K=V,...]
 //          each part of a decode step alone over every layer: time, bytes per second, share of the bound
 //   Options: --kernels off, --graphs off, --prefill-kernel off, --decode-tc off, --tuning K=V,... (kernel constants) (default: all on where the device allows); for bench, --batch N and
@@ -97,6 +99,14 @@ if (args[0] == "steps")
 if (args[0] == "prefill-attention")
 {
     var lines = PrefillAttentionBenchmark.Run(ControlPlane.Models.Folders.ModelFolderInfo.Read(folder).Config, device);
+    File.WriteAllLines(output, lines);
+    return 0;
+}
+
+if (args[0] == "skinny-gemm")
+{
+    int[] rowCounts = options.TryGetValue("--rows", out var rc) ? [.. rc.Split(',').Select(int.Parse)] : [1, 16, 32, 64];
+    var lines = SkinnyGemmBenchmark.Run(ControlPlane.Models.Folders.ModelFolderInfo.Read(folder).Config, device, rowCounts);
     File.WriteAllLines(output, lines);
     return 0;
 }

@@ -20,6 +20,7 @@
 #   PART=j: the defaults as they stand: serving.sh (step log kept), bench decode-only at the defaults and with PDL=1, and
 #           batch 64 x 512 under Nsight Systems where it is installed (kernel_gaps.py: kernel time against the step's span)
 #   PART=k: j without the served run (bench at the defaults, then Nsight Systems)
+#   PART=l: our skinny product kernel beside libtorch's (skinny-gemm), not yet used by the engine
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
 #           IPC handles (device to device), and migration downtime both ways; on one GPU both processes share it, on two
 #           the destination runs on GPU 1 (NVLink). PART=g: the P/D handoff both ways, and a 32k prefix fetched by device
@@ -129,6 +130,26 @@ k)
     python3 $B/kernel_gaps.py $OUT/nsys-kernels-64x512.csv /tmp/nsys-trace-64x512.csv 2>&1 | tail -24
     gzip -c /tmp/nsys-trace-64x512.csv > $OUT/nsys-trace-64x512.csv.gz
   fi ;;
+l)
+  # Our skinny product kernel beside libtorch's for the four decode products at 1-64 rows (error and time by block size,
+  # pipeline depth and k split); the best of each shape and row count below, every row in skinny-gemm.txt.
+  timeout 200 dotnet $APP skinny-gemm --model /tmp/l8b --device cuda --out $OUT/skinny-gemm.txt 2>&1 | grep -v '^\s*at ' | tail -3
+  python3 - $OUT/skinny-gemm.txt <<'PY'
+import re, sys
+best = {}
+for line in open(sys.argv[1]):
+    m = re.match(r'(.{17}) m +(\d+) .*? (torch|bn +\d+ st \d s \d) +([\d.]+) us.*?(error (\S+))?$', line.rstrip())
+    if not m: continue
+    key = (m.group(1).strip(), int(m.group(2)))
+    if m.group(3) == 'torch': best.setdefault(key, {})['torch'] = float(m.group(4)); continue
+    if m.group(6) and float(m.group(6)) > 0.02: continue   # wrong: not a candidate
+    b = best.setdefault(key, {})
+    if 'ours' not in b or float(m.group(4)) < b['ours'][0]: b['ours'] = (float(m.group(4)), m.group(3), m.group(6))
+for key, b in best.items():
+    o = b.get('ours')
+    print(key, 'torch', b.get('torch'), 'ours', o, 'x%.2f' % (b['torch'] / o[0]) if o else '')
+PY
+  ;;
 d)
   PREFIX_TIMEOUT=240 OUT=$OUT bash $B/prefix.sh 2>&1 | tail -8 ;;
 c)

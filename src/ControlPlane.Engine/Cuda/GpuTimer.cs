@@ -7,7 +7,7 @@ namespace ControlPlane.Engine.Cuda;
 /// is queued behind a few milliseconds of other work, so the host's launch cost is hidden and CUDA events on the legacy
 /// default stream time the kernels alone, back to back as a graph runs them. Call outside any graph capture.
 /// </summary>
-internal static class GpuTimer
+public static class GpuTimer
 {
     /// <summary>Microseconds a call of <paramref name="call"/> (given the call's index), the best of <paramref name="rounds"/> rounds of <paramref name="calls"/>.</summary>
     public static double Microseconds(Action<int> call, ScalarType dtype, Device device, int calls = 20, int rounds = 2)

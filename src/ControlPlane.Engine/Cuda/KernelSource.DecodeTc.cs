@@ -20,13 +20,6 @@ internal static partial class KernelSource
 #define DSTAGES 2
 #endif
 
-// Waits until at most N cp.async groups of this thread are still in flight.
-template <int N> __device__ __forceinline__ void cp_async_wait_n() {
-#if __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_group %0;" :: "n"(N) : "memory");
-#endif
-}
-
 // Queues the keys and values of tokens kb..kb+DBN-1 (zeros past end) into one stage: [DBN][KPAD] keys, then values.
 __device__ __forceinline__ void decode_tc_load(u16* stage, const T* __restrict__ kc, const T* __restrict__ vc,
   const i64* blocks, int first_block, int kvh, int kb, int end)

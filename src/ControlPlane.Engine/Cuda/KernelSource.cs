@@ -10,7 +10,7 @@ namespace ControlPlane.Engine.Cuda;
 /// </summary>
 internal static partial class KernelSource
 {
-    public const string Text = Common + Pointwise + Decode + Prefill + DecodeTc;
+    public const string Text = Common + Pointwise + Decode + TensorCore + Prefill + DecodeTc;
 
     /// <summary>The element type T (fp32, bf16 or fp16 by T_KIND), its conversions to and from float, and rounding through it.</summary>
     private const string Common = """
