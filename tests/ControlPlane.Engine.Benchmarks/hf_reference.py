@@ -3,6 +3,7 @@
   python3 hf_reference.py make-small DIR            a small Llama (fp32) saved by transformers, for the greedy check
   python3 hf_reference.py greedy DIR OUT PROMPT N   transformers' greedy token ids (fp32)
   python3 hf_reference.py make-8b DIR               a Llama-3-8B-shaped model, random bf16 weights, saved by transformers
+  python3 hf_reference.py make-8b-config DIR        that model's config.json alone (for benchmarks that need its shape only)
   python3 hf_reference.py bench DIR OUT             transformers' decode and prefill throughput on the same workloads
 """
 import json, sys, time
@@ -44,6 +45,8 @@ elif cmd == "make-8b":
     with torch.device("cuda"):
         model = LlamaForCausalLM(llama3_8b_config()).to(torch.bfloat16)
     model.save_pretrained(sys.argv[2], safe_serialization=True, max_shard_size="5GB")
+elif cmd == "make-8b-config":
+    llama3_8b_config().save_pretrained(sys.argv[2])
 elif cmd == "bench":
     model = LlamaForCausalLM.from_pretrained(sys.argv[2], torch_dtype=torch.bfloat16).cuda().eval()
     results = []
