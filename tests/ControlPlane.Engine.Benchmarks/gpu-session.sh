@@ -43,6 +43,20 @@ rows() {
 for l in sys.stdin:
     r = json.loads(l); print(os.environ['LABEL'], r['kind'], r.get('batch'), r.get('context', r.get('length')), round(r['tokensPerSecond']), round(r.get('msPerStep', 0), 2))"
 }
+# Batch 64 x 512's decode steps under Nsight Systems, where it is installed: the kernels by time, and kernel_gaps.py's
+# kernel time against the steps' span (the trace itself gzipped into $OUT).
+profile_64x512() {
+  local NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
+  echo "nsys: ${NSYS:-none}"
+  [ -n "$NSYS" ] || return 0
+  CONTROLPLANE_PROFILE=1 timeout 200 $NSYS profile --capture-range=cudaProfilerApi --cuda-graph-trace=node -t cuda -o /tmp/prof --force-overwrite true \
+    dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --batch 64 --context 512 --steps 16 > /dev/null 2>&1
+  $NSYS stats --report cuda_gpu_kern_sum --format csv -o /tmp/kern /tmp/prof.nsys-rep > /dev/null 2>&1
+  $NSYS stats --report cuda_gpu_trace --format csv -o /tmp/trace /tmp/prof.nsys-rep > /dev/null 2>&1
+  cp /tmp/kern*.csv $OUT/nsys-kernels-64x512.csv 2>/dev/null; cp /tmp/trace*.csv /tmp/nsys-trace-64x512.csv 2>/dev/null
+  python3 $B/kernel_gaps.py $OUT/nsys-kernels-64x512.csv /tmp/nsys-trace-64x512.csv 2>&1 | tail -24
+  gzip -c /tmp/nsys-trace-64x512.csv > $OUT/nsys-trace-64x512.csv.gz
+}
 case "${PART:-a}" in
 a)
   timeout 120 dotnet $APP prefill-attention --model /tmp/l8b --device cuda --out $OUT/prefill-attention.txt 2>&1 | grep -v '^\s*at ' | tail -12
@@ -81,9 +95,9 @@ h)
   timeout 100 dotnet $APP attention --model /tmp/l8b --device cuda --two-kernels yes --out $OUT/attention.txt > /dev/null 2>&1
   grep -E '^tc measured' $OUT/attention.txt | awk '{print $4, $6, $8, $9, $11, $NF}' | head -60
   for t in PARTITION_TUNE=1 PARTITION_TUNE=0 PDL=1; do
-    timeout 120 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning $t --out $OUT/bench-$t.json 2>&1 | rows "$t"
+    timeout 120 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning $t --out $OUT/bench-${t//[=,]/_}.json 2>&1 | rows "$t"
   done
-  grep -h '"partitions"' $OUT/bench-PARTITION_TUNE=1.json 2>/dev/null | head -3
+  grep -h '"partitions"' $OUT/bench-PARTITION_TUNE_1.json 2>/dev/null | head -8
   # Launch order alone must not change a token: fp32 eager = kernels = graphs, and bf16 with PDL = without.
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
   timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --tuning PDL=1,PARTITION_TUNE=0 --out $OUT/modes-pdl.json 2>&1 | tail -1 ;;
@@ -92,9 +106,9 @@ i)
   # (both on the same inputs), then bench decode-only with it, and with it, PARTITION_TUNE=1 and PDL=1 together.
   timeout 150 dotnet $APP decode-parts --model /tmp/l8b --device cuda --batch 32,64 --tuning GEMM_TUNE=1 --out $OUT/decode-parts-gemm.txt 2>&1 | grep -v '^\s*at ' | grep -E 'batch|product|algo|measured|sum' | tail -40
   for t in GEMM_TUNE=1 GEMM_TUNE=1,PARTITION_TUNE=1,PDL=1; do
-    timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning $t --out $OUT/bench-$t.json 2>&1 | rows "$t"
+    timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning $t --out $OUT/bench-${t//[=,]/_}.json 2>&1 | rows "$t"
   done
-  grep -h -o '"products":"[^"]*"' $OUT/bench-GEMM_TUNE=1.json 2>/dev/null | tail -1 | tr ';' '\n' | head -40 ;;
+  grep -h -o '"products":"[^"]*"' $OUT/bench-GEMM_TUNE_1.json 2>/dev/null | tail -1 | tr ';' '\n' | head -40 ;;
 j)
   # The defaults as they stand, on the H200: the served run (its step log kept, for the fitted profile's test), decode-only
   # bench at the defaults and with PDL=1, and, where Nsight Systems is installed, batch 64 x 512's kernels inside the graph.
@@ -103,16 +117,7 @@ j)
     args=""; [ $t != default ] && args="--tuning $t"
     timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes $args --out $OUT/bench-${t//[=,]/_}.json 2>&1 | rows "$t"
   done
-  NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
-  echo "nsys: ${NSYS:-none}"
-  if [ -n "$NSYS" ]; then
-    CONTROLPLANE_PROFILE=1 timeout 240 $NSYS profile --capture-range=cudaProfilerApi --cuda-graph-trace=node -t cuda -o /tmp/prof --force-overwrite true \
-      dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --batch 64 --context 512 --steps 16 > /dev/null 2>&1
-    $NSYS stats --report cuda_gpu_kern_sum --format csv -o /tmp/kern /tmp/prof.nsys-rep > /dev/null 2>&1
-    $NSYS stats --report cuda_gpu_trace --format csv -o /tmp/trace /tmp/prof.nsys-rep > /dev/null 2>&1
-    cp /tmp/kern*.csv $OUT/nsys-kernels-64x512.csv 2>/dev/null; cp /tmp/trace*.csv $OUT/nsys-trace-64x512.csv 2>/dev/null
-    python3 $B/kernel_gaps.py $OUT/nsys-kernels-64x512.csv $OUT/nsys-trace-64x512.csv 2>&1 | tail -30
-  fi
+  profile_64x512
   # At most eight files come back: the smaller ones in one archive.
   (cd $OUT && tar czf extra.tgz --remove-files $(ls | grep -vE '^(serving.md|compare-fitted.md|fitted-profile.json|steps.jsonl.gz)$')) ;;
 k)
@@ -124,17 +129,7 @@ k)
   timeout 60 dotnet $APP greedy --model /tmp/small2 --device cuda --prompt $P --tokens 64 --out $OUT/greedy-ours.json > /dev/null 2>&1
   timeout 60 python3 $B/hf_reference.py greedy /tmp/small2 $OUT/greedy-transformers.json $P 64 > /dev/null 2>&1
   python3 -c "import json; a=json.load(open('$OUT/greedy-ours.json'))['tokens']; b=json.load(open('$OUT/greedy-transformers.json'))['tokens']; print('greedy equal to transformers:', sum(x == y for x, y in zip(a, b)), 'of', len(b), a == b)"
-  NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
-  echo "nsys: ${NSYS:-none}"
-  if [ -n "$NSYS" ]; then
-    CONTROLPLANE_PROFILE=1 timeout 150 $NSYS profile --capture-range=cudaProfilerApi --cuda-graph-trace=node -t cuda -o /tmp/prof --force-overwrite true \
-      dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --batch 64 --context 512 --steps 16 > /dev/null 2>&1
-    $NSYS stats --report cuda_gpu_kern_sum --format csv -o /tmp/kern /tmp/prof.nsys-rep > /dev/null 2>&1
-    $NSYS stats --report cuda_gpu_trace --format csv -o /tmp/trace /tmp/prof.nsys-rep > /dev/null 2>&1
-    cp /tmp/kern*.csv $OUT/nsys-kernels-64x512.csv 2>/dev/null; cp /tmp/trace*.csv /tmp/nsys-trace-64x512.csv 2>/dev/null
-    python3 $B/kernel_gaps.py $OUT/nsys-kernels-64x512.csv /tmp/nsys-trace-64x512.csv 2>&1 | tail -24
-    gzip -c /tmp/nsys-trace-64x512.csv > $OUT/nsys-trace-64x512.csv.gz
-  fi ;;
+  profile_64x512 ;;
 l)
   # Our skinny product kernel beside libtorch's for the four decode products at 1-64 rows (error and time by block size,
   # pipeline depth and k split); the best of each shape and row count below, every row in skinny-gemm.txt.

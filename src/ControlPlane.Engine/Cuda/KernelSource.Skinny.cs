@@ -105,23 +105,7 @@ extern "C" __global__ void __launch_bounds__(SG_WARPS * 32) skinny_gemm(
   cp_async_wait_n<0>();
 
   // acc[mi][nt]: rows mi * 16 + g (+ 8) of x, weight rows (columns of y) n0 + warp * 16 + nt * 8 + 2 * tig (+ 1).
-  if (splits == 1) {
-#pragma unroll
-    for (int mi = 0; mi < 4; mi++)
-#pragma unroll
-      for (int nt = 0; nt < 2; nt++)
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-          const int r = mi * 16 + g + h * 8, col = n0 + warp * 16 + nt * 8 + 2 * tig;
-          if (mi < mt && r < m && col < n) {
-            float v0 = acc[mi][nt][2 * h], v1 = acc[mi][nt][2 * h + 1];
-            const i64 at = (i64)r * n + col;
-            if (residual) { v0 += from_t(residual[at]); v1 += from_t(residual[at + 1]); }
-            *(unsigned*)(y + at) = pack2(v0, v1);
-          }
-        }
-    return;
-  }
+  // One split writes y; several add into ws, and the last of a tile to finish writes y below.
 #pragma unroll
   for (int mi = 0; mi < 4; mi++)
 #pragma unroll
@@ -130,10 +114,18 @@ extern "C" __global__ void __launch_bounds__(SG_WARPS * 32) skinny_gemm(
       for (int h = 0; h < 2; h++) {
         const int r = mi * 16 + g + h * 8, col = n0 + warp * 16 + nt * 8 + 2 * tig;
         if (mi < mt && r < m && col < n) {
-          atomicAdd(ws + (i64)r * n + col, acc[mi][nt][2 * h]);
-          atomicAdd(ws + (i64)r * n + col + 1, acc[mi][nt][2 * h + 1]);
+          float v0 = acc[mi][nt][2 * h], v1 = acc[mi][nt][2 * h + 1];
+          const i64 at = (i64)r * n + col;
+          if (splits == 1) {
+            if (residual) { v0 += from_t(residual[at]); v1 += from_t(residual[at + 1]); }
+            *(unsigned*)(y + at) = pack2(v0, v1);
+          } else {
+            atomicAdd(ws + at, v0);
+            atomicAdd(ws + at + 1, v1);
+          }
         }
       }
+  if (splits == 1) return;
   __threadfence();
   __syncthreads();
   if (threadIdx.x == 0) last = atomicAdd(counters + tile, 1u) == (unsigned)(splits - 1);
