@@ -9,8 +9,8 @@ namespace ControlPlane.Engine.Cuda;
 /// A decode step's matrix products (qkv, o, gate-up, down: a few rows against every weight) with the cuBLASLt algorithm
 /// that measured fastest for each shape on this GPU, chosen at start. cuBLAS picks one kernel by its heuristic; for 32–64
 /// rows on the H100 that choice moved 70–77 % of the bandwidth on qkv and o (<c>decode-parts</c>). Here the heuristic's
-/// candidates are each checked against libtorch's own product (same values to bf16 rounding, the same bits on a second
-/// run) and timed on the GPU, every call on another layer's weights so that they come from memory as in a step; a shape
+/// candidates, and our own <see cref="SkinnyGemm"/> at two block sizes and four k splits where it compiles, are each
+/// checked against libtorch's own product (same values to bf16 rounding, the same bits on a second run) and timed on the GPU, every call on another layer's weights so that they come from memory as in a step; a shape
 /// keeps libtorch's product unless a candidate is at least 2 % faster. Work done once per batch bucket before its graphs
 /// are captured, never while serving (build item 1); on with tuning GEMM_TUNE=1.
 /// </summary>
@@ -28,9 +28,18 @@ public sealed unsafe class DecodeProducts : IDisposable
     {
         public readonly IntPtr Desc = desc, A = a, B = b, C = c;
         public CublasLtApi.Algo Algo = algo;
+
+        /// <summary>Where set, our skinny kernel with k split <see cref="Splits"/> ways runs instead of cuBLASLt.</summary>
+        public SkinnyGemm? Skinny;
+        public int Splits;
     }
 
+    /// <summary>A candidate for a shape: what it is called, and how it sets the plan.</summary>
+    private sealed record Candidate(string Name, Action<Plan> Apply);
+
     private const int Requested = 16;
+    private static readonly int[] SkinnyTileRows = [64, 128];
+    private static readonly int[] SkinnySplits = [1, 2, 4, 8];
     private const int CallsPerRound = 20;
     private const int Rounds = 2;
     private const long WorkspaceBytes = 32L << 20;
@@ -43,11 +52,14 @@ public sealed unsafe class DecodeProducts : IDisposable
     private readonly Dictionary<(int M, int N, int K, bool Accumulate), Plan?> _plans = [];
     private readonly List<Plan> _owned = [];
     private readonly List<Choice> _choices = [];
+    private readonly IReadOnlyList<SkinnyGemm> _skinny;
+    private readonly Dictionary<(SkinnyGemm Kernel, int N), (Tensor Partials, Tensor Counters)> _skinnyScratch = [];
     private bool _disposed;
 
-    private DecodeProducts(IntPtr handle, ScalarType dtype, Device device)
+    private DecodeProducts(IntPtr handle, ScalarType dtype, Device device, IReadOnlyList<SkinnyGemm> skinny)
     {
         _handle = handle;
+        _skinny = skinny;
         _dtype = dtype;
         _device = device;
         _dataType = dtype == ScalarType.BFloat16 ? CublasLtApi.DataType16BF : CublasLtApi.DataType16F;
@@ -72,8 +84,10 @@ public sealed unsafe class DecodeProducts : IDisposable
         {
             NativeLibraries.Register();
             CublasLtApi.Check(CublasLtApi.cublasLtCreate(out var handle), "cublasLtCreate");
-            reason = "cuBLASLt loaded";
-            return new DecodeProducts(handle, dtype, device);
+            // Our own kernel as further candidates, where it compiles (sm_80 and later): 64 and 128 weight rows a block.
+            var skinny = SkinnyTileRows.Select(rows => SkinnyGemm.TryCreate(dtype, device, rows, 4, out _)).OfType<SkinnyGemm>().ToArray();
+            reason = skinny.Length > 0 ? "cuBLASLt loaded, skinny product compiled" : "cuBLASLt loaded";
+            return new DecodeProducts(handle, dtype, device, skinny);
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
         {
@@ -122,12 +136,46 @@ public sealed unsafe class DecodeProducts : IDisposable
 
     private void Launch(Plan plan, Tensor input, Tensor weight, Tensor target, bool accumulate, IntPtr stream)
     {
+        if (plan.Skinny is { } skinny)
+        {
+            skinny.Run(input, weight, target, accumulate ? target : null, plan.Splits, SkinnyScratch(skinny, (int)weight.shape[0]), stream);
+            return;
+        }
         float alpha = 1, beta = accumulate ? 1 : 0;
         var d = TorchCudaApi.DataPointer(target);
         fixed (CublasLtApi.Algo* algo = &plan.Algo)
             CublasLtApi.Check(CublasLtApi.cublasLtMatmul(_handle, plan.Desc, &alpha, TorchCudaApi.DataPointer(weight), plan.A,
                 TorchCudaApi.DataPointer(input), plan.B, &beta, d, plan.C, d, plan.C, algo, TorchCudaApi.DataPointer(_workspace),
                 (nuint)WorkspaceBytes, stream), "cublasLtMatmul");
+    }
+
+    // One scratch per kernel and width, shared by every row count: products run one at a time on one stream.
+    private (Tensor Partials, Tensor Counters) SkinnyScratch(SkinnyGemm kernel, int n)
+    {
+        if (!_skinnyScratch.TryGetValue((kernel, n), out var scratch))
+        {
+            var (partials, counters) = kernel.Scratch(n, _device);
+            scratch = (partials.DetachFromDisposeScope(), counters.DetachFromDisposeScope());
+            _skinnyScratch[(kernel, n)] = scratch;
+        }
+        return scratch;
+    }
+
+    /// <summary>cuBLASLt's heuristic candidates, then our skinny kernel's block sizes and k splits where the shape suits it.</summary>
+    private List<Candidate> Candidates(Plan plan, int m, int n, int k)
+    {
+        var candidates = Heuristics(plan)
+            .Select(r => new Candidate(Describe(r.Algo), p => { p.Skinny = null; p.Algo = r.Algo; }))
+            .ToList();
+        if (m <= SkinnyGemm.MaxRows && k % SkinnyGemm.KStep == 0 && n % 2 == 0)
+        {
+            foreach (var kernel in _skinny)
+            {
+                foreach (var splits in SkinnySplits.Where(s => s <= Math.Min(SkinnyGemm.MaxSplits, k / SkinnyGemm.KStep)))
+                    candidates.Add(new Candidate($"skinny {kernel.TileRows} rows a block, k split {splits}", p => { p.Skinny = kernel; p.Splits = splits; }));
+            }
+        }
+        return candidates;
     }
 
     private void Tune(int m, IReadOnlyList<Tensor> weights, bool accumulate)
@@ -138,7 +186,7 @@ public sealed unsafe class DecodeProducts : IDisposable
             return;
         using var scope = NewDisposeScope();
         var plan = Describe(m, n, k);
-        var candidates = Heuristics(plan);
+        var candidates = Candidates(plan, m, n, k);
         var x = (randn([m, k], ScalarType.Float32, _device) * 0.5).to(_dtype);
         var start = (randn([m, n], ScalarType.Float32, _device) * 0.5).to(_dtype);
         var reference = accumulate ? start.clone().addmm_(x, weights[0].t()) : F.linear(x, weights[0]);
@@ -153,9 +201,9 @@ public sealed unsafe class DecodeProducts : IDisposable
         }, _dtype, _device, CallsPerRound, Rounds);
         var best = (Time: double.MaxValue, Index: -1);
         var rejected = 0;
-        for (var c = 0; c < candidates.Length; c++)
+        for (var c = 0; c < candidates.Count; c++)
         {
-            plan.Algo = candidates[c].Algo;
+            candidates[c].Apply(plan);
             // Same values as libtorch's to bf16 rounding, and the same bits twice: else the candidate is not taken.
             var first = accumulate ? start.clone() : empty([m, n], _dtype, _device);
             var second = accumulate ? start.clone() : empty([m, n], _dtype, _device);
@@ -182,15 +230,15 @@ public sealed unsafe class DecodeProducts : IDisposable
         Choice choice;
         if (best.Index >= 0 && best.Time < 0.98 * torchTime)
         {
-            plan.Algo = candidates[best.Index].Algo;
+            candidates[best.Index].Apply(plan);
             _plans[(m, n, k, accumulate)] = plan;
-            choice = new Choice(m, n, k, accumulate, torchTime, best.Time, Describe(plan.Algo), candidates.Length, rejected);
+            choice = new Choice(m, n, k, accumulate, torchTime, best.Time, candidates[best.Index].Name, candidates.Count, rejected);
         }
         else
         {
             _plans[(m, n, k, accumulate)] = null;
             choice = new Choice(m, n, k, accumulate, torchTime, best.Index >= 0 ? best.Time : double.NaN,
-                best.Index >= 0 ? $"torch kept (best {Describe(candidates[best.Index].Algo)})" : "torch kept", candidates.Length, rejected);
+                best.Index >= 0 ? $"torch kept (best {candidates[best.Index].Name})" : "torch kept", candidates.Count, rejected);
         }
         _choices.Add(choice);
     }
@@ -254,5 +302,10 @@ public sealed unsafe class DecodeProducts : IDisposable
         }
         _ = CublasLtApi.cublasLtDestroy(_handle);
         _workspace.Dispose();
+        foreach (var (partials, counters) in _skinnyScratch.Values)
+        {
+            partials.Dispose();
+            counters.Dispose();
+        }
     }
 }

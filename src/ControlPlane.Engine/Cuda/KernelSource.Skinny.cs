@@ -16,8 +16,9 @@ internal static partial class KernelSource
 // Grid (n / SG_BN weight-row tiles, splits of k), block SG_BN / 16 warps: each warp owns 16 weight rows and every row of x.
 // k goes through shared memory SG_BK at a time, SG_STAGES stages deep by cp.async: the weights are read once, x (small,
 // from L2) once a block. A tile is the mma's "col" operand as the weights lie ([n][k] rows), x the "row" operand. With one
-// split the block writes y itself; with several, each adds its partial sums into ws (fp32 [m, n], zero between calls)
-// and the last split of a tile to finish (counters) writes y and leaves ws and its counter at zero again.
+// split the block writes y itself; with several, each writes its partial sums to ws (fp32 [splits][m][n]) and the last
+// split of a tile to finish (counters, zero between calls) adds them in split order, so the result is the same bits on
+// every run, writes y and sets the counter back to zero.
 // Needs k % SG_BK == 0, n % 2 == 0, 16-byte aligned rows.
 #if T_KIND != 0
 #ifndef SG_BN
@@ -120,8 +121,7 @@ extern "C" __global__ void __launch_bounds__(SG_WARPS * 32) skinny_gemm(
             if (residual) { v0 += from_t(residual[at]); v1 += from_t(residual[at + 1]); }
             *(unsigned*)(y + at) = pack2(v0, v1);
           } else {
-            atomicAdd(ws + at, v0);
-            atomicAdd(ws + at + 1, v1);
+            *(float2*)(ws + (i64)split * m * n + at) = make_float2(v0, v1);
           }
         }
       }
@@ -136,8 +136,11 @@ extern "C" __global__ void __launch_bounds__(SG_WARPS * 32) skinny_gemm(
   for (int i = threadIdx.x; i < m * (cols / 2); i += SG_WARPS * 32) {
     const int r = i / (cols / 2), col = n0 + 2 * (i % (cols / 2));
     const i64 at = (i64)r * n + col;
-    float v0 = __ldcg(ws + at), v1 = __ldcg(ws + at + 1);
-    ws[at] = 0.f; ws[at + 1] = 0.f;
+    float v0 = 0.f, v1 = 0.f;
+    for (int s = 0; s < splits; s++) {
+      const float2 p = __ldcg((const float2*)(ws + (i64)s * m * n + at));
+      v0 += p.x; v1 += p.y;
+    }
     if (residual) { v0 += from_t(residual[at]); v1 += from_t(residual[at + 1]); }
     *(unsigned*)(y + at) = pack2(v0, v1);
   }

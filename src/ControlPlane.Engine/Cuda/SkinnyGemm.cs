@@ -6,8 +6,8 @@ namespace ControlPlane.Engine.Cuda;
 /// Our own product for a decode step's few rows (up to 64) against a whole weight matrix (<c>skinny_gemm</c> in
 /// <see cref="KernelSource.SkinnyText"/>): the weights streamed once through a cp.async pipeline into mma.sync, k split
 /// over several blocks where the weight rows alone make too few, and the residual added on the way out. Compiled as its
-/// own module only where asked for; the <c>skinny-gemm</c> benchmark measures it beside libtorch's product before any
-/// engine path uses it.
+/// own module only where asked for: the <c>skinny-gemm</c> benchmark measures it beside libtorch's product, and
+/// <see cref="DecodeProducts"/> (tuning GEMM_TUNE=1) takes it for a shape where it measures fastest and gives libtorch's values.
 /// </summary>
 public sealed unsafe class SkinnyGemm
 {
@@ -16,6 +16,9 @@ public sealed unsafe class SkinnyGemm
 
     /// <summary>k must be a multiple of this (a pipeline stage's depth).</summary>
     public const int KStep = 64;
+
+    /// <summary>Blocks k may be split over, at most (the scratch holds this many partial results).</summary>
+    public const int MaxSplits = 8;
 
     private readonly IntPtr _context;
     private readonly IntPtr _function;
@@ -79,11 +82,11 @@ public sealed unsafe class SkinnyGemm
     }
 
     /// <summary>
-    /// The scratch a product of <paramref name="outputs"/> columns needs when k is split: fp32 partial sums [64, n] and a
-    /// counter a tile, both zero (each call leaves them zero again).
+    /// The scratch a product of <paramref name="outputs"/> columns needs when k is split: fp32 partial sums [splits · 64, n]
+    /// and a counter a tile, zero (each call leaves the counters zero again).
     /// </summary>
     public (Tensor Partials, Tensor Counters) Scratch(int outputs, Device device) =>
-        (zeros([MaxRows, outputs], ScalarType.Float32, device), zeros([(outputs + TileRows - 1) / TileRows], ScalarType.Int32, device));
+        (empty([MaxSplits * MaxRows, outputs], ScalarType.Float32, device), zeros([(outputs + TileRows - 1) / TileRows], ScalarType.Int32, device));
 
     /// <summary>
     /// output[m, n] = input[m, k] · weight[n, k]ᵀ (+ residual, which may be output itself) with k split over
@@ -95,7 +98,7 @@ public sealed unsafe class SkinnyGemm
         var k = (int)input.shape[1];
         var n = (int)weight.shape[0];
         if (m > MaxRows || k % KStep != 0 || n % 2 != 0 || weight.shape[1] != k || !input.is_contiguous() || !weight.is_contiguous() || !output.is_contiguous()
-            || output.shape[0] != m || output.shape[1] != n || splits < 1 || splits > k / KStep)
+            || output.shape[0] != m || output.shape[1] != n || splits < 1 || splits > Math.Min(MaxSplits, k / KStep))
             throw new ArgumentException($"skinny product: {m} x {k} by {n} x {weight.shape[1]} into {string.Join('x', output.shape)}, {splits} splits is not a shape it takes");
         if (CudaApi.cuCtxGetCurrent(out var current) != 0 || current != _context)
             CudaApi.Check(CudaApi.cuCtxSetCurrent(_context), "cuCtxSetCurrent");
