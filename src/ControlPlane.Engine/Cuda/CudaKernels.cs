@@ -90,8 +90,9 @@ public sealed unsafe class CudaKernels
     internal IntPtr Stream { get; set; }
 
     /// <summary>
-    /// Whether decode graphs take each product's cuBLASLt algorithm by measurement at start (<see cref="DecodeProducts"/>):
-    /// tuning GEMM_TUNE=1, bf16 or fp16 only, off by default until measured on a GPU.
+    /// Whether decode graphs take each product's implementation by measurement at start (<see cref="DecodeProducts"/>: a
+    /// cuBLASLt algorithm or our skinny kernel, where one beats libtorch's own): tuning GEMM_TUNE=1, bf16 or fp16 only; off
+    /// by default (cuBLASLt's candidates gained nothing in a step on the H200; the skinny kernel is not measured yet).
     /// </summary>
     public bool TunesProducts { get; private init; }
 
