@@ -25,14 +25,15 @@
 #           IPC handles (device to device), and migration downtime both ways; on one GPU both processes share it, on two
 #           the destination runs on GPU 1 (NVLink). PART=g: the P/D handoff both ways, and a 32k prefix fetched by device
 #           handles. Then serving-pd.sh (the trace, disaggregated against colocated). Done-when wants nvidia-h200-x2.
-# On an H200, b then c then e make the Done-when figures of issue 16 and the last of issue 14 (about 12 minutes).
+# PART may name several parts, run in turn in one call: PART=l,k,i (a fresh machine costs minutes of device time, so
+# one call that does several is cheaper than several calls).
 set -uo pipefail
 source .gpu/env.sh
 B=tests/ControlPlane.Engine.Benchmarks
 [ -d /tmp/pub-bench ] || tar -C /tmp -xJf .gpu/both.tar.xz
 export APP=/tmp/pub-bench/ControlPlane.Engine.Benchmarks.dll
 # The skinny product benchmark needs the model's shape only: its config without the 16 GB of weights.
-if [ "${PART:-a}" = l ]; then
+if [ "${PART:-a}" = l ]; then   # l alone; with other parts the model is made anyway
   [ -f /tmp/l8b/config.json ] || python3 $B/hf_reference.py make-8b-config /tmp/l8b > /dev/null 2>&1
 else
   source $B/l8b.sh
@@ -57,7 +58,8 @@ profile_64x512() {
   python3 $B/kernel_gaps.py $OUT/nsys-kernels-64x512.csv /tmp/nsys-trace-64x512.csv 2>&1 | tail -24
   gzip -c /tmp/nsys-trace-64x512.csv > $OUT/nsys-trace-64x512.csv.gz
 }
-case "${PART:-a}" in
+run_part() {
+case "$1" in
 a)
   timeout 120 dotnet $APP prefill-attention --model /tmp/l8b --device cuda --out $OUT/prefill-attention.txt 2>&1 | grep -v '^\s*at ' | tail -12
   PREFIX_TIMEOUT=240 OUT=$OUT bash $B/prefix.sh 2>&1 | tail -8
@@ -167,3 +169,5 @@ c)
     timeout 120 dotnet $APP bench --model /tmp/l8b --device cuda --decode-tc $tc --out $OUT/bench-tc-$tc.json 2>&1 | rows "decode-tc $tc"
   done ;;
 esac
+}
+P=${PART:-a}; for part in ${P//,/ }; do run_part "$part"; done
