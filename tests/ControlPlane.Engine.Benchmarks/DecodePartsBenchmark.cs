@@ -150,7 +150,7 @@ internal static class DecodePartsBenchmark
     }
 
     /// <summary>Bytes read and written per second by a 2 GiB device-to-device copy.</summary>
-    private static double CopyBandwidth(Device device)
+    internal static double CopyBandwidth(Device device)
     {
         using var source = empty([1L << 30], ScalarType.BFloat16, device);
         using var target = empty_like(source);

@@ -22,7 +22,7 @@ internal static class SkinnyGemmBenchmark
     {
         var dtype = ScalarType.BFloat16;
         var lines = new List<string>();
-        var copyBandwidth = CopyBandwidth(device);
+        var copyBandwidth = DecodePartsBenchmark.CopyBandwidth(device);
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"copy bandwidth {copyBandwidth / 1e12:F2} TB/s"));
         var kernels = new List<SkinnyGemm>();
         foreach (var (tile, stages) in new[] { (64, 4), (128, 4), (64, 6) })
@@ -86,15 +86,5 @@ internal static class SkinnyGemmBenchmark
             }
         }
         return lines;
-    }
-
-    /// <summary>Bytes read and written per second by a 2 GiB device-to-device copy.</summary>
-    private static double CopyBandwidth(Device device)
-    {
-        using var source = empty([1L << 30], ScalarType.BFloat16, device);
-        using var target = empty_like(source);
-        source.fill_(1);
-        var us = GpuTimer.Microseconds(_ => target.copy_(source), ScalarType.BFloat16, device, calls: 5);
-        return 2.0 * (2L << 30) / (us * 1e-6);
     }
 }

@@ -155,6 +155,64 @@ internal static unsafe partial class CudaApi
             nvrtcDestroyProgram(ref program);
         }
     }
+
+    /// <summary>A device's primary context, made current on this thread, with its compute capability and multiprocessors.</summary>
+    public readonly record struct DeviceContext(IntPtr Context, int Major, int Minor, int Multiprocessors);
+
+    /// <summary>Initialises the driver and makes device <paramref name="ordinal"/>'s primary context (libtorch's) current.</summary>
+    public static DeviceContext OpenDevice(int ordinal)
+    {
+        NativeLibraries.Register();
+        Check(cuInit(0), "cuInit");
+        Check(cuDeviceGet(out var handle, ordinal), "cuDeviceGet");
+        Check(cuDeviceGetAttribute(out var major, AttributeComputeCapabilityMajor, handle), "cuDeviceGetAttribute");
+        Check(cuDeviceGetAttribute(out var minor, AttributeComputeCapabilityMinor, handle), "cuDeviceGetAttribute");
+        Check(cuDeviceGetAttribute(out var multiprocessors, AttributeMultiprocessorCount, handle), "cuDeviceGetAttribute");
+        Check(cuDevicePrimaryCtxRetain(out var context, handle), "cuDevicePrimaryCtxRetain");
+        Check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
+        return new DeviceContext(context, major, minor, multiprocessors);
+    }
+
+    /// <summary>Compiles <paramref name="source"/> (see <see cref="Compile"/>) and loads it as a module into the current context.</summary>
+    public static IntPtr LoadModule(string source, string name, IReadOnlyList<string> options, out string log)
+    {
+        var cubin = Compile(source, name, options, out log);
+        IntPtr module;
+        fixed (byte* image = cubin)
+            Check(cuModuleLoadData(out module, image), "cuModuleLoadData");
+        return module;
+    }
+
+    /// <summary>
+    /// Launches <paramref name="function"/> on <paramref name="stream"/> in <paramref name="context"/> (made current first
+    /// where it is not), every argument in an 8-byte slot: pointers and int64 whole, int32 and float in the low half. With
+    /// <paramref name="programmatic"/> the kernel may start before the one before it in the stream ends (sm_90).
+    /// </summary>
+    public static void Launch(IntPtr context, IntPtr function, uint gridX, uint gridY, uint gridZ, uint block, uint sharedBytes, IntPtr stream,
+        ReadOnlySpan<long> arguments, bool programmatic = false)
+    {
+        if (cuCtxGetCurrent(out var current) != 0 || current != context)
+            Check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
+        var values = stackalloc long[arguments.Length];
+        var pointers = stackalloc IntPtr[arguments.Length];
+        for (var i = 0; i < arguments.Length; i++)
+        {
+            values[i] = arguments[i];
+            pointers[i] = (IntPtr)(values + i);
+        }
+        if (!programmatic)
+        {
+            Check(cuLaunchKernel(function, gridX, gridY, gridZ, block, 1, 1, sharedBytes, stream, pointers, null), "cuLaunchKernel");
+            return;
+        }
+        var attribute = new LaunchAttribute { Id = LaunchAttributeProgrammaticStreamSerialization, Value = 1 };
+        var config = new LaunchConfig
+        {
+            GridX = gridX, GridY = gridY, GridZ = gridZ, BlockX = block, BlockY = 1, BlockZ = 1, SharedBytes = sharedBytes,
+            Stream = stream, Attributes = &attribute, AttributeCount = 1,
+        };
+        Check(cuLaunchKernelEx(&config, function, pointers, null), "cuLaunchKernelEx");
+    }
 }
 
 /// <summary>A CUDA driver, NVRTC or graph-capture failure.</summary>

@@ -138,28 +138,17 @@ public sealed unsafe class CudaKernels
         }
         try
         {
-            NativeLibraries.Register();
-            var ordinal = Math.Max(0, (int)device.index);
-            CudaApi.Check(CudaApi.cuInit(0), "cuInit");
-            CudaApi.Check(CudaApi.cuDeviceGet(out var handle, ordinal), "cuDeviceGet");
-            CudaApi.Check(CudaApi.cuDeviceGetAttribute(out var major, CudaApi.AttributeComputeCapabilityMajor, handle), "cuDeviceGetAttribute");
-            CudaApi.Check(CudaApi.cuDeviceGetAttribute(out var minor, CudaApi.AttributeComputeCapabilityMinor, handle), "cuDeviceGetAttribute");
-            CudaApi.Check(CudaApi.cuDeviceGetAttribute(out var multiprocessors, CudaApi.AttributeMultiprocessorCount, handle), "cuDeviceGetAttribute");
-            CudaApi.Check(CudaApi.cuDevicePrimaryCtxRetain(out var context, handle), "cuDevicePrimaryCtxRetain");
-            CudaApi.Check(CudaApi.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            var (context, major, minor, multiprocessors) = CudaApi.OpenDevice(Math.Max(0, (int)device.index));
             // 16-byte loads where a head allows, and never more than 32 lanes a token.
             var elementSize = kind == 0 ? 4 : 2;
             var vec = Math.Max(16 / elementSize, config.HeadDim / 32);
-            var cubin = CudaApi.Compile(KernelSource.Text, "controlplane_kernels.cu",
+            var module = CudaApi.LoadModule(KernelSource.Text, "controlplane_kernels.cu",
             [
                 $"--gpu-architecture=sm_{major}{minor}", "--std=c++17",
                 $"-DT_KIND={kind}", $"-DHEAD_DIM={config.HeadDim}", $"-DHEADS={config.Heads}", $"-DKV_HEADS={config.KvHeads}",
                 $"-DGROUP={config.Heads / config.KvHeads}", $"-DBLOCK_SIZE={blockSize}", $"-DVEC={vec}", $"-DVEC_ALIGN={Math.Min(16, vec * elementSize)}",
                 .. (tuning ?? new Dictionary<string, int>()).Select(t => t.Key == "PTXAS_VERBOSE" ? "--ptxas-options=-v" : $"-D{t.Key}={t.Value}"),
             ], out var log);
-            IntPtr module;
-            fixed (byte* image = cubin)
-                CudaApi.Check(CudaApi.cuModuleLoadData(out module, image), "cuModuleLoadData");
             reason = $"kernels compiled for sm_{major}{minor}";
             var tensorCores = kind != 0 && major >= 8 && config.HeadDim is (32 or 64 or 128);
             var prefill = tensorCores && (tuning?.GetValueOrDefault("PREFILL", 1) ?? 1) != 0;
@@ -329,32 +318,10 @@ public sealed unsafe class CudaKernels
 
     private static long Float(float value) => BitConverter.SingleToInt32Bits(value);
 
-    /// <summary>Launches with every argument in an 8-byte slot: pointers and int64 whole, int32 and float in the low half.</summary>
+    /// <summary>Launches on <see cref="Stream"/>, with programmatic dependent launch where on (<see cref="CudaApi.Launch"/>).</summary>
     private void Launch(IntPtr function, uint gridX, uint gridY, uint gridZ, uint block, ReadOnlySpan<long> arguments) =>
         Launch(function, gridX, gridY, gridZ, block, 0, arguments);
 
-    private void Launch(IntPtr function, uint gridX, uint gridY, uint gridZ, uint block, uint sharedBytes, ReadOnlySpan<long> arguments)
-    {
-        if (CudaApi.cuCtxGetCurrent(out var current) != 0 || current != _context)
-            CudaApi.Check(CudaApi.cuCtxSetCurrent(_context), "cuCtxSetCurrent");
-        var values = stackalloc long[arguments.Length];
-        var pointers = stackalloc IntPtr[arguments.Length];
-        for (var i = 0; i < arguments.Length; i++)
-        {
-            values[i] = arguments[i];
-            pointers[i] = (IntPtr)(values + i);
-        }
-        if (!ProgrammaticLaunch)
-        {
-            CudaApi.Check(CudaApi.cuLaunchKernel(function, gridX, gridY, gridZ, block, 1, 1, sharedBytes, Stream, pointers, null), "cuLaunchKernel");
-            return;
-        }
-        var attribute = new CudaApi.LaunchAttribute { Id = CudaApi.LaunchAttributeProgrammaticStreamSerialization, Value = 1 };
-        var config = new CudaApi.LaunchConfig
-        {
-            GridX = gridX, GridY = gridY, GridZ = gridZ, BlockX = block, BlockY = 1, BlockZ = 1, SharedBytes = sharedBytes,
-            Stream = Stream, Attributes = &attribute, AttributeCount = 1,
-        };
-        CudaApi.Check(CudaApi.cuLaunchKernelEx(&config, function, pointers, null), "cuLaunchKernelEx");
-    }
+    private void Launch(IntPtr function, uint gridX, uint gridY, uint gridZ, uint block, uint sharedBytes, ReadOnlySpan<long> arguments) =>
+        CudaApi.Launch(_context, function, gridX, gridY, gridZ, block, sharedBytes, Stream, arguments, ProgrammaticLaunch);
 }

@@ -69,9 +69,6 @@ public sealed unsafe class DecodeProducts : IDisposable
     /// <summary>What each tuned shape measured and took, in the order tuned.</summary>
     public IReadOnlyList<Choice> Choices => _choices;
 
-    /// <summary>Time spent measuring so far.</summary>
-    public TimeSpan TuneTime { get; private set; }
-
     /// <summary>Products for <paramref name="dtype"/> (bf16 or fp16) on <paramref name="device"/>; null, with the reason, where cuBLASLt is not there.</summary>
     public static DecodeProducts? TryCreate(ScalarType dtype, Device device, out string reason)
     {
@@ -98,18 +95,17 @@ public sealed unsafe class DecodeProducts : IDisposable
 
     /// <summary>
     /// Measures the products a decode step of <paramref name="rows"/> rows makes with <paramref name="weights"/>' layers
-    /// (each shape once, however many buckets share it). Call outside any graph capture: it synchronizes.
+    /// (each shape once, however many buckets share it). Call outside any graph capture: it synchronizes. Its time counts in
+    /// <see cref="DecodeGraphs.CaptureTime"/>.
     /// </summary>
     public void Prepare(int rows, LlamaWeights weights)
     {
         var layers = weights.Layers;
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         if (layers[0].QkvBias is null)
             Tune(rows, layers.Select(l => l.Qkv).ToArray(), accumulate: false);
         Tune(rows, layers.Select(l => l.Output).ToArray(), accumulate: true);
         Tune(rows, layers.Select(l => l.GateUp).ToArray(), accumulate: false);
         Tune(rows, layers.Select(l => l.Down).ToArray(), accumulate: true);
-        TuneTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
     }
 
     /// <summary>
@@ -185,7 +181,7 @@ public sealed unsafe class DecodeProducts : IDisposable
         if (_plans.ContainsKey((m, n, k, accumulate)) || weights.Any(w => !w.is_contiguous() || w.dtype != _dtype))
             return;
         using var scope = NewDisposeScope();
-        var plan = Describe(m, n, k);
+        var plan = NewPlan(m, n, k);
         var candidates = Candidates(plan, m, n, k);
         var x = (randn([m, k], ScalarType.Float32, _device) * 0.5).to(_dtype);
         var start = (randn([m, n], ScalarType.Float32, _device) * 0.5).to(_dtype);
@@ -244,7 +240,7 @@ public sealed unsafe class DecodeProducts : IDisposable
     }
 
     /// <summary>Descriptors of y[m, n] = x[m, k] · w[n, k]ᵀ in cuBLAS's column-major terms: yᵀ (n × m) = w (k × n)ᵀ · xᵀ (k × m).</summary>
-    private Plan Describe(int m, int n, int k)
+    private Plan NewPlan(int m, int n, int k)
     {
         CublasLtApi.Check(CublasLtApi.cublasLtMatmulDescCreate(out var desc, CublasLtApi.ComputeType32F, CublasLtApi.DataType32F), "cublasLtMatmulDescCreate");
         int transA = CublasLtApi.OpT, transB = CublasLtApi.OpN;

@@ -50,23 +50,14 @@ public sealed unsafe class SkinnyGemm
         }
         try
         {
-            NativeLibraries.Register();
-            CudaApi.Check(CudaApi.cuInit(0), "cuInit");
-            CudaApi.Check(CudaApi.cuDeviceGet(out var handle, Math.Max(0, (int)device.index)), "cuDeviceGet");
-            CudaApi.Check(CudaApi.cuDeviceGetAttribute(out var major, CudaApi.AttributeComputeCapabilityMajor, handle), "cuDeviceGetAttribute");
-            CudaApi.Check(CudaApi.cuDeviceGetAttribute(out var minor, CudaApi.AttributeComputeCapabilityMinor, handle), "cuDeviceGetAttribute");
+            var (context, major, minor, _) = CudaApi.OpenDevice(Math.Max(0, (int)device.index));
             if (major < 8)
             {
                 reason = $"the skinny product needs mma.sync with bf16 (sm_80 and later), not sm_{major}{minor}";
                 return null;
             }
-            CudaApi.Check(CudaApi.cuDevicePrimaryCtxRetain(out var context, handle), "cuDevicePrimaryCtxRetain");
-            CudaApi.Check(CudaApi.cuCtxSetCurrent(context), "cuCtxSetCurrent");
-            var cubin = CudaApi.Compile(KernelSource.SkinnyText, "controlplane_skinny.cu",
+            var module = CudaApi.LoadModule(KernelSource.SkinnyText, "controlplane_skinny.cu",
                 [$"--gpu-architecture=sm_{major}{minor}", "--std=c++17", $"-DT_KIND={kind}", $"-DSG_BN={tileRows}", $"-DSG_STAGES={stages}"], out _);
-            IntPtr module;
-            fixed (byte* image = cubin)
-                CudaApi.Check(CudaApi.cuModuleLoadData(out module, image), "cuModuleLoadData");
             CudaApi.Check(CudaApi.cuModuleGetFunction(out var function, module, "skinny_gemm"), "cuModuleGetFunction(skinny_gemm)");
             // A stage: SG_BN weight rows and 64 rows of x, each of 64 + 8 elements of 2 bytes.
             var sharedBytes = (uint)(stages * (tileRows + MaxRows) * (KStep + 8) * 2);
@@ -100,22 +91,11 @@ public sealed unsafe class SkinnyGemm
         if (m > MaxRows || k % KStep != 0 || n % 2 != 0 || weight.shape[1] != k || !input.is_contiguous() || !weight.is_contiguous() || !output.is_contiguous()
             || output.shape[0] != m || output.shape[1] != n || splits < 1 || splits > Math.Min(MaxSplits, k / KStep))
             throw new ArgumentException($"skinny product: {m} x {k} by {n} x {weight.shape[1]} into {string.Join('x', output.shape)}, {splits} splits is not a shape it takes");
-        if (CudaApi.cuCtxGetCurrent(out var current) != 0 || current != _context)
-            CudaApi.Check(CudaApi.cuCtxSetCurrent(_context), "cuCtxSetCurrent");
-        long[] arguments =
+        CudaApi.Launch(_context, _function, (uint)((n + TileRows - 1) / TileRows), (uint)splits, 1, (uint)(TileRows / 16 * 32), _sharedBytes, stream,
         [
             Pointer(input), Pointer(weight), Pointer(output), residual is null ? 0 : Pointer(residual),
             Pointer(scratch.Partials), Pointer(scratch.Counters), m, n, k,
-        ];
-        var values = stackalloc long[arguments.Length];
-        var pointers = stackalloc IntPtr[arguments.Length];
-        for (var i = 0; i < arguments.Length; i++)
-        {
-            values[i] = arguments[i];
-            pointers[i] = (IntPtr)(values + i);
-        }
-        CudaApi.Check(CudaApi.cuLaunchKernel(_function, (uint)((n + TileRows - 1) / TileRows), (uint)splits, 1, (uint)(TileRows / 16 * 32), 1, 1,
-            _sharedBytes, stream, pointers, null), "cuLaunchKernel(skinny_gemm)");
+        ]);
     }
 
     private static long Pointer(Tensor t) => TorchCudaApi.DataPointer(t);
