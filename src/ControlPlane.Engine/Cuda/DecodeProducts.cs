@@ -69,8 +69,11 @@ public sealed unsafe class DecodeProducts : IDisposable
     /// <summary>What each tuned shape measured and took, in the order tuned.</summary>
     public IReadOnlyList<Choice> Choices => _choices;
 
-    /// <summary>Products for <paramref name="dtype"/> (bf16 or fp16) on <paramref name="device"/>; null, with the reason, where cuBLASLt is not there.</summary>
-    public static DecodeProducts? TryCreate(ScalarType dtype, Device device, out string reason)
+    /// <summary>
+    /// Products for <paramref name="dtype"/> (bf16 or fp16) on <paramref name="device"/>, our kernel's with programmatic
+    /// dependent launch where <paramref name="programmatic"/>; null, with the reason, where cuBLASLt is not there.
+    /// </summary>
+    public static DecodeProducts? TryCreate(ScalarType dtype, Device device, bool programmatic, out string reason)
     {
         if (device.type != TorchSharp.DeviceType.CUDA || dtype is not (ScalarType.BFloat16 or ScalarType.Float16))
         {
@@ -82,7 +85,7 @@ public sealed unsafe class DecodeProducts : IDisposable
             NativeLibraries.Register();
             CublasLtApi.Check(CublasLtApi.cublasLtCreate(out var handle), "cublasLtCreate");
             // Our own kernel as further candidates, where it compiles (sm_80 and later): 64 and 128 weight rows a block.
-            var skinny = SkinnyTileRows.Select(rows => SkinnyGemm.TryCreate(dtype, device, rows, 4, out _)).OfType<SkinnyGemm>().ToArray();
+            var skinny = SkinnyTileRows.Select(rows => SkinnyGemm.TryCreate(dtype, device, rows, 4, programmatic, out _)).OfType<SkinnyGemm>().ToArray();
             reason = skinny.Length > 0 ? "cuBLASLt loaded, skinny product compiled" : "cuBLASLt loaded";
             return new DecodeProducts(handle, dtype, device, skinny);
         }

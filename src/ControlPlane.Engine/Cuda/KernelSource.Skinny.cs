@@ -32,15 +32,19 @@ internal static partial class KernelSource
 #define SG_WARPS (SG_BN / 16)
 #define SG_STAGE ((SG_BN + 64) * SG_PAD)
 
-__device__ __forceinline__ void skinny_load(u16* stage, const T* __restrict__ x, const T* __restrict__ w, int m, int n, int k, int n0, int kb)
+// A stage's weights (SG_BN rows of SG_BK) and its rows of x, each by cp.async into the stage's shared memory.
+__device__ __forceinline__ void skinny_load_w(u16* stage, const T* __restrict__ w, int n, int k, int n0, int kb)
 {
-  u16* ws = stage;
-  u16* xs = stage + SG_BN * SG_PAD;
   for (int i = threadIdx.x; i < SG_BN * (SG_BK / 8); i += SG_WARPS * 32) {
     const int r = i / (SG_BK / 8), c = i % (SG_BK / 8), row = n0 + r;
     const bool valid = row < n;
-    cp_async16(ws + r * SG_PAD + c * 8, w + (i64)(valid ? row : 0) * k + kb + c * 8, valid);
+    cp_async16(stage + r * SG_PAD + c * 8, w + (i64)(valid ? row : 0) * k + kb + c * 8, valid);
   }
+}
+
+__device__ __forceinline__ void skinny_load_x(u16* stage, const T* __restrict__ x, int m, int k, int kb)
+{
+  u16* xs = stage + SG_BN * SG_PAD;
   const int rows = (m + 15) & ~15;
   for (int i = threadIdx.x; i < rows * (SG_BK / 8); i += SG_WARPS * 32) {
     const int r = i / (SG_BK / 8), c = i % (SG_BK / 8);
@@ -67,17 +71,27 @@ extern "C" __global__ void __launch_bounds__(SG_WARPS * 32) skinny_gemm(
   for (int i = 0; i < 4; i++)
 #pragma unroll
     for (int j = 0; j < 2; j++) { acc[i][j][0] = 0.f; acc[i][j][1] = 0.f; acc[i][j][2] = 0.f; acc[i][j][3] = 0.f; }
-  GRID_WAIT();   // x (and the residual) are the previous kernels' outputs
+  // The first stages' weights do not depend on the kernels before this one: with programmatic dependent launch they
+  // stream in while the previous kernel drains. x (and the residual, the scratch) are the previous kernels' outputs, or
+  // still theirs in use: read after the wait. The first group thus holds the first stages' weights and x, a superset.
+#pragma unroll
+  for (int s = 0; s < SG_STAGES - 1; s++)
+    if (c0 + s < c1) skinny_load_w(smem + s * SG_STAGE, w, n, k, n0, (c0 + s) * SG_BK);
+  GRID_WAIT();
 #pragma unroll
   for (int s = 0; s < SG_STAGES - 1; s++) {
-    if (c0 + s < c1) skinny_load(smem + s * SG_STAGE, x, w, m, n, k, n0, (c0 + s) * SG_BK);
+    if (c0 + s < c1) skinny_load_x(smem + s * SG_STAGE, x, m, k, (c0 + s) * SG_BK);
     cp_async_commit();
   }
   for (int c = c0; c < c1; c++) {
     cp_async_wait_n<SG_STAGES - 2>();   // this chunk's group has landed
     __syncthreads();                    // and every warp is done with the stage the next load overwrites
     const int next = c + SG_STAGES - 1;
-    if (next < c1) skinny_load(smem + ((next - c0) % SG_STAGES) * SG_STAGE, x, w, m, n, k, n0, next * SG_BK);
+    if (next < c1) {
+      u16* stage = smem + ((next - c0) % SG_STAGES) * SG_STAGE;
+      skinny_load_w(stage, w, n, k, n0, next * SG_BK);
+      skinny_load_x(stage, x, m, k, next * SG_BK);
+    }
     cp_async_commit();
     const u16* wsm = smem + ((c - c0) % SG_STAGES) * SG_STAGE;
     const u16* xsm = wsm + SG_BN * SG_PAD;
