@@ -126,11 +126,12 @@ if (args[0] == "modes")
     var report = new Dictionary<string, object>();
     // --tuning applies to every run with kernels; with PDL=1 the bf16 run is made again with PDL=0: launch order alone
     // must not change a token (run it with PARTITION_TUNE=0, so both take the same partitions).
-    List<int>[] Generate(bool kernels, bool graphs, int[][] batch, out string acceleration, LlamaWeights? model = null, bool prefillKernel = false, bool decodeTc = true, bool withoutPdl = false)
+    // set: one tuning key overridden for this run (PDL=0 to compare against PDL=1, ROPE_FUSE=0 against RoPE in attention).
+    List<int>[] Generate(bool kernels, bool graphs, int[][] batch, out string acceleration, LlamaWeights? model = null, bool prefillKernel = false, bool decodeTc = true, (string Key, int Value)? set = null)
     {
         using var engine = new TorchEngine("m", model ?? weights, new IdTokenizer(weights.Config.VocabularySize),
             new TorchEngineOptions { KvBlocks = 512, MaxContextTokens = 2048, MaxBatchedTokens = 96, CudaKernels = kernels, CudaGraphs = graphs, PrefillKernel = prefillKernel, TensorCoreDecode = decodeTc,
-                KernelTuning = withoutPdl && kernelTuning is not null ? new Dictionary<string, int>(kernelTuning) { ["PDL"] = 0 } : kernelTuning });
+                KernelTuning = set is { } one ? new Dictionary<string, int>(kernelTuning ?? new Dictionary<string, int>()) { [one.Key] = one.Value } : kernelTuning });
         acceleration = engine.Acceleration;
         for (var i = 0; i < batch.Length; i++)
             engine.Add(new RequestSpec { RequestId = $"r{i}", Model = "m", PromptTokenIds = batch[i], Sampling = new SamplingParameters { MaxTokens = 48, Temperature = 0, IgnoreEndOfSequence = true } });
@@ -169,8 +170,11 @@ if (args[0] == "modes")
         if (kernelTuning?.GetValueOrDefault("PDL") == 1)
         {
             report["tuning"] = string.Join(",", kernelTuning.Select(t => $"{t.Key}={t.Value}"));
-            report["bf16PdlEqualWithout"] = Same(withKernel, Generate(true, true, prompts, out _, half, prefillKernel: true, withoutPdl: true));
+            report["bf16PdlEqualWithout"] = Same(withKernel, Generate(true, true, prompts, out _, half, prefillKernel: true, set: ("PDL", 0)));
         }
+        // RoPE and the newest token's cache write inside the decode attention kernel (the default) against rope_qkv apart.
+        if (kernelTuning?.GetValueOrDefault("ROPE_FUSE", 1) != 0)
+            report["bf16RopeInAttentionEqualApart"] = Same(withKernel, Generate(true, true, prompts, out _, half, prefillKernel: true, set: ("ROPE_FUSE", 0)));
     }
     File.WriteAllText(output, JsonSerializer.Serialize(report));
     Console.WriteLine(JsonSerializer.Serialize(report));

@@ -19,7 +19,8 @@
 #           (decode-parts at batch 32 and 64), then bench decode-only with it, alone and with PARTITION_TUNE=1 and PDL=1
 #   PART=j: the defaults as they stand: serving.sh (step log kept), bench decode-only at the defaults and with PDL=1, and
 #           batch 64 x 512 under Nsight Systems where it is installed (kernel_gaps.py: kernel time against the step's span)
-#   PART=k: j without the served run (bench at the defaults, then Nsight Systems)
+#   PART=k: j without the served run (bench at the defaults and with RoPE apart, greedy against transformers, modes,
+#           then Nsight Systems)
 #   PART=l: our skinny product kernel beside libtorch's (skinny-gemm), not yet used by the engine
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
 #           IPC handles (device to device), and migration downtime both ways; on one GPU both processes share it, on two
@@ -126,11 +127,15 @@ k)
   # The short form of j: decode-only bench at the defaults, then batch 64 x 512 under Nsight Systems where it is installed.
   timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --out $OUT/bench-default.json 2>&1 | rows default
   grep -h '"partitions"' $OUT/bench-default.json | tr -d ' ' | tr '\n' ' '; echo
+  # RoPE with the cache write as its own kernel (rope_qkv), against inside the attention kernel (the default).
+  timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning ROPE_FUSE=0 --out $OUT/bench-rope-apart.json 2>&1 | rows rope-apart
   # Greedy tokens against transformers' on the small random model (fp32, kernels and decode graphs on).
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1; P=1,17,300,5,902,44,611,87,12,400
   timeout 60 dotnet $APP greedy --model /tmp/small2 --device cuda --prompt $P --tokens 64 --out $OUT/greedy-ours.json > /dev/null 2>&1
   timeout 60 python3 $B/hf_reference.py greedy /tmp/small2 $OUT/greedy-transformers.json $P 64 > /dev/null 2>&1
   python3 -c "import json; a=json.load(open('$OUT/greedy-ours.json'))['tokens']; b=json.load(open('$OUT/greedy-transformers.json'))['tokens']; print('greedy equal to transformers:', sum(x == y for x, y in zip(a, b)), 'of', len(b), a == b)"
+  # fp32 eager = kernels = graphs, alone = batched; in bf16, RoPE inside attention = apart, tensor-core decode = scalar.
+  timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -1
   profile_64x512 ;;
 l)
   # Our skinny product kernel beside libtorch's for the four decode products at 1-64 rows (error and time by block size,

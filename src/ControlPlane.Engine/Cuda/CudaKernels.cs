@@ -75,6 +75,14 @@ public sealed unsafe class CudaKernels
     /// </summary>
     public bool HasTensorCoreDecode => _pagedDecodeTc != IntPtr.Zero;
 
+    /// <summary>
+    /// Whether <see cref="PagedDecodeRope"/> rotates q and k and writes the newest token's k and v inside the tensor-core
+    /// attention kernel (no rope_qkv launch): where that kernel runs, unless tuning ROPE_FUSE=0.
+    /// </summary>
+    public bool FusesRope => HasTensorCoreDecode && FuseRope;
+
+    private bool FuseRope { get; init; } = true;
+
     public int Multiprocessors { get; }
 
     /// <summary>
@@ -160,6 +168,7 @@ public sealed unsafe class CudaKernels
                 ProgrammaticLaunch = major >= 9 && (tuning?.GetValueOrDefault("PDL", 0) ?? 0) != 0,
                 TunePartitions = (tuning?.GetValueOrDefault("PARTITION_TUNE", 1) ?? 1) != 0,
                 TunesProducts = kind != 0 && (tuning?.GetValueOrDefault("GEMM_TUNE", 0) ?? 0) != 0,
+                FuseRope = (tuning?.GetValueOrDefault("ROPE_FUSE", 1) ?? 1) != 0,
             };
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
@@ -219,12 +228,31 @@ public sealed unsafe class CudaKernels
     /// values, read through its block table (<paramref name="tables"/> [batch, blocks], int64) up to its length
     /// (<paramref name="lengths"/> [batch], int64); returns [batch, heads·head_dim].
     /// </summary>
-    public Tensor PagedDecode(Tensor q, Tensor keys, Tensor values, Tensor tables, Tensor lengths, int partitionTokens, int partitions)
+    public Tensor PagedDecode(Tensor q, Tensor keys, Tensor values, Tensor tables, Tensor lengths, int partitionTokens, int partitions) =>
+        LaunchDecode(q.contiguous(), null, keys, values, tables, lengths, partitionTokens, partitions);
+
+    /// <summary>
+    /// <see cref="RopeQkv"/> then <see cref="PagedDecode"/> for a decode
+    /// step's fused projection <paramref name="qkv"/> [batch, (heads + 2·kv heads)·head_dim]: in the attention kernel itself
+    /// where <see cref="FusesRope"/> (the same bits, one kernel a layer fewer), else as the two.
+    /// </summary>
+    public Tensor PagedDecodeRope(Tensor qkv, Tensor cos, Tensor sin, Tensor positions, Tensor slots, Tensor keys, Tensor values,
+        Tensor tables, Tensor lengths, int partitionTokens, int partitions)
     {
-        var batch = q.shape[0];
-        var query = q.contiguous();
-        var device = q.device;
-        var output = empty([batch, _heads * _headDim], q.dtype, device);
+        if (!FusesRope)
+        {
+            var q = RopeQkv(qkv, cos, sin, positions, slots, keys, values);
+            return PagedDecode(q, keys, values, tables, lengths, partitionTokens, partitions);
+        }
+        return LaunchDecode(qkv.contiguous(), (cos, sin, positions, slots), keys, values, tables, lengths, partitionTokens, partitions);
+    }
+
+    private Tensor LaunchDecode(Tensor query, (Tensor Cos, Tensor Sin, Tensor Positions, Tensor Slots)? rope, Tensor keys, Tensor values,
+        Tensor tables, Tensor lengths, int partitionTokens, int partitions)
+    {
+        var batch = query.shape[0];
+        var device = query.device;
+        var output = empty([batch, _heads * _headDim], query.dtype, device);
         // With one partition the tensor-core kernel may write the output itself: no partial results, no reduce.
         var direct = TunesPartitions && partitions == 1;
         var partial = direct ? null : empty([batch, _heads, partitions, _headDim], ScalarType.Float32, device);
@@ -233,7 +261,10 @@ public sealed unsafe class CudaKernels
         if (HasTensorCoreDecode)
             Launch(_pagedDecodeTc, (uint)partitions, (uint)_kvHeads, (uint)batch, 128, (uint)_decodeTcSharedBytes,
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
-                 Pointer(partial), Pointer(max), Pointer(sum), direct ? Pointer(output) : 0, partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634))]);
+                 Pointer(partial), Pointer(max), Pointer(sum), direct ? Pointer(output) : 0, partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634)),
+                 rope is { } r ? Pointer(r.Cos) : 0, rope is { } c ? Pointer(c.Sin) : 0, rope is { } p ? Pointer(p.Positions) : 0, rope is { } t ? Pointer(t.Slots) : 0]);
+        else if (rope is not null)
+            throw new InvalidOperationException("RoPE inside attention needs the tensor-core decode kernel");
         else
             Launch(_pagedDecode, (uint)partitions, (uint)_kvHeads, (uint)batch, (uint)(32 * _warps),
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),

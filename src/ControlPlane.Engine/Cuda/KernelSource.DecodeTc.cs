@@ -20,6 +20,15 @@ internal static partial class KernelSource
 #define DSTAGES 2
 #endif
 
+// Element d of head x rotated by its position's angles (cos_row, sin_row: the position's table rows), rounded as
+// rope_qkv rounds it.
+__device__ __forceinline__ float rope_at(const T* x, const T* cos_row, const T* sin_row, int d)
+{
+  const int half = HEAD_DIM / 2;
+  const float v = from_t(x[d]), c = from_t(cos_row[d]), s = from_t(sin_row[d]);
+  return d < half ? rnd(v * c) + rnd(-from_t(x[d + half]) * s) : rnd(v * c) + rnd(from_t(x[d - half]) * s);
+}
+
 // Queues the keys and values of tokens kb..kb+DBN-1 (zeros past end) into one stage: [DBN][KPAD] keys, then values.
 __device__ __forceinline__ void decode_tc_load(u16* stage, const T* __restrict__ kc, const T* __restrict__ vc,
   const i64* blocks, int first_block, int kvh, int kb, int end)
@@ -35,13 +44,18 @@ __device__ __forceinline__ void decode_tc_load(u16* stage, const T* __restrict__
 }
 
 extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
-  const T* __restrict__ q, const T* __restrict__ kc, const T* __restrict__ vc,
+  const T* __restrict__ q, T* kc, T* vc,
   const i64* __restrict__ tables, int table_stride, const i64* __restrict__ lens,
   float* __restrict__ part_acc, float* __restrict__ part_max, float* __restrict__ part_sum, T* __restrict__ out,
-  int part_tokens, float scale_log2)
+  int part_tokens, float scale_log2,
+  const T* __restrict__ cos_t, const T* __restrict__ sin_t, const i64* __restrict__ positions, const i64* __restrict__ slots)
 {
   extern __shared__ __align__(16) u16 smem[];   // DSTAGES stages of DSTAGE elements; the warps' results at the end
   __shared__ i64 blocks[MAX_PART_BLOCKS];
+  // With the angle tables given, q is the fused projection qkv [batch, (HEADS + 2 KV_HEADS) HEAD_DIM] as the product
+  // wrote it: q is rotated here as it is read, and the block whose partition holds the newest token rotates its k and
+  // writes it and v to the token's cache slot before reading the cache (rope_qkv's work, the same bits, one kernel fewer).
+  const bool rope = cos_t != nullptr;
   GRID_DEPENDENTS();
   const int p = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z, parts = gridDim.x;
   const int len = (int)lens[b];
@@ -52,8 +66,21 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
   const int first_block = start / BLOCK_SIZE;
   const int block_count = (end - 1) / BLOCK_SIZE - first_block + 1;
   for (int i = threadIdx.x; i < block_count; i += 128) blocks[i] = tables[(i64)b * table_stride + first_block + i];
+  const i64 pos = rope ? positions[b] : 0;
+  const T* cos_row = rope ? cos_t + pos * HEAD_DIM : nullptr;
+  const T* sin_row = rope ? sin_t + pos * HEAD_DIM : nullptr;
+  const T* q_row = q + (i64)b * (rope ? HEADS + 2 * KV_HEADS : HEADS) * HEAD_DIM;
   __syncthreads();
-  GRID_WAIT();   // lengths and block tables are the step's inputs; the newest token's keys and values and q are not
+  GRID_WAIT();   // lengths, block tables, positions and slots are the step's inputs; the newest token's keys and values and q are not
+  if (rope && len - 1 >= start && len - 1 < end) {
+    const i64 slot = slots[b];
+    const T* k_new = q_row + (HEADS + kvh) * HEAD_DIM;
+    for (int d = threadIdx.x; d < HEAD_DIM; d += 128) {
+      kc[(slot * KV_HEADS + kvh) * HEAD_DIM + d] = to_t(rope_at(k_new, cos_row, sin_row, d));
+      vc[(slot * KV_HEADS + kvh) * HEAD_DIM + d] = k_new[KV_HEADS * HEAD_DIM + d];
+    }
+    __syncthreads();   // written before any thread of the block queues its read of the cache
+  }
   const int chunks = (end - start + DBN - 1) / DBN;
 #pragma unroll
   for (int c = 0; c < DSTAGES - 1; c++) {   // the first stages in flight before any is used
@@ -63,15 +90,22 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
 
   // Rows g and g + 8 of the tile are query heads kvh * GROUP + g and + 8, where they exist.
   unsigned qf[HEAD_DIM / 16][4];
-  const T* q_lo = q + ((i64)b * HEADS + kvh * GROUP + g) * HEAD_DIM;
+  const T* q_lo = q_row + (kvh * GROUP + g) * HEAD_DIM;
   const T* q_hi = q_lo + 8 * HEAD_DIM;
 #pragma unroll
   for (int kk = 0; kk < HEAD_DIM / 16; kk++) {
     const int d = kk * 16 + tig * 2;
-    qf[kk][0] = g < GROUP ? *(const unsigned*)(q_lo + d) : 0u;
-    qf[kk][1] = g + 8 < GROUP ? *(const unsigned*)(q_hi + d) : 0u;
-    qf[kk][2] = g < GROUP ? *(const unsigned*)(q_lo + d + 8) : 0u;
-    qf[kk][3] = g + 8 < GROUP ? *(const unsigned*)(q_hi + d + 8) : 0u;
+    if (rope) {
+      qf[kk][0] = g < GROUP ? pack2(rope_at(q_lo, cos_row, sin_row, d), rope_at(q_lo, cos_row, sin_row, d + 1)) : 0u;
+      qf[kk][1] = g + 8 < GROUP ? pack2(rope_at(q_hi, cos_row, sin_row, d), rope_at(q_hi, cos_row, sin_row, d + 1)) : 0u;
+      qf[kk][2] = g < GROUP ? pack2(rope_at(q_lo, cos_row, sin_row, d + 8), rope_at(q_lo, cos_row, sin_row, d + 9)) : 0u;
+      qf[kk][3] = g + 8 < GROUP ? pack2(rope_at(q_hi, cos_row, sin_row, d + 8), rope_at(q_hi, cos_row, sin_row, d + 9)) : 0u;
+    } else {
+      qf[kk][0] = g < GROUP ? *(const unsigned*)(q_lo + d) : 0u;
+      qf[kk][1] = g + 8 < GROUP ? *(const unsigned*)(q_hi + d) : 0u;
+      qf[kk][2] = g < GROUP ? *(const unsigned*)(q_lo + d + 8) : 0u;
+      qf[kk][3] = g + 8 < GROUP ? *(const unsigned*)(q_hi + d + 8) : 0u;
+    }
   }
   float o[HEAD_DIM / 8][4];
 #pragma unroll
