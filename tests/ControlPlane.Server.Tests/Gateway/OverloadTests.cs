@@ -93,8 +93,9 @@ public class OverloadTests
             Assert.True(responses.Max(r => r.Elapsed) > TimeSpan.FromSeconds(1.5));
             return;
         }
-        // With a 300 ms target: a few fit (about six prompts' worth of queue), the rest are told at once when to come back.
-        Assert.InRange(ok, 2, 20);
+        // With a 300 ms target: a few fit (about six prompts' worth of queue, and one more each 50 ms step the 40 take to
+        // arrive: on two busy cores that has been up to a second, 24 admitted), the rest are told at once when to come back.
+        Assert.InRange(ok, 2, 30);
         Assert.NotEmpty(refused);
         foreach (var (response, elapsed) in refused)
         {
