@@ -22,6 +22,7 @@
 #   PART=k: j without the served run (bench at the defaults and with RoPE apart, greedy against transformers, modes,
 #           then Nsight Systems)
 #   PART=l: our skinny product kernel beside libtorch's (skinny-gemm), not yet used by the engine
+#   PART=m: the most wanted of k, i and l in one call, for a machine short of time
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
 #           IPC handles (device to device), and migration downtime both ways; on one GPU both processes share it, on two
 #           the destination runs on GPU 1 (NVLink). PART=g: the P/D handoff both ways, and a 32k prefix fetched by device
@@ -157,6 +158,23 @@ for key, b in best.items():
     print(key, 'torch', b.get('torch'), 'ours', o, 'x%.2f' % (b['torch'] / o[0]) if o else '')
 PY
   ;;
+m)
+  # One call's worth for a machine short of time, most wanted first: bench at the defaults (RoPE inside attention, the
+  # measured partitions), modes (bf16 RoPE inside = apart), bench with the measured products alone and with PDL, their
+  # choices, greedy against transformers, then the skinny kernel's table.
+  timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --out $OUT/bench-default.json 2>&1 | rows default
+  grep -h '"partitions"' $OUT/bench-default.json | tr -d ' ' | tr '\n' ' '; echo
+  python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
+  timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -1
+  for t in GEMM_TUNE=1 GEMM_TUNE=1,PDL=1; do
+    timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning $t --out $OUT/bench-${t//[=,]/_}.json 2>&1 | rows "$t"
+  done
+  grep -h -o '"products":"[^"]*"' $OUT/bench-GEMM_TUNE_1.json 2>/dev/null | tail -1 | tr ';' '\n' | head -40
+  P=1,17,300,5,902,44,611,87,12,400
+  timeout 60 dotnet $APP greedy --model /tmp/small2 --device cuda --prompt $P --tokens 64 --out $OUT/greedy-ours.json > /dev/null 2>&1
+  timeout 60 python3 $B/hf_reference.py greedy /tmp/small2 $OUT/greedy-transformers.json $P 64 > /dev/null 2>&1
+  python3 -c "import json; a=json.load(open('$OUT/greedy-ours.json'))['tokens']; b=json.load(open('$OUT/greedy-transformers.json'))['tokens']; print('greedy equal to transformers:', sum(x == y for x, y in zip(a, b)), 'of', len(b), a == b)"
+  run_part l ;;
 d)
   PREFIX_TIMEOUT=240 OUT=$OUT bash $B/prefix.sh 2>&1 | tail -8 ;;
 c)
@@ -175,4 +193,4 @@ c)
   done ;;
 esac
 }
-P=${PART:-a}; for part in ${P//,/ }; do run_part "$part"; done
+P=${PART:-a}; for part in ${P//,/ }; do echo "== part $part at ${SECONDS} s"; run_part "$part"; done; echo "== done at ${SECONDS} s"
