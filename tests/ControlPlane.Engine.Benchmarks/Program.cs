@@ -172,9 +172,10 @@ if (args[0] == "modes")
             report["tuning"] = string.Join(",", kernelTuning.Select(t => $"{t.Key}={t.Value}"));
             report["bf16PdlEqualWithout"] = Same(withKernel, Generate(true, true, prompts, out _, half, prefillKernel: true, set: ("PDL", 0)));
         }
-        // RoPE and the newest token's cache write inside the decode attention kernel (the default) against rope_qkv apart.
-        if (kernelTuning?.GetValueOrDefault("ROPE_FUSE", 1) != 0)
-            report["bf16RopeInAttentionEqualApart"] = Same(withKernel, Generate(true, true, prompts, out _, half, prefillKernel: true, set: ("ROPE_FUSE", 0)));
+        // RoPE and the newest token's cache write inside the decode attention kernel (ROPE_FUSE=1) against rope_qkv apart
+        // (the default): the same bits, so the same tokens.
+        var ropeFused = kernelTuning?.GetValueOrDefault("ROPE_FUSE", 0) ?? 0;
+        report["bf16RopeInAttentionEqualApart"] = Same(withKernel, Generate(true, true, prompts, out _, half, prefillKernel: true, set: ("ROPE_FUSE", ropeFused == 0 ? 1 : 0)));
     }
     File.WriteAllText(output, JsonSerializer.Serialize(report));
     Console.WriteLine(JsonSerializer.Serialize(report));

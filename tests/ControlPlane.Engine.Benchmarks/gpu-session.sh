@@ -19,7 +19,7 @@
 #           (decode-parts at batch 32 and 64), then bench decode-only with it, alone and with PARTITION_TUNE=1 and PDL=1
 #   PART=j: the defaults as they stand: serving.sh (step log kept), bench decode-only at the defaults and with PDL=1, and
 #           batch 64 x 512 under Nsight Systems where it is installed (kernel_gaps.py: kernel time against the step's span)
-#   PART=k: j without the served run (bench at the defaults and with RoPE apart, greedy against transformers, modes,
+#   PART=k: j without the served run (bench at the defaults and with RoPE inside attention, greedy against transformers, modes,
 #           then Nsight Systems)
 #   PART=l: our skinny product kernel beside libtorch's (skinny-gemm), not yet used by the engine
 #   PART=m: the most wanted of k, i and l in one call, for a machine short of time
@@ -128,8 +128,8 @@ k)
   # The short form of j: decode-only bench at the defaults, then batch 64 x 512 under Nsight Systems where it is installed.
   timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --out $OUT/bench-default.json 2>&1 | rows default
   grep -h '"partitions"' $OUT/bench-default.json | tr -d ' ' | tr '\n' ' '; echo
-  # RoPE with the cache write as its own kernel (rope_qkv), against inside the attention kernel (the default).
-  timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning ROPE_FUSE=0 --out $OUT/bench-rope-apart.json 2>&1 | rows rope-apart
+  # RoPE with the cache write inside the attention kernel (ROPE_FUSE=1), against as its own kernel (rope_qkv, the default).
+  timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning ROPE_FUSE=1 --out $OUT/bench-rope-fused.json 2>&1 | rows rope-fused
   # Greedy tokens against transformers' on the small random model (fp32, kernels and decode graphs on).
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1; P=1,17,300,5,902,44,611,87,12,400
   timeout 60 dotnet $APP greedy --model /tmp/small2 --device cuda --prompt $P --tokens 64 --out $OUT/greedy-ours.json > /dev/null 2>&1
@@ -159,8 +159,8 @@ for key, b in best.items():
 PY
   ;;
 m)
-  # One call's worth for a machine short of time, most wanted first: bench at the defaults (RoPE inside attention, the
-  # measured partitions), modes (bf16 RoPE inside = apart), bench with the measured products alone and with PDL, their
+  # One call's worth for a machine short of time, most wanted first: bench at the defaults (the measured partitions),
+  # modes (bf16 RoPE inside attention = apart), bench with the measured products alone and with PDL, their
   # choices, greedy against transformers, then the skinny kernel's table.
   timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --out $OUT/bench-default.json 2>&1 | rows default
   grep -h '"partitions"' $OUT/bench-default.json | tr -d ' ' | tr '\n' ' '; echo

@@ -77,11 +77,15 @@ public sealed unsafe class CudaKernels
 
     /// <summary>
     /// Whether <see cref="PagedDecodeRope"/> rotates q and k and writes the newest token's k and v inside the tensor-core
-    /// attention kernel (no rope_qkv launch): where that kernel runs, unless tuning ROPE_FUSE=0.
+    /// attention kernel (no rope_qkv launch): tuning ROPE_FUSE=1, where that kernel runs. Off by default: on the H100
+    /// (2026-12-07, two runs each way, same tokens) it made decode 1–3 % slower at batch 32 and 64 (64 × 512: 7,309–7,337
+    /// against 7,505–7,540 tok/s apart): every attention block rotates its q heads from scalar loads after the wait on
+    /// the product before it, which costs each block (and the 64 × 512 grid runs in more than one wave) more than the
+    /// rope_qkv launch it saves.
     /// </summary>
     public bool FusesRope => HasTensorCoreDecode && FuseRope;
 
-    private bool FuseRope { get; init; } = true;
+    private bool FuseRope { get; init; }
 
     public int Multiprocessors { get; }
 
@@ -168,7 +172,7 @@ public sealed unsafe class CudaKernels
                 ProgrammaticLaunch = major >= 9 && (tuning?.GetValueOrDefault("PDL", 0) ?? 0) != 0,
                 TunePartitions = (tuning?.GetValueOrDefault("PARTITION_TUNE", 1) ?? 1) != 0,
                 TunesProducts = kind != 0 && (tuning?.GetValueOrDefault("GEMM_TUNE", 0) ?? 0) != 0,
-                FuseRope = (tuning?.GetValueOrDefault("ROPE_FUSE", 1) ?? 1) != 0,
+                FuseRope = (tuning?.GetValueOrDefault("ROPE_FUSE", 0) ?? 0) != 0,
             };
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
