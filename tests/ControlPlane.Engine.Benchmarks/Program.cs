@@ -293,7 +293,7 @@ foreach (var context in contexts)
         var partitions = string.Join(" ", engine.DecodePartitionTokens.Select(p => $"{p.Key.Batch}x{p.Key.Blocks}:{p.Value}"));
         var products = string.Join("; ", engine.DecodeProductChoices.Select(p => p.ToString()));
         var row = new { kind = "decode", acceleration, batch, context, steps, tokens = produced, seconds, tokensPerSecond = produced / seconds, msPerStep = seconds * 1000 / steps,
-            partitions, products, startedUnixMs, endedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+            partitions, products, productsNote = engine.DecodeProductsNote, startedUnixMs, endedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
         results.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));
     }

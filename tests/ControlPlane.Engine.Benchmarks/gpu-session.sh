@@ -22,7 +22,7 @@
 #   PART=k: j without the served run (bench at the defaults and with RoPE inside attention, greedy against transformers, modes,
 #           then Nsight Systems)
 #   PART=l: our skinny product kernel beside libtorch's (skinny-gemm), not yet used by the engine
-#   PART=m: the most wanted of k, i and l in one call, for a machine short of time
+#   PART=m: the most wanted of k, i and l in one call, for a machine short of time; PART=n: less still (two benches, modes)
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
 #           IPC handles (device to device), and migration downtime both ways; on one GPU both processes share it, on two
 #           the destination runs on GPU 1 (NVLink). PART=g: the P/D handoff both ways, and a 32k prefix fetched by device
@@ -158,6 +158,15 @@ for key, b in best.items():
     print(key, 'torch', b.get('torch'), 'ours', o, 'x%.2f' % (b['torch'] / o[0]) if o else '')
 PY
   ;;
+n)
+  # The shortest useful check on a machine with little time: bench at the defaults and with the measured products, then modes.
+  for t in default GEMM_TUNE=1; do
+    args=""; [ $t != default ] && args="--tuning $t"
+    timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes $args --out $OUT/bench-${t//[=,]/_}.json 2>&1 | rows "$t"
+  done
+  grep -h -o '"productsNote":"[^"]*"' $OUT/bench-GEMM_TUNE_1.json | head -1
+  python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
+  timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -1 ;;
 m)
   # One call's worth for a machine short of time, most wanted first: bench at the defaults (the measured partitions),
   # modes (bf16 RoPE inside attention = apart), bench with the measured products alone and with PDL, their

@@ -66,6 +66,9 @@ public sealed unsafe class DecodeProducts : IDisposable
         _workspace = empty([WorkspaceBytes], ScalarType.Byte, device);
     }
 
+    /// <summary>What was loaded and compiled at creation (cuBLASLt, each skinny kernel or why not).</summary>
+    public string Note { get; private init; } = "";
+
     /// <summary>What each tuned shape measured and took, in the order tuned.</summary>
     public IReadOnlyList<Choice> Choices => _choices;
 
@@ -85,9 +88,15 @@ public sealed unsafe class DecodeProducts : IDisposable
             NativeLibraries.Register();
             CublasLtApi.Check(CublasLtApi.cublasLtCreate(out var handle), "cublasLtCreate");
             // Our own kernel as further candidates, where it compiles (sm_80 and later): 64 and 128 weight rows a block.
-            var skinny = SkinnyTileRows.Select(rows => SkinnyGemm.TryCreate(dtype, device, rows, 4, programmatic, out _)).OfType<SkinnyGemm>().ToArray();
-            reason = skinny.Length > 0 ? "cuBLASLt loaded, skinny product compiled" : "cuBLASLt loaded";
-            return new DecodeProducts(handle, dtype, device, skinny);
+            var reasons = new List<string>();
+            var skinny = SkinnyTileRows.Select(rows =>
+            {
+                var kernel = SkinnyGemm.TryCreate(dtype, device, rows, 4, programmatic, out var why);
+                reasons.Add($"skinny {rows} rows a block: {why}");
+                return kernel;
+            }).OfType<SkinnyGemm>().ToArray();
+            reason = $"cuBLASLt loaded; {string.Join("; ", reasons)}";
+            return new DecodeProducts(handle, dtype, device, skinny) { Note = reason };
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
         {
