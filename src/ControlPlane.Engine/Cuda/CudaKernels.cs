@@ -18,6 +18,7 @@ public sealed unsafe class CudaKernels
     private readonly IntPtr _pagedDecodeReduce;
     private readonly IntPtr _pagedPrefill;
     private readonly IntPtr _pagedDecodeTc;
+    private readonly IntPtr _pagedDecodeTcRope;
     private readonly int _heads;
     private readonly int _kvHeads;
     private readonly int _headDim;
@@ -51,9 +52,13 @@ public sealed unsafe class CudaKernels
         if (prefill)
             CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedPrefill, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _prefillSharedBytes), "cuFuncSetAttribute");
         _pagedDecodeTc = decodeTc ? Function(module, "paged_decode_tc") : IntPtr.Zero;
+        _pagedDecodeTcRope = decodeTc ? Function(module, "paged_decode_tc_rope") : IntPtr.Zero;
         _decodeTcSharedBytes = decodeTcStages * stageBytes;
         if (decodeTc)
+        {
             CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedDecodeTc, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _decodeTcSharedBytes), "cuFuncSetAttribute");
+            CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedDecodeTcRope, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _decodeTcSharedBytes), "cuFuncSetAttribute");
+        }
     }
 
     // The prefill kernel's two stages, and the tensor-core decode kernel's DSTAGES stages of the same size.
@@ -81,7 +86,9 @@ public sealed unsafe class CudaKernels
     /// (2026-12-07, two runs each way, same tokens) it made decode 1–3 % slower at batch 32 and 64 (64 × 512: 7,309–7,337
     /// against 7,505–7,540 tok/s apart): every attention block rotates its q heads from scalar loads after the wait on
     /// the product before it, which costs each block (and the 64 × 512 grid runs in more than one wave) more than the
-    /// rope_qkv launch it saves.
+    /// rope_qkv launch it saves. Since then (not yet measured) it is a kernel of its own (paged_decode_tc_rope; the default
+    /// kernel's instructions are those measured), and the block that writes the newest token queues its first stages of
+    /// the cache before the write rather than after it.
     /// </summary>
     public bool FusesRope => HasTensorCoreDecode && FuseRope;
 
@@ -262,11 +269,16 @@ public sealed unsafe class CudaKernels
         var partial = direct ? null : empty([batch, _heads, partitions, _headDim], ScalarType.Float32, device);
         var max = direct ? null : empty([batch, _heads, partitions], ScalarType.Float32, device);
         var sum = direct ? null : empty([batch, _heads, partitions], ScalarType.Float32, device);
-        if (HasTensorCoreDecode)
+        var scaleLog2 = Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634));
+        if (HasTensorCoreDecode && rope is { } r)
+            Launch(_pagedDecodeTcRope, (uint)partitions, (uint)_kvHeads, (uint)batch, 128, (uint)_decodeTcSharedBytes,
+                [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
+                 Pointer(partial), Pointer(max), Pointer(sum), direct ? Pointer(output) : 0, partitionTokens, scaleLog2,
+                 Pointer(r.Cos), Pointer(r.Sin), Pointer(r.Positions), Pointer(r.Slots)]);
+        else if (HasTensorCoreDecode)
             Launch(_pagedDecodeTc, (uint)partitions, (uint)_kvHeads, (uint)batch, 128, (uint)_decodeTcSharedBytes,
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
-                 Pointer(partial), Pointer(max), Pointer(sum), direct ? Pointer(output) : 0, partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634)),
-                 rope is { } r ? Pointer(r.Cos) : 0, rope is { } c ? Pointer(c.Sin) : 0, rope is { } p ? Pointer(p.Positions) : 0, rope is { } t ? Pointer(t.Slots) : 0]);
+                 Pointer(partial), Pointer(max), Pointer(sum), direct ? Pointer(output) : 0, partitionTokens, scaleLog2]);
         else if (rope is not null)
             throw new InvalidOperationException("RoPE inside attention needs the tensor-core decode kernel");
         else

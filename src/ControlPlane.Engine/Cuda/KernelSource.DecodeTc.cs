@@ -29,6 +29,16 @@ __device__ __forceinline__ float rope_at(const T* x, const T* cos_row, const T* 
   return d < half ? rnd(v * c) + rnd(-from_t(x[d + half]) * s) : rnd(v * c) + rnd(from_t(x[d - half]) * s);
 }
 
+// The newest token's k, rotated, and v (from the fused projection's row q_row) into its cache slot, KV head kvh.
+__device__ __forceinline__ void decode_tc_store_new(const T* q_row, const T* cos_row, const T* sin_row, i64 slot, T* kc, T* vc, int kvh)
+{
+  const T* k_new = q_row + (HEADS + kvh) * HEAD_DIM;
+  for (int d = threadIdx.x; d < HEAD_DIM; d += 128) {
+    kc[(slot * KV_HEADS + kvh) * HEAD_DIM + d] = to_t(rope_at(k_new, cos_row, sin_row, d));
+    vc[(slot * KV_HEADS + kvh) * HEAD_DIM + d] = k_new[KV_HEADS * HEAD_DIM + d];
+  }
+}
+
 // Queues the keys and values of tokens kb..kb+DBN-1 (zeros past end) into one stage: [DBN][KPAD] keys, then values.
 __device__ __forceinline__ void decode_tc_load(u16* stage, const T* __restrict__ kc, const T* __restrict__ vc,
   const i64* blocks, int first_block, int kvh, int kb, int end)
@@ -43,7 +53,11 @@ __device__ __forceinline__ void decode_tc_load(u16* stage, const T* __restrict__
   }
 }
 
-extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
+// The kernel's body, with ROPE: q is the fused projection qkv [batch, (HEADS + 2 KV_HEADS) HEAD_DIM] as the product
+// wrote it, rotated here as it is read, and the block whose partition holds the newest token rotates its k and writes it
+// and v to the token's cache slot (rope_qkv's work, the same bits, one kernel fewer); without, q is rope_qkv's output.
+template <bool ROPE>
+__device__ __forceinline__ void decode_tc(
   const T* __restrict__ q, T* kc, T* vc,
   const i64* __restrict__ tables, int table_stride, const i64* __restrict__ lens,
   float* __restrict__ part_acc, float* __restrict__ part_max, float* __restrict__ part_sum, T* __restrict__ out,
@@ -52,10 +66,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
 {
   extern __shared__ __align__(16) u16 smem[];   // DSTAGES stages of DSTAGE elements; the warps' results at the end
   __shared__ i64 blocks[MAX_PART_BLOCKS];
-  // With the angle tables given, q is the fused projection qkv [batch, (HEADS + 2 KV_HEADS) HEAD_DIM] as the product
-  // wrote it: q is rotated here as it is read, and the block whose partition holds the newest token rotates its k and
-  // writes it and v to the token's cache slot before reading the cache (rope_qkv's work, the same bits, one kernel fewer).
-  const bool rope = cos_t != nullptr;
+  const bool rope = ROPE;
   GRID_DEPENDENTS();
   const int p = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z, parts = gridDim.x;
   const int len = (int)lens[b];
@@ -69,28 +80,32 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
   const i64 pos = rope ? positions[b] : 0;
   const T* cos_row = rope ? cos_t + pos * HEAD_DIM : nullptr;
   const T* sin_row = rope ? sin_t + pos * HEAD_DIM : nullptr;
-  const T* q_row = q + (i64)b * (rope ? HEADS + 2 * KV_HEADS : HEADS) * HEAD_DIM;
+  const T* q_row = q + (i64)b * (HEADS + 2 * KV_HEADS) * HEAD_DIM;   // with ROPE: the row of qkv
   __syncthreads();
   GRID_WAIT();   // lengths, block tables, positions and slots are the step's inputs; the newest token's keys and values and q are not
-  if (rope && len - 1 >= start && len - 1 < end) {
-    const i64 slot = slots[b];
-    const T* k_new = q_row + (HEADS + kvh) * HEAD_DIM;
-    for (int d = threadIdx.x; d < HEAD_DIM; d += 128) {
-      kc[(slot * KV_HEADS + kvh) * HEAD_DIM + d] = to_t(rope_at(k_new, cos_row, sin_row, d));
-      vc[(slot * KV_HEADS + kvh) * HEAD_DIM + d] = k_new[KV_HEADS * HEAD_DIM + d];
-    }
-    __syncthreads();   // written before any thread of the block queues its read of the cache
-  }
+  // The newest token's k (rotated) and v go to its cache slot before the block queues the read of the chunk that holds
+  // it: first where that chunk is among the first stages, else after those stages are in flight (the cache streams
+  // while the token is written), with a barrier either way, as other threads queue the reads.
   const int chunks = (end - start + DBN - 1) / DBN;
+  const bool writes_new = rope && len - 1 >= start && len - 1 < end;
+  const bool write_first = writes_new && (len - 1 - start) / DBN < DSTAGES - 1;
+  if (write_first) {
+    decode_tc_store_new(q_row, cos_row, sin_row, slots[b], kc, vc, kvh);
+    __syncthreads();
+  }
 #pragma unroll
   for (int c = 0; c < DSTAGES - 1; c++) {   // the first stages in flight before any is used
     if (c < chunks) decode_tc_load(smem + c * DSTAGE, kc, vc, blocks, first_block, kvh, start + c * DBN, end);
     cp_async_commit();
   }
+  if (writes_new && !write_first) {
+    decode_tc_store_new(q_row, cos_row, sin_row, slots[b], kc, vc, kvh);
+    __syncthreads();
+  }
 
   // Rows g and g + 8 of the tile are query heads kvh * GROUP + g and + 8, where they exist.
   unsigned qf[HEAD_DIM / 16][4];
-  const T* q_lo = q_row + (kvh * GROUP + g) * HEAD_DIM;
+  const T* q_lo = rope ? q_row + (kvh * GROUP + g) * HEAD_DIM : q + ((i64)b * HEADS + kvh * GROUP + g) * HEAD_DIM;
   const T* q_hi = q_lo + 8 * HEAD_DIM;
 #pragma unroll
   for (int kk = 0; kk < HEAD_DIM / 16; kk++) {
@@ -187,6 +202,28 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
     part_acc[at * HEAD_DIM + d] = a;
     if (d == 0) { part_max[at] = mx * 0.6931471805599453f; part_sum[at] = sum; }   // natural-log units, as the reduce reads them
   }
+}
+
+extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
+  const T* __restrict__ q, const T* __restrict__ kc, const T* __restrict__ vc,
+  const i64* __restrict__ tables, int table_stride, const i64* __restrict__ lens,
+  float* __restrict__ part_acc, float* __restrict__ part_max, float* __restrict__ part_sum, T* __restrict__ out,
+  int part_tokens, float scale_log2)
+{
+  decode_tc<false>(q, (T*)kc, (T*)vc, tables, table_stride, lens, part_acc, part_max, part_sum, out, part_tokens, scale_log2,
+    nullptr, nullptr, nullptr, nullptr);
+}
+
+// paged_decode_tc with RoPE and the newest token's cache write (tuning ROPE_FUSE=1): q is the qkv product's output.
+extern "C" __global__ void __launch_bounds__(128) paged_decode_tc_rope(
+  const T* __restrict__ qkv, T* kc, T* vc,
+  const i64* __restrict__ tables, int table_stride, const i64* __restrict__ lens,
+  float* __restrict__ part_acc, float* __restrict__ part_max, float* __restrict__ part_sum, T* __restrict__ out,
+  int part_tokens, float scale_log2,
+  const T* __restrict__ cos_t, const T* __restrict__ sin_t, const i64* __restrict__ positions, const i64* __restrict__ slots)
+{
+  decode_tc<true>(qkv, kc, vc, tables, table_stride, lens, part_acc, part_max, part_sum, out, part_tokens, scale_log2,
+    cos_t, sin_t, positions, slots);
 }
 #endif
 
