@@ -172,6 +172,9 @@ if (args[0] == "modes")
             report["tuning"] = string.Join(",", kernelTuning.Select(t => $"{t.Key}={t.Value}"));
             report["bf16PdlEqualWithout"] = Same(withKernel, Generate(true, true, prompts, out _, half, prefillKernel: true, set: ("PDL", 0)));
         }
+        // Keys and values through three one-tensor slots (DKV_SPLIT=1): the same operations in the same order, the same tokens.
+        if (kernelTuning?.GetValueOrDefault("DKV_SPLIT") == 1)
+            report["bf16KvSplitEqualWithout"] = Same(withKernel, Generate(true, true, prompts, out _, half, prefillKernel: true, set: ("DKV_SPLIT", 0)));
         // RoPE and the newest token's cache write inside the decode attention kernel (ROPE_FUSE=1) against rope_qkv apart
         // (the default): the same bits, so the same tokens.
         var ropeFused = kernelTuning?.GetValueOrDefault("ROPE_FUSE", 0) ?? 0;

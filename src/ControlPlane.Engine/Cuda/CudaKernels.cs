@@ -31,7 +31,7 @@ public sealed unsafe class CudaKernels
     /// <summary>The reduce kernel's MAX_PARTS.</summary>
     private const int MaxPartitions = 1024;
 
-    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int blockSize, int multiprocessors, int warps, bool prefill, bool decodeTc, int decodeTcStages)
+    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int blockSize, int multiprocessors, int warps, bool prefill, bool decodeTc, double decodeTcStages)
     {
         _warps = warps;
         _blockSize = blockSize;
@@ -53,7 +53,7 @@ public sealed unsafe class CudaKernels
             CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedPrefill, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _prefillSharedBytes), "cuFuncSetAttribute");
         _pagedDecodeTc = decodeTc ? Function(module, "paged_decode_tc") : IntPtr.Zero;
         _pagedDecodeTcRope = decodeTc ? Function(module, "paged_decode_tc_rope") : IntPtr.Zero;
-        _decodeTcSharedBytes = decodeTcStages * stageBytes;
+        _decodeTcSharedBytes = (int)(decodeTcStages * stageBytes);
         if (decodeTc)
         {
             CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedDecodeTc, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _decodeTcSharedBytes), "cuFuncSetAttribute");
@@ -173,7 +173,8 @@ public sealed unsafe class CudaKernels
             var prefill = tensorCores && (tuning?.GetValueOrDefault("PREFILL", 1) ?? 1) != 0;
             var decodeTc = tensorCores && config.Heads / config.KvHeads <= 16 && (tuning?.GetValueOrDefault("DECODE_TC", 1) ?? 1) != 0;
             return new CudaKernels(context, module, config, blockSize, multiprocessors, tuning?.GetValueOrDefault("WARPS", 4) ?? 4, prefill, decodeTc,
-                tuning?.GetValueOrDefault("DSTAGES", 2) ?? 2)
+                // DKV_SPLIT=1: keys and values through three slots of one each, a stage and a half (KernelSource.DecodeTc).
+                (tuning?.GetValueOrDefault("DKV_SPLIT", 0) ?? 0) != 0 ? 1.5 : tuning?.GetValueOrDefault("DSTAGES", 2) ?? 2)
             {
                 CompileLog = log,
                 ProgrammaticLaunch = major >= 9 && (tuning?.GetValueOrDefault("PDL", 0) ?? 0) != 0,

@@ -53,6 +53,30 @@ __device__ __forceinline__ void decode_tc_load(u16* stage, const T* __restrict__
   }
 }
 
+#if DKV_SPLIT
+// With DKV_SPLIT (tuning): keys and values go through three slots of [DBN][KPAD] in turn (K0 V0 K1 V1 …, item i in slot
+// i % 3) instead of DSTAGES stages of both: 52 KB of shared memory instead of 70 KB with head size 128, so four blocks fit
+// on a multiprocessor instead of three (64 × 512 makes 512 blocks of one partition: 1.3 waves of three a
+// multiprocessor, one wave of four), each slot refilled as soon as the warps are done with it. Queues one of them.
+__device__ __forceinline__ void decode_tc_load_one(u16* slot, const T* __restrict__ cache, const i64* blocks, int first_block,
+  int kvh, int kb, int end)
+{
+  for (int i = threadIdx.x; i < DBN * DCH; i += 128) {
+    const int r = i / DCH, c = i % DCH, j = kb + r;
+    const bool valid = j < end;
+    i64 off = 0;
+    if (valid) off = ((blocks[j / BLOCK_SIZE - first_block] * BLOCK_SIZE + j % BLOCK_SIZE) * KV_HEADS + kvh) * HEAD_DIM + c * 8;
+    cp_async16(slot + r * KPAD + c * 8, cache + off, valid);
+  }
+}
+#define DSLOT (DBN * KPAD)
+#define DTC_BOUNDS __launch_bounds__(128, 4)
+#define DPRO_CHUNKS 2
+#else
+#define DTC_BOUNDS __launch_bounds__(128)
+#define DPRO_CHUNKS (DSTAGES - 1)
+#endif
+
 // The kernel's body, with ROPE: q is the fused projection qkv [batch, (HEADS + 2 KV_HEADS) HEAD_DIM] as the product
 // wrote it, rotated here as it is read, and the block whose partition holds the newest token rotates its k and writes it
 // and v to the token's cache slot (rope_qkv's work, the same bits, one kernel fewer); without, q is rope_qkv's output.
@@ -88,16 +112,26 @@ __device__ __forceinline__ void decode_tc(
   // while the token is written), with a barrier either way, as other threads queue the reads.
   const int chunks = (end - start + DBN - 1) / DBN;
   const bool writes_new = rope && len - 1 >= start && len - 1 < end;
-  const bool write_first = writes_new && (len - 1 - start) / DBN < DSTAGES - 1;
+  const bool write_first = writes_new && (len - 1 - start) / DBN < DPRO_CHUNKS;
   if (write_first) {
     decode_tc_store_new(q_row, cos_row, sin_row, slots[b], kc, vc, kvh);
     __syncthreads();
   }
+#if DKV_SPLIT
+  // K0, V0, K1 in flight before any is used, a group each.
+  decode_tc_load_one(smem, kc, blocks, first_block, kvh, start, end);
+  cp_async_commit();
+  decode_tc_load_one(smem + DSLOT, vc, blocks, first_block, kvh, start, end);
+  cp_async_commit();
+  if (chunks > 1) decode_tc_load_one(smem + 2 * DSLOT, kc, blocks, first_block, kvh, start + DBN, end);
+  cp_async_commit();
+#else
 #pragma unroll
   for (int c = 0; c < DSTAGES - 1; c++) {   // the first stages in flight before any is used
     if (c < chunks) decode_tc_load(smem + c * DSTAGE, kc, vc, blocks, first_block, kvh, start + c * DBN, end);
     cp_async_commit();
   }
+#endif
   if (writes_new && !write_first) {
     decode_tc_store_new(q_row, cos_row, sin_row, slots[b], kc, vc, kvh);
     __syncthreads();
@@ -127,6 +161,42 @@ __device__ __forceinline__ void decode_tc(
   for (int dt = 0; dt < HEAD_DIM / 8; dt++) { o[dt][0] = 0.f; o[dt][1] = 0.f; o[dt][2] = 0.f; o[dt][3] = 0.f; }
   float m_lo = NEG_INF, m_hi = NEG_INF, l_lo = 0.f, l_hi = 0.f;
 
+#if DKV_SPLIT
+  for (int t = 0; t < chunks; t++) {
+    const int kb = start + t * DBN;
+    const int wb = kb + warp * 16;   // this warp's 16 tokens
+    // Items so far: up to K(t+1) (item 2t + 2); all but the last two landed: K(t), item 2t, in slot 2t % 3.
+    cp_async_wait_n<2>();
+    __syncthreads();
+    unsigned pf[1][4];
+    if (wb < end) {
+      const u16* ks = smem + ((2 * t) % 3) * DSLOT + warp * 16 * KPAD;
+      float s[2][4];
+      scores_tile<2>(s, qf, ks, lane);
+      float mx_lo = m_lo, mx_hi = m_hi;
+#pragma unroll
+      for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+          const bool in = wb + nt * 8 + tig * 2 + e < end;
+          const float a = in ? s[nt][e] * scale_log2 : NEG_INF, c = in ? s[nt][2 + e] * scale_log2 : NEG_INF;
+          s[nt][e] = a; s[nt][2 + e] = c;
+          mx_lo = fmaxf(mx_lo, a); mx_hi = fmaxf(mx_hi, c);
+        }
+      }
+      softmax_step<2>(s, mx_lo, mx_hi, m_lo, m_hi, l_lo, l_hi, o, pf);
+    }
+    __syncthreads();   // K(t)'s slot read by all: V(t + 1), item 2t + 3, goes there
+    if (t + 1 < chunks) decode_tc_load_one(smem + ((2 * t + 3) % 3) * DSLOT, vc, blocks, first_block, kvh, kb + DBN, end);
+    cp_async_commit();
+    cp_async_wait_n<2>();   // all but K(t + 1) and V(t + 1): V(t), item 2t + 1, has landed
+    __syncthreads();
+    if (wb < end) pv_tile(o, pf[0], smem + ((2 * t + 1) % 3) * DSLOT + warp * 16 * KPAD, lane);
+    __syncthreads();   // V(t)'s slot read by all: K(t + 2), item 2t + 4, goes there
+    if (t + 2 < chunks) decode_tc_load_one(smem + ((2 * t + 4) % 3) * DSLOT, kc, blocks, first_block, kvh, kb + 2 * DBN, end);
+    cp_async_commit();
+  }
+#else
   for (int t = 0; t < chunks; t++) {
     const int kb = start + t * DBN;
     const int ahead = t + DSTAGES - 1;
@@ -157,6 +227,7 @@ __device__ __forceinline__ void decode_tc(
     }
     __syncthreads();   // this stage is read by all before the next iteration refills it
   }
+#endif
 
   // Each warp's rows: its maximum (log2 units), sum and unnormalised output, then the partition's, as paged_decode writes them.
   l_lo += __shfl_xor_sync(0xffffffffu, l_lo, 1); l_lo += __shfl_xor_sync(0xffffffffu, l_lo, 2);
@@ -204,7 +275,7 @@ __device__ __forceinline__ void decode_tc(
   }
 }
 
-extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
+extern "C" __global__ void DTC_BOUNDS paged_decode_tc(
   const T* __restrict__ q, const T* __restrict__ kc, const T* __restrict__ vc,
   const i64* __restrict__ tables, int table_stride, const i64* __restrict__ lens,
   float* __restrict__ part_acc, float* __restrict__ part_max, float* __restrict__ part_sum, T* __restrict__ out,
@@ -215,7 +286,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
 }
 
 // paged_decode_tc with RoPE and the newest token's cache write (tuning ROPE_FUSE=1): q is the qkv product's output.
-extern "C" __global__ void __launch_bounds__(128) paged_decode_tc_rope(
+extern "C" __global__ void DTC_BOUNDS paged_decode_tc_rope(
   const T* __restrict__ qkv, T* kc, T* vc,
   const i64* __restrict__ tables, int table_stride, const i64* __restrict__ lens,
   float* __restrict__ part_acc, float* __restrict__ part_max, float* __restrict__ part_sum, T* __restrict__ out,
