@@ -40,6 +40,9 @@ public sealed class TorchEngine : EngineCore
     /// <summary>Decode graphs captured so far, and the time their captures took.</summary>
     public (int Count, TimeSpan Time) GraphCaptures => Runner.GraphCaptures;
 
+    /// <summary>Decode-graph steps so far, and the host's time in them before each graph was launched (the GPU waits meanwhile).</summary>
+    public (int Steps, TimeSpan BeforeLaunch) GraphLaunchDelay => Runner.GraphLaunchDelay;
+
     /// <summary>Each decode graph's attention partition size (tokens), by batch bucket and block-table width.</summary>
     public IReadOnlyDictionary<(int Batch, int Blocks), int> DecodePartitionTokens => Runner.DecodePartitionTokens;
 

@@ -79,6 +79,15 @@ public sealed partial class TorchStepRunner : IStepRunner
     public LlamaForward Forward { get; }
     public (int Count, TimeSpan Time) GraphCaptures => _graphs is null ? (0, TimeSpan.Zero) : (_graphs.Captured, _graphs.CaptureTime);
 
+    /// <summary>
+    /// Decode-graph steps run so far, and the host's time in them from the step's start until its graph was launched:
+    /// time in which the GPU, done with the previous step (whose tokens were read back), waits for the host.
+    /// </summary>
+    public (int Steps, TimeSpan BeforeLaunch) GraphLaunchDelay => (_graphSteps, System.Diagnostics.Stopwatch.GetElapsedTime(0, _beforeLaunchTicks));
+
+    private int _graphSteps;
+    private long _beforeLaunchTicks;
+
     /// <summary>Each decode graph's attention partition size (tokens), by batch bucket and block-table width.</summary>
     public IReadOnlyDictionary<(int Batch, int Blocks), int> DecodePartitionTokens => _graphs?.PartitionTokens ?? new Dictionary<(int Batch, int Blocks), int>();
 
@@ -104,7 +113,7 @@ public sealed partial class TorchStepRunner : IStepRunner
         var startedAt = _stepLog is null ? default : DateTimeOffset.UtcNow;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var graph = _graphs is not null && decodesOnly && _graphs.Fits(chunks.Count, widest);
-        var tokens = graph ? RunGraph(chunks) : RunEager(chunks);
+        var tokens = graph ? RunGraph(chunks, started) : RunEager(chunks);
         // A step that samples nothing (prompt chunks that are not a prompt's last) reads nothing back: wait for the
         // device, so that the step's time is its own and not charged to the next one.
         if (!samples && _device.type == TorchSharp.DeviceType.CUDA)
@@ -154,7 +163,7 @@ public sealed partial class TorchStepRunner : IStepRunner
     }
 
     /// <summary>A step of single new tokens (decodes) as one CUDA graph replay: no per-token slot lists, one input copy.</summary>
-    private int[] RunGraph(IReadOnlyList<ScheduledChunk> chunks)
+    private int[] RunGraph(IReadOnlyList<ScheduledChunk> chunks, long started)
     {
         var n = chunks.Count;
         var tokens = new long[n];
@@ -175,6 +184,8 @@ public sealed partial class TorchStepRunner : IStepRunner
             rowOf[i] = chunk.Samples ? i : -1; // the graph gives every row's logits
         }
         using var hidden = _graphs!.Run(tokens, positions, slots, lengths, tables);
+        _beforeLaunchTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
+        _graphSteps++;
         using var logits = Forward.Logits(hidden);
         return Sample(chunks, rowOf, logits);
     }

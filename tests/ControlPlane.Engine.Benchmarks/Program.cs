@@ -286,9 +286,15 @@ foreach (var context in contexts)
         var start = Stopwatch.GetTimestamp();
         var startedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var produced = 0;
+        var runner = TimeSpan.Zero;
+        var delayBefore = engine.GraphLaunchDelay;
         Profiler.Start(device);
         for (var s = 0; s < steps; s++)
-            produced += engine.ComputeStep().Outputs.Count;
+        {
+            var step = engine.ComputeStep();
+            produced += step.Outputs.Count;
+            runner += step.Duration;
+        }
         Sync();
         Profiler.Stop(device);
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
@@ -296,7 +302,12 @@ foreach (var context in contexts)
         var partitions = string.Join(" ", engine.DecodePartitionTokens.Select(p => $"{p.Key.Batch}x{p.Key.Blocks}:{p.Value}"));
         var products = string.Join("; ", engine.DecodeProductChoices.Select(p => p.ToString()));
         var row = new { kind = "decode", acceleration, batch, context, steps, tokens = produced, seconds, tokensPerSecond = produced / seconds, msPerStep = seconds * 1000 / steps,
-            partitions, products, productsNote = engine.DecodeProductsNote, startedUnixMs, endedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+            partitions, products, productsNote = engine.DecodeProductsNote,
+            // Where the step's wall time goes on the host: the runner's share (the rest is scheduling and the engine's
+            // bookkeeping, with the GPU idle), and within the runner the time before the graph's launch (GPU idle too).
+            runnerMsPerStep = runner.TotalMilliseconds / steps,
+            beforeLaunchMsPerStep = (engine.GraphLaunchDelay.BeforeLaunch - delayBefore.BeforeLaunch).TotalMilliseconds / Math.Max(1, engine.GraphLaunchDelay.Steps - delayBefore.Steps),
+            startedUnixMs, endedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
         results.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));
     }

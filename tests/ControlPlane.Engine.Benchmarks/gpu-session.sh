@@ -42,11 +42,13 @@ if [ "${PART:-a}" = l ]; then   # l alone; with other parts the model is made an
 else
   source $B/l8b.sh
 fi
-# bench's result rows, one line each, labelled: kind, batch, context or length, tokens/s, ms a step.
+# bench's result rows, one line each, labelled: kind, batch, context or length, tokens/s, ms a step, and for decode the
+# runner's ms a step and the host's ms before each graph's launch (the rest of a step's wall time is the scheduler's).
 rows() {
   grep '"kind"' | LABEL="$1" python3 -c "import sys, json, os
 for l in sys.stdin:
-    r = json.loads(l); print(os.environ['LABEL'], r['kind'], r.get('batch'), r.get('context', r.get('length')), round(r['tokensPerSecond']), round(r.get('msPerStep', 0), 2))"
+    r = json.loads(l); print(os.environ['LABEL'], r['kind'], r.get('batch'), r.get('context', r.get('length')), round(r['tokensPerSecond']), round(r.get('msPerStep', 0), 2),
+        *(['runner', round(r['runnerMsPerStep'], 3), 'before-launch', round(r['beforeLaunchMsPerStep'], 3)] if 'runnerMsPerStep' in r else []))"
 }
 # Batch 64 x 512's decode steps under Nsight Systems, where it is installed: the kernels by time, and kernel_gaps.py's
 # kernel time against the steps' span (the trace itself gzipped into $OUT).
