@@ -77,6 +77,28 @@ __device__ __forceinline__ void decode_tc_load_one(u16* slot, const T* __restric
 #define DPRO_CHUNKS (DSTAGES - 1)
 #endif
 
+// A warp's 16 tokens from wb (keys ks, [16][KPAD] in shared memory): its scores against the tile's query rows, those
+// past end masked, then the online softmax's step, leaving P's fragments in pf for P · V.
+__device__ __forceinline__ void decode_tc_scores(const unsigned (&qf)[HEAD_DIM / 16][4], const u16* ks, int lane, int wb, int end,
+  float scale_log2, float& m_lo, float& m_hi, float& l_lo, float& l_hi, float (&o)[HEAD_DIM / 8][4], unsigned (&pf)[1][4])
+{
+  const int tig = lane & 3;
+  float s[2][4];
+  scores_tile<2>(s, qf, ks, lane);
+  float mx_lo = m_lo, mx_hi = m_hi;
+#pragma unroll
+  for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+    for (int e = 0; e < 2; e++) {
+      const bool in = wb + nt * 8 + tig * 2 + e < end;
+      const float a = in ? s[nt][e] * scale_log2 : NEG_INF, c = in ? s[nt][2 + e] * scale_log2 : NEG_INF;
+      s[nt][e] = a; s[nt][2 + e] = c;
+      mx_lo = fmaxf(mx_lo, a); mx_hi = fmaxf(mx_hi, c);
+    }
+  }
+  softmax_step<2>(s, mx_lo, mx_hi, m_lo, m_hi, l_lo, l_hi, o, pf);
+}
+
 // The kernel's body, with ROPE: q is the fused projection qkv [batch, (HEADS + 2 KV_HEADS) HEAD_DIM] as the product
 // wrote it, rotated here as it is read, and the block whose partition holds the newest token rotates its k and writes it
 // and v to the token's cache slot (rope_qkv's work, the same bits, one kernel fewer); without, q is rope_qkv's output.
@@ -170,21 +192,7 @@ __device__ __forceinline__ void decode_tc(
     __syncthreads();
     unsigned pf[1][4];
     if (wb < end) {
-      const u16* ks = smem + ((2 * t) % 3) * DSLOT + warp * 16 * KPAD;
-      float s[2][4];
-      scores_tile<2>(s, qf, ks, lane);
-      float mx_lo = m_lo, mx_hi = m_hi;
-#pragma unroll
-      for (int nt = 0; nt < 2; nt++) {
-#pragma unroll
-        for (int e = 0; e < 2; e++) {
-          const bool in = wb + nt * 8 + tig * 2 + e < end;
-          const float a = in ? s[nt][e] * scale_log2 : NEG_INF, c = in ? s[nt][2 + e] * scale_log2 : NEG_INF;
-          s[nt][e] = a; s[nt][2 + e] = c;
-          mx_lo = fmaxf(mx_lo, a); mx_hi = fmaxf(mx_hi, c);
-        }
-      }
-      softmax_step<2>(s, mx_lo, mx_hi, m_lo, m_hi, l_lo, l_hi, o, pf);
+      decode_tc_scores(qf, smem + ((2 * t) % 3) * DSLOT + warp * 16 * KPAD, lane, wb, end, scale_log2, m_lo, m_hi, l_lo, l_hi, o, pf);
     }
     __syncthreads();   // K(t)'s slot read by all: V(t + 1), item 2t + 3, goes there
     if (t + 1 < chunks) decode_tc_load_one(smem + ((2 * t + 3) % 3) * DSLOT, vc, blocks, first_block, kvh, kb + DBN, end);
@@ -208,21 +216,8 @@ __device__ __forceinline__ void decode_tc(
     if (wb < end) {
       const u16* ks = smem + (t % DSTAGES) * DSTAGE + warp * 16 * KPAD;
       const u16* vs = ks + DBN * KPAD;
-      float s[2][4];
-      scores_tile<2>(s, qf, ks, lane);
-      float mx_lo = m_lo, mx_hi = m_hi;
-#pragma unroll
-      for (int nt = 0; nt < 2; nt++) {
-#pragma unroll
-        for (int e = 0; e < 2; e++) {
-          const bool in = wb + nt * 8 + tig * 2 + e < end;
-          const float a = in ? s[nt][e] * scale_log2 : NEG_INF, c = in ? s[nt][2 + e] * scale_log2 : NEG_INF;
-          s[nt][e] = a; s[nt][2 + e] = c;
-          mx_lo = fmaxf(mx_lo, a); mx_hi = fmaxf(mx_hi, c);
-        }
-      }
       unsigned pf[1][4];
-      softmax_step<2>(s, mx_lo, mx_hi, m_lo, m_hi, l_lo, l_hi, o, pf);
+      decode_tc_scores(qf, ks, lane, wb, end, scale_log2, m_lo, m_hi, l_lo, l_hi, o, pf);
       pv_tile(o, pf[0], vs, lane);
     }
     __syncthreads();   // this stage is read by all before the next iteration refills it
