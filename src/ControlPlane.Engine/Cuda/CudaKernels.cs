@@ -61,7 +61,8 @@ public sealed unsafe class CudaKernels
         }
     }
 
-    // The prefill kernel's two stages, and the tensor-core decode kernel's DSTAGES stages of the same size.
+    // The prefill kernel's two stages, and the tensor-core decode kernel's DSTAGES stages of the same size (a stage and a
+    // half with DKV_SPLIT: three slots of keys or values).
     private readonly int _prefillSharedBytes;
     private readonly int _decodeTcSharedBytes;
 
