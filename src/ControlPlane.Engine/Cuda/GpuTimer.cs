@@ -3,7 +3,8 @@ using static TorchSharp.torch;
 namespace ControlPlane.Engine.Cuda;
 
 /// <summary>
-/// GPU time of a call, for choices made at start by measurement (partition sizes, product algorithms): each round of calls
+/// GPU time of a call, for choices made at start by measurement (the decode products' algorithms; the partition sizes'
+/// measurement, older, still times on the host clock): each round of calls
 /// is queued behind a few milliseconds of other work, so the host's launch cost is hidden and CUDA events on the legacy
 /// default stream time the kernels alone, back to back as a graph runs them. Call outside any graph capture.
 /// </summary>
