@@ -14,7 +14,7 @@ internal static class DecodeAttentionBenchmark
 {
     /// <param name="config">The model's shape.</param>
     /// <param name="device">A CUDA device.</param>
-    /// <param name="twoKernels">Only the scalar kernel and the tensor-core one (with and without its direct output, and with DKV_SPLIT), not the deeper pipelines.</param>
+    /// <param name="twoKernels">Only the scalar kernel and the tensor-core one (with and without its direct output), not the deeper pipelines.</param>
     public static List<string> Run(LlamaConfig config, Device device, bool twoKernels)
     {
         var shuffle = new Random(1);
@@ -25,12 +25,11 @@ internal static class DecodeAttentionBenchmark
             ("scalar w4 u2", new() { ["WARPS"] = 4, ["UNROLL"] = 2, ["DECODE_TC"] = 0 }),
             ("tensor cores", new() { ["DECODE_TC"] = 1, ["PARTITION_TUNE"] = 0 }), // partials and the reduce at every size
             ("tc measured", new() { ["DECODE_TC"] = 1, ["PARTITION_TUNE"] = 1 }), // one partition writes the output itself
-            ("tc kv split", new() { ["DECODE_TC"] = 1, ["PARTITION_TUNE"] = 1, ["DKV_SPLIT"] = 1 }), // three one-tensor slots: four blocks a multiprocessor
             ("tc 3 stages", new() { ["DECODE_TC"] = 1, ["DSTAGES"] = 3, ["PARTITION_TUNE"] = 0 }),
             ("tc 4 stages", new() { ["DECODE_TC"] = 1, ["DSTAGES"] = 4, ["PARTITION_TUNE"] = 0 }),
         };
         if (twoKernels)
-            variants = variants[..4]; // the scalar kernel and the tensor-core one at its default depth, with and without the direct output, and with its keys and values split
+            variants = variants[..3]; // the scalar kernel and the tensor-core one at its default depth, with and without the direct output
         var compiled = variants.Select(v => (v.Name, Kernels: CudaKernels.TryCreate(config, 16, ScalarType.BFloat16, device, out var why,
             new Dictionary<string, int>(v.Tuning) { ["PTXAS_VERBOSE"] = 1 }) ?? throw new InvalidOperationException(why))).ToArray();
         foreach (var (name, kernels) in compiled)

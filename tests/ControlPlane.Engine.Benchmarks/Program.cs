@@ -126,7 +126,7 @@ if (args[0] == "modes")
     var report = new Dictionary<string, object>();
     // --tuning applies to every run with kernels; with PDL=1 the bf16 run is made again with PDL=0: launch order alone
     // must not change a token (run it with PARTITION_TUNE=0, so both take the same partitions).
-    // set: one tuning key overridden for this run (PDL=0 to compare against PDL=1, ROPE_FUSE=0 against RoPE in attention).
+    // set: one tuning key overridden for this run (PDL=0 to compare against PDL=1).
     List<int>[] Generate(bool kernels, bool graphs, int[][] batch, out string acceleration, LlamaWeights? model = null, bool prefillKernel = false, bool decodeTc = true, (string Key, int Value)? set = null)
     {
         using var engine = new TorchEngine("m", model ?? weights, new IdTokenizer(weights.Config.VocabularySize),
@@ -172,13 +172,6 @@ if (args[0] == "modes")
             report["tuning"] = string.Join(",", kernelTuning.Select(t => $"{t.Key}={t.Value}"));
             report["bf16PdlEqualWithout"] = Same(withKernel, Generate(true, true, prompts, out _, half, prefillKernel: true, set: ("PDL", 0)));
         }
-        // Keys and values through three one-tensor slots (DKV_SPLIT=1): the same operations in the same order, the same tokens.
-        if (kernelTuning?.GetValueOrDefault("DKV_SPLIT") == 1)
-            report["bf16KvSplitEqualWithout"] = Same(withKernel, Generate(true, true, prompts, out _, half, prefillKernel: true, set: ("DKV_SPLIT", 0)));
-        // RoPE and the newest token's cache write inside the decode attention kernel (ROPE_FUSE=1) against rope_qkv apart
-        // (the default): the same bits, so the same tokens.
-        var ropeFused = kernelTuning?.GetValueOrDefault("ROPE_FUSE", 0) ?? 0;
-        report["bf16RopeInAttentionEqualApart"] = Same(withKernel, Generate(true, true, prompts, out _, half, prefillKernel: true, set: ("ROPE_FUSE", ropeFused == 0 ? 1 : 0)));
     }
     File.WriteAllText(output, JsonSerializer.Serialize(report));
     Console.WriteLine(JsonSerializer.Serialize(report));

@@ -19,12 +19,10 @@
 #           (decode-parts at batch 32 and 64), then bench decode-only with it, alone and with PARTITION_TUNE=1 and PDL=1
 #   PART=j: the defaults as they stand: serving.sh (step log kept), bench decode-only at the defaults and with PDL=1, and
 #           batch 64 x 512 under Nsight Systems where it is installed (kernel_gaps.py: kernel time against the step's span)
-#   PART=k: j without the served run (bench at the defaults and with RoPE inside attention, greedy against transformers, modes,
-#           then Nsight Systems)
+#   PART=k: j without the served run (bench at the defaults and with the measured products, greedy against transformers,
+#           modes, then Nsight Systems)
 #   PART=l: our skinny product kernel beside libtorch's (skinny-gemm), not yet used by the engine
 #   PART=m: the most wanted of k, i and l in one call, for a machine short of time; PART=n: less still (two benches, modes)
-#   PART=o: decode attention with keys and values split (DKV_SPLIT=1) and RoPE inside attention (ROPE_FUSE=1), each
-#           against fp32 and the defaults (attention, bench alternating, modes)
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
 #           IPC handles (device to device), and migration downtime both ways; on one GPU both processes share it, on two
 #           the destination runs on GPU 1 (NVLink). PART=g: the P/D handoff both ways, and a 32k prefix fetched by device
@@ -132,8 +130,8 @@ k)
   # The short form of j: decode-only bench at the defaults, then batch 64 x 512 under Nsight Systems where it is installed.
   timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --out $OUT/bench-default.json 2>&1 | rows default
   grep -h '"partitions"' $OUT/bench-default.json | tr -d ' ' | tr '\n' ' '; echo
-  # RoPE with the cache write inside the attention kernel (ROPE_FUSE=1), against as its own kernel (rope_qkv, the default).
-  timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning ROPE_FUSE=1 --out $OUT/bench-rope-fused.json 2>&1 | rows rope-fused
+  # The products with their cuBLASLt algorithms measured at start (GEMM_TUNE=1), against libtorch's choice.
+  timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning GEMM_TUNE=1 --out $OUT/bench-gemm-tune.json 2>&1 | rows gemm-tune
   # Greedy tokens against transformers' on the small random model (fp32, kernels and decode graphs on).
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1; P=1,17,300,5,902,44,611,87,12,400
   timeout 60 dotnet $APP greedy --model /tmp/small2 --device cuda --prompt $P --tokens 64 --out $OUT/greedy-ours.json > /dev/null 2>&1
@@ -162,18 +160,6 @@ for key, b in best.items():
     print(key, 'torch', b.get('torch'), 'ours', o, 'x%.2f' % (b['torch'] / o[0]) if o else '')
 PY
   ;;
-o)
-  # Decode attention with its keys and values in three one-tensor slots (DKV_SPLIT=1: four blocks a multiprocessor) and
-  # RoPE inside attention reordered (ROPE_FUSE=1): the kernels alone against fp32, then bench alternating with the
-  # defaults, then modes with each (the same tokens as without).
-  timeout 100 dotnet $APP attention --model /tmp/l8b --device cuda --two-kernels yes --out $OUT/attention.txt > /dev/null 2>&1
-  grep -E '^tc (measured|kv split) batch +(32|64) ' $OUT/attention.txt | tr -s ' ' | cut -c1-150 | head -60
-  for t in default DKV_SPLIT=1 default DKV_SPLIT=1 ROPE_FUSE=1; do   # about 8 minutes in all with the model made
-    args=""; [ $t != default ] && args="--tuning $t"
-    timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes $args --out /tmp/bench.json 2>&1 | rows "$t"
-  done
-  python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
-  timeout 150 dotnet $APP modes --model /tmp/small2 --device cuda --tuning DKV_SPLIT=1 --out $OUT/modes-kv-split.json 2>&1 | tail -1 ;;
 n)
   # The shortest useful check on a machine with little time: bench at the defaults and with the measured products, then modes.
   for t in default GEMM_TUNE=1; do

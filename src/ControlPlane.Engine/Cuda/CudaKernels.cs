@@ -18,7 +18,6 @@ public sealed unsafe class CudaKernels
     private readonly IntPtr _pagedDecodeReduce;
     private readonly IntPtr _pagedPrefill;
     private readonly IntPtr _pagedDecodeTc;
-    private readonly IntPtr _pagedDecodeTcRope;
     private readonly int _heads;
     private readonly int _kvHeads;
     private readonly int _headDim;
@@ -31,7 +30,7 @@ public sealed unsafe class CudaKernels
     /// <summary>The reduce kernel's MAX_PARTS.</summary>
     private const int MaxPartitions = 1024;
 
-    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int blockSize, int multiprocessors, int warps, bool prefill, bool decodeTc, double decodeTcStages)
+    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int blockSize, int multiprocessors, int warps, bool prefill, bool decodeTc, int decodeTcStages)
     {
         _warps = warps;
         _blockSize = blockSize;
@@ -52,17 +51,12 @@ public sealed unsafe class CudaKernels
         if (prefill)
             CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedPrefill, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _prefillSharedBytes), "cuFuncSetAttribute");
         _pagedDecodeTc = decodeTc ? Function(module, "paged_decode_tc") : IntPtr.Zero;
-        _pagedDecodeTcRope = decodeTc ? Function(module, "paged_decode_tc_rope") : IntPtr.Zero;
-        _decodeTcSharedBytes = (int)(decodeTcStages * stageBytes);
+        _decodeTcSharedBytes = decodeTcStages * stageBytes;
         if (decodeTc)
-        {
             CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedDecodeTc, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _decodeTcSharedBytes), "cuFuncSetAttribute");
-            CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedDecodeTcRope, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _decodeTcSharedBytes), "cuFuncSetAttribute");
-        }
     }
 
-    // The prefill kernel's two stages, and the tensor-core decode kernel's DSTAGES stages of the same size (a stage and a
-    // half with DKV_SPLIT: three slots of keys or values).
+    // The prefill kernel's two stages, and the tensor-core decode kernel's DSTAGES stages of the same size.
     private readonly int _prefillSharedBytes;
     private readonly int _decodeTcSharedBytes;
 
@@ -80,20 +74,6 @@ public sealed unsafe class CudaKernels
     /// where the prefill kernel runs and GROUP is at most 16, unless tuning DECODE_TC=0 keeps the scalar kernel.
     /// </summary>
     public bool HasTensorCoreDecode => _pagedDecodeTc != IntPtr.Zero;
-
-    /// <summary>
-    /// Whether <see cref="PagedDecodeRope"/> rotates q and k and writes the newest token's k and v inside the tensor-core
-    /// attention kernel (no rope_qkv launch): tuning ROPE_FUSE=1, where that kernel runs. Off by default: on the H100
-    /// (2026-12-07, two runs each way, same tokens) it made decode 1–3 % slower at batch 32 and 64 (64 × 512: 7,309–7,337
-    /// against 7,505–7,540 tok/s apart): every attention block rotates its q heads from scalar loads after the wait on
-    /// the product before it, which costs each block (and the 64 × 512 grid runs in more than one wave) more than the
-    /// rope_qkv launch it saves. Since then (not yet measured) it is a kernel of its own (paged_decode_tc_rope; the default
-    /// kernel's instructions are those measured), and the block that writes the newest token queues its first stages of
-    /// the cache before the write rather than after it.
-    /// </summary>
-    public bool FusesRope => HasTensorCoreDecode && FuseRope;
-
-    private bool FuseRope { get; init; }
 
     public int Multiprocessors { get; }
 
@@ -174,14 +154,12 @@ public sealed unsafe class CudaKernels
             var prefill = tensorCores && (tuning?.GetValueOrDefault("PREFILL", 1) ?? 1) != 0;
             var decodeTc = tensorCores && config.Heads / config.KvHeads <= 16 && (tuning?.GetValueOrDefault("DECODE_TC", 1) ?? 1) != 0;
             return new CudaKernels(context, module, config, blockSize, multiprocessors, tuning?.GetValueOrDefault("WARPS", 4) ?? 4, prefill, decodeTc,
-                // DKV_SPLIT=1: keys and values through three slots of one each, a stage and a half (KernelSource.DecodeTc).
-                (tuning?.GetValueOrDefault("DKV_SPLIT", 0) ?? 0) != 0 ? 1.5 : tuning?.GetValueOrDefault("DSTAGES", 2) ?? 2)
+                tuning?.GetValueOrDefault("DSTAGES", 2) ?? 2)
             {
                 CompileLog = log,
                 ProgrammaticLaunch = major >= 9 && (tuning?.GetValueOrDefault("PDL", 0) ?? 0) != 0,
                 TunePartitions = (tuning?.GetValueOrDefault("PARTITION_TUNE", 1) ?? 1) != 0,
                 TunesProducts = kind != 0 && (tuning?.GetValueOrDefault("GEMM_TUNE", 0) ?? 0) != 0,
-                FuseRope = (tuning?.GetValueOrDefault("ROPE_FUSE", 0) ?? 0) != 0,
             };
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
@@ -241,48 +219,21 @@ public sealed unsafe class CudaKernels
     /// values, read through its block table (<paramref name="tables"/> [batch, blocks], int64) up to its length
     /// (<paramref name="lengths"/> [batch], int64); returns [batch, heads·head_dim].
     /// </summary>
-    public Tensor PagedDecode(Tensor q, Tensor keys, Tensor values, Tensor tables, Tensor lengths, int partitionTokens, int partitions) =>
-        LaunchDecode(q.contiguous(), null, keys, values, tables, lengths, partitionTokens, partitions);
-
-    /// <summary>
-    /// <see cref="RopeQkv"/> then <see cref="PagedDecode"/> for a decode
-    /// step's fused projection <paramref name="qkv"/> [batch, (heads + 2·kv heads)·head_dim]: in the attention kernel itself
-    /// where <see cref="FusesRope"/> (the same bits, one kernel a layer fewer), else as the two.
-    /// </summary>
-    public Tensor PagedDecodeRope(Tensor qkv, Tensor cos, Tensor sin, Tensor positions, Tensor slots, Tensor keys, Tensor values,
-        Tensor tables, Tensor lengths, int partitionTokens, int partitions)
+    public Tensor PagedDecode(Tensor q, Tensor keys, Tensor values, Tensor tables, Tensor lengths, int partitionTokens, int partitions)
     {
-        if (!FusesRope)
-        {
-            var q = RopeQkv(qkv, cos, sin, positions, slots, keys, values);
-            return PagedDecode(q, keys, values, tables, lengths, partitionTokens, partitions);
-        }
-        return LaunchDecode(qkv.contiguous(), (cos, sin, positions, slots), keys, values, tables, lengths, partitionTokens, partitions);
-    }
-
-    private Tensor LaunchDecode(Tensor query, (Tensor Cos, Tensor Sin, Tensor Positions, Tensor Slots)? rope, Tensor keys, Tensor values,
-        Tensor tables, Tensor lengths, int partitionTokens, int partitions)
-    {
-        var batch = query.shape[0];
-        var device = query.device;
-        var output = empty([batch, _heads * _headDim], query.dtype, device);
+        var batch = q.shape[0];
+        var query = q.contiguous();
+        var device = q.device;
+        var output = empty([batch, _heads * _headDim], q.dtype, device);
         // With one partition the tensor-core kernel may write the output itself: no partial results, no reduce.
         var direct = TunesPartitions && partitions == 1;
         var partial = direct ? null : empty([batch, _heads, partitions, _headDim], ScalarType.Float32, device);
         var max = direct ? null : empty([batch, _heads, partitions], ScalarType.Float32, device);
         var sum = direct ? null : empty([batch, _heads, partitions], ScalarType.Float32, device);
-        var scaleLog2 = Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634));
-        if (HasTensorCoreDecode && rope is { } r)
-            Launch(_pagedDecodeTcRope, (uint)partitions, (uint)_kvHeads, (uint)batch, 128, (uint)_decodeTcSharedBytes,
-                [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
-                 Pointer(partial), Pointer(max), Pointer(sum), direct ? Pointer(output) : 0, partitionTokens, scaleLog2,
-                 Pointer(r.Cos), Pointer(r.Sin), Pointer(r.Positions), Pointer(r.Slots)]);
-        else if (HasTensorCoreDecode)
+        if (HasTensorCoreDecode)
             Launch(_pagedDecodeTc, (uint)partitions, (uint)_kvHeads, (uint)batch, 128, (uint)_decodeTcSharedBytes,
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
-                 Pointer(partial), Pointer(max), Pointer(sum), direct ? Pointer(output) : 0, partitionTokens, scaleLog2]);
-        else if (rope is not null)
-            throw new InvalidOperationException("RoPE inside attention needs the tensor-core decode kernel");
+                 Pointer(partial), Pointer(max), Pointer(sum), direct ? Pointer(output) : 0, partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634))]);
         else
             Launch(_pagedDecode, (uint)partitions, (uint)_kvHeads, (uint)batch, (uint)(32 * _warps),
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),

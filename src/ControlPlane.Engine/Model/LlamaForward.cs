@@ -96,8 +96,8 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
             using var layerScope = NewDisposeScope();
             var layer = Weights.Layers[l];
             var qkv = k.Linear(k.RmsNorm(x, layer.InputNorm, _eps), layer.Qkv, layer.QkvBias);
-            var attention = k.PagedDecodeRope(qkv, rope.Cos, rope.Sin, inputs.Positions, inputs.Slots, cache.Keys[l], cache.Values[l],
-                inputs.Tables, inputs.Lengths, inputs.PartitionTokens, inputs.Partitions);
+            var q = k.RopeQkv(qkv, rope.Cos, rope.Sin, inputs.Positions, inputs.Slots, cache.Keys[l], cache.Values[l]);
+            var attention = k.PagedDecode(q, cache.Keys[l], cache.Values[l], inputs.Tables, inputs.Lengths, inputs.PartitionTokens, inputs.Partitions);
             // Residuals added by the matrix products themselves (beta = 1): no separate add kernels.
             k.AddLinear(x, attention, layer.Output);
             var gateUp = k.Linear(k.RmsNorm(x, layer.PostNorm, _eps), layer.GateUp);
