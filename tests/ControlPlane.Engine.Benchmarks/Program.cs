@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 
 // Usage:
 //   bench  --model DIR --device cuda --out FILE   decode (batch 1/8/32/64 × context 512/2048) and prefill (1×2048, 8×512) throughput
-//   greedy --model DIR --device cuda --prompt 1,2,3 --tokens 64 --out FILE   greedy token ids, fp32, for the transformers check
+//   greedy --model DIR --device cuda --prompt 1,2,3 --tokens 64 --out FILE [--tuning K=V,...]   greedy token ids, fp32, for the transformers check
 //   modes  --model DIR --device cuda --out FILE   the same batch (chunked prefill, then decode) under eager ops, the kernels,
 //          and decode graphs: greedy tokens must agree across the three, and alone with batched
 //   steps --model DIR --device cuda --log STEPLOG [--max 400]   a served run's steps with prefill (CONTROLPLANE_STEP_LOG) as fixed shapes
@@ -187,7 +187,7 @@ void Sync()
 if (args[0] == "greedy")
 {
     using var weights = ModelFolder.Load(folder, device, ScalarType.Float32);
-    using var engine = new TorchEngine("m", weights, new IdTokenizer(weights.Config.VocabularySize), new TorchEngineOptions { KvBlocks = 512, MaxContextTokens = 2048, CudaKernels = kernelsOn, CudaGraphs = graphsOn });
+    using var engine = new TorchEngine("m", weights, new IdTokenizer(weights.Config.VocabularySize), new TorchEngineOptions { KvBlocks = 512, MaxContextTokens = 2048, CudaKernels = kernelsOn, CudaGraphs = graphsOn, KernelTuning = kernelTuning });
     Console.WriteLine($"acceleration: {engine.Acceleration}");
     var prompt = options["--prompt"].Split(',').Select(int.Parse).ToArray();
     engine.Add(new RequestSpec { RequestId = "g", Model = "m", PromptTokenIds = prompt, Sampling = new SamplingParameters { MaxTokens = int.Parse(options["--tokens"]), Temperature = 0, IgnoreEndOfSequence = true } });
