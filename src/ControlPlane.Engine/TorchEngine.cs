@@ -43,6 +43,9 @@ public sealed class TorchEngine : EngineCore
     /// <summary>Decode-graph steps so far, and the host's time in them before each graph was launched (the GPU waits meanwhile).</summary>
     public (int Steps, TimeSpan BeforeLaunch) GraphLaunchDelay => Runner.GraphLaunchDelay;
 
+    /// <summary>Within <see cref="GraphLaunchDelay"/>: staging the inputs, queuing their copy to the device, launching the graph.</summary>
+    public (TimeSpan Stage, TimeSpan Copy, TimeSpan Launch) GraphHostTime => Runner.GraphHostTime;
+
     /// <summary>Each decode graph's attention partition size (tokens), by batch bucket and block-table width.</summary>
     public IReadOnlyDictionary<(int Batch, int Blocks), int> DecodePartitionTokens => Runner.DecodePartitionTokens;
 

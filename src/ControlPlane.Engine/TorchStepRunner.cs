@@ -85,6 +85,9 @@ public sealed partial class TorchStepRunner : IStepRunner
     /// </summary>
     public (int Steps, TimeSpan BeforeLaunch) GraphLaunchDelay => (_graphSteps, System.Diagnostics.Stopwatch.GetElapsedTime(0, _beforeLaunchTicks));
 
+    /// <summary>Within <see cref="GraphLaunchDelay"/>: staging the inputs, queuing their copy, launching the graph.</summary>
+    public (TimeSpan Stage, TimeSpan Copy, TimeSpan Launch) GraphHostTime => _graphs?.HostTime ?? default;
+
     private int _graphSteps;
     private long _beforeLaunchTicks;
 

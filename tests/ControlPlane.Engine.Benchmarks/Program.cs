@@ -281,6 +281,7 @@ foreach (var context in contexts)
         var produced = 0;
         var runner = TimeSpan.Zero;
         var delayBefore = engine.GraphLaunchDelay;
+        var hostBefore = engine.GraphHostTime;
         Profiler.Start(device);
         for (var s = 0; s < steps; s++)
         {
@@ -300,6 +301,10 @@ foreach (var context in contexts)
             // bookkeeping, with the GPU idle), and within the runner the time before the graph's launch (GPU idle too).
             runnerMsPerStep = runner.TotalMilliseconds / steps,
             beforeLaunchMsPerStep = (engine.GraphLaunchDelay.BeforeLaunch - delayBefore.BeforeLaunch).TotalMilliseconds / Math.Max(1, engine.GraphLaunchDelay.Steps - delayBefore.Steps),
+            // Of that: staging the inputs, queuing their copy, launching the graph.
+            stageMsPerStep = (engine.GraphHostTime.Stage - hostBefore.Stage).TotalMilliseconds / Math.Max(1, engine.GraphLaunchDelay.Steps - delayBefore.Steps),
+            copyMsPerStep = (engine.GraphHostTime.Copy - hostBefore.Copy).TotalMilliseconds / Math.Max(1, engine.GraphLaunchDelay.Steps - delayBefore.Steps),
+            launchMsPerStep = (engine.GraphHostTime.Launch - hostBefore.Launch).TotalMilliseconds / Math.Max(1, engine.GraphLaunchDelay.Steps - delayBefore.Steps),
             startedUnixMs, endedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
         results.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));

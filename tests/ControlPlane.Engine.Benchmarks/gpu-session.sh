@@ -23,6 +23,7 @@
 #           modes, then Nsight Systems)
 #   PART=l: our skinny product kernel beside libtorch's (skinny-gemm), not yet used by the engine
 #   PART=m: the most wanted of k, i and l in one call, for a machine short of time; PART=n: less still (two benches, modes)
+#   PART=r: bench decode-only at the defaults, nothing else (for a machine with two minutes to give)
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
 #           IPC handles (device to device), and migration downtime both ways; on one GPU both processes share it, on two
 #           the destination runs on GPU 1 (NVLink). PART=g: the P/D handoff both ways, and a 32k prefix fetched by device
@@ -46,7 +47,8 @@ rows() {
   grep '"kind"' | LABEL="$1" python3 -c "import sys, json, os
 for l in sys.stdin:
     r = json.loads(l); print(os.environ['LABEL'], r['kind'], r.get('batch'), r.get('context', r.get('length')), round(r['tokensPerSecond']), round(r.get('msPerStep', 0), 2),
-        *(['runner', round(r['runnerMsPerStep'], 3), 'before-launch', round(r['beforeLaunchMsPerStep'], 3)] if 'runnerMsPerStep' in r else []))"
+        *(['runner', round(r['runnerMsPerStep'], 3), 'before-launch', round(r['beforeLaunchMsPerStep'], 3)] if 'runnerMsPerStep' in r else []),
+        *(['stage', round(r['stageMsPerStep'], 3), 'copy', round(r['copyMsPerStep'], 3), 'launch', round(r['launchMsPerStep'], 3)] if 'stageMsPerStep' in r else []))"
 }
 # Batch 64 x 512's decode steps under Nsight Systems, where it is installed: the kernels by time, and kernel_gaps.py's
 # kernel time against the steps' span (the trace itself gzipped into $OUT).
@@ -160,6 +162,9 @@ for key, b in best.items():
     print(key, 'torch', b.get('torch'), 'ours', o, 'x%.2f' % (b['torch'] / o[0]) if o else '')
 PY
   ;;
+r)
+  # The least a machine can give: bench decode-only at the defaults, once (about 2 minutes with the model made).
+  timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --out $OUT/bench-default.json 2>&1 | rows default ;;
 n)
   # The shortest useful check on a machine with little time: bench at the defaults and with the measured products, then modes.
   for t in default GEMM_TUNE=1; do

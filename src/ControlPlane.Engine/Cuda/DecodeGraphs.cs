@@ -94,20 +94,39 @@ public sealed unsafe class DecodeGraphs : IDisposable
         var bucket = BatchBuckets.First(b => b >= batch);
         var widest = tables.Max(t => t.Count);
         var blocks = (int)Math.Max(4, NextPowerOfTwo(widest));
-        var host = Stage(bucket, blocks, tokens, positions, slots, lengths, tables);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         if (!_graphs.TryGetValue((bucket, blocks), out var graph))
         {
-            graph = Capture(bucket, blocks, host);
+            graph = Capture(bucket, blocks, Stage(bucket, blocks, tokens, positions, slots, lengths, tables));
             _graphs.Add((bucket, blocks), graph);
         }
         else
         {
-            using var staged = tensor(host);
-            graph.Inputs.copy_(staged);
+            // Staged straight into the graph's pinned host buffer and copied without waiting: the copy and the graph
+            // are queued back to back. The buffer is free to overwrite: every step ends with its tokens read back.
+            var staging = graph.Staging();
+            Stage(bucket, blocks, tokens, positions, slots, lengths, tables, new Span<long>((void*)TorchCudaApi.DataPointer(staging), (int)staging.numel()));
+            var staged = System.Diagnostics.Stopwatch.GetTimestamp();
+            graph.Inputs.copy_(staging, true);
+            var copied = System.Diagnostics.Stopwatch.GetTimestamp();
+            _stageTicks += staged - started;
+            _copyTicks += copied - staged;
+            started = copied;
         }
         TorchCudaApi.GraphReplay(graph.Handle);
+        _launchTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
         return graph.Output.narrow(0, 0, batch);
     }
+
+    private long _stageTicks, _copyTicks, _launchTicks;
+
+    /// <summary>
+    /// The host's time in <see cref="Run"/> so far (the GPU waits through it): staging a step's inputs, queuing their copy
+    /// to the device, and launching the graph (with the capture, where a step met a graph not yet captured).
+    /// </summary>
+    public (TimeSpan Stage, TimeSpan Copy, TimeSpan Launch) HostTime =>
+        (System.Diagnostics.Stopwatch.GetElapsedTime(0, _stageTicks), System.Diagnostics.Stopwatch.GetElapsedTime(0, _copyTicks),
+         System.Diagnostics.Stopwatch.GetElapsedTime(0, _launchTicks));
 
     /// <summary>
     /// A graph's input buffer: tokens, positions, slots and lengths [bucket] each, then block tables [bucket, blocks];
@@ -116,6 +135,12 @@ public sealed unsafe class DecodeGraphs : IDisposable
     private long[] Stage(int bucket, int blocks, long[] tokens, long[] positions, long[] slots, long[] lengths, IReadOnlyList<List<int>> tables)
     {
         var host = new long[bucket * (4 + blocks)];
+        Stage(bucket, blocks, tokens, positions, slots, lengths, tables, host);
+        return host;
+    }
+
+    private void Stage(int bucket, int blocks, long[] tokens, long[] positions, long[] slots, long[] lengths, IReadOnlyList<List<int>> tables, Span<long> host)
+    {
         var scratchSlot = (long)_scratchBlock * _cache.BlockSize;
         for (var i = 0; i < bucket; i++)
         {
@@ -129,7 +154,6 @@ public sealed unsafe class DecodeGraphs : IDisposable
             for (var j = 0; j < blocks; j++)
                 host[row + j] = j < table.Count ? table[j] : _scratchBlock;
         }
-        return host;
     }
 
     private Graph Capture(int batch, int blocks, long[] host)
@@ -222,9 +246,22 @@ public sealed unsafe class DecodeGraphs : IDisposable
         public int PartitionTokens => decode.PartitionTokens;
         public Tensor Inputs { get; } = inputs;
         public Tensor Output { get; } = output;
+        private Tensor? _staging;
+
+        /// <summary>A page-locked host buffer the shape of <see cref="Inputs"/>, made on the graph's first replay.</summary>
+        public Tensor Staging()
+        {
+            if (_staging is null)
+            {
+                using var pageable = empty_like(Inputs, device: CPU);
+                _staging = pageable.pin_memory();
+            }
+            return _staging;
+        }
 
         public void Dispose()
         {
+            _staging?.Dispose();
             Output.Dispose();
             foreach (var view in new[] { decode.Tokens, decode.Positions, decode.Slots, decode.Lengths, decode.Tables })
                 view.Dispose();
