@@ -58,16 +58,17 @@ internal static class DecodePartsBenchmark
 
             long W(Tensor t) => t.numel() * element;
             var act2 = (long)batch * c.HiddenSize * element;
-            var parts = new (string Name, long Bytes, Action<int> Op)[]
+            // Beside: timed and shown beside the sum, not in it (the same product once more, another way).
+            var parts = new (string Name, long Bytes, Action<int> Op, bool Beside)[]
             {
-                ("rms_norm x2", 2 * (2 * act2 + c.HiddenSize * element), l => { kernels.RmsNorm(x, model.Layers[l].InputNorm, c.RmsNormEps).Dispose(); kernels.RmsNorm(x, model.Layers[l].PostNorm, c.RmsNormEps).Dispose(); }),
-                ("qkv product", W(model.Layers[0].Qkv), l => F.linear(normed, model.Layers[l].Qkv, model.Layers[l].QkvBias).Dispose()),
-                ("rope + cache write", 2 * qkv.numel() * element, l => kernels.RopeQkv(qkv, rope.Cos, rope.Sin, positions, slots, keys[l], values[l]).Dispose()),
-                ("attention", (long)batch * context * kvBytesPerToken, l => kernels.PagedDecode(q, keys[l], values[l], tables, lengths, partitionTokens, partitions).Dispose()),
-                ("o product (+residual)", W(model.Layers[0].Output), l => x.addmm_(attention, model.Layers[l].Output.t())),
-                ("gate-up product", W(model.Layers[0].GateUp), l => F.linear(normed, model.Layers[l].GateUp).Dispose()),
-                ("silu * up", 3 * act.numel() * element, l => kernels.SiluMul(gateUp).Dispose()),
-                ("down product (+residual)", W(model.Layers[0].Down), l => x.addmm_(act, model.Layers[l].Down.t())),
+                ("rms_norm x2", 2 * (2 * act2 + c.HiddenSize * element), l => { kernels.RmsNorm(x, model.Layers[l].InputNorm, c.RmsNormEps).Dispose(); kernels.RmsNorm(x, model.Layers[l].PostNorm, c.RmsNormEps).Dispose(); }, false),
+                ("qkv product", W(model.Layers[0].Qkv), l => F.linear(normed, model.Layers[l].Qkv, model.Layers[l].QkvBias).Dispose(), false),
+                ("rope + cache write", 2 * qkv.numel() * element, l => kernels.RopeQkv(qkv, rope.Cos, rope.Sin, positions, slots, keys[l], values[l]).Dispose(), false),
+                ("attention", (long)batch * context * kvBytesPerToken, l => kernels.PagedDecode(q, keys[l], values[l], tables, lengths, partitionTokens, partitions).Dispose(), false),
+                ("o product (+residual)", W(model.Layers[0].Output), l => x.addmm_(attention, model.Layers[l].Output.t()), false),
+                ("gate-up product", W(model.Layers[0].GateUp), l => F.linear(normed, model.Layers[l].GateUp).Dispose(), false),
+                ("silu * up", 3 * act.numel() * element, l => kernels.SiluMul(gateUp).Dispose(), false),
+                ("down product (+residual)", W(model.Layers[0].Down), l => x.addmm_(act, model.Layers[l].Down.t()), false),
             };
             // With tuning GEMM_TUNE=1: the four products again with the cuBLASLt algorithm measured fastest for this batch.
             DecodeProducts? products = null;
@@ -79,21 +80,20 @@ internal static class DecodePartsBenchmark
                 parts =
                 [
                     .. parts,
-                    ("qkv product, measured algo", W(model.Layers[0].Qkv), l => kernels.Linear(normed, model.Layers[l].Qkv, model.Layers[l].QkvBias).Dispose()),
-                    ("o product, measured algo", W(model.Layers[0].Output), l => kernels.AddLinear(x, attention, model.Layers[l].Output)),
-                    ("gate-up, measured algo", W(model.Layers[0].GateUp), l => kernels.Linear(normed, model.Layers[l].GateUp).Dispose()),
-                    ("down, measured algo", W(model.Layers[0].Down), l => kernels.AddLinear(x, act, model.Layers[l].Down)),
+                    ("qkv product, measured algo", W(model.Layers[0].Qkv), l => kernels.Linear(normed, model.Layers[l].Qkv, model.Layers[l].QkvBias).Dispose(), true),
+                    ("o product, measured algo", W(model.Layers[0].Output), l => kernels.AddLinear(x, attention, model.Layers[l].Output), true),
+                    ("gate-up, measured algo", W(model.Layers[0].GateUp), l => kernels.Linear(normed, model.Layers[l].GateUp).Dispose(), true),
+                    ("down, measured algo", W(model.Layers[0].Down), l => kernels.AddLinear(x, act, model.Layers[l].Down), true),
                 ];
                 lines.AddRange(products.Choices.Select(choice => $"  measured: {choice}"));
             }
             double total = 0, totalBound = 0;
             var header = string.Create(CultureInfo.InvariantCulture, $"batch {batch} context {context} (partition {partitionTokens} tokens, {partitions} partitions)");
             lines.Add(header);
-            foreach (var (name, bytes, op) in parts)
+            foreach (var (name, bytes, op, beside) in parts)
             {
-                if (name.EndsWith("measured algo", StringComparison.Ordinal))
+                if (beside)
                 {
-                    // Beside the sum, not in it: the same product once more.
                     var tunedMs = Time(() => { for (var l = 0; l < c.Layers; l++) op(l); });
                     lines.Add(string.Create(CultureInfo.InvariantCulture, $"  {name,-26} {tunedMs,7:F3} ms  {c.Layers * bytes / (tunedMs / 1e3) / 1e12,5:F2} TB/s  {c.Layers * bytes / copyBytesPerSecond * 1e3 / tunedMs,6:P0} of bound"));
                     continue;
