@@ -28,6 +28,13 @@ public sealed unsafe class DecodeGraphs : IDisposable
     private readonly DecodeProducts? _products;
     private TorchCudaApi.MemoryPoolId _pool;
 
+    /// <summary>
+    /// Page-locked host memory for a step's inputs, as large as the largest graph's (made at start, so that no step pays
+    /// for it): steps are staged here and copied without waiting. One for all graphs: a step's copy is done before the
+    /// next is staged, as every step ends with its tokens read back.
+    /// </summary>
+    private readonly Tensor _staging;
+
     /// <summary>Graphs for <paramref name="forward"/>; padding rows write and read <paramref name="scratchBlock"/>, a cache block no request owns.</summary>
     public DecodeGraphs(LlamaForward forward, PagedKvCache cache, CudaKernels kernels, int scratchBlock, int maxBatch, int maxContextTokens)
     {
@@ -42,6 +49,8 @@ public sealed unsafe class DecodeGraphs : IDisposable
         // A blocking stream: it orders itself with the legacy default stream the rest of the engine uses.
         CudaApi.Check(CudaApi.cuStreamCreate(out _stream, 0), "cuStreamCreate");
         _captureStream = TorchCudaApi.GetStreamFromExternal(_stream, _device);
+        using (var pageable = empty([_maxBatch * (4L + Math.Max(4, _maxBlocks))], ScalarType.Int64, CPU)) // graphs are at least 4 blocks wide
+            _staging = pageable.pin_memory();
         if (kernels.TunesPartitions)
             _tuner = new DecodePartitionTuner(kernels, cache, scratchBlock, forward.Weights.Config.Heads, forward.Weights.DType, forward.Weights.Device);
         if (kernels.TunesProducts)
@@ -102,12 +111,13 @@ public sealed unsafe class DecodeGraphs : IDisposable
         }
         else
         {
-            // Staged straight into the graph's pinned host buffer and copied without waiting: the copy and the graph
-            // are queued back to back. The buffer is free to overwrite: every step ends with its tokens read back.
-            var staging = graph.Staging();
-            Stage(bucket, blocks, tokens, positions, slots, lengths, tables, new Span<long>((void*)TorchCudaApi.DataPointer(staging), (int)staging.numel()));
+            // Staged straight into pinned host memory and copied without waiting: the copy and the graph are queued
+            // back to back.
+            var length = graph.Inputs.numel();
+            Stage(bucket, blocks, tokens, positions, slots, lengths, tables, new Span<long>((void*)TorchCudaApi.DataPointer(_staging), (int)length));
             var staged = System.Diagnostics.Stopwatch.GetTimestamp();
-            graph.Inputs.copy_(staging, true);
+            using (var part = _staging.narrow(0, 0, length))
+                graph.Inputs.copy_(part, true);
             var copied = System.Diagnostics.Stopwatch.GetTimestamp();
             _stageTicks += staged - started;
             _copyTicks += copied - staged;
@@ -238,6 +248,7 @@ public sealed unsafe class DecodeGraphs : IDisposable
             graph.Dispose();
         _graphs.Clear();
         _products?.Dispose(); // after the graphs: their products write through its workspace
+        _staging.Dispose();
     }
 
     private sealed class Graph(IntPtr handle, Tensor inputs, DecodeInputs decode, Tensor output) : IDisposable
@@ -246,22 +257,9 @@ public sealed unsafe class DecodeGraphs : IDisposable
         public int PartitionTokens => decode.PartitionTokens;
         public Tensor Inputs { get; } = inputs;
         public Tensor Output { get; } = output;
-        private Tensor? _staging;
-
-        /// <summary>A page-locked host buffer the shape of <see cref="Inputs"/>, made on the graph's first replay.</summary>
-        public Tensor Staging()
-        {
-            if (_staging is null)
-            {
-                using var pageable = empty_like(Inputs, device: CPU);
-                _staging = pageable.pin_memory();
-            }
-            return _staging;
-        }
 
         public void Dispose()
         {
-            _staging?.Dispose();
             Output.Dispose();
             foreach (var view in new[] { decode.Tokens, decode.Positions, decode.Slots, decode.Lengths, decode.Tables })
                 view.Dispose();
