@@ -18,6 +18,10 @@ public class ServedProfileTests
     [InlineData("llama-3-8b-h200-torchsharp-served", 38.6, 210.4, 9.0, 15.2)]
     // The H100 run of 2026-12-06 (docs/gpu-runs/2026-12-06c-serving).
     [InlineData("llama-3-8b-h100-torchsharp-served", 41.3, 212.7, 12.2, 18.6)]
+    // The H100 runs of 2026-12-07 at the later defaults, with the same profile: before the pinned input staging
+    // (docs/gpu-runs/2026-12-07-h100-serving) and after it (docs/gpu-runs/2026-12-07-h100-pinned/serving).
+    [InlineData("llama-3-8b-h100-torchsharp-served", 41.6, 219.3, 11.6, 18.3)]
+    [InlineData("llama-3-8b-h100-torchsharp-served", 41.3, 211.8, 11.5, 18.9)]
     public void ServedProfile_OnTheServedRequests_PredictsTheGatewaysLatencies(string name, double ttftP50, double ttftP99, double tpotP50, double tpotP99)
     {
         var profile = PerformanceProfile.Load(name);
