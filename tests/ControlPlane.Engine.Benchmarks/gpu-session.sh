@@ -23,7 +23,7 @@
 #           modes, then Nsight Systems)
 #   PART=l: our skinny product kernel beside libtorch's (skinny-gemm), not yet used by the engine
 #   PART=m: the most wanted of k, i and l in one call, for a machine short of time; PART=n: less still (two benches, modes)
-#   PART=r: bench decode-only at the defaults, nothing else (for a machine with two minutes to give)
+#   PART=r: the copy bandwidth and bench decode-only at the defaults, nothing else (for a machine with two minutes to give)
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
 #           IPC handles (device to device), and migration downtime both ways; on one GPU both processes share it, on two
 #           the destination runs on GPU 1 (NVLink). PART=g: the P/D handoff both ways, and a 32k prefix fetched by device
@@ -49,6 +49,10 @@ for l in sys.stdin:
     r = json.loads(l); print(os.environ['LABEL'], r['kind'], r.get('batch'), r.get('context', r.get('length')), round(r['tokensPerSecond']), round(r.get('msPerStep', 0), 2),
         *(['runner', round(r['runnerMsPerStep'], 3), 'before-launch', round(r['beforeLaunchMsPerStep'], 3)] if 'runnerMsPerStep' in r else []),
         *(['stage', round(r['stageMsPerStep'], 3), 'copy', round(r['copyMsPerStep'], 3), 'launch', round(r['launchMsPerStep'], 3)] if 'stageMsPerStep' in r else []))"
+}
+# The machine's copy bandwidth (the decode bound's denominator; H100s differ from machine to machine).
+copy_bandwidth() {
+  python3 -c "import torch; a=torch.empty(1<<30, dtype=torch.bfloat16, device='cuda'); b=torch.empty_like(a); b.copy_(a); torch.cuda.synchronize(); s=torch.cuda.Event(enable_timing=True); e=torch.cuda.Event(enable_timing=True); s.record(); [b.copy_(a) for _ in range(10)]; e.record(); e.synchronize(); print('copy bandwidth %.2f TB/s (read + write of a 2 GiB copy)' % (2*2*(1<<30)*10/(s.elapsed_time(e)/1e3)/1e12))" | tee $OUT/copy-bandwidth.txt
 }
 # Batch 64 x 512's decode steps under Nsight Systems, where it is installed: the kernels by time, and kernel_gaps.py's
 # kernel time against the steps' span (the trace itself gzipped into $OUT).
@@ -99,7 +103,7 @@ g)
   # A 32k-token prefix fetched from the other process by device handles (issue 14's peer fetch on the device path).
   PREFIX_TIMEOUT=200 PREFIX_ARGS="--repeats 2 --peer-path device ${PEER:+--peer-gpu $PEER}" OUT=$OUT bash $B/prefix.sh 2>&1 | tail -4 ;;
 h)
-  python3 -c "import torch; a=torch.empty(1<<30, dtype=torch.bfloat16, device='cuda'); b=torch.empty_like(a); b.copy_(a); torch.cuda.synchronize(); s=torch.cuda.Event(enable_timing=True); e=torch.cuda.Event(enable_timing=True); s.record(); [b.copy_(a) for _ in range(10)]; e.record(); e.synchronize(); print('copy bandwidth %.2f TB/s (read + write of a 2 GiB copy)' % (2*2*(1<<30)*10/(s.elapsed_time(e)/1e3)/1e12))" | tee $OUT/copy-bandwidth.txt
+  copy_bandwidth
   timeout 100 dotnet $APP attention --model /tmp/l8b --device cuda --two-kernels yes --out $OUT/attention.txt > /dev/null 2>&1
   grep -E '^tc measured' $OUT/attention.txt | awk '{print $4, $6, $8, $9, $11, $NF}' | head -60
   for t in PARTITION_TUNE=1 PARTITION_TUNE=0 PDL=1; do
@@ -163,7 +167,9 @@ for key, b in best.items():
 PY
   ;;
 r)
-  # The least a machine can give: bench decode-only at the defaults, once (about 2 minutes with the model made).
+  # The least a machine can give: its copy bandwidth, then bench decode-only at the defaults, once (about 2 minutes
+  # with the model made).
+  copy_bandwidth
   timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --out $OUT/bench-default.json 2>&1 | rows default ;;
 n)
   # The shortest useful check on a machine with little time: bench at the defaults and with the measured products, then modes.
