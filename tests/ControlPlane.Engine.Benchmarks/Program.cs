@@ -295,16 +295,18 @@ foreach (var context in contexts)
         Console.WriteLine($"graphs captured: {engine.GraphCaptures.Count} in {engine.GraphCaptures.Time.TotalSeconds:F2} s");
         var partitions = string.Join(" ", engine.DecodePartitionTokens.Select(p => $"{p.Key.Batch}x{p.Key.Blocks}:{p.Value}"));
         var products = string.Join("; ", engine.DecodeProductChoices.Select(p => p.ToString()));
+        var graphSteps = Math.Max(1, engine.GraphLaunchDelay.Steps - delayBefore.Steps);
+        var host = engine.GraphHostTime;
         var row = new { kind = "decode", acceleration, batch, context, steps, tokens = produced, seconds, tokensPerSecond = produced / seconds, msPerStep = seconds * 1000 / steps,
             partitions, products, productsNote = engine.DecodeProductsNote,
             // Where the step's wall time goes on the host: the runner's share (the rest is scheduling and the engine's
             // bookkeeping, with the GPU idle), and within the runner the time before the graph's launch (GPU idle too).
             runnerMsPerStep = runner.TotalMilliseconds / steps,
-            beforeLaunchMsPerStep = (engine.GraphLaunchDelay.BeforeLaunch - delayBefore.BeforeLaunch).TotalMilliseconds / Math.Max(1, engine.GraphLaunchDelay.Steps - delayBefore.Steps),
+            beforeLaunchMsPerStep = (engine.GraphLaunchDelay.BeforeLaunch - delayBefore.BeforeLaunch).TotalMilliseconds / graphSteps,
             // Of that: staging the inputs, queuing their copy, launching the graph.
-            stageMsPerStep = (engine.GraphHostTime.Stage - hostBefore.Stage).TotalMilliseconds / Math.Max(1, engine.GraphLaunchDelay.Steps - delayBefore.Steps),
-            copyMsPerStep = (engine.GraphHostTime.Copy - hostBefore.Copy).TotalMilliseconds / Math.Max(1, engine.GraphLaunchDelay.Steps - delayBefore.Steps),
-            launchMsPerStep = (engine.GraphHostTime.Launch - hostBefore.Launch).TotalMilliseconds / Math.Max(1, engine.GraphLaunchDelay.Steps - delayBefore.Steps),
+            stageMsPerStep = (host.Stage - hostBefore.Stage).TotalMilliseconds / graphSteps,
+            copyMsPerStep = (host.Copy - hostBefore.Copy).TotalMilliseconds / graphSteps,
+            launchMsPerStep = (host.Launch - hostBefore.Launch).TotalMilliseconds / graphSteps,
             startedUnixMs, endedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
         results.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));

@@ -21,7 +21,7 @@
 #           batch 64 x 512 under Nsight Systems where it is installed (kernel_gaps.py: kernel time against the step's span)
 #   PART=k: j without the served run (bench at the defaults and with the measured products, greedy against transformers,
 #           modes, then Nsight Systems)
-#   PART=l: our skinny product kernel beside libtorch's (skinny-gemm), not yet used by the engine
+#   PART=l: our skinny product kernel beside libtorch's (skinny-gemm; the engine tries it only among GEMM_TUNE=1's candidates)
 #   PART=m: the most wanted of k, i and l in one call, for a machine short of time; PART=n: less still (two benches, modes)
 #   PART=r: the copy bandwidth and bench decode-only at the defaults, nothing else (for a machine with two minutes to give)
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
@@ -49,6 +49,13 @@ for l in sys.stdin:
     r = json.loads(l); print(os.environ['LABEL'], r['kind'], r.get('batch'), r.get('context', r.get('length')), round(r['tokensPerSecond']), round(r.get('msPerStep', 0), 2),
         *(['runner', round(r['runnerMsPerStep'], 3), 'before-launch', round(r['beforeLaunchMsPerStep'], 3)] if 'runnerMsPerStep' in r else []),
         *(['stage', round(r['stageMsPerStep'], 3), 'copy', round(r['copyMsPerStep'], 3), 'launch', round(r['launchMsPerStep'], 3)] if 'stageMsPerStep' in r else []))"
+}
+# Greedy tokens against transformers' on the small random model /tmp/small2 (fp32, kernels and decode graphs on).
+greedy_check() {
+  local P=1,17,300,5,902,44,611,87,12,400
+  timeout 60 dotnet $APP greedy --model /tmp/small2 --device cuda --prompt $P --tokens 64 --out $OUT/greedy-ours.json > /dev/null 2>&1
+  timeout 60 python3 $B/hf_reference.py greedy /tmp/small2 $OUT/greedy-transformers.json $P 64 > /dev/null 2>&1
+  python3 -c "import json; a=json.load(open('$OUT/greedy-ours.json'))['tokens']; b=json.load(open('$OUT/greedy-transformers.json'))['tokens']; print('greedy equal to transformers:', sum(x == y for x, y in zip(a, b)), 'of', len(b), a == b)"
 }
 # The machine's copy bandwidth (the decode bound's denominator; H100s differ from machine to machine).
 copy_bandwidth() {
@@ -139,11 +146,9 @@ k)
   # The products with their cuBLASLt algorithms measured at start (GEMM_TUNE=1), against libtorch's choice.
   timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning GEMM_TUNE=1 --out $OUT/bench-gemm-tune.json 2>&1 | rows gemm-tune
   # Greedy tokens against transformers' on the small random model (fp32, kernels and decode graphs on).
-  python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1; P=1,17,300,5,902,44,611,87,12,400
-  timeout 60 dotnet $APP greedy --model /tmp/small2 --device cuda --prompt $P --tokens 64 --out $OUT/greedy-ours.json > /dev/null 2>&1
-  timeout 60 python3 $B/hf_reference.py greedy /tmp/small2 $OUT/greedy-transformers.json $P 64 > /dev/null 2>&1
-  python3 -c "import json; a=json.load(open('$OUT/greedy-ours.json'))['tokens']; b=json.load(open('$OUT/greedy-transformers.json'))['tokens']; print('greedy equal to transformers:', sum(x == y for x, y in zip(a, b)), 'of', len(b), a == b)"
-  # fp32 eager = kernels = graphs, alone = batched; in bf16, RoPE inside attention = apart, tensor-core decode = scalar.
+  python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
+  greedy_check
+  # fp32 eager = kernels = graphs, alone = batched; in bf16, the prefill kernel against SDPA, tensor-core decode against scalar.
   timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -1
   profile_64x512 ;;
 l)
@@ -182,8 +187,8 @@ n)
   timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -1 ;;
 m)
   # One call's worth for a machine short of time, most wanted first: bench at the defaults (the measured partitions),
-  # modes (bf16 RoPE inside attention = apart), bench with the measured products alone and with PDL, their
-  # choices, greedy against transformers, then the skinny kernel's table.
+  # modes, bench with the measured products alone and with PDL, their choices, greedy against transformers, then the
+  # skinny kernel's table.
   timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --out $OUT/bench-default.json 2>&1 | rows default
   grep -h '"partitions"' $OUT/bench-default.json | tr -d ' ' | tr '\n' ' '; echo
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
@@ -192,10 +197,7 @@ m)
     timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --tuning $t --out $OUT/bench-${t//[=,]/_}.json 2>&1 | rows "$t"
   done
   grep -h -o '"products":"[^"]*"' $OUT/bench-GEMM_TUNE_1.json 2>/dev/null | tail -1 | tr ';' '\n' | head -40
-  P=1,17,300,5,902,44,611,87,12,400
-  timeout 60 dotnet $APP greedy --model /tmp/small2 --device cuda --prompt $P --tokens 64 --out $OUT/greedy-ours.json > /dev/null 2>&1
-  timeout 60 python3 $B/hf_reference.py greedy /tmp/small2 $OUT/greedy-transformers.json $P 64 > /dev/null 2>&1
-  python3 -c "import json; a=json.load(open('$OUT/greedy-ours.json'))['tokens']; b=json.load(open('$OUT/greedy-transformers.json'))['tokens']; print('greedy equal to transformers:', sum(x == y for x, y in zip(a, b)), 'of', len(b), a == b)"
+  greedy_check
   run_part l ;;
 d)
   PREFIX_TIMEOUT=240 OUT=$OUT bash $B/prefix.sh 2>&1 | tail -8 ;;
