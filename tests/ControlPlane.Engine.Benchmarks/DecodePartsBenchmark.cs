@@ -74,7 +74,7 @@ internal static class DecodePartsBenchmark
             DecodeProducts? products = null;
             if (kernels.TunesProducts)
             {
-                products = DecodeProducts.TryCreate(model.DType, device, kernels.ProgrammaticLaunch, out var reason) ?? throw new InvalidOperationException(reason);
+                products = DecodeProducts.TryCreate(model.DType, device, out var reason) ?? throw new InvalidOperationException(reason);
                 products.Prepare(batch, model);
                 kernels.Products = products;
                 parts =

@@ -21,9 +21,11 @@
 #           batch 64 x 512 under Nsight Systems where it is installed (kernel_gaps.py: kernel time against the step's span)
 #   PART=k: j without the served run (bench at the defaults and with the measured products, greedy against transformers,
 #           modes, then Nsight Systems)
-#   PART=l: our skinny product kernel beside libtorch's (skinny-gemm; the engine tries it only among GEMM_TUNE=1's candidates)
+#   PART=l: our skinny product kernel beside libtorch's (skinny-gemm; measured slower than cuBLAS everywhere, not used by the engine)
 #   PART=m: the most wanted of k, i and l in one call, for a machine short of time; PART=n: less still (two benches, modes)
 #   PART=r: the copy bandwidth and bench decode-only at the defaults, nothing else (for a machine with two minutes to give)
+#   PART=s: the products' own search over cuBLASLt's configurations (GEMM_TUNE=1): decode-parts at 32 and 64 rows (each
+#           shape's choice against libtorch's), then bench decode-only at the defaults, with it, and at the defaults again
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
 #           IPC handles (device to device), and migration downtime both ways; on one GPU both processes share it, on two
 #           the destination runs on GPU 1 (NVLink). PART=g: the P/D handoff both ways, and a 32k prefix fetched by device
@@ -171,6 +173,18 @@ for key, b in best.items():
     print(key, 'torch', b.get('torch'), 'ours', o, 'x%.2f' % (b['torch'] / o[0]) if o else '')
 PY
   ;;
+s)
+  copy_bandwidth
+  timeout 240 dotnet $APP decode-parts --model /tmp/l8b --device cuda --batch 32,64 --tuning GEMM_TUNE=1 --out $OUT/decode-parts-search.txt 2>&1 | grep -v '^\s*at ' | tail -3
+  grep -E 'batch|product|measured|algo|sum|lm head' $OUT/decode-parts-search.txt | cut -c1-240
+  for t in default GEMM_TUNE=1 default; do
+    args=""; [ $t != default ] && args="--tuning $t"
+    f=$OUT/bench-${t//[=,]/_}$([ -f $OUT/bench-${t//[=,]/_}.json ] && echo -2).json
+    timeout 240 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes $args --out $f > $OUT/bench.log 2>&1
+    grep 'graphs captured' $OUT/bench.log; rows "$t" < $OUT/bench.log
+  done
+  rm -f $OUT/bench.log
+  grep -h -o '"products":"[^"]*"' $OUT/bench-GEMM_TUNE_1.json 2>/dev/null | sort -u | tr ';' '\n' | cut -c1-240 ;;
 r)
   # The least a machine can give: its copy bandwidth, then bench decode-only at the defaults, once (about 2 minutes
   # with the model made).

@@ -4,7 +4,9 @@ namespace ControlPlane.Engine.Cuda;
 
 /// <summary>
 /// The cuBLASLt entry points the decode products need (the copy libtorch itself loaded): descriptors, the algorithm
-/// heuristic, which lists candidates instead of cuBLAS's one choice, and the product. A status of 0 is success.
+/// heuristic, which lists candidates instead of cuBLAS's one choice, the lower-level calls that enumerate algorithms
+/// and set their configuration (tile, stages, k split, custom option, cluster shape) for a search of one's own, and the
+/// product. A status of 0 is success.
 /// </summary>
 internal static unsafe partial class CublasLtApi
 {
@@ -20,7 +22,18 @@ internal static unsafe partial class CublasLtApi
     public const int AlgoConfigId = 0;            // CUBLASLT_ALGO_CONFIG_ID
     public const int AlgoConfigTileId = 1;        // CUBLASLT_ALGO_CONFIG_TILE_ID
     public const int AlgoConfigSplitK = 2;        // CUBLASLT_ALGO_CONFIG_SPLITK_NUM
+    public const int AlgoConfigReductionScheme = 3; // CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME (uint32)
+    public const int AlgoConfigCtaSwizzling = 4;  // CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING (uint32)
+    public const int AlgoConfigCustomOption = 5;  // CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION (uint32)
     public const int AlgoConfigStagesId = 6;      // CUBLASLT_ALGO_CONFIG_STAGES_ID
+    public const int AlgoConfigInnerShapeId = 7;  // CUBLASLT_ALGO_CONFIG_INNER_SHAPE_ID (uint16)
+    public const int AlgoConfigClusterShapeId = 8; // CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID (uint16)
+    public const int AlgoCapSplitKSupport = 0;    // CUBLASLT_ALGO_CAP_SPLITK_SUPPORT (int32)
+    public const int AlgoCapReductionSchemeMask = 1; // CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK (uint32)
+    public const int AlgoCapCtaSwizzlingSupport = 2; // CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT (uint32)
+    public const int AlgoCapTileIds = 6;          // CUBLASLT_ALGO_CAP_TILE_IDS (uint32 array)
+    public const int AlgoCapCustomOptionMax = 7;  // CUBLASLT_ALGO_CAP_CUSTOM_OPTION_MAX (int32)
+    public const int AlgoCapStagesIds = 13;       // CUBLASLT_ALGO_CAP_STAGES_IDS (uint32 array)
 
     /// <summary>cublasLtMatmulAlgo_t: 64 opaque bytes, passed by address.</summary>
     [StructLayout(LayoutKind.Sequential)]
@@ -76,6 +89,24 @@ internal static unsafe partial class CublasLtApi
 
     [LibraryImport(NativeLibraries.CublasLt)]
     public static partial int cublasLtMatmulAlgoConfigGetAttribute(Algo* algo, int attribute, void* value, nuint size, out nuint written);
+
+    [LibraryImport(NativeLibraries.CublasLt)]
+    public static partial int cublasLtMatmulAlgoConfigSetAttribute(Algo* algo, int attribute, void* value, nuint size);
+
+    [LibraryImport(NativeLibraries.CublasLt)]
+    public static partial int cublasLtMatmulAlgoCapGetAttribute(Algo* algo, int attribute, void* value, nuint size, out nuint written);
+
+    [LibraryImport(NativeLibraries.CublasLt)]
+    public static partial int cublasLtMatmulAlgoGetIds(IntPtr handle, int computeType, int scaleType, int aType, int bType, int cType,
+        int dType, int requested, int* ids, out int returned);
+
+    [LibraryImport(NativeLibraries.CublasLt)]
+    public static partial int cublasLtMatmulAlgoInit(IntPtr handle, int computeType, int scaleType, int aType, int bType, int cType,
+        int dType, int algoId, Algo* algo);
+
+    [LibraryImport(NativeLibraries.CublasLt)]
+    public static partial int cublasLtMatmulAlgoCheck(IntPtr handle, IntPtr desc, IntPtr a, IntPtr b, IntPtr c, IntPtr d, Algo* algo,
+        HeuristicResult* result);
 
     [LibraryImport(NativeLibraries.CublasLt)]
     public static partial int cublasLtMatmul(IntPtr handle, IntPtr desc, float* alpha, IntPtr a, IntPtr aLayout, IntPtr b, IntPtr bLayout,

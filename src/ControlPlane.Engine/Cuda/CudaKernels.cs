@@ -91,8 +91,8 @@ public sealed unsafe class CudaKernels
 
     /// <summary>
     /// Whether decode graphs take each product's implementation by measurement at start (<see cref="DecodeProducts"/>: a
-    /// cuBLASLt algorithm or our skinny kernel, where one beats libtorch's own): tuning GEMM_TUNE=1, bf16 or fp16 only; off
-    /// by default (cuBLASLt's candidates were mixed in a step on the H200, +1–2 % on the H100; the skinny kernel won no shape).
+    /// cuBLASLt algorithm found by a search over its configurations, where one beats libtorch's own): tuning GEMM_TUNE=1,
+    /// bf16 or fp16 only; off by default (the heuristic's candidates alone were mixed in a step on the H200, +1–2 % on the H100).
     /// </summary>
     public bool TunesProducts { get; private init; }
 

@@ -54,7 +54,7 @@ public sealed unsafe class DecodeGraphs : IDisposable
         if (kernels.TunesPartitions)
             _tuner = new DecodePartitionTuner(kernels, cache, scratchBlock, forward.Weights.Config.Heads, forward.Weights.DType, forward.Weights.Device);
         if (kernels.TunesProducts)
-            _products = DecodeProducts.TryCreate(forward.Weights.DType, forward.Weights.Device, kernels.ProgrammaticLaunch, out var reason)
+            _products = DecodeProducts.TryCreate(forward.Weights.DType, forward.Weights.Device, out var reason)
                 ?? throw new CudaException($"tuning GEMM_TUNE=1 asks for measured products, but {reason}");
     }
 

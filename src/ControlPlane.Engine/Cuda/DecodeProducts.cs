@@ -8,11 +8,15 @@ namespace ControlPlane.Engine.Cuda;
 /// <summary>
 /// A decode step's matrix products (qkv, o, gate-up, down: a few rows against every weight) with the cuBLASLt algorithm
 /// that measured fastest for each shape on this GPU, chosen at start. cuBLAS picks one kernel by its heuristic; for 32–64
-/// rows on the H100 that choice moved 70–77 % of the bandwidth on qkv and o (<c>decode-parts</c>). Here the heuristic's
-/// candidates, and our own <see cref="SkinnyGemm"/> at two block sizes and four k splits where it compiles, are each
-/// checked against libtorch's own product (same values to bf16 rounding, the same bits on a second run) and timed on the GPU, every call on another layer's weights so that they come from memory as in a step; a shape
-/// keeps libtorch's product unless a candidate is at least 2 % faster. Work done once per batch bucket before its graphs
-/// are captured, never while serving (build item 1); on with tuning GEMM_TUNE=1.
+/// rows the small products (qkv, o) move 62–77 % of the bandwidth with it (<c>decode-parts</c>, H100 and H200). Here a
+/// search of our own: the heuristic's candidates and every algorithm cuBLASLt lists for the types at each of its tiles are
+/// timed as seeds, then, from the fastest, one configuration attribute at a time (tile, stages, k split with each
+/// reduction scheme, CTA swizzling, custom option, cluster shape) is varied over every value cuBLASLt accepts for the
+/// shape (<c>cublasLtMatmulAlgoCheck</c>), twice over, each round timed together on the GPU with every call on another
+/// layer's weights so that they come from memory as in a step. The fastest few are checked against libtorch's own
+/// product (same values to bf16 rounding, the same bits on a second run) and timed again at length; a shape keeps
+/// libtorch's product unless one is at least 2 % faster. Work done once per batch bucket before its graphs are captured,
+/// never while serving (build item 1); on with tuning GEMM_TUNE=1.
 /// </summary>
 public sealed unsafe class DecodeProducts : IDisposable
 {
@@ -24,25 +28,24 @@ public sealed unsafe class DecodeProducts : IDisposable
             $"{Rows}x{Outputs}x{Inputs}{(Accumulate ? "+" : "")}: torch {TorchMicroseconds:F1} us, {Algorithm} {ChosenMicroseconds:F1} us ({Candidates} candidates, {Rejected} rejected)");
     }
 
-    private sealed class Plan(IntPtr desc, IntPtr a, IntPtr b, IntPtr c, CublasLtApi.Algo algo)
+    private sealed class Plan(IntPtr desc, IntPtr a, IntPtr b, IntPtr c)
     {
         public readonly IntPtr Desc = desc, A = a, B = b, C = c;
-        public CublasLtApi.Algo Algo = algo;
-
-        /// <summary>Where set, our skinny kernel with k split <see cref="Splits"/> ways runs instead of cuBLASLt.</summary>
-        public SkinnyGemm? Skinny;
-        public int Splits;
+        public CublasLtApi.Algo Algo;
     }
 
-    /// <summary>A candidate for a shape: what it is called, and how it sets the plan.</summary>
-    private sealed record Candidate(string Name, Action<Plan> Apply);
-
     private const int Requested = 16;
-    private static readonly int[] SkinnyTileRows = [64, 128];
-    private static readonly int[] SkinnySplits = [1, 2, 4, 8];
+    private const int MaxSeeds = 512;
+    private const int QuickCalls = 6;
+    private const int Sweeps = 2;
+    private const int Finalists = 4;
     private const int CallsPerRound = 20;
     private const int Rounds = 2;
     private const long WorkspaceBytes = 32L << 20;
+    private static readonly int[] SplitKs = [1, 2, 3, 4, 6, 8, 12, 16];
+    private static readonly int[] ReductionSchemes = [1, 2, 4]; // in place, compute type, output type
+    private const int MaxClusterShapeId = 47;
+    private const int MaxCustomOption = 255;
 
     private readonly IntPtr _handle;
     private readonly int _dataType;
@@ -52,31 +55,29 @@ public sealed unsafe class DecodeProducts : IDisposable
     private readonly Dictionary<(int M, int N, int K, bool Accumulate), Plan?> _plans = [];
     private readonly List<Plan> _owned = [];
     private readonly List<Choice> _choices = [];
-    private readonly IReadOnlyList<SkinnyGemm> _skinny;
-    private readonly Dictionary<(SkinnyGemm Kernel, int N), (Tensor Partials, Tensor Counters)> _skinnyScratch = [];
+    private int[]? _algoIds;
     private bool _disposed;
 
-    private DecodeProducts(IntPtr handle, ScalarType dtype, Device device, IReadOnlyList<SkinnyGemm> skinny)
+    private DecodeProducts(IntPtr handle, ScalarType dtype, Device device)
     {
         _handle = handle;
-        _skinny = skinny;
         _dtype = dtype;
         _device = device;
         _dataType = dtype == ScalarType.BFloat16 ? CublasLtApi.DataType16BF : CublasLtApi.DataType16F;
         _workspace = empty([WorkspaceBytes], ScalarType.Byte, device);
     }
 
-    /// <summary>What was loaded and compiled at creation (cuBLASLt, each skinny kernel or why not).</summary>
+    /// <summary>What was loaded at creation.</summary>
     public string Note { get; private init; } = "";
 
     /// <summary>What each tuned shape measured and took, in the order tuned.</summary>
     public IReadOnlyList<Choice> Choices => _choices;
 
     /// <summary>
-    /// Products for <paramref name="dtype"/> (bf16 or fp16) on <paramref name="device"/>, our kernel's with programmatic
-    /// dependent launch where <paramref name="programmatic"/>; null, with the reason, where cuBLASLt is not there.
+    /// Products for <paramref name="dtype"/> (bf16 or fp16) on <paramref name="device"/>; null, with the reason, where
+    /// cuBLASLt is not there.
     /// </summary>
-    public static DecodeProducts? TryCreate(ScalarType dtype, Device device, bool programmatic, out string reason)
+    public static DecodeProducts? TryCreate(ScalarType dtype, Device device, out string reason)
     {
         if (device.type != TorchSharp.DeviceType.CUDA || dtype is not (ScalarType.BFloat16 or ScalarType.Float16))
         {
@@ -87,16 +88,8 @@ public sealed unsafe class DecodeProducts : IDisposable
         {
             NativeLibraries.Register();
             CublasLtApi.Check(CublasLtApi.cublasLtCreate(out var handle), "cublasLtCreate");
-            // Our own kernel as further candidates, where it compiles (sm_80 and later): 64 and 128 weight rows a block.
-            var reasons = new List<string>();
-            var skinny = SkinnyTileRows.Select(rows =>
-            {
-                var kernel = SkinnyGemm.TryCreate(dtype, device, rows, 4, programmatic, out var why);
-                reasons.Add($"skinny {rows} rows a block: {why}");
-                return kernel;
-            }).OfType<SkinnyGemm>().ToArray();
-            reason = $"cuBLASLt loaded; {string.Join("; ", reasons)}";
-            return new DecodeProducts(handle, dtype, device, skinny) { Note = reason };
+            reason = "cuBLASLt loaded";
+            return new DecodeProducts(handle, dtype, device) { Note = reason };
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
         {
@@ -142,48 +135,16 @@ public sealed unsafe class DecodeProducts : IDisposable
         return true;
     }
 
-    private void Launch(Plan plan, Tensor input, Tensor weight, Tensor target, bool accumulate, IntPtr stream)
+    private void Launch(Plan plan, Tensor input, Tensor weight, Tensor target, bool accumulate, IntPtr stream) =>
+        Launch(plan, plan.Algo, input, weight, target, accumulate, stream);
+
+    private void Launch(Plan plan, CublasLtApi.Algo algo, Tensor input, Tensor weight, Tensor target, bool accumulate, IntPtr stream)
     {
-        if (plan.Skinny is { } skinny)
-        {
-            skinny.Run(input, weight, target, accumulate ? target : null, plan.Splits, SkinnyScratch(skinny, (int)weight.shape[0]), stream);
-            return;
-        }
         float alpha = 1, beta = accumulate ? 1 : 0;
         var d = TorchCudaApi.DataPointer(target);
-        fixed (CublasLtApi.Algo* algo = &plan.Algo)
-            CublasLtApi.Check(CublasLtApi.cublasLtMatmul(_handle, plan.Desc, &alpha, TorchCudaApi.DataPointer(weight), plan.A,
-                TorchCudaApi.DataPointer(input), plan.B, &beta, d, plan.C, d, plan.C, algo, TorchCudaApi.DataPointer(_workspace),
-                (nuint)WorkspaceBytes, stream), "cublasLtMatmul");
-    }
-
-    // One scratch per kernel and width, shared by every row count: products run one at a time on one stream.
-    private (Tensor Partials, Tensor Counters) SkinnyScratch(SkinnyGemm kernel, int n)
-    {
-        if (!_skinnyScratch.TryGetValue((kernel, n), out var scratch))
-        {
-            var (partials, counters) = kernel.Scratch(n, _device);
-            scratch = (partials.DetachFromDisposeScope(), counters.DetachFromDisposeScope());
-            _skinnyScratch[(kernel, n)] = scratch;
-        }
-        return scratch;
-    }
-
-    /// <summary>cuBLASLt's heuristic candidates, then our skinny kernel's block sizes and k splits where the shape suits it.</summary>
-    private List<Candidate> Candidates(Plan plan, int m, int n, int k)
-    {
-        var candidates = Heuristics(plan)
-            .Select(r => new Candidate(Describe(r.Algo), p => { p.Skinny = null; p.Algo = r.Algo; }))
-            .ToList();
-        if (m <= SkinnyGemm.MaxRows && k % SkinnyGemm.KStep == 0 && n % 2 == 0)
-        {
-            foreach (var kernel in _skinny)
-            {
-                foreach (var splits in SkinnySplits.Where(s => s <= Math.Min(SkinnyGemm.MaxSplits, k / SkinnyGemm.KStep)))
-                    candidates.Add(new Candidate($"skinny {kernel.TileRows} rows a block, k split {splits}", p => { p.Skinny = kernel; p.Splits = splits; }));
-            }
-        }
-        return candidates;
+        CublasLtApi.Check(CublasLtApi.cublasLtMatmul(_handle, plan.Desc, &alpha, TorchCudaApi.DataPointer(weight), plan.A,
+            TorchCudaApi.DataPointer(input), plan.B, &beta, d, plan.C, d, plan.C, &algo, TorchCudaApi.DataPointer(_workspace),
+            (nuint)WorkspaceBytes, stream), "cublasLtMatmul");
     }
 
     private void Tune(int m, IReadOnlyList<Tensor> weights, bool accumulate)
@@ -194,7 +155,6 @@ public sealed unsafe class DecodeProducts : IDisposable
             return;
         using var scope = NewDisposeScope();
         var plan = NewPlan(m, n, k);
-        var candidates = Candidates(plan, m, n, k);
         var x = (randn([m, k], ScalarType.Float32, _device) * 0.5).to(_dtype);
         var start = (randn([m, n], ScalarType.Float32, _device) * 0.5).to(_dtype);
         var reference = accumulate ? start.clone().addmm_(x, weights[0].t()) : F.linear(x, weights[0]);
@@ -207,18 +167,18 @@ public sealed unsafe class DecodeProducts : IDisposable
             else
                 F.linear(x, weights[i % weights.Count]).Dispose();
         }, _dtype, _device, CallsPerRound, Rounds);
-        var best = (Time: double.MaxValue, Index: -1);
+        var ranked = Search(plan, x, weights, target, accumulate);
+        var best = (Time: double.MaxValue, Algo: default(CublasLtApi.Algo), Found: false);
         var rejected = 0;
-        for (var c = 0; c < candidates.Count; c++)
+        foreach (var (algo, _) in ranked.Take(Finalists))
         {
-            candidates[c].Apply(plan);
             // Same values as libtorch's to bf16 rounding, and the same bits twice: else the candidate is not taken.
             var first = accumulate ? start.clone() : empty([m, n], _dtype, _device);
             var second = accumulate ? start.clone() : empty([m, n], _dtype, _device);
             try
             {
-                Launch(plan, x, weights[0], first, accumulate, IntPtr.Zero);
-                Launch(plan, x, weights[0], second, accumulate, IntPtr.Zero);
+                Launch(plan, algo, x, weights[0], first, accumulate, IntPtr.Zero);
+                Launch(plan, algo, x, weights[0], second, accumulate, IntPtr.Zero);
             }
             catch (CudaException)
             {
@@ -231,25 +191,196 @@ public sealed unsafe class DecodeProducts : IDisposable
                 rejected++;
                 continue;
             }
-            var time = GpuTimer.Microseconds(i => Launch(plan, x, weights[i % weights.Count], target, accumulate, IntPtr.Zero), _dtype, _device, CallsPerRound, Rounds);
+            var time = GpuTimer.Microseconds(i => Launch(plan, algo, x, weights[i % weights.Count], target, accumulate, IntPtr.Zero),
+                _dtype, _device, CallsPerRound, Rounds);
             if (time < best.Time)
-                best = (time, c);
+                best = (time, algo, true);
         }
         Choice choice;
-        if (best.Index >= 0 && best.Time < 0.98 * torchTime)
+        if (best.Found && best.Time < 0.98 * torchTime)
         {
-            candidates[best.Index].Apply(plan);
+            plan.Algo = best.Algo;
             _plans[(m, n, k, accumulate)] = plan;
-            choice = new Choice(m, n, k, accumulate, torchTime, best.Time, candidates[best.Index].Name, candidates.Count, rejected);
+            choice = new Choice(m, n, k, accumulate, torchTime, best.Time, Describe(best.Algo), ranked.Count, rejected);
         }
         else
         {
             _plans[(m, n, k, accumulate)] = null;
-            choice = new Choice(m, n, k, accumulate, torchTime, best.Index >= 0 ? best.Time : double.NaN,
-                best.Index >= 0 ? $"torch kept (best {candidates[best.Index].Name})" : "torch kept", candidates.Count, rejected);
+            choice = new Choice(m, n, k, accumulate, torchTime, best.Found ? best.Time : double.NaN,
+                best.Found ? $"torch kept (best {Describe(best.Algo)})" : "torch kept", ranked.Count, rejected);
         }
         _choices.Add(choice);
     }
+
+    /// <summary>
+    /// Every configuration timed for the shape, fastest first by the quick timing: the seeds (the heuristic's candidates,
+    /// each listed algorithm at each of its tiles), then from the fastest so far each attribute varied in turn.
+    /// </summary>
+    private List<(CublasLtApi.Algo Algo, double Microseconds)> Search(Plan plan, Tensor x, IReadOnlyList<Tensor> weights, Tensor target, bool accumulate)
+    {
+        var timed = new Dictionary<string, (CublasLtApi.Algo Algo, double Microseconds)>();
+        // Times, in one queue, the best so far (where given) and every configuration not timed before that cuBLASLt accepts;
+        // returns the best so far's time again (NaN where not given) and the new ones' times.
+        (double Again, List<(CublasLtApi.Algo Algo, double Microseconds)> Fresh) Time(CublasLtApi.Algo? incumbent, IEnumerable<CublasLtApi.Algo> algos)
+        {
+            var keys = new HashSet<string>();
+            var fresh = new List<CublasLtApi.Algo>();
+            foreach (var algo in algos)
+            {
+                var key = Key(algo);
+                if (!timed.ContainsKey(key) && keys.Add(key) && Check(plan, algo))
+                    fresh.Add(algo);
+            }
+            if (fresh.Count == 0)
+                return (double.NaN, []);
+            var queue = (incumbent is { } i ? fresh.Prepend(i) : fresh).ToArray();
+            var times = GpuTimer.MicrosecondsEach(queue.Select(a => (Action<int>)(c =>
+                Launch(plan, a, x, weights[c % weights.Count], target, accumulate, IntPtr.Zero))).ToArray(), _dtype, _device, QuickCalls);
+            var offset = incumbent is null ? 0 : 1;
+            var result = new List<(CublasLtApi.Algo, double)>();
+            for (var f = 0; f < fresh.Count; f++)
+            {
+                if (double.IsNaN(times[f + offset]))
+                    continue;
+                timed[Key(fresh[f])] = (fresh[f], times[f + offset]);
+                result.Add((fresh[f], times[f + offset]));
+            }
+            return (offset == 1 ? times[0] : double.NaN, result);
+        }
+
+        Time(null, Heuristics(plan).Select(r => r.Algo).Concat(Seeds(plan)).Take(MaxSeeds));
+        if (timed.Count == 0)
+            return [];
+        var current = timed.Values.MinBy(t => t.Microseconds);
+        for (var sweep = 0; sweep < Sweeps; sweep++)
+        {
+            foreach (var vary in new Func<CublasLtApi.Algo, IEnumerable<CublasLtApi.Algo>>[] { Tiles, Stages, SplitK, Swizzles, CustomOptions, ClusterShapes })
+            {
+                // The best so far is timed again in the same queue as its variants: a move must win side by side, by 1 %.
+                var (again, round) = Time(current.Algo, vary(current.Algo));
+                if (round.Count == 0)
+                    continue;
+                var challenger = round.MinBy(t => t.Microseconds);
+                if (challenger.Microseconds < 0.99 * (double.IsNaN(again) ? current.Microseconds : again))
+                    current = challenger;
+            }
+        }
+        return timed.Values.OrderBy(t => t.Microseconds).ToList();
+    }
+
+    /// <summary>Every algorithm cuBLASLt lists for the types, at each tile it offers (with its default stages, else the first that checks).</summary>
+    private List<CublasLtApi.Algo> Seeds(Plan plan)
+    {
+        if (_algoIds is null)
+        {
+            var ids = new int[256];
+            int returned;
+            fixed (int* p = ids)
+                returned = CublasLtApi.cublasLtMatmulAlgoGetIds(_handle, CublasLtApi.ComputeType32F, CublasLtApi.DataType32F, _dataType, _dataType,
+                    _dataType, _dataType, ids.Length, p, out var count) == 0 ? count : 0;
+            _algoIds = ids.Take(returned).ToArray();
+        }
+        var seeds = new List<CublasLtApi.Algo>();
+        foreach (var id in _algoIds)
+        {
+            CublasLtApi.Algo algo;
+            if (CublasLtApi.cublasLtMatmulAlgoInit(_handle, CublasLtApi.ComputeType32F, CublasLtApi.DataType32F, _dataType, _dataType,
+                    _dataType, _dataType, id, &algo) != 0)
+                continue;
+            var tiles = CapArray(algo, CublasLtApi.AlgoCapTileIds);
+            foreach (var tile in tiles.Length == 0 ? new uint[] { 0 } : tiles)
+            {
+                var withTile = With(algo, CublasLtApi.AlgoConfigTileId, tile);
+                if (Check(plan, withTile))
+                {
+                    seeds.Add(withTile);
+                    continue;
+                }
+                foreach (var stages in CapArray(algo, CublasLtApi.AlgoCapStagesIds))
+                {
+                    var withStages = With(withTile, CublasLtApi.AlgoConfigStagesId, stages);
+                    if (Check(plan, withStages))
+                    {
+                        seeds.Add(withStages);
+                        break;
+                    }
+                }
+            }
+        }
+        return seeds;
+    }
+
+    private static IEnumerable<CublasLtApi.Algo> Tiles(CublasLtApi.Algo algo) =>
+        CapArray(algo, CublasLtApi.AlgoCapTileIds).Select(t => With(algo, CublasLtApi.AlgoConfigTileId, t));
+
+    private static IEnumerable<CublasLtApi.Algo> Stages(CublasLtApi.Algo algo) =>
+        CapArray(algo, CublasLtApi.AlgoCapStagesIds).Select(t => With(algo, CublasLtApi.AlgoConfigStagesId, t));
+
+    private static IEnumerable<CublasLtApi.Algo> SplitK(CublasLtApi.Algo algo)
+    {
+        if (CapInt(algo, CublasLtApi.AlgoCapSplitKSupport) == 0)
+            yield break;
+        var mask = (uint)CapInt(algo, CublasLtApi.AlgoCapReductionSchemeMask);
+        foreach (var splits in SplitKs)
+        {
+            var split = With(algo, CublasLtApi.AlgoConfigSplitK, (uint)splits);
+            if (splits == 1)
+            {
+                yield return With(split, CublasLtApi.AlgoConfigReductionScheme, 0u);
+                continue;
+            }
+            foreach (var scheme in ReductionSchemes.Where(r => (mask & r) != 0))
+                yield return With(split, CublasLtApi.AlgoConfigReductionScheme, (uint)scheme);
+        }
+    }
+
+    private static IEnumerable<CublasLtApi.Algo> Swizzles(CublasLtApi.Algo algo) =>
+        CapInt(algo, CublasLtApi.AlgoCapCtaSwizzlingSupport) == 0 ? [] : [With(algo, CublasLtApi.AlgoConfigCtaSwizzling, 0u), With(algo, CublasLtApi.AlgoConfigCtaSwizzling, 1u)];
+
+    private static IEnumerable<CublasLtApi.Algo> CustomOptions(CublasLtApi.Algo algo) =>
+        Enumerable.Range(0, Math.Min(MaxCustomOption, Math.Max(0, CapInt(algo, CublasLtApi.AlgoCapCustomOptionMax))) + 1)
+            .Select(o => With(algo, CublasLtApi.AlgoConfigCustomOption, (uint)o));
+
+    private static IEnumerable<CublasLtApi.Algo> ClusterShapes(CublasLtApi.Algo algo) =>
+        Enumerable.Range(0, MaxClusterShapeId + 1).Select(c => With16(algo, CublasLtApi.AlgoConfigClusterShapeId, (ushort)c));
+
+    /// <summary>Whether cuBLASLt accepts the configuration for the plan's shapes, within the workspace.</summary>
+    private bool Check(Plan plan, CublasLtApi.Algo algo)
+    {
+        CublasLtApi.HeuristicResult result;
+        return CublasLtApi.cublasLtMatmulAlgoCheck(_handle, plan.Desc, plan.A, plan.B, plan.C, plan.C, &algo, &result) == 0
+            && result.State == 0 && result.WorkspaceSize <= (nuint)WorkspaceBytes;
+    }
+
+    private static CublasLtApi.Algo With(CublasLtApi.Algo algo, int attribute, uint value)
+    {
+        _ = CublasLtApi.cublasLtMatmulAlgoConfigSetAttribute(&algo, attribute, &value, sizeof(uint));
+        return algo;
+    }
+
+    private static CublasLtApi.Algo With16(CublasLtApi.Algo algo, int attribute, ushort value)
+    {
+        _ = CublasLtApi.cublasLtMatmulAlgoConfigSetAttribute(&algo, attribute, &value, sizeof(ushort));
+        return algo;
+    }
+
+    private static uint[] CapArray(CublasLtApi.Algo algo, int attribute)
+    {
+        if (CublasLtApi.cublasLtMatmulAlgoCapGetAttribute(&algo, attribute, null, 0, out var bytes) != 0 || bytes == 0)
+            return [];
+        var values = new uint[(int)bytes / sizeof(uint)];
+        fixed (uint* p = values)
+            return CublasLtApi.cublasLtMatmulAlgoCapGetAttribute(&algo, attribute, p, bytes, out _) == 0 ? values : [];
+    }
+
+    private static int CapInt(CublasLtApi.Algo algo, int attribute)
+    {
+        var value = 0;
+        return CublasLtApi.cublasLtMatmulAlgoCapGetAttribute(&algo, attribute, &value, sizeof(int), out _) == 0 ? value : 0;
+    }
+
+    private static string Key(CublasLtApi.Algo algo) =>
+        $"{algo.Data[0]:x}.{algo.Data[1]:x}.{algo.Data[2]:x}.{algo.Data[3]:x}.{algo.Data[4]:x}.{algo.Data[5]:x}.{algo.Data[6]:x}.{algo.Data[7]:x}";
 
     /// <summary>Descriptors of y[m, n] = x[m, k] · w[n, k]ᵀ in cuBLAS's column-major terms: yᵀ (n × m) = w (k × n)ᵀ · xᵀ (k × m).</summary>
     private Plan NewPlan(int m, int n, int k)
@@ -261,7 +392,7 @@ public sealed unsafe class DecodeProducts : IDisposable
         CublasLtApi.Check(CublasLtApi.cublasLtMatrixLayoutCreate(out var a, _dataType, (ulong)k, (ulong)n, k), "cublasLtMatrixLayoutCreate");
         CublasLtApi.Check(CublasLtApi.cublasLtMatrixLayoutCreate(out var b, _dataType, (ulong)k, (ulong)m, k), "cublasLtMatrixLayoutCreate");
         CublasLtApi.Check(CublasLtApi.cublasLtMatrixLayoutCreate(out var c, _dataType, (ulong)n, (ulong)m, n), "cublasLtMatrixLayoutCreate");
-        var plan = new Plan(desc, a, b, c, default);
+        var plan = new Plan(desc, a, b, c);
         _owned.Add(plan);
         return plan;
     }
@@ -288,7 +419,16 @@ public sealed unsafe class DecodeProducts : IDisposable
     }
 
     private static string Describe(CublasLtApi.Algo algo) =>
-        $"lt algo {Attribute(algo, CublasLtApi.AlgoConfigId)} tile {Attribute(algo, CublasLtApi.AlgoConfigTileId)} splitK {Attribute(algo, CublasLtApi.AlgoConfigSplitK)} stages {Attribute(algo, CublasLtApi.AlgoConfigStagesId)}";
+        $"lt algo {Attribute(algo, CublasLtApi.AlgoConfigId)} tile {Attribute(algo, CublasLtApi.AlgoConfigTileId)} splitK {Attribute(algo, CublasLtApi.AlgoConfigSplitK)}" +
+        $" reduction {Attribute(algo, CublasLtApi.AlgoConfigReductionScheme)} stages {Attribute(algo, CublasLtApi.AlgoConfigStagesId)}" +
+        $" swizzle {Attribute(algo, CublasLtApi.AlgoConfigCtaSwizzling)} custom {Attribute(algo, CublasLtApi.AlgoConfigCustomOption)}" +
+        $" cluster {Attribute16(algo, CublasLtApi.AlgoConfigClusterShapeId)}";
+
+    private static int Attribute16(CublasLtApi.Algo algo, int attribute)
+    {
+        ushort value = 0;
+        return CublasLtApi.cublasLtMatmulAlgoConfigGetAttribute(&algo, attribute, &value, sizeof(ushort), out _) == 0 ? value : -1;
+    }
 
     private static int Attribute(CublasLtApi.Algo algo, int attribute)
     {
@@ -310,10 +450,5 @@ public sealed unsafe class DecodeProducts : IDisposable
         }
         _ = CublasLtApi.cublasLtDestroy(_handle);
         _workspace.Dispose();
-        foreach (var (partials, counters) in _skinnyScratch.Values)
-        {
-            partials.Dispose();
-            counters.Dispose();
-        }
     }
 }

@@ -6,8 +6,9 @@ namespace ControlPlane.Engine.Cuda;
 /// Our own product for a decode step's few rows (up to 64) against a whole weight matrix (<c>skinny_gemm</c> in
 /// <see cref="KernelSource.SkinnyText"/>): the weights streamed once through a cp.async pipeline into mma.sync, k split
 /// over several blocks where the weight rows alone make too few, and the residual added on the way out. Compiled as its
-/// own module only where asked for: the <c>skinny-gemm</c> benchmark measures it beside libtorch's product, and
-/// <see cref="DecodeProducts"/> (tuning GEMM_TUNE=1) takes it for a shape where it measures fastest and gives libtorch's values.
+/// own module only where asked for: the <c>skinny-gemm</c> benchmark measures it beside libtorch's product. Slower than
+/// cuBLAS at every shape and row count measured (H100, 0.41–0.92×) and won none of the shapes it was offered among the
+/// measured products' candidates, so the engine does not use it (docs/benchmarks.md, issue 16).
 /// </summary>
 public sealed unsafe class SkinnyGemm
 {
