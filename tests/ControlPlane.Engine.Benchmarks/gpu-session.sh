@@ -24,6 +24,8 @@
 #   PART=l: our skinny product kernel beside libtorch's (skinny-gemm; measured slower than cuBLAS everywhere, not used by the engine)
 #   PART=m: the most wanted of k, i and l in one call, for a machine short of time; PART=n: less still (two benches, modes)
 #   PART=r: the copy bandwidth and bench decode-only at the defaults, nothing else (for a machine with two minutes to give)
+#   PART=t: the tensor-core decode attention's pipeline depth in a step (DSTAGES=3 and 4 against the default 2, with the
+#           measured partitions re-chosen for each), then DSTAGES=3 with the products' search; the defaults twice around
 #   PART=s: the products' own search over cuBLASLt's configurations (GEMM_TUNE=1): decode-parts at 32 and 64 rows (each
 #           shape's choice against libtorch's), then bench decode-only at the defaults, with it, and at the defaults again
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
@@ -173,6 +175,14 @@ for key, b in best.items():
     print(key, 'torch', b.get('torch'), 'ours', o, 'x%.2f' % (b['torch'] / o[0]) if o else '')
 PY
   ;;
+t)
+  copy_bandwidth
+  for t in default DSTAGES=3 DSTAGES=4 default GEMM_TUNE=1,DSTAGES=3; do
+    args=""; [ $t != default ] && args="--tuning $t"
+    f=$OUT/bench-${t//[=,]/_}$([ -f $OUT/bench-${t//[=,]/_}.json ] && echo -2).json
+    timeout 200 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes $args --out $f 2>&1 | rows "$t"
+  done
+  grep -h '"partitions"' $OUT/bench-DSTAGES_3.json | tr -d ' ' | tr '\n' ' '; echo ;;
 s)
   copy_bandwidth
   timeout 240 dotnet $APP decode-parts --model /tmp/l8b --device cuda --batch 32,64 --tuning GEMM_TUNE=1 --out $OUT/decode-parts-search.txt 2>&1 | grep -v '^\s*at ' | tail -3
