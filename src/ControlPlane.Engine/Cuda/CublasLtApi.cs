@@ -26,7 +26,6 @@ internal static unsafe partial class CublasLtApi
     public const int AlgoConfigCtaSwizzling = 4;  // CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING (uint32)
     public const int AlgoConfigCustomOption = 5;  // CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION (uint32)
     public const int AlgoConfigStagesId = 6;      // CUBLASLT_ALGO_CONFIG_STAGES_ID
-    public const int AlgoConfigInnerShapeId = 7;  // CUBLASLT_ALGO_CONFIG_INNER_SHAPE_ID (uint16)
     public const int AlgoConfigClusterShapeId = 8; // CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID (uint16)
     public const int AlgoCapSplitKSupport = 0;    // CUBLASLT_ALGO_CAP_SPLITK_SUPPORT (int32)
     public const int AlgoCapReductionSchemeMask = 1; // CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK (uint32)
