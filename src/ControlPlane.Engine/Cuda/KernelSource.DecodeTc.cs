@@ -154,6 +154,168 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
     if (d == 0) { part_max[at] = mx * 0.6931471805599453f; part_sum[at] = sum; }   // natural-log units, as the reduce reads them
   }
 }
+
+#if DITEMS > 0
+// paged_decode_tc_items (tuning DITEMS, off unless asked): the same work as paged_decode_tc, each block taking up to
+// DITEMS (sequence, partition) items of one KV head in turn, items x, x + gridDim.x, … of the batch × partitions, with
+// the pipeline running on from one item into the next: the next item's first tokens load while the last ones of this
+// item are used, so a short partition no longer pays the pipeline's fill and drain on its own. Grid (ceil(batch ·
+// partitions / DITEMS), KV_HEADS), block 128; dynamic shared memory: the stages, as paged_decode_tc's (the warps' results
+// at an item's end go to the stage its last chunk came from: the only one not holding tokens in flight until the next
+// iteration refills it). DITEMS of up to 4 keep three blocks a multiprocessor on the H100 (each item's block list is
+// 1 KB of static shared memory). Each item is computed in the order paged_decode_tc computes it, so its output or
+// partials have the same bits.
+extern "C" __global__ void __launch_bounds__(128) paged_decode_tc_items(
+  const T* __restrict__ q, const T* __restrict__ kc, const T* __restrict__ vc,
+  const i64* __restrict__ tables, int table_stride, const i64* __restrict__ lens,
+  float* __restrict__ part_acc, float* __restrict__ part_max, float* __restrict__ part_sum, T* __restrict__ out,
+  int part_tokens, float scale_log2, int batch, int parts)
+{
+  extern __shared__ __align__(16) u16 smem[];   // DSTAGES stages of DSTAGE elements
+  __shared__ i64 blocks[DITEMS][MAX_PART_BLOCKS];
+  __shared__ int it_b[DITEMS], it_p[DITEMS], it_start[DITEMS], it_end[DITEMS], it_first[DITEMS], it_chunk0[DITEMS + 1];
+  GRID_DEPENDENTS();
+  const int kvh = blockIdx.y;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tig = lane & 3;
+  // This block's items, those with tokens only, and where each one's chunks begin in the block's run of chunks.
+  if (threadIdx.x == 0) {
+    int n = 0, chunks = 0;
+    for (int i = 0; i < DITEMS; i++) {
+      const int w = blockIdx.x + i * gridDim.x;
+      if (w >= batch * parts) break;
+      const int b = w / parts, p = w % parts, len = (int)lens[b], start = p * part_tokens;
+      if (start >= len) continue;
+      const int end = min(len, start + part_tokens);
+      it_b[n] = b; it_p[n] = p; it_start[n] = start; it_end[n] = end; it_first[n] = start / BLOCK_SIZE; it_chunk0[n] = chunks;
+      chunks += (end - start + DBN - 1) / DBN;
+      n++;
+    }
+    for (int i = n; i <= DITEMS; i++) it_chunk0[i] = chunks;
+  }
+  __syncthreads();
+  const int total = it_chunk0[DITEMS];
+  if (total == 0) return;
+  for (int i = 0; i < DITEMS && it_chunk0[i] < total; i++) {
+    const int count = (it_end[i] - 1) / BLOCK_SIZE - it_first[i] + 1;
+    for (int j = threadIdx.x; j < count; j += 128) blocks[i][j] = tables[(i64)it_b[i] * table_stride + it_first[i] + j];
+  }
+  __syncthreads();
+  GRID_WAIT();   // lengths and block tables are the step's inputs; the newest token's keys and values and q are not
+#pragma unroll
+  for (int c = 0; c < DSTAGES - 1; c++) {   // the first stages in flight before any is used
+    if (c < total) {
+      int i = 0;
+      while (it_chunk0[i + 1] <= c) i++;
+      decode_tc_load(smem + c * DSTAGE, kc, vc, blocks[i], it_first[i], kvh, it_start[i] + (c - it_chunk0[i]) * DBN, it_end[i]);
+    }
+    cp_async_commit();
+  }
+  unsigned qf[HEAD_DIM / 16][4];
+  float o[HEAD_DIM / 8][4];
+  float m_lo = NEG_INF, m_hi = NEG_INF, l_lo = 0.f, l_hi = 0.f;
+  int item = -1;
+  for (int t = 0; t < total; t++) {
+    const int ahead = t + DSTAGES - 1;
+    if (ahead < total) {
+      int i = 0;
+      while (it_chunk0[i + 1] <= ahead) i++;
+      decode_tc_load(smem + (ahead % DSTAGES) * DSTAGE, kc, vc, blocks[i], it_first[i], kvh, it_start[i] + (ahead - it_chunk0[i]) * DBN, it_end[i]);
+    }
+    cp_async_commit();
+    if (item < 0 || t == it_chunk0[item + 1]) {   // this chunk begins an item: its queries, and fresh accumulators
+      item++;
+      const T* q_lo = q + ((i64)it_b[item] * HEADS + kvh * GROUP + g) * HEAD_DIM;
+      const T* q_hi = q_lo + 8 * HEAD_DIM;
+#pragma unroll
+      for (int kk = 0; kk < HEAD_DIM / 16; kk++) {
+        const int d = kk * 16 + tig * 2;
+        qf[kk][0] = g < GROUP ? *(const unsigned*)(q_lo + d) : 0u;
+        qf[kk][1] = g + 8 < GROUP ? *(const unsigned*)(q_hi + d) : 0u;
+        qf[kk][2] = g < GROUP ? *(const unsigned*)(q_lo + d + 8) : 0u;
+        qf[kk][3] = g + 8 < GROUP ? *(const unsigned*)(q_hi + d + 8) : 0u;
+      }
+#pragma unroll
+      for (int dt = 0; dt < HEAD_DIM / 8; dt++) { o[dt][0] = 0.f; o[dt][1] = 0.f; o[dt][2] = 0.f; o[dt][3] = 0.f; }
+      m_lo = NEG_INF; m_hi = NEG_INF; l_lo = 0.f; l_hi = 0.f;
+    }
+    const int end = it_end[item];
+    const int kb = it_start[item] + (t - it_chunk0[item]) * DBN;
+    cp_async_wait_n<DSTAGES - 1>();   // all but the groups queued after this chunk's: it has landed
+    __syncthreads();
+    const int wb = kb + warp * 16;   // this warp's 16 tokens
+    if (wb < end) {
+      const u16* ks = smem + (t % DSTAGES) * DSTAGE + warp * 16 * KPAD;
+      const u16* vs = ks + DBN * KPAD;
+      float s[2][4];
+      scores_tile<2>(s, qf, ks, lane);
+      float mx_lo = m_lo, mx_hi = m_hi;
+#pragma unroll
+      for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+          const bool in = wb + nt * 8 + tig * 2 + e < end;
+          const float a = in ? s[nt][e] * scale_log2 : NEG_INF, c = in ? s[nt][2 + e] * scale_log2 : NEG_INF;
+          s[nt][e] = a; s[nt][2 + e] = c;
+          mx_lo = fmaxf(mx_lo, a); mx_hi = fmaxf(mx_hi, c);
+        }
+      }
+      unsigned pf[1][4];
+      softmax_step<2>(s, mx_lo, mx_hi, m_lo, m_hi, l_lo, l_hi, o, pf);
+      pv_tile(o, pf[0], vs, lane);
+    }
+    __syncthreads();   // this stage is read by all before the next iteration refills it
+    if (t + 1 < it_chunk0[item + 1]) continue;
+
+    // The item's last chunk: its warps' maxima, sums and outputs combined as paged_decode_tc combines them.
+    const int b = it_b[item], p = it_p[item];
+    float* sm_o = (float*)(smem + (t % DSTAGES) * DSTAGE);   // [4][GROUP][HEAD_DIM], in the stage just used
+    float* sm_m = sm_o + 4 * GROUP * HEAD_DIM;               // [4][GROUP]
+    float* sm_l = sm_m + 4 * GROUP;                          // [4][GROUP]
+    float ll = l_lo, lh = l_hi;
+    ll += __shfl_xor_sync(0xffffffffu, ll, 1); ll += __shfl_xor_sync(0xffffffffu, ll, 2);
+    lh += __shfl_xor_sync(0xffffffffu, lh, 1); lh += __shfl_xor_sync(0xffffffffu, lh, 2);
+    if (g < GROUP) {
+#pragma unroll
+      for (int dt = 0; dt < HEAD_DIM / 8; dt++) {
+        sm_o[(warp * GROUP + g) * HEAD_DIM + dt * 8 + tig * 2] = o[dt][0];
+        sm_o[(warp * GROUP + g) * HEAD_DIM + dt * 8 + tig * 2 + 1] = o[dt][1];
+      }
+      if (tig == 0) { sm_m[warp * GROUP + g] = m_lo; sm_l[warp * GROUP + g] = ll; }
+    }
+    if (g + 8 < GROUP) {
+#pragma unroll
+      for (int dt = 0; dt < HEAD_DIM / 8; dt++) {
+        sm_o[(warp * GROUP + g + 8) * HEAD_DIM + dt * 8 + tig * 2] = o[dt][2];
+        sm_o[(warp * GROUP + g + 8) * HEAD_DIM + dt * 8 + tig * 2 + 1] = o[dt][3];
+      }
+      if (tig == 0) { sm_m[warp * GROUP + g + 8] = m_hi; sm_l[warp * GROUP + g + 8] = lh; }
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < GROUP * HEAD_DIM; idx += 128) {
+      const int r = idx / HEAD_DIM, d = idx % HEAD_DIM;
+      float mx = NEG_INF;
+#pragma unroll
+      for (int w = 0; w < 4; w++) mx = fmaxf(mx, sm_m[w * GROUP + r]);
+      float sum = 0.f, a = 0.f;
+#pragma unroll
+      for (int w = 0; w < 4; w++) {
+        const float mw = sm_m[w * GROUP + r];
+        const float f = mw == NEG_INF ? 0.f : exp2f(mw - mx);
+        sum += f * sm_l[w * GROUP + r];
+        a += f * sm_o[(w * GROUP + r) * HEAD_DIM + d];
+      }
+      if (parts == 1 && out) {
+        out[((i64)b * HEADS + kvh * GROUP + r) * HEAD_DIM + d] = to_t(a / sum);
+        continue;
+      }
+      const i64 at = ((i64)b * HEADS + kvh * GROUP + r) * parts + p;
+      part_acc[at * HEAD_DIM + d] = a;
+      if (d == 0) { part_max[at] = mx * 0.6931471805599453f; part_sum[at] = sum; }
+    }
+    __syncthreads();   // the results are read by all before the next iteration refills this stage
+  }
+}
+#endif
 #endif
 
 """;
