@@ -52,7 +52,5 @@ public sealed class TorchEngine : EngineCore
     /// <summary>Each decode product shape's measured algorithm (tuning GEMM_TUNE=1).</summary>
     public IReadOnlyList<Cuda.DecodeProducts.Choice> DecodeProductChoices => Runner.DecodeProductChoices;
 
-    /// <summary>What the measured products loaded and compiled: cuBLASLt, and each skinny kernel or why not (empty unless tuned).</summary>
-    public string DecodeProductsNote => Runner.DecodeProductsNote;
     public LlamaForward Forward => Runner.Forward;
 }

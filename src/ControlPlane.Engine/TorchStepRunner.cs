@@ -97,9 +97,6 @@ public sealed partial class TorchStepRunner : IStepRunner
     /// <summary>Each decode product shape's measured algorithm (tuning GEMM_TUNE=1), in the order measured.</summary>
     public IReadOnlyList<DecodeProducts.Choice> DecodeProductChoices => _graphs?.ProductChoices ?? [];
 
-    /// <summary>What the decode graphs' measured products loaded and compiled (empty unless tuned).</summary>
-    public string DecodeProductsNote => _graphs?.ProductsNote ?? "";
-
     public StepRun Run(StepPlan plan)
     {
         _copier.Flush(); // blocks brought back from the host tier while this step was planned

@@ -298,7 +298,7 @@ foreach (var context in contexts)
         var graphSteps = Math.Max(1, engine.GraphLaunchDelay.Steps - delayBefore.Steps);
         var host = engine.GraphHostTime;
         var row = new { kind = "decode", acceleration, batch, context, steps, tokens = produced, seconds, tokensPerSecond = produced / seconds, msPerStep = seconds * 1000 / steps,
-            partitions, products, productsNote = engine.DecodeProductsNote,
+            partitions, products,
             // Where the step's wall time goes on the host: the runner's share (the rest is scheduling and the engine's
             // bookkeeping, with the GPU idle), and within the runner the time before the graph's launch (GPU idle too).
             runnerMsPerStep = runner.TotalMilliseconds / steps,

@@ -27,7 +27,7 @@ internal static class SkinnyGemmBenchmark
         var kernels = new List<SkinnyGemm>();
         foreach (var (tile, stages) in new[] { (64, 4), (128, 4), (64, 6) })
         {
-            var kernel = SkinnyGemm.TryCreate(dtype, device, tile, stages, programmatic: false, out var why);
+            var kernel = SkinnyGemm.TryCreate(dtype, device, tile, stages, out var why);
             lines.Add($"skinny {tile} rows a block, {stages} stages: {why}");
             if (kernel is not null)
                 kernels.Add(kernel);

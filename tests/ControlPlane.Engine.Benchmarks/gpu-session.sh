@@ -223,7 +223,7 @@ n)
     args=""; [ $t != default ] && args="--tuning $t"
     timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes $args --out $OUT/bench-${t//[=,]/_}.json 2>&1 | rows "$t"
   done
-  grep -h -o '"productsNote":"[^"]*"' $OUT/bench-GEMM_TUNE_1.json | head -1
+  grep -h -o '"products":"[^"]*"' $OUT/bench-GEMM_TUNE_1.json | sort -u | tr ';' '\n' | cut -c1-240
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
   timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -1 ;;
 m)

@@ -61,9 +61,6 @@ public sealed unsafe class DecodeGraphs : IDisposable
     /// <summary>What each product shape measured at capture and which algorithm it took (empty unless the kernels tune products).</summary>
     public IReadOnlyList<DecodeProducts.Choice> ProductChoices => _products?.Choices ?? [];
 
-    /// <summary>What the measured products loaded and compiled (empty unless the kernels tune products).</summary>
-    public string ProductsNote => _products?.Note ?? "";
-
     public int Captured => _graphs.Count;
 
     /// <summary>Each captured graph's attention partition size (tokens): measured at capture where the kernels tune it.</summary>

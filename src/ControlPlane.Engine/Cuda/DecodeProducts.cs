@@ -1,7 +1,6 @@
 using System.Globalization;
 using ControlPlane.Engine.Model;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace ControlPlane.Engine.Cuda;
 
@@ -18,7 +17,7 @@ namespace ControlPlane.Engine.Cuda;
 /// libtorch's product unless one is at least 2 % faster. Work done once per batch bucket before its graphs are captured,
 /// never while serving (build item 1); on with tuning GEMM_TUNE=1.
 /// </summary>
-public sealed unsafe class DecodeProducts : IDisposable
+public sealed unsafe partial class DecodeProducts : IDisposable
 {
     /// <summary>One shape's measurement: rows × outputs × inputs, libtorch's time and the chosen one's, in µs a call.</summary>
     public sealed record Choice(int Rows, int Outputs, int Inputs, bool Accumulate, double TorchMicroseconds, double ChosenMicroseconds,
@@ -34,18 +33,7 @@ public sealed unsafe class DecodeProducts : IDisposable
         public CublasLtApi.Algo Algo;
     }
 
-    private const int Requested = 16;
-    private const int MaxSeeds = 512;
-    private const int QuickCalls = 6;
-    private const int Sweeps = 2;
-    private const int Finalists = 4;
-    private const int CallsPerRound = 20;
-    private const int Rounds = 2;
     private const long WorkspaceBytes = 32L << 20;
-    private static readonly int[] SplitKs = [1, 2, 3, 4, 6, 8, 12, 16];
-    private static readonly int[] ReductionSchemes = [1, 2, 4]; // in place, compute type, output type
-    private const int MaxClusterShapeId = 47;
-    private const int MaxCustomOption = 255;
 
     private readonly IntPtr _handle;
     private readonly int _dataType;
@@ -55,7 +43,6 @@ public sealed unsafe class DecodeProducts : IDisposable
     private readonly Dictionary<(int M, int N, int K, bool Accumulate), Plan?> _plans = [];
     private readonly List<Plan> _owned = [];
     private readonly List<Choice> _choices = [];
-    private int[]? _algoIds;
     private bool _disposed;
 
     private DecodeProducts(IntPtr handle, ScalarType dtype, Device device)
@@ -66,9 +53,6 @@ public sealed unsafe class DecodeProducts : IDisposable
         _dataType = dtype == ScalarType.BFloat16 ? CublasLtApi.DataType16BF : CublasLtApi.DataType16F;
         _workspace = empty([WorkspaceBytes], ScalarType.Byte, device);
     }
-
-    /// <summary>What was loaded at creation.</summary>
-    public string Note { get; private init; } = "";
 
     /// <summary>What each tuned shape measured and took, in the order tuned.</summary>
     public IReadOnlyList<Choice> Choices => _choices;
@@ -88,8 +72,8 @@ public sealed unsafe class DecodeProducts : IDisposable
         {
             NativeLibraries.Register();
             CublasLtApi.Check(CublasLtApi.cublasLtCreate(out var handle), "cublasLtCreate");
-            reason = "cuBLASLt loaded";
-            return new DecodeProducts(handle, dtype, device) { Note = reason };
+            reason = "";
+            return new DecodeProducts(handle, dtype, device);
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
         {
@@ -147,241 +131,6 @@ public sealed unsafe class DecodeProducts : IDisposable
             (nuint)WorkspaceBytes, stream), "cublasLtMatmul");
     }
 
-    private void Tune(int m, IReadOnlyList<Tensor> weights, bool accumulate)
-    {
-        var n = (int)weights[0].shape[0];
-        var k = (int)weights[0].shape[1];
-        if (_plans.ContainsKey((m, n, k, accumulate)) || weights.Any(w => !w.is_contiguous() || w.dtype != _dtype))
-            return;
-        using var scope = NewDisposeScope();
-        var plan = NewPlan(m, n, k);
-        var x = (randn([m, k], ScalarType.Float32, _device) * 0.5).to(_dtype);
-        var start = (randn([m, n], ScalarType.Float32, _device) * 0.5).to(_dtype);
-        var reference = accumulate ? start.clone().addmm_(x, weights[0].t()) : F.linear(x, weights[0]);
-        var tolerance = reference.abs().max().to(ScalarType.Float32).item<float>() / 64 + 1e-3f;
-        var target = accumulate ? start.clone() : empty([m, n], _dtype, _device);
-        var torchTime = GpuTimer.Microseconds(i =>
-        {
-            if (accumulate)
-                target.addmm_(x, weights[i % weights.Count].t());
-            else
-                F.linear(x, weights[i % weights.Count]).Dispose();
-        }, _dtype, _device, CallsPerRound, Rounds);
-        var ranked = Search(plan, x, weights, target, accumulate);
-        var best = (Time: double.MaxValue, Algo: default(CublasLtApi.Algo), Found: false);
-        var rejected = 0;
-        foreach (var (algo, _) in ranked.Take(Finalists))
-        {
-            // Same values as libtorch's to bf16 rounding, and the same bits twice: else the candidate is not taken.
-            var first = accumulate ? start.clone() : empty([m, n], _dtype, _device);
-            var second = accumulate ? start.clone() : empty([m, n], _dtype, _device);
-            try
-            {
-                Launch(plan, algo, x, weights[0], first, accumulate, IntPtr.Zero);
-                Launch(plan, algo, x, weights[0], second, accumulate, IntPtr.Zero);
-            }
-            catch (CudaException)
-            {
-                rejected++;
-                continue;
-            }
-            var error = (first.to(ScalarType.Float32) - reference.to(ScalarType.Float32)).abs().max().item<float>();
-            if (!(error <= tolerance) || !first.eq(second).all().item<bool>())
-            {
-                rejected++;
-                continue;
-            }
-            var time = GpuTimer.Microseconds(i => Launch(plan, algo, x, weights[i % weights.Count], target, accumulate, IntPtr.Zero),
-                _dtype, _device, CallsPerRound, Rounds);
-            if (time < best.Time)
-                best = (time, algo, true);
-        }
-        Choice choice;
-        if (best.Found && best.Time < 0.98 * torchTime)
-        {
-            plan.Algo = best.Algo;
-            _plans[(m, n, k, accumulate)] = plan;
-            choice = new Choice(m, n, k, accumulate, torchTime, best.Time, Describe(best.Algo), ranked.Count, rejected);
-        }
-        else
-        {
-            _plans[(m, n, k, accumulate)] = null;
-            choice = new Choice(m, n, k, accumulate, torchTime, best.Found ? best.Time : double.NaN,
-                best.Found ? $"torch kept (best {Describe(best.Algo)})" : "torch kept", ranked.Count, rejected);
-        }
-        _choices.Add(choice);
-    }
-
-    /// <summary>
-    /// Every configuration timed for the shape, fastest first by the quick timing: the seeds (the heuristic's candidates,
-    /// each listed algorithm at each of its tiles), then from the fastest so far each attribute varied in turn.
-    /// </summary>
-    private List<(CublasLtApi.Algo Algo, double Microseconds)> Search(Plan plan, Tensor x, IReadOnlyList<Tensor> weights, Tensor target, bool accumulate)
-    {
-        var timed = new Dictionary<string, (CublasLtApi.Algo Algo, double Microseconds)>();
-        // Times, in one queue, the best so far (where given) and every configuration not timed before that cuBLASLt accepts;
-        // returns the best so far's time again (NaN where not given) and the new ones' times.
-        (double Again, List<(CublasLtApi.Algo Algo, double Microseconds)> Fresh) Time(CublasLtApi.Algo? incumbent, IEnumerable<CublasLtApi.Algo> algos)
-        {
-            var keys = new HashSet<string>();
-            var fresh = new List<CublasLtApi.Algo>();
-            foreach (var algo in algos)
-            {
-                var key = Key(algo);
-                if (!timed.ContainsKey(key) && keys.Add(key) && Check(plan, algo))
-                    fresh.Add(algo);
-            }
-            if (fresh.Count == 0)
-                return (double.NaN, []);
-            var queue = (incumbent is { } i ? fresh.Prepend(i) : fresh).ToArray();
-            var times = GpuTimer.MicrosecondsEach(queue.Select(a => (Action<int>)(c =>
-                Launch(plan, a, x, weights[c % weights.Count], target, accumulate, IntPtr.Zero))).ToArray(), _dtype, _device, QuickCalls);
-            var offset = incumbent is null ? 0 : 1;
-            var result = new List<(CublasLtApi.Algo, double)>();
-            for (var f = 0; f < fresh.Count; f++)
-            {
-                if (double.IsNaN(times[f + offset]))
-                    continue;
-                timed[Key(fresh[f])] = (fresh[f], times[f + offset]);
-                result.Add((fresh[f], times[f + offset]));
-            }
-            return (offset == 1 ? times[0] : double.NaN, result);
-        }
-
-        Time(null, Heuristics(plan).Select(r => r.Algo).Concat(Seeds(plan)).Take(MaxSeeds));
-        if (timed.Count == 0)
-            return [];
-        var current = timed.Values.MinBy(t => t.Microseconds);
-        for (var sweep = 0; sweep < Sweeps; sweep++)
-        {
-            foreach (var vary in new Func<CublasLtApi.Algo, IEnumerable<CublasLtApi.Algo>>[] { Tiles, Stages, SplitK, Swizzles, CustomOptions, ClusterShapes })
-            {
-                // The best so far is timed again in the same queue as its variants: a move must win side by side, by 1 %.
-                var (again, round) = Time(current.Algo, vary(current.Algo));
-                if (round.Count == 0)
-                    continue;
-                var challenger = round.MinBy(t => t.Microseconds);
-                if (challenger.Microseconds < 0.99 * (double.IsNaN(again) ? current.Microseconds : again))
-                    current = challenger;
-            }
-        }
-        return timed.Values.OrderBy(t => t.Microseconds).ToList();
-    }
-
-    /// <summary>Every algorithm cuBLASLt lists for the types, at each tile it offers (with its default stages, else the first that checks).</summary>
-    private List<CublasLtApi.Algo> Seeds(Plan plan)
-    {
-        if (_algoIds is null)
-        {
-            var ids = new int[256];
-            int returned;
-            fixed (int* p = ids)
-                returned = CublasLtApi.cublasLtMatmulAlgoGetIds(_handle, CublasLtApi.ComputeType32F, CublasLtApi.DataType32F, _dataType, _dataType,
-                    _dataType, _dataType, ids.Length, p, out var count) == 0 ? count : 0;
-            _algoIds = ids.Take(returned).ToArray();
-        }
-        var seeds = new List<CublasLtApi.Algo>();
-        foreach (var id in _algoIds)
-        {
-            CublasLtApi.Algo algo;
-            if (CublasLtApi.cublasLtMatmulAlgoInit(_handle, CublasLtApi.ComputeType32F, CublasLtApi.DataType32F, _dataType, _dataType,
-                    _dataType, _dataType, id, &algo) != 0)
-                continue;
-            var tiles = CapArray(algo, CublasLtApi.AlgoCapTileIds);
-            foreach (var tile in tiles.Length == 0 ? new uint[] { 0 } : tiles)
-            {
-                var withTile = With(algo, CublasLtApi.AlgoConfigTileId, tile);
-                if (Check(plan, withTile))
-                {
-                    seeds.Add(withTile);
-                    continue;
-                }
-                foreach (var stages in CapArray(algo, CublasLtApi.AlgoCapStagesIds))
-                {
-                    var withStages = With(withTile, CublasLtApi.AlgoConfigStagesId, stages);
-                    if (Check(plan, withStages))
-                    {
-                        seeds.Add(withStages);
-                        break;
-                    }
-                }
-            }
-        }
-        return seeds;
-    }
-
-    private static IEnumerable<CublasLtApi.Algo> Tiles(CublasLtApi.Algo algo) =>
-        CapArray(algo, CublasLtApi.AlgoCapTileIds).Select(t => With(algo, CublasLtApi.AlgoConfigTileId, t));
-
-    private static IEnumerable<CublasLtApi.Algo> Stages(CublasLtApi.Algo algo) =>
-        CapArray(algo, CublasLtApi.AlgoCapStagesIds).Select(t => With(algo, CublasLtApi.AlgoConfigStagesId, t));
-
-    private static IEnumerable<CublasLtApi.Algo> SplitK(CublasLtApi.Algo algo)
-    {
-        if (CapInt(algo, CublasLtApi.AlgoCapSplitKSupport) == 0)
-            yield break;
-        var mask = (uint)CapInt(algo, CublasLtApi.AlgoCapReductionSchemeMask);
-        foreach (var splits in SplitKs)
-        {
-            var split = With(algo, CublasLtApi.AlgoConfigSplitK, (uint)splits);
-            if (splits == 1)
-            {
-                yield return With(split, CublasLtApi.AlgoConfigReductionScheme, 0u);
-                continue;
-            }
-            foreach (var scheme in ReductionSchemes.Where(r => (mask & r) != 0))
-                yield return With(split, CublasLtApi.AlgoConfigReductionScheme, (uint)scheme);
-        }
-    }
-
-    private static IEnumerable<CublasLtApi.Algo> Swizzles(CublasLtApi.Algo algo) =>
-        CapInt(algo, CublasLtApi.AlgoCapCtaSwizzlingSupport) == 0 ? [] : [With(algo, CublasLtApi.AlgoConfigCtaSwizzling, 0u), With(algo, CublasLtApi.AlgoConfigCtaSwizzling, 1u)];
-
-    private static IEnumerable<CublasLtApi.Algo> CustomOptions(CublasLtApi.Algo algo) =>
-        Enumerable.Range(0, Math.Min(MaxCustomOption, Math.Max(0, CapInt(algo, CublasLtApi.AlgoCapCustomOptionMax))) + 1)
-            .Select(o => With(algo, CublasLtApi.AlgoConfigCustomOption, (uint)o));
-
-    private static IEnumerable<CublasLtApi.Algo> ClusterShapes(CublasLtApi.Algo algo) =>
-        Enumerable.Range(0, MaxClusterShapeId + 1).Select(c => With16(algo, CublasLtApi.AlgoConfigClusterShapeId, (ushort)c));
-
-    /// <summary>Whether cuBLASLt accepts the configuration for the plan's shapes, within the workspace.</summary>
-    private bool Check(Plan plan, CublasLtApi.Algo algo)
-    {
-        CublasLtApi.HeuristicResult result;
-        return CublasLtApi.cublasLtMatmulAlgoCheck(_handle, plan.Desc, plan.A, plan.B, plan.C, plan.C, &algo, &result) == 0
-            && result.State == 0 && result.WorkspaceSize <= (nuint)WorkspaceBytes;
-    }
-
-    private static CublasLtApi.Algo With(CublasLtApi.Algo algo, int attribute, uint value)
-    {
-        _ = CublasLtApi.cublasLtMatmulAlgoConfigSetAttribute(&algo, attribute, &value, sizeof(uint));
-        return algo;
-    }
-
-    private static CublasLtApi.Algo With16(CublasLtApi.Algo algo, int attribute, ushort value)
-    {
-        _ = CublasLtApi.cublasLtMatmulAlgoConfigSetAttribute(&algo, attribute, &value, sizeof(ushort));
-        return algo;
-    }
-
-    private static uint[] CapArray(CublasLtApi.Algo algo, int attribute)
-    {
-        if (CublasLtApi.cublasLtMatmulAlgoCapGetAttribute(&algo, attribute, null, 0, out var bytes) != 0 || bytes == 0)
-            return [];
-        var values = new uint[(int)bytes / sizeof(uint)];
-        fixed (uint* p = values)
-            return CublasLtApi.cublasLtMatmulAlgoCapGetAttribute(&algo, attribute, p, bytes, out _) == 0 ? values : [];
-    }
-
-    private static int CapInt(CublasLtApi.Algo algo, int attribute)
-    {
-        var value = 0;
-        return CublasLtApi.cublasLtMatmulAlgoCapGetAttribute(&algo, attribute, &value, sizeof(int), out _) == 0 ? value : 0;
-    }
-
-    private static string Key(CublasLtApi.Algo algo) =>
-        $"{algo.Data[0]:x}.{algo.Data[1]:x}.{algo.Data[2]:x}.{algo.Data[3]:x}.{algo.Data[4]:x}.{algo.Data[5]:x}.{algo.Data[6]:x}.{algo.Data[7]:x}";
-
     /// <summary>Descriptors of y[m, n] = x[m, k] · w[n, k]ᵀ in cuBLAS's column-major terms: yᵀ (n × m) = w (k × n)ᵀ · xᵀ (k × m).</summary>
     private Plan NewPlan(int m, int n, int k)
     {
@@ -395,45 +144,6 @@ public sealed unsafe class DecodeProducts : IDisposable
         var plan = new Plan(desc, a, b, c);
         _owned.Add(plan);
         return plan;
-    }
-
-    private CublasLtApi.HeuristicResult[] Heuristics(Plan plan)
-    {
-        CublasLtApi.Check(CublasLtApi.cublasLtMatmulPreferenceCreate(out var preference), "cublasLtMatmulPreferenceCreate");
-        try
-        {
-            var bytes = (ulong)WorkspaceBytes;
-            CublasLtApi.Check(CublasLtApi.cublasLtMatmulPreferenceSetAttribute(preference, CublasLtApi.PreferenceMaxWorkspaceBytes, &bytes, sizeof(ulong)),
-                "cublasLtMatmulPreferenceSetAttribute");
-            var results = new CublasLtApi.HeuristicResult[Requested];
-            int returned;
-            fixed (CublasLtApi.HeuristicResult* r = results)
-                CublasLtApi.Check(CublasLtApi.cublasLtMatmulAlgoGetHeuristic(_handle, plan.Desc, plan.A, plan.B, plan.C, plan.C, preference, Requested, r, out returned),
-                    "cublasLtMatmulAlgoGetHeuristic");
-            return results.Take(returned).Where(r => r.State == 0 && r.WorkspaceSize <= (nuint)WorkspaceBytes).ToArray();
-        }
-        finally
-        {
-            _ = CublasLtApi.cublasLtMatmulPreferenceDestroy(preference);
-        }
-    }
-
-    private static string Describe(CublasLtApi.Algo algo) =>
-        $"lt algo {Attribute(algo, CublasLtApi.AlgoConfigId)} tile {Attribute(algo, CublasLtApi.AlgoConfigTileId)} splitK {Attribute(algo, CublasLtApi.AlgoConfigSplitK)}" +
-        $" reduction {Attribute(algo, CublasLtApi.AlgoConfigReductionScheme)} stages {Attribute(algo, CublasLtApi.AlgoConfigStagesId)}" +
-        $" swizzle {Attribute(algo, CublasLtApi.AlgoConfigCtaSwizzling)} custom {Attribute(algo, CublasLtApi.AlgoConfigCustomOption)}" +
-        $" cluster {Attribute16(algo, CublasLtApi.AlgoConfigClusterShapeId)}";
-
-    private static int Attribute16(CublasLtApi.Algo algo, int attribute)
-    {
-        ushort value = 0;
-        return CublasLtApi.cublasLtMatmulAlgoConfigGetAttribute(&algo, attribute, &value, sizeof(ushort), out _) == 0 ? value : -1;
-    }
-
-    private static int Attribute(CublasLtApi.Algo algo, int attribute)
-    {
-        var value = 0;
-        return CublasLtApi.cublasLtMatmulAlgoConfigGetAttribute(&algo, attribute, &value, sizeof(int), out _) == 0 ? value : -1;
     }
 
     public void Dispose()

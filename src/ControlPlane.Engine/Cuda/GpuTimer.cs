@@ -13,7 +13,7 @@ public static class GpuTimer
     /// <summary>Microseconds a call of <paramref name="call"/> (given the call's index), the best of <paramref name="rounds"/> rounds of <paramref name="calls"/>.</summary>
     public static double Microseconds(Action<int> call, ScalarType dtype, Device device, int calls = 20, int rounds = 2)
     {
-        using var busy = randn([4096, 4096], dtype == ScalarType.Float32 ? ScalarType.Float32 : dtype, device);
+        using var busy = Busy(dtype, device);
         call(0);
         cuda.synchronize();
         CudaApi.Check(CudaApi.cuEventCreate(out var start, 0), "cuEventCreate");
@@ -23,11 +23,7 @@ public static class GpuTimer
             var best = double.MaxValue;
             for (var round = 0; round < rounds; round++)
             {
-                using (var scope = NewDisposeScope())
-                {
-                    for (var i = 0; i < 8; i++)
-                        busy.matmul(busy);
-                }
+                QueueAhead(busy);
                 CudaApi.Check(CudaApi.cuEventRecord(start, IntPtr.Zero), "cuEventRecord");
                 for (var i = 0; i < calls; i++)
                     call(i);
@@ -44,6 +40,7 @@ public static class GpuTimer
             _ = CudaApi.cuEventDestroy(end);
         }
     }
+
     /// <summary>
     /// Microseconds a call of each of <paramref name="candidates"/> (given the call's index), all queued behind one stretch
     /// of other work and timed by CUDA events between them, with one wait at the end: a quick ranking of many candidates,
@@ -54,7 +51,7 @@ public static class GpuTimer
         var times = new double[candidates.Count];
         if (candidates.Count == 0)
             return times;
-        using var busy = randn([4096, 4096], dtype == ScalarType.Float32 ? ScalarType.Float32 : dtype, device);
+        using var busy = Busy(dtype, device);
         cuda.synchronize();
         var events = new IntPtr[candidates.Count + 1];
         var failed = new bool[candidates.Count];
@@ -62,11 +59,7 @@ public static class GpuTimer
         {
             for (var e = 0; e < events.Length; e++)
                 CudaApi.Check(CudaApi.cuEventCreate(out events[e], 0), "cuEventCreate");
-            using (var scope = NewDisposeScope())
-            {
-                for (var i = 0; i < 8; i++)
-                    busy.matmul(busy);
-            }
+            QueueAhead(busy);
             CudaApi.Check(CudaApi.cuEventRecord(events[0], IntPtr.Zero), "cuEventRecord");
             for (var c = 0; c < candidates.Count; c++)
             {
@@ -94,5 +87,16 @@ public static class GpuTimer
             foreach (var e in events.Where(e => e != IntPtr.Zero))
                 _ = CudaApi.cuEventDestroy(e);
         }
+    }
+
+    private static Tensor Busy(ScalarType dtype, Device device) =>
+        randn([4096, 4096], dtype == ScalarType.Float32 ? ScalarType.Float32 : dtype, device);
+
+    /// <summary>A few milliseconds of products queued ahead of the calls to time, so that they are all queued before the GPU reaches them.</summary>
+    private static void QueueAhead(Tensor busy)
+    {
+        using var scope = NewDisposeScope();
+        for (var i = 0; i < 8; i++)
+            busy.matmul(busy);
     }
 }

@@ -25,9 +25,8 @@ public sealed unsafe class SkinnyGemm
     private readonly IntPtr _function;
     private readonly uint _sharedBytes;
 
-    private SkinnyGemm(IntPtr context, IntPtr function, int tileRows, int stages, uint sharedBytes, bool programmatic)
+    private SkinnyGemm(IntPtr context, IntPtr function, int tileRows, int stages, uint sharedBytes)
     {
-        Programmatic = programmatic;
         _context = context;
         _function = function;
         TileRows = tileRows;
@@ -42,17 +41,10 @@ public sealed unsafe class SkinnyGemm
     public int Stages { get; }
 
     /// <summary>
-    /// Whether it launches with programmatic dependent launch (sm_90 and later, where asked): its first stages' weights
-    /// then stream in while the kernel before it drains.
+    /// The kernel for <paramref name="dtype"/> (bf16 or fp16) on <paramref name="device"/> (sm_80 and later); null, with
+    /// the reason, where it cannot run.
     /// </summary>
-    public bool Programmatic { get; }
-
-    /// <summary>
-    /// The kernel for <paramref name="dtype"/> (bf16 or fp16) on <paramref name="device"/> (sm_80 and later), with
-    /// programmatic dependent launch where <paramref name="programmatic"/> and the device has it (sm_90); null, with the
-    /// reason, where it cannot run.
-    /// </summary>
-    public static SkinnyGemm? TryCreate(ScalarType dtype, Device device, int tileRows, int stages, bool programmatic, out string reason)
+    public static SkinnyGemm? TryCreate(ScalarType dtype, Device device, int tileRows, int stages, out string reason)
     {
         var kind = dtype switch { ScalarType.BFloat16 => 1, ScalarType.Float16 => 2, _ => 0 };
         if (device.type != TorchSharp.DeviceType.CUDA || kind == 0 || tileRows is not (64 or 128) || stages is < 2 or > 8)
@@ -69,13 +61,13 @@ public sealed unsafe class SkinnyGemm
                 return null;
             }
             var module = CudaApi.LoadModule(KernelSource.SkinnyText, "controlplane_skinny.cu",
-                [$"--gpu-architecture=sm_{major}{minor}", "--std=c++17", $"-DT_KIND={kind}", $"-DSG_BN={tileRows}", $"-DSG_STAGES={stages}", $"-DPDL={(programmatic && major >= 9 ? 1 : 0)}"], out _);
+                [$"--gpu-architecture=sm_{major}{minor}", "--std=c++17", $"-DT_KIND={kind}", $"-DSG_BN={tileRows}", $"-DSG_STAGES={stages}", "-DPDL=0"], out _);
             CudaApi.Check(CudaApi.cuModuleGetFunction(out var function, module, "skinny_gemm"), "cuModuleGetFunction(skinny_gemm)");
             // A stage: SG_BN weight rows and 64 rows of x, each of 64 + 8 elements of 2 bytes.
             var sharedBytes = (uint)(stages * (tileRows + MaxRows) * (KStep + 8) * 2);
             CudaApi.Check(CudaApi.cuFuncSetAttribute(function, CudaApi.FunctionAttributeMaxDynamicSharedBytes, (int)sharedBytes), "cuFuncSetAttribute");
             reason = $"skinny product compiled for sm_{major}{minor}";
-            return new SkinnyGemm(context, function, tileRows, stages, sharedBytes, programmatic && major >= 9);
+            return new SkinnyGemm(context, function, tileRows, stages, sharedBytes);
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
         {
@@ -107,7 +99,7 @@ public sealed unsafe class SkinnyGemm
         [
             Pointer(input), Pointer(weight), Pointer(output), residual is null ? 0 : Pointer(residual),
             Pointer(scratch.Partials), Pointer(scratch.Counters), m, n, k,
-        ], Programmatic);
+        ], false);
     }
 
     private static long Pointer(Tensor t) => TorchCudaApi.DataPointer(t);
