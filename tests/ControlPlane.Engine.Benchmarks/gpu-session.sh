@@ -29,6 +29,7 @@
 #   PART=v: the tensor-core decode attention taking several (sequence, partition) items a block (DITEMS=2 and 4; each
 #           graph's capture first checks its bits against the one-item kernel's), alternating with the defaults, then
 #           with the products' search; modes at the rule's partitions with and without (their bf16 fields must agree)
+#   PART=w: v's core for a machine short of time (the defaults and DITEMS=4 alternating twice, modes with DITEMS=4)
 #   PART=s: the products' own search over cuBLASLt's configurations (GEMM_TUNE=1): decode-parts at 32 and 64 rows (each
 #           shape's choice against libtorch's), then bench decode-only at the defaults, with it, and at the defaults again
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
@@ -192,6 +193,18 @@ v)
   for t in PARTITION_TUNE=0 PARTITION_TUNE=0,DITEMS=4; do
     timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --tuning $t --out $OUT/modes-${t//[=,]/_}.json 2>&1 | tail -1
   done ;;
+w)
+  # v for a machine short of time: the defaults and four items a block alternating twice, then modes with the items.
+  copy_bandwidth
+  for t in default DITEMS=4 default DITEMS=4; do
+    args=""; [ $t != default ] && args="--tuning $t"
+    f=$OUT/bench-${t//[=,]/_}$([ -f $OUT/bench-${t//[=,]/_}.json ] && echo -2).json
+    timeout 200 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes $args --out $f > $OUT/bench.log 2>&1
+    grep -E 'differs|xception' $OUT/bench.log | head -3; rows "$t" < $OUT/bench.log
+  done
+  rm -f $OUT/bench.log
+  python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
+  timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --tuning PARTITION_TUNE=0,DITEMS=4 --out $OUT/modes-items.json 2>&1 | tail -1 ;;
 t)
   copy_bandwidth
   for t in default DSTAGES=3 DSTAGES=4 default GEMM_TUNE=1,DSTAGES=3; do
