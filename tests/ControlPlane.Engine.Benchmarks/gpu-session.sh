@@ -66,6 +66,21 @@ greedy_check() {
   timeout 60 python3 $B/hf_reference.py greedy /tmp/small2 $OUT/greedy-transformers.json $P 64 > /dev/null 2>&1
   python3 -c "import json; a=json.load(open('$OUT/greedy-ours.json'))['tokens']; b=json.load(open('$OUT/greedy-transformers.json'))['tokens']; print('greedy equal to transformers:', sum(x == y for x, y in zip(a, b)), 'of', len(b), a == b)"
 }
+# bench decode-only once for each tuning named after the time limit (default: none), in turn, each row labelled with its
+# tuning; results in bench-<tuning>.json, -2, -3 … where a tuning comes again (or a part before wrote one); a failure's
+# first lines (a bits check that differs, an exception) and the graphs' capture line printed above its rows.
+bench_each() {
+  local limit=$1; shift
+  for t in "$@"; do
+    local args="" name=bench-${t//[=,]/_} n=1
+    [ $t != default ] && args="--tuning $t"
+    local f=$OUT/$name.json
+    while [ -f $f ]; do n=$((n + 1)); f=$OUT/$name-$n.json; done
+    timeout $limit dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes $args --out $f > $OUT/bench.log 2>&1
+    grep -E 'differs|xception|graphs captured' $OUT/bench.log | head -3; rows "$t" < $OUT/bench.log
+  done
+  rm -f $OUT/bench.log
+}
 # The machine's copy bandwidth (the decode bound's denominator; H100s differ from machine to machine).
 copy_bandwidth() {
   python3 -c "import torch; a=torch.empty(1<<30, dtype=torch.bfloat16, device='cuda'); b=torch.empty_like(a); b.copy_(a); torch.cuda.synchronize(); s=torch.cuda.Event(enable_timing=True); e=torch.cuda.Event(enable_timing=True); s.record(); [b.copy_(a) for _ in range(10)]; e.record(); e.synchronize(); print('copy bandwidth %.2f TB/s (read + write of a 2 GiB copy)' % (2*2*(1<<30)*10/(s.elapsed_time(e)/1e3)/1e12))" | tee $OUT/copy-bandwidth.txt
@@ -182,13 +197,7 @@ PY
   ;;
 v)
   copy_bandwidth
-  for t in default DITEMS=2 DITEMS=4 default DITEMS=4 GEMM_TUNE=1,DITEMS=4; do
-    args=""; [ $t != default ] && args="--tuning $t"
-    f=$OUT/bench-${t//[=,]/_}$([ -f $OUT/bench-${t//[=,]/_}.json ] && echo -2).json
-    timeout 200 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes $args --out $f > $OUT/bench.log 2>&1
-    grep -E 'differs|xception' $OUT/bench.log | head -3; rows "$t" < $OUT/bench.log
-  done
-  rm -f $OUT/bench.log
+  bench_each 200 default DITEMS=2 DITEMS=4 default DITEMS=4 GEMM_TUNE=1,DITEMS=4
   grep -h '"partitions"' $OUT/bench-DITEMS_4.json | tr -d ' ' | tr '\n' ' '; echo
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
   for t in PARTITION_TUNE=0 PARTITION_TUNE=0,DITEMS=4; do
@@ -197,40 +206,24 @@ v)
 w)
   # v for a machine short of time: the defaults and four items a block alternating twice, then modes with the items.
   copy_bandwidth
-  for t in default DITEMS=4 default DITEMS=4; do
-    args=""; [ $t != default ] && args="--tuning $t"
-    f=$OUT/bench-${t//[=,]/_}$([ -f $OUT/bench-${t//[=,]/_}.json ] && echo -2).json
-    timeout 200 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes $args --out $f > $OUT/bench.log 2>&1
-    grep -E 'differs|xception' $OUT/bench.log | head -3; rows "$t" < $OUT/bench.log
-  done
-  rm -f $OUT/bench.log
+  bench_each 200 default DITEMS=4 default DITEMS=4
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
   timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --tuning PARTITION_TUNE=0,DITEMS=4 --out $OUT/modes-items.json 2>&1 | tail -1 ;;
 t)
   copy_bandwidth
-  for t in default DSTAGES=3 DSTAGES=4 default GEMM_TUNE=1,DSTAGES=3; do
-    args=""; [ $t != default ] && args="--tuning $t"
-    f=$OUT/bench-${t//[=,]/_}$([ -f $OUT/bench-${t//[=,]/_}.json ] && echo -2).json
-    timeout 200 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes $args --out $f 2>&1 | rows "$t"
-  done
+  bench_each 200 default DSTAGES=3 DSTAGES=4 default GEMM_TUNE=1,DSTAGES=3
   grep -h '"partitions"' $OUT/bench-DSTAGES_3.json | tr -d ' ' | tr '\n' ' '; echo ;;
 s)
   copy_bandwidth
   timeout 240 dotnet $APP decode-parts --model /tmp/l8b --device cuda --batch 32,64 --tuning GEMM_TUNE=1 --out $OUT/decode-parts-search.txt 2>&1 | grep -v '^\s*at ' | tail -3
   grep -E 'batch|product|measured|algo|sum|lm head' $OUT/decode-parts-search.txt | cut -c1-240
-  for t in default GEMM_TUNE=1 default; do
-    args=""; [ $t != default ] && args="--tuning $t"
-    f=$OUT/bench-${t//[=,]/_}$([ -f $OUT/bench-${t//[=,]/_}.json ] && echo -2).json
-    timeout 240 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes $args --out $f > $OUT/bench.log 2>&1
-    grep 'graphs captured' $OUT/bench.log; rows "$t" < $OUT/bench.log
-  done
-  rm -f $OUT/bench.log
+  bench_each 240 default GEMM_TUNE=1 default
   grep -h -o '"products":"[^"]*"' $OUT/bench-GEMM_TUNE_1.json 2>/dev/null | sort -u | tr ';' '\n' | cut -c1-240 ;;
 r)
   # The least a machine can give: its copy bandwidth, then bench decode-only at the defaults, once (about 2 minutes
   # with the model made).
   copy_bandwidth
-  timeout 150 dotnet $APP bench --model /tmp/l8b --device cuda --no-prefill yes --out $OUT/bench-default.json 2>&1 | rows default ;;
+  bench_each 150 default ;;
 n)
   # The shortest useful check on a machine with little time: bench at the defaults and with the measured products, then modes.
   for t in default GEMM_TUNE=1; do
