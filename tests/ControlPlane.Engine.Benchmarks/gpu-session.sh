@@ -29,7 +29,8 @@
 #   PART=v: the tensor-core decode attention taking several (sequence, partition) items a block (DITEMS=2 and 4; each
 #           graph's capture first checks its bits against the one-item kernel's), alternating with the defaults, then
 #           with the products' search; modes at the rule's partitions with and without (their bf16 fields must agree)
-#   PART=auto: r,w,s on an H200, w elsewhere (see the end of this script)
+#   PART=auto: r,w,s,p on an H200, w,p elsewhere (see the end of this script)
+#   PART=p: decode-parts at batch 32 and 64, every part on the GPU's clock (the host-timed figure beside it)
 #   PART=w: v's core for a machine short of time (the defaults and DITEMS=4 alternating twice, modes with DITEMS=4)
 #   PART=s: the products' own search over cuBLASLt's configurations (GEMM_TUNE=1): decode-parts at 32 and 64 rows (each
 #           shape's choice against libtorch's), then bench decode-only at the defaults, with it, and at the defaults again
@@ -219,6 +220,10 @@ s)
   grep -E 'batch|product|measured|algo|sum|lm head' $OUT/decode-parts-search.txt | cut -c1-240
   bench_each 240 default GEMM_TUNE=1 default
   grep -h -o '"products":"[^"]*"' $OUT/bench-GEMM_TUNE_1.json 2>/dev/null | sort -u | tr ';' '\n' | cut -c1-240 ;;
+p)
+  # Where a decode step's time goes, each part on the GPU's clock (host-timed beside it), at the defaults.
+  timeout 240 dotnet $APP decode-parts --model /tmp/l8b --device cuda --batch 32,64 --out $OUT/decode-parts.txt 2>&1 | grep -v '^\s*at ' | tail -3
+  grep -E 'batch|product|rms|rope|attention|silu|sum|lm head' $OUT/decode-parts.txt | cut -c1-200 ;;
 r)
   # The least a machine can give: its copy bandwidth, then bench decode-only at the defaults, once (about 2 minutes
   # with the model made).
@@ -267,6 +272,6 @@ esac
 }
 P=${PART:-a}
 # PART=auto: what the open issue wants most of the machine that came: on an H200 the defaults (the decode goal's figure),
-# the items kernel's A/B and the products' search; on any other GPU the items kernel's A/B alone.
-[ "$P" = auto ] && { nvidia-smi -L | grep -q H200 && P=r,w,s || P=w; echo "== auto: $P"; }
+# the items kernel's A/B, the products' search and the parts' breakdown; on any other GPU the items kernel's A/B and the breakdown.
+[ "$P" = auto ] && { nvidia-smi -L | grep -q H200 && P=r,w,s,p || P=w,p; echo "== auto: $P"; }
 for part in ${P//,/ }; do echo "== part $part at ${SECONDS} s"; run_part "$part"; done; echo "== done at ${SECONDS} s"
