@@ -251,7 +251,7 @@ public sealed unsafe class CudaKernels
         var partial = direct ? null : empty([batch, _heads, partitions, _headDim], ScalarType.Float32, device);
         var max = direct ? null : empty([batch, _heads, partitions], ScalarType.Float32, device);
         var sum = direct ? null : empty([batch, _heads, partitions], ScalarType.Float32, device);
-        if (HasTensorCoreDecode && items && _pagedDecodeTcItems != IntPtr.Zero)
+        if (items && _pagedDecodeTcItems != IntPtr.Zero)   // built only with the tensor-core kernel
             Launch(_pagedDecodeTcItems, (uint)((batch * partitions + DecodeItems - 1) / DecodeItems), (uint)_kvHeads, 1, 128, (uint)_decodeTcSharedBytes,
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
                  Pointer(partial), Pointer(max), Pointer(sum), direct ? Pointer(output) : 0, partitionTokens,

@@ -15,7 +15,7 @@ public static class GpuTimer
     /// <paramref name="calls"/>; each round queued behind <paramref name="ahead"/> 4096² products (about 0.2 ms each on an
     /// H100), which must outlast the host's launching of a round for its time to be the GPU's alone.
     /// </summary>
-    public static double Microseconds(Action<int> call, ScalarType dtype, Device device, int calls = 20, int rounds = 2, int ahead = 8)
+    public static double Microseconds(Action<int> call, ScalarType dtype, Device device, int calls = 20, int rounds = 2, int ahead = DefaultAhead)
     {
         using var busy = Busy(dtype, device);
         call(0);
@@ -63,7 +63,7 @@ public static class GpuTimer
         {
             for (var e = 0; e < events.Length; e++)
                 CudaApi.Check(CudaApi.cuEventCreate(out events[e], 0), "cuEventCreate");
-            QueueAhead(busy, 8);
+            QueueAhead(busy, DefaultAhead);
             CudaApi.Check(CudaApi.cuEventRecord(events[0], IntPtr.Zero), "cuEventRecord");
             for (var c = 0; c < candidates.Count; c++)
             {
@@ -92,6 +92,9 @@ public static class GpuTimer
                 _ = CudaApi.cuEventDestroy(e);
         }
     }
+
+    /// <summary>Products queued ahead unless told otherwise: enough for a round of a few dozen launches.</summary>
+    private const int DefaultAhead = 8;
 
     private static Tensor Busy(ScalarType dtype, Device device) =>
         randn([4096, 4096], dtype == ScalarType.Float32 ? ScalarType.Float32 : dtype, device);

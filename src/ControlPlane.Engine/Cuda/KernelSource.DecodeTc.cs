@@ -221,13 +221,15 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc_items(
   }
   __syncthreads();
   GRID_WAIT();   // lengths and block tables are the step's inputs; the newest token's keys and values and q are not
+  // Queues chunk c of the block's run into its stage, from the item it belongs to.
+  auto load = [&](int c) {
+    int i = 0;
+    while (it_chunk0[i + 1] <= c) i++;
+    decode_tc_load(smem + (c % DSTAGES) * DSTAGE, kc, vc, blocks[i], it_first[i], kvh, it_start[i] + (c - it_chunk0[i]) * DBN, it_end[i]);
+  };
 #pragma unroll
   for (int c = 0; c < DSTAGES - 1; c++) {   // the first stages in flight before any is used
-    if (c < total) {
-      int i = 0;
-      while (it_chunk0[i + 1] <= c) i++;
-      decode_tc_load(smem + c * DSTAGE, kc, vc, blocks[i], it_first[i], kvh, it_start[i] + (c - it_chunk0[i]) * DBN, it_end[i]);
-    }
+    if (c < total) load(c);
     cp_async_commit();
   }
   unsigned qf[HEAD_DIM / 16][4];
@@ -236,11 +238,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc_items(
   int item = -1;
   for (int t = 0; t < total; t++) {
     const int ahead = t + DSTAGES - 1;
-    if (ahead < total) {
-      int i = 0;
-      while (it_chunk0[i + 1] <= ahead) i++;
-      decode_tc_load(smem + (ahead % DSTAGES) * DSTAGE, kc, vc, blocks[i], it_first[i], kvh, it_start[i] + (ahead - it_chunk0[i]) * DBN, it_end[i]);
-    }
+    if (ahead < total) load(ahead);
     cp_async_commit();
     if (item < 0 || t == it_chunk0[item + 1]) {   // this chunk begins an item: its queries, and fresh accumulators
       item++;
