@@ -26,12 +26,8 @@
 #   PART=r: the copy bandwidth and bench decode-only at the defaults, nothing else (for a machine with two minutes to give)
 #   PART=t: the tensor-core decode attention's pipeline depth in a step (DSTAGES=3 and 4 against the default 2, with the
 #           measured partitions re-chosen for each), then DSTAGES=3 with the products' search; the defaults twice around
-#   PART=v: the tensor-core decode attention taking several (sequence, partition) items a block (DITEMS=2 and 4; each
-#           graph's capture first checks its bits against the one-item kernel's), alternating with the defaults, then
-#           with the products' search; modes at the rule's partitions with and without (their bf16 fields must agree)
-#   PART=auto: r,w,s on an H200, w,p elsewhere (see the end of this script)
+#   PART=auto: r,p,s on an H200, p,s elsewhere (see the end of this script)
 #   PART=p: decode-parts at batch 32 and 64, every part on the GPU's clock (the host-timed figure beside it)
-#   PART=w: v's core for a machine short of time (the defaults and DITEMS=4 alternating twice, modes with DITEMS=4)
 #   PART=s: the products' own search over cuBLASLt's configurations (GEMM_TUNE=1): decode-parts at 32 and 64 rows (each
 #           shape's choice against libtorch's), then bench decode-only at the defaults, with it, and at the defaults again
 #   PART=f: issue 18 on what the machine has: KV transfer between two worker processes as bytes (KV stream) and as CUDA
@@ -196,20 +192,6 @@ for key, b in best.items():
     print(key, 'torch', b.get('torch'), 'ours', o, 'x%.2f' % (b['torch'] / o[0]) if o else '')
 PY
   ;;
-v)
-  copy_bandwidth
-  bench_each 200 default DITEMS=2 DITEMS=4 default DITEMS=4 GEMM_TUNE=1,DITEMS=4
-  grep -h '"partitions"' $OUT/bench-DITEMS_4.json | tr -d ' ' | tr '\n' ' '; echo
-  python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
-  for t in PARTITION_TUNE=0 PARTITION_TUNE=0,DITEMS=4; do
-    timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --tuning $t --out $OUT/modes-${t//[=,]/_}.json 2>&1 | tail -1
-  done ;;
-w)
-  # v for a machine short of time: the defaults and four items a block alternating twice, then modes with the items.
-  copy_bandwidth
-  bench_each 200 default DITEMS=4 default DITEMS=4
-  python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
-  timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --tuning PARTITION_TUNE=0,DITEMS=4 --out $OUT/modes-items.json 2>&1 | tail -1 ;;
 t)
   copy_bandwidth
   bench_each 200 default DSTAGES=3 DSTAGES=4 default GEMM_TUNE=1,DSTAGES=3
@@ -272,7 +254,7 @@ esac
 }
 P=${PART:-a}
 # PART=auto: what the open issue wants most of the machine that came: on an H200 the defaults (the decode goal's figure),
-# the items kernel's A/B and the products' search (about 10 minutes with the model made: send the output to $OUT so that
-# a call cut off at its limit still returns it); on any other GPU the items kernel's A/B and the parts' breakdown.
-[ "$P" = auto ] && { nvidia-smi -L | grep -q H200 && P=r,w,s || P=w,p; echo "== auto: $P"; }
+# then where a step's time goes (GPU-timed) and the products' search (about 10 minutes with the model made: send the
+# output to $OUT so that a call cut off at its limit still returns it); on any other GPU the parts and the search.
+[ "$P" = auto ] && { nvidia-smi -L | grep -q H200 && P=r,p,s || P=p,s; echo "== auto: $P"; }
 for part in ${P//,/ }; do echo "== part $part at ${SECONDS} s"; run_part "$part"; done; echo "== done at ${SECONDS} s"

@@ -18,7 +18,6 @@ public sealed unsafe class CudaKernels
     private readonly IntPtr _pagedDecodeReduce;
     private readonly IntPtr _pagedPrefill;
     private readonly IntPtr _pagedDecodeTc;
-    private readonly IntPtr _pagedDecodeTcItems;
     private readonly int _heads;
     private readonly int _kvHeads;
     private readonly int _headDim;
@@ -31,7 +30,7 @@ public sealed unsafe class CudaKernels
     /// <summary>The reduce kernel's MAX_PARTS.</summary>
     private const int MaxPartitions = 1024;
 
-    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int blockSize, int multiprocessors, int warps, bool prefill, bool decodeTc, int decodeTcStages, int decodeItems)
+    private CudaKernels(IntPtr context, IntPtr module, LlamaConfig config, int blockSize, int multiprocessors, int warps, bool prefill, bool decodeTc, int decodeTcStages)
     {
         _warps = warps;
         _blockSize = blockSize;
@@ -55,24 +54,11 @@ public sealed unsafe class CudaKernels
         _decodeTcSharedBytes = decodeTcStages * stageBytes;
         if (decodeTc)
             CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedDecodeTc, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _decodeTcSharedBytes), "cuFuncSetAttribute");
-        if (decodeTc && decodeItems > 0)
-        {
-            // The same stages as paged_decode_tc (an item's results go to the stage its last chunk used).
-            _pagedDecodeTcItems = Function(module, "paged_decode_tc_items");
-            CudaApi.Check(CudaApi.cuFuncSetAttribute(_pagedDecodeTcItems, CudaApi.FunctionAttributeMaxDynamicSharedBytes, _decodeTcSharedBytes), "cuFuncSetAttribute");
-            DecodeItems = decodeItems;
-        }
     }
 
     // The prefill kernel's two stages, and the tensor-core decode kernel's DSTAGES stages of the same size.
     private readonly int _prefillSharedBytes;
     private readonly int _decodeTcSharedBytes;
-
-    /// <summary>
-    /// Items (sequence, partition) a block of the tensor-core decode kernel takes in turn, its pipeline running on from one
-    /// into the next (tuning DITEMS; 0, the default: one a block, <c>paged_decode_tc</c>). Not measured yet.
-    /// </summary>
-    public int DecodeItems { get; }
 
     /// <summary>Rows of new tokens one prefill attention tile covers (the kernel's four warps of 16 rows).</summary>
     public const int PrefillTileRows = 64;
@@ -168,7 +154,7 @@ public sealed unsafe class CudaKernels
             var prefill = tensorCores && (tuning?.GetValueOrDefault("PREFILL", 1) ?? 1) != 0;
             var decodeTc = tensorCores && config.Heads / config.KvHeads <= 16 && (tuning?.GetValueOrDefault("DECODE_TC", 1) ?? 1) != 0;
             return new CudaKernels(context, module, config, blockSize, multiprocessors, tuning?.GetValueOrDefault("WARPS", 4) ?? 4, prefill, decodeTc,
-                tuning?.GetValueOrDefault("DSTAGES", 2) ?? 2, tuning?.GetValueOrDefault("DITEMS", 0) ?? 0)
+                tuning?.GetValueOrDefault("DSTAGES", 2) ?? 2)
             {
                 CompileLog = log,
                 ProgrammaticLaunch = major >= 9 && (tuning?.GetValueOrDefault("PDL", 0) ?? 0) != 0,
@@ -233,14 +219,7 @@ public sealed unsafe class CudaKernels
     /// values, read through its block table (<paramref name="tables"/> [batch, blocks], int64) up to its length
     /// (<paramref name="lengths"/> [batch], int64); returns [batch, heads·head_dim].
     /// </summary>
-    public Tensor PagedDecode(Tensor q, Tensor keys, Tensor values, Tensor tables, Tensor lengths, int partitionTokens, int partitions) =>
-        PagedDecode(q, keys, values, tables, lengths, partitionTokens, partitions, DecodeItems > 0);
-
-    /// <summary>
-    /// <see cref="PagedDecode(Tensor, Tensor, Tensor, Tensor, Tensor, int, int)"/> with the block-per-item kernel or, where
-    /// <paramref name="items"/> and the kernel is built (<see cref="DecodeItems"/>), the several-items-a-block one.
-    /// </summary>
-    public Tensor PagedDecode(Tensor q, Tensor keys, Tensor values, Tensor tables, Tensor lengths, int partitionTokens, int partitions, bool items)
+    public Tensor PagedDecode(Tensor q, Tensor keys, Tensor values, Tensor tables, Tensor lengths, int partitionTokens, int partitions)
     {
         var batch = q.shape[0];
         var query = q.contiguous();
@@ -251,12 +230,7 @@ public sealed unsafe class CudaKernels
         var partial = direct ? null : empty([batch, _heads, partitions, _headDim], ScalarType.Float32, device);
         var max = direct ? null : empty([batch, _heads, partitions], ScalarType.Float32, device);
         var sum = direct ? null : empty([batch, _heads, partitions], ScalarType.Float32, device);
-        if (items && _pagedDecodeTcItems != IntPtr.Zero)   // built only with the tensor-core kernel
-            Launch(_pagedDecodeTcItems, (uint)((batch * partitions + DecodeItems - 1) / DecodeItems), (uint)_kvHeads, 1, 128, (uint)_decodeTcSharedBytes,
-                [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
-                 Pointer(partial), Pointer(max), Pointer(sum), direct ? Pointer(output) : 0, partitionTokens,
-                 Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634)), (int)batch, partitions]);
-        else if (HasTensorCoreDecode)
+        if (HasTensorCoreDecode)
             Launch(_pagedDecodeTc, (uint)partitions, (uint)_kvHeads, (uint)batch, 128, (uint)_decodeTcSharedBytes,
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
                  Pointer(partial), Pointer(max), Pointer(sum), direct ? Pointer(output) : 0, partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634))]);

@@ -39,8 +39,6 @@ internal sealed class DecodePartitionTuner(CudaKernels kernels, PagedKvCache cac
         var lengths = tensor(Enumerable.Range(0, batch)
             .Select(i => (long)Math.Max(1, 3 * capacity / 4 - capacity / 2 * i / Math.Max(1, batch - 1))).ToArray(), device: device);
         var q = randn([batch, heads, cache.HeadDim], dtype, device);
-        if (kernels.DecodeItems > 0)
-            CheckItems(q, tables, lengths, [candidates[0], candidates[^1]]);
         var best = Enumerable.Repeat(double.MaxValue, candidates.Count).ToArray();
         for (var round = 0; round < Rounds; round++)
         {
@@ -61,24 +59,6 @@ internal sealed class DecodePartitionTuner(CudaKernels kernels, PagedKvCache cac
         var rule = kernels.PartitionTokens(batch, capacity);
         var ruled = Enumerable.Range(0, candidates.Count).FirstOrDefault(i => candidates[i] == rule, -1);
         return ruled < 0 || best[fastest] < Margin * best[ruled] ? candidates[fastest] : rule;
-    }
-
-    /// <summary>
-    /// Throws unless the several-items-a-block kernel (tuning DITEMS) gives the one-item kernel's bits at these partition
-    /// sizes: it computes each item in the same order, so any difference is a fault, not rounding.
-    /// </summary>
-    private void CheckItems(Tensor q, Tensor tables, Tensor lengths, IEnumerable<int> sizes)
-    {
-        var capacity = (int)tables.shape[1] * cache.BlockSize;
-        foreach (var tokens in sizes.Distinct())
-        {
-            using var scope = NewDisposeScope();
-            var partitions = (capacity + tokens - 1) / tokens;
-            var one = kernels.PagedDecode(q, cache.Keys[0], cache.Values[0], tables, lengths, tokens, partitions, items: false);
-            var several = kernels.PagedDecode(q, cache.Keys[0], cache.Values[0], tables, lengths, tokens, partitions, items: true);
-            if (!one.eq(several).all().item<bool>())
-                throw new CudaException($"paged_decode_tc_items (DITEMS={kernels.DecodeItems}) differs from paged_decode_tc at {q.shape[0]} rows, {partitions} partitions of {tokens} tokens");
-        }
     }
 
     // Each call's partial results freed with it (the caching allocator reuses them in stream order), not at the end.
