@@ -24,6 +24,8 @@ using static TorchSharp.torch;
 //   Options: --kernels off, --graphs off, --prefill-kernel off, --decode-tc off, --tuning K=V,... (kernel constants) (default: all on where the device allows); for bench, --batch N and
 //   --context N run one decode shape, --steps N decode steps to time (32), --no-prefill skips prefill (for a profiler),
 //   --prefill-repeat N repeats the prefill shapes (long enough windows to read power draw).
+//   stage-tiering [batch] [blocks] [gpu-step-ms]   a decode step's input staging (DecodeGraphs.Stage) by call, from the
+//          first, with a sleep for the GPU's step (32 64 7); no GPU (StageTieringBenchmark)
 //   nvml [seconds]   the GPU's draw read through NvmlPowerActuator (read only), every 200 ms
 //   kv-path [blocks-per-part] [parts] [cuda|cpu] [peer-gpu]   the KV data path between two processes (bytes and CUDA IPC), beside its bounds
 //   migration --model DIR [--contexts 1024,4096,16384,32768] [--background 8] [--modes local,peer] [--stage-blocks 64]
@@ -32,6 +34,12 @@ using static TorchSharp.torch;
 //             a long prompt's TTFT computed, reloaded from the host tier, fetched from another process (PrefixCacheBenchmark)
 //   handoff --model DIR [--prompts 1024,4096,16384] [--max-batched 2048] [--repeats 3]
 //             prefill/decode handoff between two processes: its cost to TTFT and to the second token (HandoffBenchmark)
+if (args[0] == "stage-tiering")
+{
+    int Arg(int i, int fallback) => args.Length > i ? int.Parse(args[i], System.Globalization.CultureInfo.InvariantCulture) : fallback;
+    StageTieringBenchmark.Run(Arg(1, 32), Arg(2, 64), Arg(3, 7));
+    return 0;
+}
 if (args[0] == "nvml")
 {
     // Read only: the board's limits and its draw through NvmlPowerActuator, every 200 ms for the seconds given (no cap is set).

@@ -26,7 +26,9 @@
 #   PART=r: the copy bandwidth and bench decode-only at the defaults, nothing else (for a machine with two minutes to give)
 #   PART=t: the tensor-core decode attention's pipeline depth in a step (DSTAGES=3 and 4 against the default 2, with the
 #           measured partitions re-chosen for each), then DSTAGES=3 with the products' search; the defaults twice around
-#   PART=auto: r,p,s on an H200, p,s elsewhere (see the end of this script)
+#   PART=auto: r,x,p,s on an H200, x,p,s elsewhere (see the end of this script)
+#   PART=x: the decode step's input staging by call from the first, on this machine's CPU, at the default tiering and as
+#           the app ships (methods with loops optimized at their first call): stage-tiering, no GPU (about 35 s)
 #   PART=p: decode-parts at batch 32 and 64, every part on the GPU's clock (the host-timed figure beside it)
 #   PART=s: the products' own search over cuBLASLt's configurations (GEMM_TUNE=1): decode-parts at 32 and 64 rows (each
 #           shape's choice against libtorch's), then bench decode-only at the defaults, with it, and at the defaults again
@@ -202,6 +204,8 @@ s)
   grep -E 'batch|product|measured|algo|sum|lm head' $OUT/decode-parts-search.txt | cut -c1-240
   bench_each 240 default GEMM_TUNE=1 default
   grep -h -o '"products":"[^"]*"' $OUT/bench-GEMM_TUNE_1.json 2>/dev/null | sort -u | tr ';' '\n' | cut -c1-240 ;;
+x)
+  for q in 1 0; do DOTNET_TC_QuickJitForLoops=$q timeout 60 dotnet $APP stage-tiering 2>&1 | tee -a $OUT/stage-tiering.txt; done ;;
 p)
   # Where a decode step's time goes, each part on the GPU's clock (host-timed beside it), at the defaults.
   timeout 240 dotnet $APP decode-parts --model /tmp/l8b --device cuda --batch 32,64 --out $OUT/decode-parts.txt 2>&1 | grep -v '^\s*at ' | tail -3
@@ -254,7 +258,7 @@ esac
 }
 P=${PART:-a}
 # PART=auto: what the open issue wants most of the machine that came: on an H200 the defaults (the decode goal's figure),
-# then where a step's time goes (GPU-timed) and the products' search (about 10 minutes with the model made: send the
+# then the staging's cost by call, where a step's time goes (GPU-timed) and the products' search (about 10 minutes with the model made: send the
 # output to $OUT so that a call cut off at its limit still returns it); on any other GPU the parts and the search.
-[ "$P" = auto ] && { nvidia-smi -L | grep -q H200 && P=r,p,s || P=p,s; echo "== auto: $P"; }
+[ "$P" = auto ] && { nvidia-smi -L | grep -q H200 && P=r,x,p,s || P=x,p,s; echo "== auto: $P"; }
 for part in ${P//,/ }; do echo "== part $part at ${SECONDS} s"; run_part "$part"; done; echo "== done at ${SECONDS} s"

@@ -111,7 +111,7 @@ public sealed unsafe class DecodeGraphs : IDisposable
             // Staged straight into pinned host memory and copied without waiting: the copy and the graph are queued
             // back to back.
             var length = graph.Inputs.numel();
-            Stage(bucket, blocks, tokens, positions, slots, lengths, tables, new Span<long>((void*)TorchCudaApi.DataPointer(_staging), (int)length));
+            Stage(bucket, blocks, _scratchBlock, _cache.BlockSize, tokens, positions, slots, lengths, tables, new Span<long>((void*)TorchCudaApi.DataPointer(_staging), (int)length));
             var staged = System.Diagnostics.Stopwatch.GetTimestamp();
             using (var part = _staging.narrow(0, 0, length))
                 graph.Inputs.copy_(part, true);
@@ -142,13 +142,18 @@ public sealed unsafe class DecodeGraphs : IDisposable
     private long[] Stage(int bucket, int blocks, long[] tokens, long[] positions, long[] slots, long[] lengths, IReadOnlyList<List<int>> tables)
     {
         var host = new long[bucket * (4 + blocks)];
-        Stage(bucket, blocks, tokens, positions, slots, lengths, tables, host);
+        Stage(bucket, blocks, _scratchBlock, _cache.BlockSize, tokens, positions, slots, lengths, tables, host);
         return host;
     }
 
-    private void Stage(int bucket, int blocks, long[] tokens, long[] positions, long[] slots, long[] lengths, IReadOnlyList<List<int>> tables, Span<long> host)
+    /// <summary>
+    /// Writes a step's inputs into <paramref name="host"/> as a graph reads them (see the overload above); static, so the
+    /// engine benchmark's <c>stage-tiering</c> times this very loop without a GPU.
+    /// </summary>
+    internal static void Stage(int bucket, int blocks, int scratchBlock, int blockSize, long[] tokens, long[] positions, long[] slots, long[] lengths,
+        IReadOnlyList<List<int>> tables, Span<long> host)
     {
-        var scratchSlot = (long)_scratchBlock * _cache.BlockSize;
+        var scratchSlot = (long)scratchBlock * blockSize;
         for (var i = 0; i < bucket; i++)
         {
             var real = i < tokens.Length;
@@ -159,7 +164,7 @@ public sealed unsafe class DecodeGraphs : IDisposable
             var row = 4 * bucket + i * blocks;
             var table = real ? tables[i] : [];
             for (var j = 0; j < blocks; j++)
-                host[row + j] = j < table.Count ? table[j] : _scratchBlock;
+                host[row + j] = j < table.Count ? table[j] : scratchBlock;
         }
     }
 
