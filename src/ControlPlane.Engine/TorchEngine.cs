@@ -49,7 +49,7 @@ public sealed class TorchEngine : EngineCore
     /// <summary>Each decode graph's attention partition size (tokens), by batch bucket and block-table width.</summary>
     public IReadOnlyDictionary<(int Batch, int Blocks), int> DecodePartitionTokens => Runner.DecodePartitionTokens;
 
-    /// <summary>Each decode product shape's measured algorithm (tuning GEMM_TUNE=1).</summary>
+    /// <summary>Each decode product shape's measured algorithm (on by default; off with tuning GEMM_TUNE=0).</summary>
     public IReadOnlyList<Cuda.DecodeProducts.Choice> DecodeProductChoices => Runner.DecodeProductChoices;
 
     public LlamaForward Forward => Runner.Forward;

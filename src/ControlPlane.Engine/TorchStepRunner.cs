@@ -49,7 +49,8 @@ public sealed partial class TorchStepRunner : IStepRunner
                 _graphs = new DecodeGraphs(Forward, _cache, kernels!, KvBlocks, options.MaxRunningRequests, MaxContextTokens);
                 if (options.CaptureGraphsAtStart)
                     _graphs.CaptureAll();
-                Acceleration += ", decode graphs";
+                Acceleration += ", decode graphs" + (_graphs.MeasuresProducts ? ", measured products"
+                    : _graphs.ProductsUnavailable is { } why ? $" (libtorch's products: {why})" : "");
             }
             catch (Exception e) when (e is CudaException or EntryPointNotFoundException or DllNotFoundException)
             {
@@ -94,7 +95,7 @@ public sealed partial class TorchStepRunner : IStepRunner
     /// <summary>Each decode graph's attention partition size (tokens), by batch bucket and block-table width.</summary>
     public IReadOnlyDictionary<(int Batch, int Blocks), int> DecodePartitionTokens => _graphs?.PartitionTokens ?? new Dictionary<(int Batch, int Blocks), int>();
 
-    /// <summary>Each decode product shape's measured algorithm (tuning GEMM_TUNE=1), in the order measured.</summary>
+    /// <summary>Each decode product shape's measured algorithm (on by default; off with tuning GEMM_TUNE=0), in the order measured.</summary>
     public IReadOnlyList<DecodeProducts.Choice> DecodeProductChoices => _graphs?.ProductChoices ?? [];
 
     public StepRun Run(StepPlan plan)

@@ -26,7 +26,10 @@
 #   PART=r: the copy bandwidth and bench decode-only at the defaults, nothing else (for a machine with two minutes to give)
 #   PART=t: the tensor-core decode attention's pipeline depth in a step (DSTAGES=3 and 4 against the default 2, with the
 #           measured partitions re-chosen for each), then DSTAGES=3 with the products' search; the defaults twice around
-#   PART=auto: r,x,p,s on an H200, x,p,s elsewhere (see the end of this script)
+#   PART=auto: y,b on any GPU (see the end of this script)
+#   PART=y: the products' search as the default (since 2026-12-07): the copy bandwidth, bench decode-only at the defaults,
+#           with GEMM_TUNE=0 (libtorch's products, the old default) and at the defaults again; modes; greedy against
+#           transformers (about 3 minutes with the model made)
 #   PART=x: the decode step's input staging by call from the first, on this machine's CPU, at the default tiering and as
 #           the app ships (methods with loops optimized at their first call): stage-tiering, no GPU (about 35 s)
 #   PART=p: decode-parts at batch 32 and 64, every part on the GPU's clock (the host-timed figure beside it)
@@ -204,6 +207,13 @@ s)
   grep -E 'batch|product|measured|algo|sum|lm head' $OUT/decode-parts-search.txt | cut -c1-240
   bench_each 240 default GEMM_TUNE=1 default
   grep -h -o '"products":"[^"]*"' $OUT/bench-GEMM_TUNE_1.json 2>/dev/null | sort -u | tr ';' '\n' | cut -c1-240 ;;
+y)
+  copy_bandwidth
+  bench_each 200 default GEMM_TUNE=0 default
+  python3 -c "import json; [print(r['batch'], r['context'], r['products'].replace('; ', chr(10) + '  ')) for r in json.load(open('$OUT/bench-default.json'))['results'] if r['batch'] >= 32 and r['context'] == 512]"
+  python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
+  timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -1
+  greedy_check ;;
 x)
   for q in 1 0; do DOTNET_TC_QuickJitForLoops=$q timeout 60 dotnet $APP stage-tiering 2>&1 | tee -a $OUT/stage-tiering.txt; done ;;
 p)
@@ -257,9 +267,8 @@ c)
 esac
 }
 P=${PART:-a}
-# PART=auto: what the open issue wants most of the machine that came: on an H200 the defaults (the decode goal's figure),
-# then the staging's cost by call, where a step's time goes (GPU-timed) and the products' search (about 10 minutes with
-# the model made: send the output to $OUT so that a call cut off at its limit still returns it); on any other GPU the
-# same without the defaults.
-[ "$P" = auto ] && { nvidia-smi -L | grep -q H200 && P=r,x,p,s || P=x,p,s; echo "== auto: $P"; }
+# PART=auto: what the open issue wants most of the machine that came: the defaults (on an H200 the decode goal's figure)
+# beside libtorch's products, modes and greedy, then the served run at the defaults (about 9 minutes with the model made:
+# send the output to $OUT so that a call cut off at its limit still returns it).
+[ "$P" = auto ] && { P=y,b; echo "== auto: $P on $(nvidia-smi --query-gpu=name --format=csv,noheader)"; }
 for part in ${P//,/ }; do echo "== part $part at ${SECONDS} s"; run_part "$part"; done; echo "== done at ${SECONDS} s"

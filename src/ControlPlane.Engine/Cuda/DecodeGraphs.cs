@@ -53,10 +53,16 @@ public sealed unsafe class DecodeGraphs : IDisposable
             _staging = pageable.pin_memory();
         if (kernels.TunesPartitions)
             _tuner = new DecodePartitionTuner(kernels, cache, scratchBlock, forward.Weights.Config.Heads, forward.Weights.DType, forward.Weights.Device);
-        if (kernels.TunesProducts)
-            _products = DecodeProducts.TryCreate(forward.Weights.DType, forward.Weights.Device, out var reason)
-                ?? throw new CudaException($"tuning GEMM_TUNE=1 asks for measured products, but {reason}");
+        // Without cuBLASLt the graphs still run, on libtorch's products: the reason is kept for the engine to report.
+        if (kernels.TunesProducts && (_products = DecodeProducts.TryCreate(forward.Weights.DType, forward.Weights.Device, out var reason)) is null)
+            ProductsUnavailable = reason;
     }
+
+    /// <summary>Why the products are libtorch's although the kernels tune them (cuBLASLt could not be opened); null otherwise.</summary>
+    public string? ProductsUnavailable { get; }
+
+    /// <summary>Whether each batch bucket's products are measured at capture (<see cref="DecodeProducts"/>).</summary>
+    public bool MeasuresProducts => _products is not null;
 
     /// <summary>What each product shape measured at capture and which algorithm it took (empty unless the kernels tune products).</summary>
     public IReadOnlyList<DecodeProducts.Choice> ProductChoices => _products?.Choices ?? [];

@@ -15,7 +15,7 @@ namespace ControlPlane.Engine.Cuda;
 /// layer's weights so that they come from memory as in a step. The fastest few are checked against libtorch's own
 /// product (same values to bf16 rounding, the same bits on a second run) and timed again at length; a shape keeps
 /// libtorch's product unless one is at least 2 % faster. Work done once per batch bucket before its graphs are captured,
-/// never while serving (build item 1); on with tuning GEMM_TUNE=1.
+/// never while serving (build item 1); on by default for bf16 and fp16, off with tuning GEMM_TUNE=0.
 /// </summary>
 public sealed unsafe partial class DecodeProducts : IDisposable
 {
