@@ -30,6 +30,13 @@ public sealed record TorchEngineOptions
     public bool TensorCoreDecode { get; init; } = true;
 
     /// <summary>
+    /// With the kernels and decode graphs, bf16/fp16 weights: each batch bucket's decode products take the cuBLASLt
+    /// configuration measured fastest on this GPU at capture, where one beats libtorch's own by 2 % (DecodeProducts);
+    /// false keeps libtorch's products (a shorter start).
+    /// </summary>
+    public bool MeasureDecodeProducts { get; init; } = true;
+
+    /// <summary>
     /// Kernel constants for benchmarks and experiments (for instance DSTAGES, the tensor-core decode kernel's pipeline
     /// depth): compile-time defines passed to NVRTC over the defaults. Null in production.
     /// </summary>

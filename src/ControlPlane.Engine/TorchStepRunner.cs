@@ -67,6 +67,8 @@ public sealed partial class TorchStepRunner : IStepRunner
             tuning["PREFILL"] = 0;
         if (!options.TensorCoreDecode)
             tuning["DECODE_TC"] = 0;
+        if (!options.MeasureDecodeProducts)
+            tuning["GEMM_TUNE"] = 0;
         return tuning.Count == 0 ? null : tuning;
     }
 

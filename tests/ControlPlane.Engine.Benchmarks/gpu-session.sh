@@ -26,7 +26,10 @@
 #   PART=r: the copy bandwidth and bench decode-only at the defaults, nothing else (for a machine with two minutes to give)
 #   PART=t: the tensor-core decode attention's pipeline depth in a step (DSTAGES=3 and 4 against the default 2, with the
 #           measured partitions re-chosen for each), then DSTAGES=3 with the products' search; the defaults twice around
-#   PART=auto: y,b on any GPU (see the end of this script)
+#   PART=auto: y on an H200, z elsewhere (see the end of this script)
+#   PART=z: the served run twice on one machine, with the decode products measured at start (the default) and with
+#           libtorch's (MEASURE_PRODUCTS=false), served figures and the simulator beside them only (SERVED_ONLY=1), each
+#           run's files in one archive (about 5 minutes with the model made)
 #   PART=y: the products' search as the default (since 2026-12-07): the copy bandwidth, bench decode-only at the defaults,
 #           with GEMM_TUNE=0 (libtorch's products, the old default) and at the defaults again; modes; greedy against
 #           transformers (about 3 minutes with the model made)
@@ -214,6 +217,12 @@ y)
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
   timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -1
   greedy_check ;;
+z)
+  for m in true false; do
+    rm -rf /tmp/z /tmp/serving-extra; mkdir -p /tmp/z
+    SERVED_ONLY=1 MEASURE_PRODUCTS=$m OUT=/tmp/z bash $B/serving.sh 2>&1 | grep -E 'MeasureDecodeProducts|server ready|Largest|served steps|goodput|time to first|time per output|served / repeat' | cut -c1-200
+    tar czf $OUT/serving-measure-$m.tgz --exclude='*.jsonl' -C /tmp z serving-extra
+  done ;;
 x)
   for q in 1 0; do DOTNET_TC_QuickJitForLoops=$q timeout 60 dotnet $APP stage-tiering 2>&1 | tee -a $OUT/stage-tiering.txt; done ;;
 p)
@@ -267,8 +276,9 @@ c)
 esac
 }
 P=${PART:-a}
-# PART=auto: what the open issue wants most of the machine that came: the defaults (on an H200 the decode goal's figure)
-# beside libtorch's products, modes and greedy, then the served run at the defaults (about 9 minutes with the model made:
-# send the output to $OUT so that a call cut off at its limit still returns it).
-[ "$P" = auto ] && { P=y,b; echo "== auto: $P on $(nvidia-smi --query-gpu=name --format=csv,noheader)"; }
+# PART=auto: what the open issue wants most of the machine that came: on an H200 the defaults (the decode goal's figure)
+# beside libtorch's products, modes and greedy (about 4 minutes with the model made); elsewhere the served run with the
+# measured products and without, on one machine (about 5 minutes). Send the output to $OUT/session.log, so that a call cut
+# off at its limit still returns it (part b and serving.sh move other files out of $OUT: keep them after it).
+[ "$P" = auto ] && { nvidia-smi -L | grep -q H200 && P=y || P=z; echo "== auto: $P on $(nvidia-smi --query-gpu=name --format=csv,noheader)"; }
 for part in ${P//,/ }; do echo "== part $part at ${SECONDS} s"; run_part "$part"; done; echo "== done at ${SECONDS} s"

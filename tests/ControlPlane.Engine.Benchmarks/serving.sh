@@ -4,7 +4,9 @@
 # and the simulator on the same trace with the engine's fitted profile; then `compare`.
 # On this machine first: tests/ControlPlane.Engine.Benchmarks/pack-serving.sh (writes .gpu/both.tar.xz);
 # then on the device, with carry [".gpu"]: bash tests/ControlPlane.Engine.Benchmarks/serving.sh
-# N (requests, default 400) and S (speedup, default 2) may be set in the environment.
+# N (requests, default 400) and S (speedup, default 2) may be set in the environment; MEASURE_PRODUCTS=false serves with
+# libtorch's decode products (the worker's Models:N:MeasureDecodeProducts; default true: measured at start); SERVED_ONLY=1
+# stops after the served run and its comparison with the simulator (no fitted profile, no fixed-shape replay).
 source .gpu/env.sh
 B=tests/ControlPlane.Engine.Benchmarks
 [ -d /tmp/pub-server ] || tar -C /tmp -xJf .gpu/both.tar.xz
@@ -21,6 +23,8 @@ mkdir -p /tmp/srv && cat > /tmp/srv/appsettings.json <<'JSON'
     "Models": [ { "Name": "llama-3-8b", "Engine": "torchsharp", "Instances": 1, "Path": "/tmp/l8b", "Device": "cuda",
                   "KvCacheMiB": 40000, "MaxContextTokens": 8192 } ] } }
 JSON
+[ "${MEASURE_PRODUCTS:-true}" = false ] && sed -i 's/"MaxContextTokens": 8192 }/"MaxContextTokens": 8192, "MeasureDecodeProducts": false }/' /tmp/srv/appsettings.json
+grep -o '"MeasureDecodeProducts": [a-z]*' /tmp/srv/appsettings.json || echo "MeasureDecodeProducts: true (the default)"
 PROFILE=$PROFILE python3 - <<'PY'
 import json, os
 p=json.load(open('src/ControlPlane.Simulation/Profiles/'+os.environ['PROFILE']+'.json'))
@@ -31,9 +35,9 @@ cp /tmp/srv/appsettings.json /tmp/pub-server/appsettings.json
 rm -f $OUT/steps.jsonl
 CONTROLPLANE_STEP_LOG=$OUT/steps.jsonl dotnet /tmp/pub-server/ControlPlane.Worker.dll > $OUT/server.log 2>&1 < /dev/null &
 SERVER=$!
-echo "server start $(date +%s)"
+STARTED=$(date +%s.%N)
 for i in $(seq 500); do curl -sf http://127.0.0.1:8080/readyz >/dev/null && break; sleep 0.5; done
-echo "server ready $(date +%s)"
+echo "server ready in $(python3 -c "print(round($(date +%s.%N) - $STARTED, 1))") s (weights, graphs captured, products measured)" | tee $OUT/startup.txt
 curl -s http://127.0.0.1:8080/v1/models; echo
 curl -s -w '\n%{time_total} s\n' http://127.0.0.1:8080/v1/completions -H 'content-type: application/json' -d '{"model":"llama-3-8b","prompt":"the city of light","max_tokens":8}'
 curl -s -w '\n%{time_total} s\n' http://127.0.0.1:8080/v1/completions -H 'content-type: application/json' -d '{"model":"llama-3-8b","prompt":"the city of light","max_tokens":64}'
@@ -58,6 +62,7 @@ s=[json.loads(l) for l in open('/tmp/steps-run.jsonl')]
 g=[x['ms'] for x in s if x['graph']]; m=[x['ms'] for x in s if not x['graph'] and x['prefill']]; e=[x['ms'] for x in s if not x['graph'] and not x['prefill']]
 print(f"served steps: {len(g)} decode graphs at {sum(g)/max(1,len(g)):.1f} ms, {len(m)} with prefill at {sum(m)/max(1,len(m)):.1f} ms, {len(e)} eager decode-only at {sum(e)/max(1,len(e)):.1f} ms")
 PY
+[ -n "${SERVED_ONLY:-}" ] && { gzip -c $OUT/steps.jsonl > $OUT/steps.jsonl.gz; exit 0; }
 # A profile fitted to this run's own steps, and the simulator again with it.
 # Named for the GPU it was fitted on (llama-3-8b-h100-torchsharp-served, ...-h200-...), with the run in its provenance: ready
 # to become a built-in profile (src/ControlPlane.Simulation/Profiles/) as it comes back.

@@ -66,6 +66,13 @@ public sealed record ModelConfig
     /// <summary>TorchSharp engine: tokens one step may compute (a longer prompt prefills in chunks of this size); default 2048.</summary>
     public int? MaxBatchedTokens { get; init; }
 
+    /// <summary>
+    /// TorchSharp engine on cuda (bf16/fp16): measure each decode batch bucket's matrix products at start and take a
+    /// cuBLASLt configuration where one beats libtorch's own by 2 % (about 2 s a bucket, once); false keeps libtorch's
+    /// products and starts sooner.
+    /// </summary>
+    public bool MeasureDecodeProducts { get; init; } = true;
+
     /// <summary>TorchSharp engine: KV cache size in MiB per instance.</summary>
     public int KvCacheMiB { get; init; } = 256;
 

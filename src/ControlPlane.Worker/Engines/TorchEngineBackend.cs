@@ -51,6 +51,7 @@ public sealed class TorchEngineBackend : IEngineBackend
                 MaxBatchedTokens = model.MaxBatchedTokens ?? new TorchEngineOptions().MaxBatchedTokens,
                 MaxContextTokens = EngineFactory.MaxContext(model, folder.Config.MaxPositionEmbeddings),
                 CaptureGraphsAtStart = model.Device == "cuda",
+                MeasureDecodeProducts = model.MeasureDecodeProducts,
             });
         }
     }
