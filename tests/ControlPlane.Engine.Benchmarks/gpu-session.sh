@@ -29,7 +29,7 @@
 #   PART=auto: y on an H200, z elsewhere (see the end of this script)
 #   PART=z: the served run twice on one machine, with the decode products measured at start (the default) and with
 #           libtorch's (MEASURE_PRODUCTS=false), served figures and the simulator beside them only (SERVED_ONLY=1), each
-#           run's files in one archive (about 5 minutes with the model made)
+#           run's files in one archive (about 5 minutes with the model made; ZN=200 replays the trace's first 200 requests)
 #   PART=y: the products' search as the default (since 2026-12-07): the copy bandwidth, bench decode-only at the defaults,
 #           with GEMM_TUNE=0 (libtorch's products, the old default) and at the defaults again; modes; greedy against
 #           transformers (about 3 minutes with the model made)
@@ -220,7 +220,7 @@ y)
 z)
   for m in true false; do
     rm -rf /tmp/z /tmp/serving-extra; mkdir -p /tmp/z
-    SERVED_ONLY=1 MEASURE_PRODUCTS=$m OUT=/tmp/z bash $B/serving.sh 2>&1 | grep -E 'MeasureDecodeProducts|server ready|Largest|served steps|goodput|time to first|time per output|served / repeat' | cut -c1-200
+    N=${ZN:-400} SERVED_ONLY=1 MEASURE_PRODUCTS=$m OUT=/tmp/z bash $B/serving.sh 2>&1 | grep -E 'MeasureDecodeProducts|server ready|Largest|served steps|goodput|time to first|time per output|served / repeat' | cut -c1-200
     tar czf $OUT/serving-measure-$m.tgz --exclude='*.jsonl' -C /tmp z serving-extra
   done ;;
 x)
