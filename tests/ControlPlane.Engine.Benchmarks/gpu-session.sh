@@ -221,7 +221,7 @@ z)
   for m in true false; do
     rm -rf /tmp/z /tmp/serving-extra; mkdir -p /tmp/z
     N=${ZN:-400} SERVED_ONLY=1 MEASURE_PRODUCTS=$m OUT=/tmp/z bash $B/serving.sh 2>&1 | grep -E 'MeasureDecodeProducts|server ready|Largest|served steps|goodput|time to first|time per output|served / repeat' | cut -c1-200
-    tar czf $OUT/serving-measure-$m.tgz --exclude='*.jsonl' -C /tmp z serving-extra
+    tar czf $OUT/serving-measure-$m.tgz --exclude='*.jsonl' -C /tmp z $([ -d /tmp/serving-extra ] && echo serving-extra)
   done ;;
 x)
   for q in 1 0; do DOTNET_TC_QuickJitForLoops=$q timeout 60 dotnet $APP stage-tiering 2>&1 | tee -a $OUT/stage-tiering.txt; done ;;

@@ -37,7 +37,7 @@ CONTROLPLANE_STEP_LOG=$OUT/steps.jsonl dotnet /tmp/pub-server/ControlPlane.Worke
 SERVER=$!
 STARTED=$(date +%s.%N)
 for i in $(seq 500); do curl -sf http://127.0.0.1:8080/readyz >/dev/null && break; sleep 0.5; done
-echo "server ready in $(python3 -c "print(round($(date +%s.%N) - $STARTED, 1))") s (weights, graphs captured, products measured)" | tee $OUT/startup.txt
+echo "server ready in $(python3 -c "print(round($(date +%s.%N) - $STARTED, 1))") s (weights loaded, graphs captured, products measured unless turned off)" | tee $OUT/startup.txt
 curl -s http://127.0.0.1:8080/v1/models; echo
 curl -s -w '\n%{time_total} s\n' http://127.0.0.1:8080/v1/completions -H 'content-type: application/json' -d '{"model":"llama-3-8b","prompt":"the city of light","max_tokens":8}'
 curl -s -w '\n%{time_total} s\n' http://127.0.0.1:8080/v1/completions -H 'content-type: application/json' -d '{"model":"llama-3-8b","prompt":"the city of light","max_tokens":64}'
