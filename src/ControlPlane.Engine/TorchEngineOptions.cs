@@ -37,6 +37,12 @@ public sealed record TorchEngineOptions
     public bool MeasureDecodeProducts { get; init; } = true;
 
     /// <summary>
+    /// A JSON file that keeps the measured products' choices across starts, per GPU kind and cuBLASLt version
+    /// (DecodeProductsCache): a start that finds its shapes there checks them instead of searching. Null: none.
+    /// </summary>
+    public string? DecodeProductsCache { get; init; }
+
+    /// <summary>
     /// Kernel constants for benchmarks and experiments (for instance DSTAGES, the tensor-core decode kernel's pipeline
     /// depth): compile-time defines passed to NVRTC over the defaults. Null in production.
     /// </summary>

@@ -26,13 +26,16 @@
 #   PART=r: the copy bandwidth and bench decode-only at the defaults, nothing else (for a machine with two minutes to give)
 #   PART=t: the tensor-core decode attention's pipeline depth in a step (DSTAGES=3 and 4 against the default 2, with the
 #           measured partitions re-chosen for each), then DSTAGES=3 with the products' search; the defaults twice around
-#   PART=auto: y on an H200, z elsewhere (see the end of this script)
+#   PART=auto: y,v on an H200, v,z elsewhere (see the end of this script)
 #   PART=z: the served run twice on one machine, with the decode products measured at start (the default) and with
 #           libtorch's (MEASURE_PRODUCTS=false), served figures and the simulator beside them only (SERVED_ONLY=1), each
 #           run's files in one archive (about 5 minutes with the model made; ZN=200 replays the trace's first 200 requests)
 #   PART=y: the products' search as the default (since 2026-12-07): the copy bandwidth, bench decode-only at the defaults,
 #           with GEMM_TUNE=0 (libtorch's products, the old default) and at the defaults again; modes; greedy against
 #           transformers (about 3 minutes with the model made)
+#   PART=v: the worker's start until /readyz three ways (about 3 minutes with the model made): the products searched with
+#           an empty choices file (which it writes), again with that file (checked, not searched), and not measured
+#           (MeasureDecodeProducts false); each start's engine line (acceleration, the file's use, graphs' capture time)
 #   PART=x: the decode step's input staging by call from the first, on this machine's CPU, at the default tiering and as
 #           the app ships (methods with loops optimized at their first call): stage-tiering, no GPU (about 35 s)
 #   PART=p: decode-parts at batch 32 and 64, every part on the GPU's clock (the host-timed figure beside it)
@@ -217,6 +220,29 @@ y)
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
   timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -1
   greedy_check ;;
+v)
+  python3 $B/make_tokenizer.py /tmp/l8b loadgen/ControlPlane.LoadGen/Prompts/PromptBuilder.cs > /dev/null
+  export XDG_CACHE_HOME=/tmp/v-cache; rm -rf $XDG_CACHE_HOME
+  for way in search cached off; do
+    extra=""; [ $way = off ] && extra=', "MeasureDecodeProducts": false'
+    cat > /tmp/pub-server/appsettings.json <<JSON
+{ "Urls": "http://127.0.0.1:8080",
+  "Logging": { "LogLevel": { "Default": "Warning", "ControlPlane.Worker.Engines": "Information" } },
+  "ControlPlane": { "Cluster": { "Mode": "Embedded" },
+    "Models": [ { "Name": "llama-3-8b", "Engine": "torchsharp", "Instances": 1, "Path": "/tmp/l8b", "Device": "cuda",
+                  "KvCacheMiB": 40000, "MaxContextTokens": 8192$extra } ] } }
+JSON
+    started=$(date +%s.%N)
+    dotnet /tmp/pub-server/ControlPlane.Worker.dll > $OUT/start-$way.log 2>&1 < /dev/null &
+    server=$!
+    for i in $(seq 500); do curl -sf http://127.0.0.1:8080/readyz > /dev/null && break; sleep 0.2; done
+    echo "$way: ready in $(python3 -c "print(round($(date +%s.%N) - $started, 1))") s"
+    grep -A1 'TorchEngineBackend' $OUT/start-$way.log | grep -o 'instance 0 on.*' | cut -c1-400
+    curl -s http://127.0.0.1:8080/v1/completions -H 'content-type: application/json' -d '{"model":"llama-3-8b","prompt":"the city of light","max_tokens":16}' | head -c 300; echo
+    kill $server; wait $server 2> /dev/null
+  done
+  ls -la $XDG_CACHE_HOME/controlplane; cp $XDG_CACHE_HOME/controlplane/decode-products.json $OUT/ 2> /dev/null
+  unset XDG_CACHE_HOME ;;
 z)
   for m in true false; do
     rm -rf /tmp/z /tmp/serving-extra; mkdir -p /tmp/z
@@ -277,8 +303,9 @@ esac
 }
 P=${PART:-a}
 # PART=auto: what the open issue wants most of the machine that came: on an H200 the defaults (the decode goal's figure)
-# beside libtorch's products, modes and greedy (about 4 minutes with the model made); elsewhere the served run with the
-# measured products and without, on one machine (about 5 minutes). Send the output to $OUT/session.log, so that a call cut
+# beside libtorch's products, modes and greedy, then the worker's start with and without the products' choices file
+# (about 6 minutes with the model made); elsewhere the start, then the served run with the measured products and
+# without, on one machine (about 8 minutes). Send the output to $OUT/session.log, so that a call cut
 # off at its limit still returns it (part b and serving.sh move other files out of $OUT: keep them after it).
-[ "$P" = auto ] && { nvidia-smi -L | grep -q H200 && P=y || P=z; echo "== auto: $P on $(nvidia-smi --query-gpu=name --format=csv,noheader)"; }
+[ "$P" = auto ] && { nvidia-smi -L | grep -q H200 && P=y,v || P=v,z; echo "== auto: $P on $(nvidia-smi --query-gpu=name --format=csv,noheader)"; }
 for part in ${P//,/ }; do echo "== part $part at ${SECONDS} s"; run_part "$part"; done; echo "== done at ${SECONDS} s"

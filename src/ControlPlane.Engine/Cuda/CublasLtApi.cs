@@ -55,6 +55,10 @@ internal static unsafe partial class CublasLtApi
     [LibraryImport(NativeLibraries.CublasLt)]
     public static partial int cublasLtCreate(out IntPtr handle);
 
+    /// <summary>The loaded cuBLASLt's version (major × 10000 + minor × 100 + patch).</summary>
+    [LibraryImport(NativeLibraries.CublasLt)]
+    public static partial nuint cublasLtGetVersion();
+
     [LibraryImport(NativeLibraries.CublasLt)]
     public static partial int cublasLtDestroy(IntPtr handle);
 

@@ -22,6 +22,9 @@ internal static unsafe partial class CudaApi
     public static partial int cuDevicePrimaryCtxRetain(out IntPtr context, int device);
 
     [LibraryImport(NativeLibraries.Driver)]
+    public static partial int cuDeviceGetName(byte* name, int length, int device);
+
+    [LibraryImport(NativeLibraries.Driver)]
     public static partial int cuCtxGetCurrent(out IntPtr context);
 
     [LibraryImport(NativeLibraries.Driver)]
@@ -171,6 +174,20 @@ internal static unsafe partial class CudaApi
         Check(cuDevicePrimaryCtxRetain(out var context, handle), "cuDevicePrimaryCtxRetain");
         Check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
         return new DeviceContext(context, major, minor, multiprocessors);
+    }
+
+    /// <summary>Device <paramref name="ordinal"/>'s name, compute capability and multiprocessors, e.g. "NVIDIA H100 80GB HBM3, sm_90, 132 SMs".</summary>
+    public static string DeviceDescription(int ordinal)
+    {
+        NativeLibraries.Register();
+        Check(cuInit(0), "cuInit");
+        Check(cuDeviceGet(out var handle, ordinal), "cuDeviceGet");
+        var name = stackalloc byte[256];
+        Check(cuDeviceGetName(name, 256, handle), "cuDeviceGetName");
+        Check(cuDeviceGetAttribute(out var major, AttributeComputeCapabilityMajor, handle), "cuDeviceGetAttribute");
+        Check(cuDeviceGetAttribute(out var minor, AttributeComputeCapabilityMinor, handle), "cuDeviceGetAttribute");
+        Check(cuDeviceGetAttribute(out var multiprocessors, AttributeMultiprocessorCount, handle), "cuDeviceGetAttribute");
+        return $"{Marshal.PtrToStringUTF8((IntPtr)name)}, sm_{major}{minor}, {multiprocessors} SMs";
     }
 
     /// <summary>Compiles <paramref name="source"/> (see <see cref="Compile"/>) and loads it as a module into the current context.</summary>

@@ -35,8 +35,13 @@ public sealed unsafe class DecodeGraphs : IDisposable
     /// </summary>
     private readonly Tensor _staging;
 
-    /// <summary>Graphs for <paramref name="forward"/>; padding rows write and read <paramref name="scratchBlock"/>, a cache block no request owns.</summary>
-    public DecodeGraphs(LlamaForward forward, PagedKvCache cache, CudaKernels kernels, int scratchBlock, int maxBatch, int maxContextTokens)
+    /// <summary>
+    /// Graphs for <paramref name="forward"/>; padding rows write and read <paramref name="scratchBlock"/>, a cache block no
+    /// request owns. Where the kernels measure products, <paramref name="productsCachePath"/> (if any) keeps their choices
+    /// across starts (<see cref="DecodeProductsCache"/>).
+    /// </summary>
+    public DecodeGraphs(LlamaForward forward, PagedKvCache cache, CudaKernels kernels, int scratchBlock, int maxBatch, int maxContextTokens,
+        string? productsCachePath = null)
     {
         TorchCudaApi.Probe();
         _forward = forward;
@@ -54,7 +59,7 @@ public sealed unsafe class DecodeGraphs : IDisposable
         if (kernels.TunesPartitions)
             _tuner = new DecodePartitionTuner(kernels, cache, scratchBlock, forward.Weights.Config.Heads, forward.Weights.DType, forward.Weights.Device);
         // Without cuBLASLt the graphs still run, on libtorch's products: the reason is kept for the engine to report.
-        if (kernels.TunesProducts && (_products = DecodeProducts.TryCreate(forward.Weights.DType, forward.Weights.Device, out var reason)) is null)
+        if (kernels.TunesProducts && (_products = DecodeProducts.TryCreate(forward.Weights.DType, forward.Weights.Device, out var reason, productsCachePath)) is null)
             ProductsUnavailable = reason;
     }
 
@@ -63,6 +68,9 @@ public sealed unsafe class DecodeGraphs : IDisposable
 
     /// <summary>Whether each batch bucket's products are measured at capture (<see cref="DecodeProducts"/>).</summary>
     public bool MeasuresProducts => _products is not null;
+
+    /// <summary>How the products' choices file served (<see cref="DecodeProducts.CacheNote"/>); null without one.</summary>
+    public string? ProductsCacheNote => _products?.CacheNote;
 
     /// <summary>What each product shape measured at capture and which algorithm it took (empty unless the kernels tune products).</summary>
     public IReadOnlyList<DecodeProducts.Choice> ProductChoices => _products?.Choices ?? [];

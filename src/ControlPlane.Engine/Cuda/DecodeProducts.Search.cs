@@ -15,6 +15,7 @@ public sealed unsafe partial class DecodeProducts
     private const int Rounds = 2;
 
     private int[]? _algoIds;
+    private bool _searchedSinceSave;
 
     private void Tune(int m, IReadOnlyList<Tensor> weights, bool accumulate)
     {
@@ -29,6 +30,8 @@ public sealed unsafe partial class DecodeProducts
         var reference = accumulate ? start.clone().addmm_(x, weights[0].t()) : F.linear(x, weights[0]);
         var tolerance = reference.abs().max().to(ScalarType.Float32).item<float>() / 64 + 1e-3f;
         var target = accumulate ? start.clone() : empty([m, n], _dtype, _device);
+        if (_cache is { } cache && cache.TryGet(m, n, k, accumulate, out var kept) && Reuse(plan, kept, x, weights[0], start, reference, tolerance))
+            return;
         var torchTime = GpuTimer.Microseconds(i =>
         {
             if (accumulate)
@@ -41,21 +44,7 @@ public sealed unsafe partial class DecodeProducts
         var rejected = 0;
         foreach (var (algo, _) in ranked.Take(Finalists))
         {
-            // Same values as libtorch's to bf16 rounding, and the same bits twice: else the candidate is not taken.
-            var first = accumulate ? start.clone() : empty([m, n], _dtype, _device);
-            var second = accumulate ? start.clone() : empty([m, n], _dtype, _device);
-            try
-            {
-                Launch(plan, algo, x, weights[0], first, accumulate, IntPtr.Zero);
-                Launch(plan, algo, x, weights[0], second, accumulate, IntPtr.Zero);
-            }
-            catch (CudaException)
-            {
-                rejected++;
-                continue;
-            }
-            var error = (first.to(ScalarType.Float32) - reference.to(ScalarType.Float32)).abs().max().item<float>();
-            if (!(error <= tolerance) || !first.eq(second).all().item<bool>())
+            if (!Valid(plan, algo, x, weights[0], start, reference, tolerance, accumulate))
             {
                 rejected++;
                 continue;
@@ -79,6 +68,52 @@ public sealed unsafe partial class DecodeProducts
                 best.Found ? $"torch kept (best {CublasLtAlgos.Describe(best.Algo)})" : "torch kept", ranked.Count, rejected);
         }
         _choices.Add(choice);
+        _searched++;
+        _searchedSinceSave = true;
+        _cache?.Add(new DecodeProductsCache.Entry(m, n, k, accumulate, _plans[(m, n, k, accumulate)] is null ? null : Encode(best.Algo),
+            torchTime, choice.ChosenMicroseconds, choice.Algorithm, ranked.Count, rejected));
+    }
+
+    /// <summary>Same values as libtorch's to bf16 rounding, and the same bits twice: else a configuration is not taken.</summary>
+    private bool Valid(Plan plan, CublasLtApi.Algo algo, Tensor x, Tensor weight, Tensor start, Tensor reference, float tolerance, bool accumulate)
+    {
+        var m = (int)x.shape[0];
+        var n = (int)weight.shape[0];
+        var first = accumulate ? start.clone() : empty([m, n], _dtype, _device);
+        var second = accumulate ? start.clone() : empty([m, n], _dtype, _device);
+        try
+        {
+            Launch(plan, algo, x, weight, first, accumulate, IntPtr.Zero);
+            Launch(plan, algo, x, weight, second, accumulate, IntPtr.Zero);
+        }
+        catch (CudaException)
+        {
+            return false;
+        }
+        var error = (first.to(ScalarType.Float32) - reference.to(ScalarType.Float32)).abs().max().item<float>();
+        return error <= tolerance && first.eq(second).all().item<bool>();
+    }
+
+    /// <summary>
+    /// Takes a shape's choice from the cache: libtorch's product where it was kept, else the stored algorithm if cuBLASLt
+    /// still accepts it for the shape and it passes <see cref="Valid"/>; false (search afresh) otherwise.
+    /// </summary>
+    private bool Reuse(Plan plan, DecodeProductsCache.Entry kept, Tensor x, Tensor weight, Tensor start, Tensor reference, float tolerance)
+    {
+        var key = (kept.Rows, kept.Outputs, kept.Inputs, kept.Accumulate);
+        if (kept.Algorithm is null)
+            _plans[key] = null;
+        else if (TryDecode(kept.Algorithm, out var algo) && Check(plan, algo) && Valid(plan, algo, x, weight, start, reference, tolerance, kept.Accumulate))
+        {
+            plan.Algo = algo;
+            _plans[key] = plan;
+        }
+        else
+            return false;
+        _choices.Add(new Choice(kept.Rows, kept.Outputs, kept.Inputs, kept.Accumulate, kept.TorchMicroseconds, kept.ChosenMicroseconds,
+            $"cached: {kept.Description}", kept.Candidates, kept.Rejected));
+        _reused++;
+        return true;
     }
 
     /// <summary>

@@ -43,11 +43,16 @@ public sealed unsafe partial class DecodeProducts : IDisposable
     private readonly Dictionary<(int M, int N, int K, bool Accumulate), Plan?> _plans = [];
     private readonly List<Plan> _owned = [];
     private readonly List<Choice> _choices = [];
+    private readonly DecodeProductsCache? _cache;
+    private readonly string? _cacheError;
+    private int _reused, _searched;
     private bool _disposed;
 
-    private DecodeProducts(IntPtr handle, ScalarType dtype, Device device)
+    private DecodeProducts(IntPtr handle, ScalarType dtype, Device device, DecodeProductsCache? cache, string? cacheError)
     {
         _handle = handle;
+        _cache = cache;
+        _cacheError = cacheError;
         _dtype = dtype;
         _device = device;
         _dataType = dtype == ScalarType.BFloat16 ? CublasLtApi.DataType16BF : CublasLtApi.DataType16F;
@@ -58,10 +63,18 @@ public sealed unsafe partial class DecodeProducts : IDisposable
     public IReadOnlyList<Choice> Choices => _choices;
 
     /// <summary>
-    /// Products for <paramref name="dtype"/> (bf16 or fp16) on <paramref name="device"/>; null, with the reason, where
-    /// cuBLASLt is not there.
+    /// The choices' file and how it served (shapes taken from it, shapes searched, its last error); null without one.
     /// </summary>
-    public static DecodeProducts? TryCreate(ScalarType dtype, Device device, out string reason)
+    public string? CacheNote => _cache is { } cache
+        ? $"cache {cache.Path}: {_reused} shapes reused, {_searched} searched" + (cache.Error is { } error ? $" ({error})" : "")
+        : _cacheError is { } why ? $"no cache: {why}" : null;
+
+    /// <summary>
+    /// Products for <paramref name="dtype"/> (bf16 or fp16) on <paramref name="device"/>; null, with the reason, where
+    /// cuBLASLt is not there. With <paramref name="cachePath"/>, choices are read from and written to that file
+    /// (<see cref="DecodeProductsCache"/>) under this GPU's and this cuBLASLt's key.
+    /// </summary>
+    public static DecodeProducts? TryCreate(ScalarType dtype, Device device, out string reason, string? cachePath = null)
     {
         if (device.type != TorchSharp.DeviceType.CUDA || dtype is not (ScalarType.BFloat16 or ScalarType.Float16))
         {
@@ -73,7 +86,21 @@ public sealed unsafe partial class DecodeProducts : IDisposable
             NativeLibraries.Register();
             CublasLtApi.Check(CublasLtApi.cublasLtCreate(out var handle), "cublasLtCreate");
             reason = "";
-            return new DecodeProducts(handle, dtype, device);
+            DecodeProductsCache? cache = null;
+            string? cacheError = null;
+            if (!string.IsNullOrEmpty(cachePath))
+            {
+                try
+                {
+                    var key = $"{CudaApi.DeviceDescription(Math.Max(0, (int)device.index))}, cuBLASLt {CublasLtApi.cublasLtGetVersion()}, {dtype}";
+                    cache = DecodeProductsCache.Open(cachePath, key);
+                }
+                catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
+                {
+                    cacheError = e.Message;
+                }
+            }
+            return new DecodeProducts(handle, dtype, device, cache, cacheError);
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
         {
@@ -95,6 +122,32 @@ public sealed unsafe partial class DecodeProducts : IDisposable
         Tune(rows, layers.Select(l => l.Output).ToArray(), accumulate: true);
         Tune(rows, layers.Select(l => l.GateUp).ToArray(), accumulate: false);
         Tune(rows, layers.Select(l => l.Down).ToArray(), accumulate: true);
+        if (_searchedSinceSave)
+        {
+            _cache?.Save();
+            _searchedSinceSave = false;
+        }
+    }
+
+    /// <summary>An algorithm as the base64 of its 64 bytes (cuBLASLt's structure is plain data, reusable with the same library version).</summary>
+    internal static string Encode(CublasLtApi.Algo algo)
+    {
+        var bytes = new byte[sizeof(CublasLtApi.Algo)];
+        fixed (byte* b = bytes)
+            *(CublasLtApi.Algo*)b = algo;
+        return Convert.ToBase64String(bytes);
+    }
+
+    /// <summary>The algorithm <see cref="Encode"/> wrote; false where the text is not 64 bytes of base64.</summary>
+    internal static bool TryDecode(string text, out CublasLtApi.Algo algo)
+    {
+        algo = default;
+        Span<byte> bytes = stackalloc byte[sizeof(CublasLtApi.Algo)];
+        if (!Convert.TryFromBase64String(text, bytes, out var written) || written != bytes.Length)
+            return false;
+        fixed (byte* b = bytes)
+            algo = *(CublasLtApi.Algo*)b;
+        return true;
     }
 
     /// <summary>

@@ -73,6 +73,13 @@ public sealed record ModelConfig
     /// </summary>
     public bool MeasureDecodeProducts { get; init; } = true;
 
+    /// <summary>
+    /// TorchSharp engine on cuda: the file that keeps the measured products' choices across starts, per GPU kind and
+    /// cuBLASLt version, so that only the first start pays for the search. Unset: <c>$XDG_CACHE_HOME/controlplane/decode-products.json</c>
+    /// (else under <c>~/.cache</c>); empty: none.
+    /// </summary>
+    public string? DecodeProductsCache { get; init; }
+
     /// <summary>TorchSharp engine: KV cache size in MiB per instance.</summary>
     public int KvCacheMiB { get; init; } = 256;
 

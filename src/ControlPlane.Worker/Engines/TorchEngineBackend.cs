@@ -42,9 +42,10 @@ public sealed class TorchEngineBackend : IEngineBackend
         }
         var weights = ModelFolder.Load(folder, model.Device == "cuda" ? torch.CUDA : torch.CPU);
         var tokenizer = folder.LoadTokenizer();
+        var logger = services.GetService<ILoggerFactory>()?.CreateLogger<TorchEngineBackend>();
         for (var i = 0; i < model.Instances; i++)
         {
-            yield return new TorchEngine(model.Name, weights, tokenizer, new TorchEngineOptions
+            var engine = new TorchEngine(model.Name, weights, tokenizer, new TorchEngineOptions
             {
                 KvBlocks = model.KvBlocks,
                 KvCacheBytes = (long)model.KvCacheMiB << 20,
@@ -52,7 +53,13 @@ public sealed class TorchEngineBackend : IEngineBackend
                 MaxContextTokens = EngineFactory.MaxContext(model, folder.Config.MaxPositionEmbeddings),
                 CaptureGraphsAtStart = model.Device == "cuda",
                 MeasureDecodeProducts = model.MeasureDecodeProducts,
+                DecodeProductsCache = model.DecodeProductsCache is { } file ? (file.Length == 0 ? null : file)
+                    : ControlPlane.Engine.Cuda.DecodeProductsCache.DefaultPath(),
             });
+            // What the engine runs on, and the start-up work done (graphs captured, products measured or read back).
+            logger?.LogInformation("{Model} instance {Index} on {Device}: {Acceleration}; {Graphs} decode graphs captured in {Seconds:F1} s",
+                model.Name, i, model.Device, engine.Acceleration, engine.GraphCaptures.Count, engine.GraphCaptures.Time.TotalSeconds);
+            yield return engine;
         }
     }
 }
