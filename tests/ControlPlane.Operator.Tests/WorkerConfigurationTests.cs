@@ -55,6 +55,14 @@ public sealed class WorkerConfigurationTests : ApiServerTest
             worker["env"]!.AsArray().Single(e => e!["name"]!.GetValue<string>() == "ControlPlane__Worker__KvPort")!["value"]!.GetValue<string>());
         Assert.Equal("status.podIP", worker["env"]!.AsArray().Single(e => e!["name"]!.GetValue<string>() == "ControlPlane__Worker__KvHost")!["valueFrom"]!["fieldRef"]!["fieldPath"]!.GetValue<string>());
         Assert.Equal(90, pod["terminationGracePeriodSeconds"]!.GetValue<long>());
+        // Starting (weights, graphs, the products' measurement) may take minutes: the startup probe allows 15 before a
+        // restart, and the liveness probe waits for it.
+        Assert.Equal("/healthz", worker["startupProbe"]!["httpGet"]!["path"]!.GetValue<string>());
+        Assert.True(worker["startupProbe"]!["periodSeconds"]!.GetValue<int>() * worker["startupProbe"]!["failureThreshold"]!.GetValue<int>() >= 600);
+        // The engine's start-up measurements go to XDG_CACHE_HOME, an emptyDir that outlives the container's restarts.
+        var cachePath = worker["env"]!.AsArray().Single(e => e!["name"]!.GetValue<string>() == "XDG_CACHE_HOME")!["value"]!.GetValue<string>();
+        var cacheMount = worker["volumeMounts"]!.AsArray().Single(m => m!["mountPath"]!.GetValue<string>() == cachePath)!;
+        Assert.NotNull(pod["volumes"]!.AsArray().Single(v => v!["name"]!.GetValue<string>() == cacheMount["name"]!.GetValue<string>())!["emptyDir"]);
         var before = Hash();
 
         await PatchAsync($"apis/inference.controlplane.dev/v1alpha1/namespaces/{Ns}/modelservices/llama", "{\"spec\":{\"model\":{\"source\":\"/models/llama-3.1-8b\"}}}");

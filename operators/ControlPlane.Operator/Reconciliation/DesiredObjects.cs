@@ -57,14 +57,24 @@ public static class DesiredObjects
                     ServiceAccountName = cluster.ServiceAccount,
                     // SIGTERM drains (no new requests, running ones finish or migrate) for up to the drain time, then the silo leaves.
                     TerminationGracePeriodSeconds = cluster.DrainSeconds + 30,
-                    Volumes = [new V1Volume { Name = "config", ConfigMap = new V1ConfigMapVolumeSource { Name = ConfigName(ms) } }],
+                    Volumes =
+                    [
+                        new V1Volume { Name = "config", ConfigMap = new V1ConfigMapVolumeSource { Name = ConfigName(ms) } },
+                        // The engine's start-up measurements (the decode products' choices): kept while the pod lives, so that
+                        // a restarted container checks them instead of measuring again.
+                        new V1Volume { Name = "engine-cache", EmptyDir = new V1EmptyDirVolumeSource() },
+                    ],
                     Containers =
                     [
                         new V1Container
                         {
                             Name = "worker",
                             Image = ms.Spec.Engine.Image,
-                            VolumeMounts = [new V1VolumeMount { Name = "config", MountPath = "/app/appsettings.json", SubPath = "appsettings.json", ReadOnlyProperty = true }],
+                            VolumeMounts =
+                            [
+                                new V1VolumeMount { Name = "config", MountPath = "/app/appsettings.json", SubPath = "appsettings.json", ReadOnlyProperty = true },
+                                new V1VolumeMount { Name = "engine-cache", MountPath = EngineCachePath },
+                            ],
                             Env =
                             [
                                 // The StatefulSet's pod name is the silo's name and its instance ids' first part: unique, and the same after a restart.
@@ -74,6 +84,7 @@ public static class DesiredObjects
                                 new V1EnvVar { Name = "ORLEANS_SERVICE_ID", Value = cluster.ClusterId },
                                 new V1EnvVar { Name = "ORLEANS_CLUSTER_ID", Value = cluster.ClusterId },
                                 new V1EnvVar { Name = "ASPNETCORE_URLS", Value = "http://+:8080" },
+                                new V1EnvVar { Name = "XDG_CACHE_HOME", Value = EngineCachePath },
                                 // The KV data endpoint (migrations into this worker's engines), at the pod's IP: the "kv" port.
                                 new V1EnvVar { Name = "ControlPlane__Worker__KvPort", Value = KvPort.ToString(System.Globalization.CultureInfo.InvariantCulture) },
                                 // The pool is the role of its workers' instances: prefill, decode or mixed.
@@ -86,6 +97,9 @@ public static class DesiredObjects
                                 new V1ContainerPort { Name = "silo", ContainerPort = 11111 },
                                 new V1ContainerPort { Name = "kv", ContainerPort = KvPort },
                             ],
+                            // A worker answers nothing until its engines exist: weights read from storage, decode graphs captured,
+                            // products measured (a minute or more on a GPU). The startup probe holds the liveness probe off that long.
+                            StartupProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/healthz", Port = "http" }, PeriodSeconds = 10, FailureThreshold = StartupProbeFailures },
                             ReadinessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/readyz", Port = "http" }, PeriodSeconds = 5 },
                             LivenessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/healthz", Port = "http" }, PeriodSeconds = 10 },
                             // No preStop hook: the worker drains on SIGTERM itself, and /admin needs the admin credential.
@@ -98,6 +112,12 @@ public static class DesiredObjects
     };
 
     public static string ConfigName(ModelService ms) => $"{ms.Metadata.Name}-config";
+
+    /// <summary>Where a worker keeps its engine's start-up measurements (its XDG_CACHE_HOME, on an emptyDir).</summary>
+    public const string EngineCachePath = "/var/cache/controlplane";
+
+    /// <summary>Startup probes (10 s apart) a worker may fail before the kubelet restarts it: 15 minutes to start.</summary>
+    public const int StartupProbeFailures = 90;
 
     /// <summary>Pod template annotation with a hash of the configuration: a change rolls the pods (a mounted file alone would not).</summary>
     public const string ConfigHashAnnotation = "inference.controlplane.dev/config-hash";
