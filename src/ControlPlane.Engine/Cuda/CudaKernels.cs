@@ -93,7 +93,7 @@ public sealed unsafe class CudaKernels
     /// Whether decode graphs take each product's implementation by measurement at start (<see cref="DecodeProducts"/>: a
     /// cuBLASLt algorithm found by a search over its configurations, where one beats libtorch's own by 2 % on this GPU):
     /// bf16 or fp16 only; on by default (+1–4 % a decode step at batch 8–64 on three H100s, never slower beyond the run-to-run
-    /// spread; about 2.5 s a batch bucket at start, unless DecodeProductsCache holds the choice), off with tuning GEMM_TUNE=0.
+    /// spread; about 2.4 s a batch bucket at start, unless DecodeProductsCache holds the choice), off with tuning GEMM_TUNE=0.
     /// </summary>
     public bool TunesProducts { get; private init; }
 

@@ -68,7 +68,7 @@ public sealed record ModelConfig
 
     /// <summary>
     /// TorchSharp engine on cuda (bf16/fp16): measure each decode batch bucket's matrix products at start and take a
-    /// cuBLASLt configuration where one beats libtorch's own by 2 % (about 2.5 s a bucket, 30 s for buckets up to 256 rows
+    /// cuBLASLt configuration where one beats libtorch's own by 2 % (about 2.4 s a bucket, 30 s for buckets up to 256 rows
     /// on an H100, unless <see cref="DecodeProductsCache"/> holds the choices); false keeps libtorch's products and starts
     /// sooner.
     /// </summary>
