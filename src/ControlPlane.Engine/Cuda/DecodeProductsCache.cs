@@ -87,7 +87,8 @@ public sealed class DecodeProductsCache
 
     /// <summary>
     /// Writes this device's entries into the file, keeping other devices' and the entries another process wrote since this
-    /// one read it (this process's win for the same shape); written to a temporary file and renamed over the old one.
+    /// one read it (this process's win for the same shape); written to a temporary file and renamed over the old one. No
+    /// lock: two processes saving at the same moment can each drop the other's new entries, which costs a search later.
     /// </summary>
     public void Save()
     {
