@@ -49,8 +49,7 @@ public sealed partial class TorchStepRunner : IStepRunner
                 _graphs = new DecodeGraphs(Forward, _cache, kernels!, KvBlocks, options.MaxRunningRequests, MaxContextTokens, options.DecodeProductsCache);
                 if (options.CaptureGraphsAtStart)
                     _graphs.CaptureAll();
-                Acceleration += ", decode graphs" + (_graphs.MeasuresProducts ? ", measured products" + (_graphs.ProductsCacheNote is { } note ? $" ({note})" : "")
-                    : _graphs.ProductsUnavailable is { } why ? $" (libtorch's products: {why})" : "");
+                Acceleration += ", decode graphs" + _graphs.ProductsNote;
             }
             catch (Exception e) when (e is CudaException or EntryPointNotFoundException or DllNotFoundException)
             {

@@ -45,6 +45,8 @@
 #           IPC handles (device to device), and migration downtime both ways; on one GPU both processes share it, on two
 #           the destination runs on GPU 1 (NVLink). PART=g: the P/D handoff both ways, and a 32k prefix fetched by device
 #           handles. Then serving-pd.sh (the trace, disaggregated against colocated). Done-when wants nvidia-h200-x2.
+# Since 2026-12-07 the products' search is the default (GEMM_TUNE=1 = the defaults): in parts i, k, m, n, s and t a
+# "GEMM_TUNE=1" run repeats the defaults; part y compares the defaults with libtorch's products (GEMM_TUNE=0).
 # PART may name several parts, run in turn in one call: PART=l,k,i (a fresh machine costs minutes of device time, so
 # one call that does several is cheaper than several calls).
 set -uo pipefail

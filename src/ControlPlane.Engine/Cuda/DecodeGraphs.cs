@@ -26,6 +26,7 @@ public sealed unsafe class DecodeGraphs : IDisposable
     private readonly Dictionary<(int Batch, int Blocks), Graph> _graphs = [];
     private readonly DecodePartitionTuner? _tuner;
     private readonly DecodeProducts? _products;
+    private readonly string? _productsUnavailable;
     private TorchCudaApi.MemoryPoolId _pool;
 
     /// <summary>
@@ -60,17 +61,15 @@ public sealed unsafe class DecodeGraphs : IDisposable
             _tuner = new DecodePartitionTuner(kernels, cache, scratchBlock, forward.Weights.Config.Heads, forward.Weights.DType, forward.Weights.Device);
         // Without cuBLASLt the graphs still run, on libtorch's products: the reason is kept for the engine to report.
         if (kernels.TunesProducts && (_products = DecodeProducts.TryCreate(forward.Weights.DType, forward.Weights.Device, out var reason, productsCachePath)) is null)
-            ProductsUnavailable = reason;
+            _productsUnavailable = reason;
     }
 
-    /// <summary>Why the products are libtorch's although the kernels tune them (cuBLASLt could not be opened); null otherwise.</summary>
-    public string? ProductsUnavailable { get; }
-
-    /// <summary>Whether each batch bucket's products are measured at capture (<see cref="DecodeProducts"/>).</summary>
-    public bool MeasuresProducts => _products is not null;
-
-    /// <summary>How the products' choices file served (<see cref="DecodeProducts.CacheNote"/>); null without one.</summary>
-    public string? ProductsCacheNote => _products?.CacheNote;
+    /// <summary>
+    /// What the products are, for the engine's acceleration line: measured at capture (with how the choices file served),
+    /// libtorch's because cuBLASLt could not be opened (and why), or empty where the kernels do not measure them.
+    /// </summary>
+    public string ProductsNote => _products is { } products ? ", measured products" + (products.CacheNote is { } note ? $" ({note})" : "")
+        : _productsUnavailable is { } why ? $" (libtorch's products: {why})" : "";
 
     /// <summary>What each product shape measured at capture and which algorithm it took (empty unless the kernels tune products).</summary>
     public IReadOnlyList<DecodeProducts.Choice> ProductChoices => _products?.Choices ?? [];

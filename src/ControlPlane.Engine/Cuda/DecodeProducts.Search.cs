@@ -29,9 +29,9 @@ public sealed unsafe partial class DecodeProducts
         var start = (randn([m, n], ScalarType.Float32, _device) * 0.5).to(_dtype);
         var reference = accumulate ? start.clone().addmm_(x, weights[0].t()) : F.linear(x, weights[0]);
         var tolerance = reference.abs().max().to(ScalarType.Float32).item<float>() / 64 + 1e-3f;
-        var target = accumulate ? start.clone() : empty([m, n], _dtype, _device);
         if (_cache is { } cache && cache.TryGet(m, n, k, accumulate, out var kept) && Reuse(plan, kept, x, weights[0], start, reference, tolerance))
             return;
+        var target = accumulate ? start.clone() : empty([m, n], _dtype, _device);
         var torchTime = GpuTimer.Microseconds(i =>
         {
             if (accumulate)
