@@ -34,6 +34,7 @@ public sealed class WorkerConfigurationTests : ApiServerTest
         Assert.Equal("cuda", model.GetProperty("Device").GetString());
         Assert.Equal(30720, model.GetProperty("KvCacheMiB").GetInt32());
         Assert.Equal(131072, model.GetProperty("HostKvCacheMiB").GetInt32()); // the host tier, sized by the ModelService
+        Assert.True(model.GetProperty("MeasureDecodeProducts").GetBoolean()); // the engine's default unless the ModelService says
         var pod = Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["spec"]!["template"]!["spec"]!;
         // The pod asks for its memory (the CRD's default 64Gi) plus the host tier's 128 GiB; its GPU as a limit.
         var resources = pod["containers"]![0]!["resources"]!;
@@ -70,5 +71,13 @@ public sealed class WorkerConfigurationTests : ApiServerTest
 
         Assert.Contains("llama-3.1-8b", Api.Get("", "configmaps", Ns, "llama-config")!["data"]!["appsettings.json"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.NotEqual(before, Hash());
+
+        // A faster start without the products' measurement, asked for in the ModelService: the workers' setting, and a roll.
+        var rolled = Hash();
+        await PatchAsync($"apis/inference.controlplane.dev/v1alpha1/namespaces/{Ns}/modelservices/llama", "{\"spec\":{\"engine\":{\"measureDecodeProducts\":false}}}");
+        await PassAsync();
+        var patched = JsonDocument.Parse(Api.Get("", "configmaps", Ns, "llama-config")!["data"]!["appsettings.json"]!.GetValue<string>()).RootElement;
+        Assert.False(patched.GetProperty("ControlPlane").GetProperty("Models")[0].GetProperty("MeasureDecodeProducts").GetBoolean());
+        Assert.NotEqual(rolled, Hash());
     }
 }

@@ -153,6 +153,7 @@ public static class DesiredObjects
                         Device = ms.Spec.Engine.GpusPerInstance > 0 ? "cuda" : "cpu",
                         ms.Spec.Engine.KvCacheMiB,
                         ms.Spec.Engine.HostKvCacheMiB,
+                        ms.Spec.Engine.MeasureDecodeProducts,
                     },
                 },
             },
