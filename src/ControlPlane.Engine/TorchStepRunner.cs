@@ -34,8 +34,7 @@ public sealed partial class TorchStepRunner : IStepRunner
         var kernels = options.CudaKernels ? CudaKernels.TryCreate(c, options.KvBlockSize, weights.DType, weights.Device, out reason,
             Tuning(options)) : null;
         Acceleration = kernels is null ? $"eager ({reason})"
-            : "kernels" + (kernels.HasPrefill ? ", prefill kernel" : "") + (kernels.HasTensorCoreDecode ? ", tensor-core decode attention" : "")
-              + (kernels.Prefetch != 0 ? $", L2 prefetch {kernels.Prefetch} ({kernels.PrefetchLead >> 20} MiB ahead)" : "");
+            : "kernels" + (kernels.HasPrefill ? ", prefill kernel" : "") + (kernels.HasTensorCoreDecode ? ", tensor-core decode attention" : "");
         Forward = new LlamaForward(weights, _rope, kernels);
         KvBlocks = options.KvBlocks ?? PagedKvCache.BlocksFor(options.KvCacheBytes, c.Layers, options.KvBlockSize, c.KvHeads, c.HeadDim, (int)weights.Embeddings.ElementSize);
         // Decode graphs pad their batches with rows that write to one extra block, which the pool never hands out.

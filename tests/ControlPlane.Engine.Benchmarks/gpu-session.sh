@@ -36,10 +36,6 @@
 #   PART=v: the worker's start until /readyz three ways (about 3 minutes with the model made): the products searched with
 #           an empty choices file (which it writes), again with that file (checked, not searched), and not measured
 #           (MeasureDecodeProducts false); each start's engine line (acceleration, the file's use, graphs' capture time)
-#   PART=w: the next product's weights asked into L2 by the kernel before it (tuning PREFETCH: 1 the attention kernel asks
-#           for the output product's, 7 the norms and SiLU·up too for the first 8 MiB of theirs): bench decode-only at the
-#           defaults, PREFETCH=1, =7, the defaults and PREFETCH=1 again, then the tunings in WX if any (e.g. WX=DSTAGES=3);
-#           then modes with PREFETCH=7 (about 5 minutes with the model made; WB replaces the list of benches)
 #   PART=x: the decode step's input staging by call from the first, on this machine's CPU, at the default tiering and as
 #           the app ships (methods with loops optimized at their first call): stage-tiering, no GPU (about 35 s)
 #   PART=p: decode-parts at batch 32 and 64, every part on the GPU's clock (the host-timed figure beside it)
@@ -226,11 +222,6 @@ y)
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
   timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -1
   greedy_check ;;
-w)
-  copy_bandwidth
-  bench_each 200 ${WB:-default PREFETCH=1 PREFETCH=7 default PREFETCH=1} ${WX:-}
-  python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
-  timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --tuning PREFETCH=7 --out $OUT/modes-prefetch.json 2>&1 | tail -1 ;;
 v)
   python3 $B/make_tokenizer.py /tmp/l8b loadgen/ControlPlane.LoadGen/Prompts/PromptBuilder.cs > /dev/null
   export XDG_CACHE_HOME=/tmp/v-cache; rm -rf $XDG_CACHE_HOME

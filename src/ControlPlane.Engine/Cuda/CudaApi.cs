@@ -8,7 +8,6 @@ internal static unsafe partial class CudaApi
     public const int AttributeMultiprocessorCount = 16;
     public const int AttributeComputeCapabilityMajor = 75;
     public const int AttributeComputeCapabilityMinor = 76;
-    public const int AttributeL2CacheBytes = 38;
 
     [LibraryImport(NativeLibraries.Driver)]
     public static partial int cuInit(uint flags);
@@ -160,8 +159,8 @@ internal static unsafe partial class CudaApi
         }
     }
 
-    /// <summary>A device's primary context, made current on this thread, with its compute capability, multiprocessors and L2 cache's bytes.</summary>
-    public readonly record struct DeviceContext(IntPtr Context, int Major, int Minor, int Multiprocessors, int L2Bytes);
+    /// <summary>A device's primary context, made current on this thread, with its compute capability and multiprocessors.</summary>
+    public readonly record struct DeviceContext(IntPtr Context, int Major, int Minor, int Multiprocessors);
 
     /// <summary>Initialises the driver and makes device <paramref name="ordinal"/>'s primary context (libtorch's) current.</summary>
     public static DeviceContext OpenDevice(int ordinal)
@@ -172,10 +171,9 @@ internal static unsafe partial class CudaApi
         Check(cuDeviceGetAttribute(out var major, AttributeComputeCapabilityMajor, handle), "cuDeviceGetAttribute");
         Check(cuDeviceGetAttribute(out var minor, AttributeComputeCapabilityMinor, handle), "cuDeviceGetAttribute");
         Check(cuDeviceGetAttribute(out var multiprocessors, AttributeMultiprocessorCount, handle), "cuDeviceGetAttribute");
-        Check(cuDeviceGetAttribute(out var l2, AttributeL2CacheBytes, handle), "cuDeviceGetAttribute");
         Check(cuDevicePrimaryCtxRetain(out var context, handle), "cuDevicePrimaryCtxRetain");
         Check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
-        return new DeviceContext(context, major, minor, multiprocessors, l2);
+        return new DeviceContext(context, major, minor, multiprocessors);
     }
 
     /// <summary>Device <paramref name="ordinal"/>'s name, compute capability and multiprocessors, e.g. "NVIDIA H100 80GB HBM3, sm_90, 132 SMs".</summary>

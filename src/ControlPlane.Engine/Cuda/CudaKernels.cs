@@ -70,7 +70,7 @@ public sealed unsafe class CudaKernels
     public bool HasPrefill => _pagedPrefill != IntPtr.Zero;
 
     /// <summary>
-    /// Whether <see cref="PagedDecode"/> runs on tensor cores (the GROUP query heads of a KV head as one tile's rows):
+    /// Whether <see cref="PagedDecode(Tensor, Tensor, Tensor, Tensor, Tensor, int, int)"/> runs on tensor cores (the GROUP query heads of a KV head as one tile's rows):
     /// where the prefill kernel runs and GROUP is at most 16, unless tuning DECODE_TC=0 keeps the scalar kernel.
     /// </summary>
     public bool HasTensorCoreDecode => _pagedDecodeTc != IntPtr.Zero;
@@ -139,7 +139,7 @@ public sealed unsafe class CudaKernels
         }
         try
         {
-            var (context, major, minor, multiprocessors, l2Bytes) = CudaApi.OpenDevice(Math.Max(0, (int)device.index));
+            var (context, major, minor, multiprocessors) = CudaApi.OpenDevice(Math.Max(0, (int)device.index));
             // 16-byte loads where a head allows, and never more than 32 lanes a token.
             var elementSize = kind == 0 ? 4 : 2;
             var vec = Math.Max(16 / elementSize, config.HeadDim / 32);
@@ -161,9 +161,6 @@ public sealed unsafe class CudaKernels
                 ProgrammaticLaunch = major >= 9 && (tuning?.GetValueOrDefault("PDL", 0) ?? 0) != 0,
                 TunePartitions = (tuning?.GetValueOrDefault("PARTITION_TUNE", 1) ?? 1) != 0,
                 TunesProducts = kind != 0 && (tuning?.GetValueOrDefault("GEMM_TUNE", 1) ?? 1) != 0,
-                Prefetch = major >= 8 ? (tuning?.GetValueOrDefault("PREFETCH", 0) ?? 0) & 7 : 0,
-                PrefetchWhole = l2Bytes / 4 * 3 / 128 * 128,
-                PrefetchLead = Math.Min(l2Bytes / 4 * 3, (tuning?.GetValueOrDefault("PF_MB", 8) ?? 8) << 20) / 128 * 128,
             };
         }
         catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
@@ -173,11 +170,8 @@ public sealed unsafe class CudaKernels
         }
     }
 
-    /// <summary>
-    /// rms_norm(x) · weight over the last dimension, in one kernel; where <see cref="Prefetch"/> has 2, it asks the first
-    /// <see cref="PrefetchLead"/> bytes of <paramref name="next"/> (the product after it) into L2 as it runs.
-    /// </summary>
-    public Tensor RmsNorm(Tensor x, Tensor weight, double eps, Tensor? next = null)
+    /// <summary>rms_norm(x) · weight over the last dimension, in one kernel.</summary>
+    public Tensor RmsNorm(Tensor x, Tensor weight, double eps)
     {
         var input = x.contiguous();
         var output = empty_like(input);
@@ -189,23 +183,20 @@ public sealed unsafe class CudaKernels
             var vectors = n / (16 / (int)input.ElementSize);
             var threads = vectors <= 1024 ? vectors : (vectors + 3) / 4;
             Launch(_rmsNorm, rows, 1, 1, (uint)Math.Min(1024, Math.Max(32, (threads + 31) / 32 * 32)),
-                [Pointer(input), Pointer(weight), Pointer(output), n, Float((float)eps), .. Ahead(next, 2, PrefetchLead)]);
+                [Pointer(input), Pointer(weight), Pointer(output), n, Float((float)eps)]);
         }
         return output;
     }
 
-    /// <summary>
-    /// silu(gate) · up over the fused projection [rows, 2n]: [rows, n], in one kernel; where <see cref="Prefetch"/> has 4,
-    /// it asks the first <see cref="PrefetchLead"/> bytes of <paramref name="next"/> (the down product's weights) into L2.
-    /// </summary>
-    public Tensor SiluMul(Tensor gateUp, Tensor? next = null)
+    /// <summary>silu(gate) · up over the fused projection [rows, 2n]: [rows, n], in one kernel.</summary>
+    public Tensor SiluMul(Tensor gateUp)
     {
         var input = gateUp.contiguous();
         var n = (int)(input.shape[^1] / 2);
         var rows = input.numel() / (2L * n);
         var output = empty([rows, n], input.dtype, input.device);
         if (rows > 0)
-            Launch(_siluMul, (uint)Math.Min(64, (n + 255) / 256), (uint)rows, 1, 256, [Pointer(input), Pointer(output), n, .. Ahead(next, 4, PrefetchLead)]);
+            Launch(_siluMul, (uint)Math.Min(64, (n + 255) / 256), (uint)rows, 1, 256, [Pointer(input), Pointer(output), n]);
         return output;
     }
 
@@ -227,11 +218,9 @@ public sealed unsafe class CudaKernels
     /// <summary>
     /// Decode attention of <paramref name="q"/> [batch, heads, head_dim] over each sequence's cached keys and
     /// values, read through its block table (<paramref name="tables"/> [batch, blocks], int64) up to its length
-    /// (<paramref name="lengths"/> [batch], int64); returns [batch, heads·head_dim]. Where <see cref="Prefetch"/> has 1, the
-    /// tensor-core kernel asks <paramref name="next"/> (the output product's weights, up to <see cref="PrefetchWhole"/>
-    /// bytes) into L2 as it runs.
+    /// (<paramref name="lengths"/> [batch], int64); returns [batch, heads·head_dim].
     /// </summary>
-    public Tensor PagedDecode(Tensor q, Tensor keys, Tensor values, Tensor tables, Tensor lengths, int partitionTokens, int partitions, Tensor? next = null)
+    public Tensor PagedDecode(Tensor q, Tensor keys, Tensor values, Tensor tables, Tensor lengths, int partitionTokens, int partitions)
     {
         var batch = q.shape[0];
         var query = q.contiguous();
@@ -245,8 +234,7 @@ public sealed unsafe class CudaKernels
         if (HasTensorCoreDecode)
             Launch(_pagedDecodeTc, (uint)partitions, (uint)_kvHeads, (uint)batch, 128, (uint)_decodeTcSharedBytes,
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
-                 Pointer(partial), Pointer(max), Pointer(sum), direct ? Pointer(output) : 0, partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634)),
-                 .. Ahead(next, 1, PrefetchWhole)]);
+                 Pointer(partial), Pointer(max), Pointer(sum), direct ? Pointer(output) : 0, partitionTokens, Float((float)(1.0 / Math.Sqrt(_headDim) * 1.4426950408889634))]);
         else
             Launch(_pagedDecode, (uint)partitions, (uint)_kvHeads, (uint)batch, (uint)(32 * _warps),
                 [Pointer(query), Pointer(keys), Pointer(values), Pointer(tables), (int)tables.shape[1], Pointer(lengths),
@@ -336,25 +324,6 @@ public sealed unsafe class CudaKernels
         CudaApi.Check(CudaApi.cuModuleGetFunction(out var function, module, name), $"cuModuleGetFunction({name})");
         return function;
     }
-
-    /// <summary>
-    /// Which kernels ask the next product's weights into L2 while they run (tuning PREFETCH, a sum; sm_80 and later; 0,
-    /// none, unless tuned): 1 the tensor-core decode attention (the output product's weights, whole where they fit
-    /// <see cref="PrefetchWhole"/>), 2 the RMSNorms (the first <see cref="PrefetchLead"/> bytes of qkv's and gate-up's), 4
-    /// SiLU·up (of down's). A decode step's products start on weights already in L2 instead of waiting out DRAM's latency
-    /// and their own ramp-up, where a small kernel before them leaves the memory idle.
-    /// </summary>
-    public int Prefetch { get; private init; }
-
-    /// <summary>Bytes of the output product's weights the attention kernel asks for: three quarters of the L2 cache at most.</summary>
-    public long PrefetchWhole { get; private init; }
-
-    /// <summary>Bytes of a product's weights a norm or SiLU·up asks for ahead (tuning PF_MB, 8 MiB unless tuned; at most <see cref="PrefetchWhole"/>).</summary>
-    public long PrefetchLead { get; private init; }
-
-    /// <summary>A kernel's two prefetch arguments: <paramref name="next"/>'s address and up to <paramref name="most"/> of its bytes (whole 128-byte lines) where <see cref="Prefetch"/> has <paramref name="bit"/>, else none.</summary>
-    private long[] Ahead(Tensor? next, int bit, long most) =>
-        next is null || (Prefetch & bit) == 0 ? [0, 0] : [Pointer(next), Math.Min(most, next.numel() * next.ElementSize) / 128 * 128];
 
     private static long Pointer(Tensor? t) => t is null ? 0 : TorchCudaApi.DataPointer(t);
 

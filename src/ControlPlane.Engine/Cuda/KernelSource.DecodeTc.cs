@@ -131,14 +131,12 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_tc(
   const T* __restrict__ q, const T* __restrict__ kc, const T* __restrict__ vc,
   const i64* __restrict__ tables, int table_stride, const i64* __restrict__ lens,
   float* __restrict__ part_acc, float* __restrict__ part_max, float* __restrict__ part_sum, T* __restrict__ out,
-  int part_tokens, float scale_log2, const char* pf, i64 pf_bytes)
+  int part_tokens, float scale_log2)
 {
   extern __shared__ __align__(16) u16 smem[];   // DSTAGES stages of DSTAGE elements; the warps' results at the end
   __shared__ i64 blocks[MAX_PART_BLOCKS];
   GRID_DEPENDENTS();
   const int p = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z, parts = gridDim.x;
-  // The output product's weights into L2 while the cache streams past (where asked): every block its share, idle ones too.
-  l2_prefetch(pf, pf_bytes, (b * gridDim.y + kvh) * parts + p, parts * gridDim.y * gridDim.z);
   const int len = (int)lens[b];
   const int start = p * part_tokens;
   if (start >= len) return;

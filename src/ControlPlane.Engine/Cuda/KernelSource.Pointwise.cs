@@ -9,11 +9,9 @@ internal static partial class KernelSource
 // four 16-byte vectors of its row in registers, so the row is read once.
 #define NV (16 / (int)sizeof(T))
 struct __align__(16) V16 { T v[NV]; };
-extern "C" __global__ void rms_norm(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ out, int n, float eps,
-  const char* pf, i64 pf_bytes)
+extern "C" __global__ void rms_norm(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ out, int n, float eps)
 {
   GRID_DEPENDENTS();
-  l2_prefetch(pf, pf_bytes, blockIdx.x, gridDim.x);   // the next product's first weights, where asked
   GRID_WAIT();
   const int nv = n / NV;
   const V16* row = (const V16*)(x + (i64)blockIdx.x * n);
@@ -55,10 +53,9 @@ extern "C" __global__ void rms_norm(const T* __restrict__ x, const T* __restrict
 }
 
 // out [rows, n] = silu(gate) * up over gate_up [rows, 2n], rounded as the eager ops round.
-extern "C" __global__ void silu_mul(const T* __restrict__ gate_up, T* __restrict__ out, int n, const char* pf, i64 pf_bytes)
+extern "C" __global__ void silu_mul(const T* __restrict__ gate_up, T* __restrict__ out, int n)
 {
   GRID_DEPENDENTS();
-  l2_prefetch(pf, pf_bytes, blockIdx.y * gridDim.x + blockIdx.x, gridDim.x * gridDim.y);
   GRID_WAIT();
   const T* row = gate_up + (i64)blockIdx.y * 2 * n;
   T* dst = out + (i64)blockIdx.y * n;

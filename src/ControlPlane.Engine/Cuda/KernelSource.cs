@@ -48,44 +48,6 @@ __device__ __forceinline__ T to_t(float v) { u16 h; asm("cvt.rn.f16.f32 %0, %1;"
 #define GRID_DEPENDENTS()
 #endif
 
-// Weights the next matrix product reads, asked into L2 while this kernel runs (CudaKernels.Prefetch: tuning PREFETCH):
-// [p, p + bytes) split over the grid's nblk blocks, block blk's share issued by its threads a PF_CHUNK at a time. A hint
-// only: no value depends on it, and a null p or no bytes asks for nothing. On sm_90 one bulk prefetch a chunk (the copy
-// engine walks it; PF_HINT=1 marks the lines evict-last, so that the stream this kernel itself reads passes them by);
-// on sm_80-89 one prefetch a 128-byte line.
-#ifndef PF_CHUNK
-#define PF_CHUNK 16384
-#endif
-#ifndef PF_HINT
-#define PF_HINT 1
-#endif
-__device__ __forceinline__ void l2_prefetch(const char* p, i64 bytes, int blk, int nblk)
-{
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  if (p == 0 || bytes <= 0) return;
-  const i64 share = ((bytes + nblk - 1) / nblk + 127) / 128 * 128;
-  const i64 from = (i64)blk * share;
-  const i64 to = from + share < bytes ? from + share : bytes;
-#if __CUDA_ARCH__ >= 900
-#if PF_HINT
-  unsigned long long policy;
-  asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(policy));
-#endif
-  for (i64 a = from + (i64)threadIdx.x * PF_CHUNK; a < to; a += (i64)blockDim.x * PF_CHUNK) {
-    const unsigned n = (unsigned)(to - a < PF_CHUNK ? to - a : PF_CHUNK);
-#if PF_HINT
-    asm volatile("cp.async.bulk.prefetch.L2.global.L2::cache_hint [%0], %1, %2;" :: "l"(p + a), "r"(n), "l"(policy) : "memory");
-#else
-    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" :: "l"(p + a), "r"(n) : "memory");
-#endif
-  }
-#else
-  for (i64 a = from + (i64)threadIdx.x * 128; a < to; a += (i64)blockDim.x * 128)
-    asm volatile("prefetch.global.L2::evict_last [%0];" :: "l"(p + a));
-#endif
-#endif
-}
-
 // Rounds through the element type, as an eager op in that type would.
 __device__ __forceinline__ float rnd(float v) { return from_t(to_t(v)); }
 

@@ -54,7 +54,7 @@ public sealed unsafe class SkinnyGemm
         }
         try
         {
-            var (context, major, minor, _, _) = CudaApi.OpenDevice(Math.Max(0, (int)device.index));
+            var (context, major, minor, _) = CudaApi.OpenDevice(Math.Max(0, (int)device.index));
             if (major < 8)
             {
                 reason = $"the skinny product needs mma.sync with bf16 (sm_80 and later), not sm_{major}{minor}";

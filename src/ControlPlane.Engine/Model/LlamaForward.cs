@@ -95,14 +95,13 @@ public sealed class LlamaForward(LlamaWeights weights, RotaryEmbedding rope, Cud
         {
             using var layerScope = NewDisposeScope();
             var layer = Weights.Layers[l];
-            // Each small kernel may ask the next product's weights into L2 as it runs (CudaKernels.Prefetch).
-            var qkv = k.Linear(k.RmsNorm(x, layer.InputNorm, _eps, layer.Qkv), layer.Qkv, layer.QkvBias);
+            var qkv = k.Linear(k.RmsNorm(x, layer.InputNorm, _eps), layer.Qkv, layer.QkvBias);
             var q = k.RopeQkv(qkv, rope.Cos, rope.Sin, inputs.Positions, inputs.Slots, cache.Keys[l], cache.Values[l]);
-            var attention = k.PagedDecode(q, cache.Keys[l], cache.Values[l], inputs.Tables, inputs.Lengths, inputs.PartitionTokens, inputs.Partitions, layer.Output);
+            var attention = k.PagedDecode(q, cache.Keys[l], cache.Values[l], inputs.Tables, inputs.Lengths, inputs.PartitionTokens, inputs.Partitions);
             // Residuals added by the matrix products themselves (beta = 1): no separate add kernels.
             k.AddLinear(x, attention, layer.Output);
-            var gateUp = k.Linear(k.RmsNorm(x, layer.PostNorm, _eps, layer.GateUp), layer.GateUp);
-            k.AddLinear(x, k.SiluMul(gateUp, layer.Down), layer.Down);
+            var gateUp = k.Linear(k.RmsNorm(x, layer.PostNorm, _eps), layer.GateUp);
+            k.AddLinear(x, k.SiluMul(gateUp), layer.Down);
         }
         return k.RmsNorm(x, Weights.Norm, _eps).MoveToOuterDisposeScope();
     }
