@@ -85,16 +85,23 @@ public sealed class DecodeProductsCache
     /// <summary>Holds <paramref name="entry"/> for this device (in memory until <see cref="Save"/>), replacing one of the same shape.</summary>
     public void Add(Entry entry) => _entries[(entry.Rows, entry.Outputs, entry.Inputs, entry.Accumulate)] = entry;
 
+    /// <summary>How long <see cref="Save"/> waits for another writer's lock before giving up (the save's error says so).</summary>
+    public TimeSpan LockWait { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>
-    /// Writes this device's entries into the file, keeping other devices' and the entries another process wrote since this
-    /// one read it (this process's win for the same shape); written to a temporary file and renamed over the old one. No
-    /// lock: two processes saving at the same moment can each drop the other's new entries, which costs a search later.
+    /// Writes this device's entries into the file, keeping other devices' and the entries another writer saved since this
+    /// one read it (this one's win for the same shape); written to a temporary file and renamed over the old one. Writers
+    /// (engines of one process, processes sharing the file) take turns through an exclusive lock on
+    /// <c>&lt;file&gt;.lock</c> (flock on Linux: released when its holder exits, so a crashed writer leaves no stale lock).
     /// </summary>
     public void Save()
     {
         var temporary = $"{Path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         try
         {
+            if (System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path)) is { Length: > 0 } directory)
+                Directory.CreateDirectory(directory);
+            using var turn = Lock();
             var (file, _) = Read(Path);
             var devices = file?.Devices ?? [];
             var merged = new Dictionary<(int, int, int, bool), Entry>();
@@ -103,8 +110,6 @@ public sealed class DecodeProductsCache
             foreach (var (key, entry) in _entries)
                 merged[key] = entry;
             devices[DeviceKey] = [.. merged.Values.OrderBy(e => e.Rows).ThenBy(e => e.Outputs).ThenBy(e => e.Inputs).ThenBy(e => e.Accumulate)];
-            if (System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path)) is { Length: > 0 } directory)
-                Directory.CreateDirectory(directory);
             File.WriteAllText(temporary, JsonSerializer.Serialize(new FileModel(FormatVersion, devices), Json));
             File.Move(temporary, Path, overwrite: true);
             Error = null;
@@ -119,6 +124,25 @@ public sealed class DecodeProductsCache
             catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException or ArgumentException)
             {
                 // Nothing more to do: the error above is what the caller needs to know.
+            }
+        }
+    }
+
+    /// <summary>The writers' lock: <c>&lt;file&gt;.lock</c> opened unshared, retried until <see cref="LockWait"/> has passed.</summary>
+    private FileStream Lock()
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                return new FileStream($"{Path}.lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+            {
+                if (System.Diagnostics.Stopwatch.GetElapsedTime(started) >= LockWait)
+                    throw new IOException($"another writer held {Path}.lock for {LockWait.TotalSeconds:0} s", e);
+                Thread.Sleep(10);
             }
         }
     }
