@@ -64,6 +64,11 @@ public sealed class WorkerConfigurationTests : ApiServerTest
         var cachePath = worker["env"]!.AsArray().Single(e => e!["name"]!.GetValue<string>() == "XDG_CACHE_HOME")!["value"]!.GetValue<string>();
         var cacheMount = worker["volumeMounts"]!.AsArray().Single(m => m!["mountPath"]!.GetValue<string>() == cachePath)!;
         Assert.NotNull(pod["volumes"]!.AsArray().Single(v => v!["name"]!.GetValue<string>() == cacheMount["name"]!.GetValue<string>())!["emptyDir"]);
+        // A pass with nothing changed leaves the StatefulSet as it is (no replace: its pods would not roll, but its version would move).
+        string Version() => Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["metadata"]!["resourceVersion"]!.GetValue<string>();
+        var version = Version();
+        await PassAsync();
+        Assert.Equal(version, Version());
         var before = Hash();
 
         await PatchAsync($"apis/inference.controlplane.dev/v1alpha1/namespaces/{Ns}/modelservices/llama", "{\"spec\":{\"model\":{\"source\":\"/models/llama-3.1-8b\"}}}");
@@ -79,5 +84,14 @@ public sealed class WorkerConfigurationTests : ApiServerTest
         var patched = JsonDocument.Parse(Api.Get("", "configmaps", Ns, "llama-config")!["data"]!["appsettings.json"]!.GetValue<string>()).RootElement;
         Assert.False(patched.GetProperty("ControlPlane").GetProperty("Models")[0].GetProperty("MeasureDecodeProducts").GetBoolean());
         Assert.NotEqual(rolled, Hash());
+
+        // The engine cache on the node, asked for in the ModelService: a hostPath volume (made if missing) where the emptyDir was.
+        await PatchAsync($"apis/inference.controlplane.dev/v1alpha1/namespaces/{Ns}/modelservices/llama", "{\"spec\":{\"engine\":{\"cacheHostPath\":\"/var/cache/controlplane-llama\"}}}");
+        await PassAsync();
+        var volume = Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["spec"]!["template"]!["spec"]!["volumes"]!.AsArray()
+            .Single(v => v!["name"]!.GetValue<string>() == cacheMount["name"]!.GetValue<string>())!;
+        Assert.Null(volume["emptyDir"]);
+        Assert.Equal("/var/cache/controlplane-llama", volume["hostPath"]!["path"]!.GetValue<string>());
+        Assert.Equal("DirectoryOrCreate", volume["hostPath"]!["type"]!.GetValue<string>());
     }
 }

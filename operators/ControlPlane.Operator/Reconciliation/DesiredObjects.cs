@@ -37,7 +37,17 @@ public static class DesiredObjects
         BlockOwnerDeletion = true,
     };
 
-    public static V1StatefulSet StatefulSet(ModelService ms, string pool, int replicas, WorkerCluster? cluster = null) => WorkerSet(ms, pool, replicas, cluster ?? new WorkerCluster());
+    public static V1StatefulSet StatefulSet(ModelService ms, string pool, int replicas, WorkerCluster? cluster = null)
+    {
+        var set = WorkerSet(ms, pool, replicas, cluster ?? new WorkerCluster());
+        // What the pods are made of (image, resources, volumes, probes, env): a change to any of it replaces the StatefulSet.
+        set.Spec.Template.Metadata.Annotations[TemplateHashAnnotation] = Convert.ToHexStringLower(
+            System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(k8s.KubernetesJson.Serialize(set.Spec.Template.Spec))))[..16];
+        return set;
+    }
+
+    /// <summary>Pod template annotation with a hash of the pod's spec as the operator makes it: the reconciler's test for "changed".</summary>
+    public const string TemplateHashAnnotation = "inference.controlplane.dev/template-hash";
 
     private static V1StatefulSet WorkerSet(ModelService ms, string pool, int replicas, WorkerCluster cluster) => new()
     {
@@ -61,8 +71,11 @@ public static class DesiredObjects
                     [
                         new V1Volume { Name = "config", ConfigMap = new V1ConfigMapVolumeSource { Name = ConfigName(ms) } },
                         // The engine's start-up measurements (the decode products' choices): kept while the pod lives, so that
-                        // a restarted container checks them instead of measuring again.
-                        new V1Volume { Name = "engine-cache", EmptyDir = new V1EmptyDirVolumeSource() },
+                        // a restarted container checks them instead of measuring again; on the node, where the ModelService
+                        // names a host folder, so that every later pod there does (writers take turns through a lock file).
+                        ms.Spec.Engine.CacheHostPath is { Length: > 0 } hostPath
+                            ? new V1Volume { Name = "engine-cache", HostPath = new V1HostPathVolumeSource { Path = hostPath, Type = "DirectoryOrCreate" } }
+                            : new V1Volume { Name = "engine-cache", EmptyDir = new V1EmptyDirVolumeSource() },
                     ],
                     Containers =
                     [

@@ -175,8 +175,10 @@ public sealed class ModelServiceReconciler(IKubernetes client, IDrainClient drai
             await drain.ResumeAsync(ns, drained, cancellationToken);
             await EventAsync(ms, "ScaleInCancelled", $"pool {pool}: keeps {existing.Spec.Replicas} replicas", cancellationToken);
         }
-        if (existing.Spec.Replicas == replicas && !scalingIn && existing.Spec.Template.Spec.Containers[0].Image == desired.Spec.Template.Spec.Containers[0].Image
-            && existing.Spec.Template.Metadata?.Annotations is { } annotations && annotations.TryGetValue(DesiredObjects.ConfigHashAnnotation, out var hash) && hash == DesiredObjects.ConfigHash(ms, Cluster))
+        // Unchanged: the same replicas, configuration and pod spec (image, resources, volumes … by the template's hash).
+        if (existing.Spec.Replicas == replicas && !scalingIn && existing.Spec.Template.Metadata?.Annotations is { } annotations
+            && annotations.TryGetValue(DesiredObjects.ConfigHashAnnotation, out var hash) && hash == DesiredObjects.ConfigHash(ms, Cluster)
+            && annotations.TryGetValue(DesiredObjects.TemplateHashAnnotation, out var template) && template == desired.Spec.Template.Metadata.Annotations[DesiredObjects.TemplateHashAnnotation])
             return existing;
         desired.Metadata.ResourceVersion = existing.Metadata.ResourceVersion;
         desired.Status = existing.Status;

@@ -38,6 +38,12 @@ public sealed class EngineSpec
     /// </summary>
     [JsonPropertyName("measureDecodeProducts")] public bool MeasureDecodeProducts { get; set; } = true;
 
+    /// <summary>
+    /// A folder on the node for the engine's start-up measurements (a hostPath volume, made if missing), shared by the
+    /// worker pods there, so that a new pod reuses what an earlier one measured; unset: an emptyDir, kept for the pod's life.
+    /// </summary>
+    [JsonPropertyName("cacheHostPath")] public string? CacheHostPath { get; set; }
+
     [JsonPropertyName("resources")] public EngineResources Resources { get; set; } = new();
 }
 
