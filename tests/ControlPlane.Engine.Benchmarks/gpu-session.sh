@@ -26,7 +26,7 @@
 #   PART=r: the copy bandwidth and bench decode-only at the defaults, nothing else (for a machine with two minutes to give)
 #   PART=t: the tensor-core decode attention's pipeline depth in a step (DSTAGES=3 and 4 against the default 2, with the
 #           measured partitions re-chosen for each), then DSTAGES=3 with the products' search; the defaults twice around
-#   PART=auto: y,v on an H200, v,z elsewhere (see the end of this script)
+#   PART=auto: p,y on an H200, p elsewhere (see the end of this script)
 #   PART=z: the served run twice on one machine, with the decode products measured at start (the default) and with
 #           libtorch's (MEASURE_PRODUCTS=false), served figures and the simulator beside them only (SERVED_ONLY=1), each
 #           run's files in one archive (about 5 minutes with the model made; ZN=200 replays the trace's first 200 requests)
@@ -304,10 +304,11 @@ c)
 esac
 }
 P=${PART:-a}
-# PART=auto: what the open issue wants most of the machine that came: on an H200 the defaults (the decode goal's figure)
-# beside libtorch's products, modes and greedy, then the worker's start with and without the products' choices file
-# (about 6 minutes with the model made); elsewhere the start, then the served run with the measured products and
-# without, on one machine (about 8 minutes). Send the output to $OUT/session.log, so that a call cut
-# off at its limit still returns it (part b and serving.sh move other files out of $OUT: keep them after it).
-[ "$P" = auto ] && { nvidia-smi -L | grep -q H200 && P=y,v || P=v,z; echo "== auto: $P on $(nvidia-smi --query-gpu=name --format=csv,noheader)"; }
+# PART=auto: what the open issue wants most of the machine that came: on an H200 where a decode step's time goes, part by
+# part on the GPU's clock at the four goal shapes (decode-parts: the H200's time above the bound grows with the context
+# where the attention kernel alone, measured apart, does not), then the defaults beside libtorch's products, modes and
+# greedy (about 6 minutes with the model made); elsewhere the same breakdown alone, for the H100 beside it. Send the
+# output to $OUT/session.log, so that a call cut off at its limit still returns it (part b and serving.sh move other
+# files out of $OUT: keep them after it).
+[ "$P" = auto ] && { nvidia-smi -L | grep -q H200 && P=p,y || P=p; echo "== auto: $P on $(nvidia-smi --query-gpu=name --format=csv,noheader)"; }
 for part in ${P//,/ }; do echo "== part $part at ${SECONDS} s"; run_part "$part"; done; echo "== done at ${SECONDS} s"
