@@ -34,7 +34,7 @@ public sealed class EngineSpec
 
     /// <summary>
     /// Whether each worker measures its decode graphs' products at start (the worker's <c>MeasureDecodeProducts</c>): faster
-    /// decode steps at batch 8-64 for about 30 s more at a pod's first start; its choices kept on the pod's emptyDir.
+    /// decode steps at batch 8-64 for about 30 s more at a pod's first start; its choices kept in the engine cache (<see cref="CacheHostPath"/>).
     /// </summary>
     [JsonPropertyName("measureDecodeProducts")] public bool MeasureDecodeProducts { get; set; } = true;
 
