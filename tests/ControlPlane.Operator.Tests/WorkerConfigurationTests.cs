@@ -94,4 +94,42 @@ public sealed class WorkerConfigurationTests : ApiServerTest
         Assert.Equal("/var/cache/controlplane-llama", volume["hostPath"]!["path"]!.GetValue<string>());
         Assert.Equal("DirectoryOrCreate", volume["hostPath"]!["type"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task ModelOnAClaim_IsMountedReadOnly_AndTheWorkersReadItsFolder()
+    {
+        Api.Put("inference.controlplane.dev", "modelservices", Ns, new JsonObject
+        {
+            ["apiVersion"] = "inference.controlplane.dev/v1alpha1",
+            ["kind"] = "ModelService",
+            ["metadata"] = new JsonObject { ["name"] = "llama", ["generation"] = 1 },
+            ["spec"] = new JsonObject
+            {
+                ["model"] = new JsonObject { ["source"] = "pvc://models/meta-llama/Meta-Llama-3-8B-Instruct" },
+                ["engine"] = new JsonObject { ["image"] = "worker:1" },
+                ["pools"] = new JsonObject { ["mixed"] = new JsonObject { ["replicas"] = 1 } },
+            },
+        });
+        await PassAsync();
+
+        var settings = JsonDocument.Parse(Api.Get("", "configmaps", Ns, "llama-config")!["data"]!["appsettings.json"]!.GetValue<string>()).RootElement;
+        Assert.Equal("/models/models/meta-llama/Meta-Llama-3-8B-Instruct", settings.GetProperty("ControlPlane").GetProperty("Models")[0].GetProperty("Path").GetString());
+        var pod = Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["spec"]!["template"]!["spec"]!;
+        var volume = pod["volumes"]!.AsArray().Single(v => v!["persistentVolumeClaim"] is not null)!;
+        Assert.Equal("models", volume["persistentVolumeClaim"]!["claimName"]!.GetValue<string>());
+        Assert.True(volume["persistentVolumeClaim"]!["readOnly"]!.GetValue<bool>());
+        var mount = pod["containers"]![0]!["volumeMounts"]!.AsArray().Single(m => m!["name"]!.GetValue<string>() == volume["name"]!.GetValue<string>())!;
+        Assert.Equal("/models/models", mount["mountPath"]!.GetValue<string>());
+        Assert.True(mount["readOnly"]!.GetValue<bool>());
+    }
+
+    [Theory]
+    [InlineData("pvc://models/meta-llama/Llama-3", "/models/models/meta-llama/Llama-3", "models")]
+    [InlineData("pvc://weights", "/models/weights", "weights")]
+    [InlineData("pvc://weights/", "/models/weights", "weights")]
+    [InlineData("/models/llama-3-8b", "/models/llama-3-8b", null)]
+    [InlineData("pvc://Not_A_Claim/x", "pvc://Not_A_Claim/x", null)]
+    [InlineData("pvc://weights/../etc", "pvc://weights/../etc", null)]
+    public void ModelLocation_ParsesAClaimAndItsFolder_OrKeepsThePath(string source, string path, string? claim) =>
+        Assert.Equal((path, claim), DesiredObjects.ModelLocation(source));
 }

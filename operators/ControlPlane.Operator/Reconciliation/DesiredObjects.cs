@@ -76,6 +76,10 @@ public static class DesiredObjects
                         ms.Spec.Engine.CacheHostPath is { Length: > 0 } hostPath
                             ? new V1Volume { Name = "engine-cache", HostPath = new V1HostPathVolumeSource { Path = hostPath, Type = "DirectoryOrCreate" } }
                             : new V1Volume { Name = "engine-cache", EmptyDir = new V1EmptyDirVolumeSource() },
+                        // The model's claim (source pvc://CLAIM/PATH), read-only: every worker reads the same folder.
+                        .. ModelLocation(ms.Spec.Model.Source).Claim is { } claim
+                            ? [new V1Volume { Name = "model", PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = claim, ReadOnlyProperty = true } }]
+                            : Array.Empty<V1Volume>(),
                     ],
                     Containers =
                     [
@@ -87,6 +91,9 @@ public static class DesiredObjects
                             [
                                 new V1VolumeMount { Name = "config", MountPath = "/app/appsettings.json", SubPath = "appsettings.json", ReadOnlyProperty = true },
                                 new V1VolumeMount { Name = "engine-cache", MountPath = EngineCachePath },
+                                .. ModelLocation(ms.Spec.Model.Source).Claim is { } modelClaim
+                                    ? [new V1VolumeMount { Name = "model", MountPath = $"{ModelsRoot}/{modelClaim}", ReadOnlyProperty = true }]
+                                    : Array.Empty<V1VolumeMount>(),
                             ],
                             Env =
                             [
@@ -126,6 +133,28 @@ public static class DesiredObjects
 
     public static string ConfigName(ModelService ms) => $"{ms.Metadata.Name}-config";
 
+    /// <summary>Where a worker pod mounts a model's claim: <c>{ModelsRoot}/{claim}</c>.</summary>
+    public const string ModelsRoot = "/models";
+
+    /// <summary>
+    /// The model folder as a worker sees it: <c>pvc://CLAIM/PATH</c> is the claim mounted read-only at
+    /// <c>/models/CLAIM</c> and the folder PATH under it (the claim's root where PATH is empty); any other source is a path
+    /// in the worker's own file system, as given (Claim null). A claim name that is not a DNS-1123 label is no claim.
+    /// </summary>
+    public static (string Path, string? Claim) ModelLocation(string source)
+    {
+        const string Scheme = "pvc://";
+        if (!source.StartsWith(Scheme, StringComparison.Ordinal))
+            return (source, null);
+        var rest = source[Scheme.Length..];
+        var slash = rest.IndexOf('/', StringComparison.Ordinal);
+        var claim = slash < 0 ? rest : rest[..slash];
+        var folder = slash < 0 ? "" : rest[(slash + 1)..].Trim('/');
+        if (!System.Text.RegularExpressions.Regex.IsMatch(claim, "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$") || folder.Split('/').Contains(".."))
+            return (source, null);
+        return (folder.Length == 0 ? $"{ModelsRoot}/{claim}" : $"{ModelsRoot}/{claim}/{folder}", claim);
+    }
+
     /// <summary>Where a worker keeps its engine's start-up measurements (its XDG_CACHE_HOME, on an emptyDir).</summary>
     public const string EngineCachePath = "/var/cache/controlplane";
 
@@ -162,7 +191,7 @@ public static class DesiredObjects
                         Name = ms.Spec.Model.ServedName ?? ms.Metadata.Name,
                         Engine = "torchsharp",
                         Instances = 1,
-                        Path = ms.Spec.Model.Source,
+                        ModelLocation(ms.Spec.Model.Source).Path,
                         Device = ms.Spec.Engine.GpusPerInstance > 0 ? "cuda" : "cpu",
                         ms.Spec.Engine.KvCacheMiB,
                         ms.Spec.Engine.HostKvCacheMiB,
