@@ -35,6 +35,10 @@ public sealed class WorkerConfigurationTests : ApiServerTest
         Assert.Equal(30720, model.GetProperty("KvCacheMiB").GetInt32());
         Assert.Equal(131072, model.GetProperty("HostKvCacheMiB").GetInt32()); // the host tier, sized by the ModelService
         Assert.True(model.GetProperty("MeasureDecodeProducts").GetBoolean()); // the engine's default unless the ModelService says
+        Assert.Equal("torchsharp", model.GetProperty("Engine").GetString());
+        // Settings the ModelService leaves unset are left out, so that the workers' own defaults hold.
+        Assert.False(model.TryGetProperty("ChatTemplate", out _));
+        Assert.False(model.TryGetProperty("MaxContextTokens", out _));
         var pod = Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["spec"]!["template"]!["spec"]!;
         // The pod asks for its memory (the CRD's default 64Gi) plus the host tier's 128 GiB; its GPU as a limit.
         var resources = pod["containers"]![0]!["resources"]!;
@@ -96,7 +100,7 @@ public sealed class WorkerConfigurationTests : ApiServerTest
     }
 
     [Fact]
-    public async Task ModelOnAClaim_IsMountedReadOnly_AndTheWorkersReadItsFolder()
+    public async Task ModelOnAClaim_IsMountedReadOnly_AndTheWorkersReadItsFolder_WithTheModelsSettings()
     {
         Api.Put("inference.controlplane.dev", "modelservices", Ns, new JsonObject
         {
@@ -105,15 +109,20 @@ public sealed class WorkerConfigurationTests : ApiServerTest
             ["metadata"] = new JsonObject { ["name"] = "llama", ["generation"] = 1 },
             ["spec"] = new JsonObject
             {
-                ["model"] = new JsonObject { ["source"] = "pvc://models/meta-llama/Meta-Llama-3-8B-Instruct" },
-                ["engine"] = new JsonObject { ["image"] = "worker:1" },
+                ["model"] = new JsonObject { ["source"] = "pvc://models/meta-llama/Meta-Llama-3-8B-Instruct", ["chatTemplate"] = "chatml", ["maxContextTokens"] = 4096 },
+                ["engine"] = new JsonObject { ["image"] = "worker:1", ["backend"] = "simulated" },
                 ["pools"] = new JsonObject { ["mixed"] = new JsonObject { ["replicas"] = 1 } },
             },
         });
         await PassAsync();
 
         var settings = JsonDocument.Parse(Api.Get("", "configmaps", Ns, "llama-config")!["data"]!["appsettings.json"]!.GetValue<string>()).RootElement;
-        Assert.Equal("/models/models/meta-llama/Meta-Llama-3-8B-Instruct", settings.GetProperty("ControlPlane").GetProperty("Models")[0].GetProperty("Path").GetString());
+        var model = settings.GetProperty("ControlPlane").GetProperty("Models")[0];
+        Assert.Equal("/models/models/meta-llama/Meta-Llama-3-8B-Instruct", model.GetProperty("Path").GetString());
+        // The model's and engine's settings the ModelService names reach the workers.
+        Assert.Equal("simulated", model.GetProperty("Engine").GetString());
+        Assert.Equal("chatml", model.GetProperty("ChatTemplate").GetString());
+        Assert.Equal(4096, model.GetProperty("MaxContextTokens").GetInt32());
         var pod = Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["spec"]!["template"]!["spec"]!;
         var volume = pod["volumes"]!.AsArray().Single(v => v!["persistentVolumeClaim"] is not null)!;
         Assert.Equal("models", volume["persistentVolumeClaim"]!["claimName"]!.GetValue<string>());

@@ -189,13 +189,15 @@ public static class DesiredObjects
                     new
                     {
                         Name = ms.Spec.Model.ServedName ?? ms.Metadata.Name,
-                        Engine = "torchsharp",
+                        Engine = ms.Spec.Engine.Backend,
                         Instances = 1,
                         ModelLocation(ms.Spec.Model.Source).Path,
                         Device = ms.Spec.Engine.GpusPerInstance > 0 ? "cuda" : "cpu",
                         ms.Spec.Engine.KvCacheMiB,
                         ms.Spec.Engine.HostKvCacheMiB,
                         ms.Spec.Engine.MeasureDecodeProducts,
+                        ms.Spec.Model.ChatTemplate,
+                        ms.Spec.Model.MaxContextTokens,
                     },
                 },
             },
@@ -209,7 +211,8 @@ public static class DesiredObjects
         };
     }
 
-    private static readonly System.Text.Json.JsonSerializerOptions JsonIndented = new() { WriteIndented = true };
+    // Unset settings are left out, so that the workers' own defaults hold (a null would bind as an empty value).
+    private static readonly System.Text.Json.JsonSerializerOptions JsonIndented = new() { WriteIndented = true, DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 
     /// <summary>
     /// The worker's requests: its CPUs, and its memory plus the host KV tier (pinned memory the engine fills as it evicts,

@@ -18,12 +18,21 @@ public sealed class ModelSource
 {
     [JsonPropertyName("source")] public string Source { get; set; } = "";
     [JsonPropertyName("servedName")] public string? ServedName { get; set; }
+
+    /// <summary>The chat template the model's prompts are rendered with (chatml, llama3); unset: the workers' own choice.</summary>
+    [JsonPropertyName("chatTemplate")] public string? ChatTemplate { get; set; }
+
+    /// <summary>The longest prompt and completion together, tokens: what each engine is sized for; unset: the workers' default.</summary>
+    [JsonPropertyName("maxContextTokens")] public int? MaxContextTokens { get; set; }
 }
 
 /// <summary>The worker image and what each instance gets.</summary>
 public sealed class EngineSpec
 {
     [JsonPropertyName("image")] public string Image { get; set; } = "";
+
+    /// <summary>The engine the workers run: torchsharp (the model on the GPU) or simulated (a profile's timing, no GPU).</summary>
+    [JsonPropertyName("backend")] public string Backend { get; set; } = "torchsharp";
     [JsonPropertyName("gpusPerInstance")] public int GpusPerInstance { get; set; } = 1;
 
     /// <summary>GPU memory for the KV cache per instance, MiB.</summary>
