@@ -8,27 +8,29 @@ public sealed class WorkerConfigurationTests : ApiServerTest
 {
 
 
-    private string Hash() => Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["spec"]!["template"]!["metadata"]!["annotations"]![DesiredObjects.ConfigHashAnnotation]!.GetValue<string>();
-
-    [Fact]
-    public async Task Config_IsAConfigMapTheWorkersMount_AndAChangeRollsThem()
+    /// <summary>Puts the ModelService "llama" with this model and engine and a mixed pool of these replicas, reconciles, and returns the workers' model settings.</summary>
+    private async Task<JsonElement> ReconcileAsync(JsonObject model, JsonObject engine, int replicas)
     {
         Api.Put("inference.controlplane.dev", "modelservices", Ns, new JsonObject
         {
             ["apiVersion"] = "inference.controlplane.dev/v1alpha1",
             ["kind"] = "ModelService",
             ["metadata"] = new JsonObject { ["name"] = "llama", ["generation"] = 1 },
-            ["spec"] = new JsonObject
-            {
-                ["model"] = new JsonObject { ["source"] = "/models/llama-3-8b", ["servedName"] = "llama-3-8b" },
-                ["engine"] = new JsonObject { ["image"] = "worker:1", ["gpusPerInstance"] = 1, ["kvCacheMiB"] = 30720, ["hostKvCacheMiB"] = 131072 },
-                ["pools"] = new JsonObject { ["mixed"] = new JsonObject { ["replicas"] = 2 } },
-            },
+            ["spec"] = new JsonObject { ["model"] = model, ["engine"] = engine, ["pools"] = new JsonObject { ["mixed"] = new JsonObject { ["replicas"] = replicas } } },
         });
         await PassAsync();
+        return Settings().GetProperty("ControlPlane").GetProperty("Models")[0];
+    }
 
-        var settings = JsonDocument.Parse(Api.Get("", "configmaps", Ns, "llama-config")!["data"]!["appsettings.json"]!.GetValue<string>()).RootElement;
-        var model = settings.GetProperty("ControlPlane").GetProperty("Models")[0];
+    private JsonElement Settings() => JsonDocument.Parse(Api.Get("", "configmaps", Ns, "llama-config")!["data"]!["appsettings.json"]!.GetValue<string>()).RootElement;
+
+    private string Hash() => Api.Get("apps", "statefulsets", Ns, "llama-mixed")!["spec"]!["template"]!["metadata"]!["annotations"]![DesiredObjects.ConfigHashAnnotation]!.GetValue<string>();
+
+    [Fact]
+    public async Task Config_IsAConfigMapTheWorkersMount_AndAChangeRollsThem()
+    {
+        var model = await ReconcileAsync(new JsonObject { ["source"] = "/models/llama-3-8b", ["servedName"] = "llama-3-8b" },
+            new JsonObject { ["image"] = "worker:1", ["gpusPerInstance"] = 1, ["kvCacheMiB"] = 30720, ["hostKvCacheMiB"] = 131072 }, replicas: 2);
         Assert.Equal("llama-3-8b", model.GetProperty("Name").GetString());
         Assert.Equal("/models/llama-3-8b", model.GetProperty("Path").GetString());
         Assert.Equal("cuda", model.GetProperty("Device").GetString());
@@ -47,7 +49,7 @@ public sealed class WorkerConfigurationTests : ApiServerTest
         Assert.Equal("1", resources["limits"]!["nvidia.com/gpu"]!.GetValue<string>());
         Assert.Equal("llama-config", pod["volumes"]![0]!["configMap"]!["name"]!.GetValue<string>());
         // Workers join the control silos' cluster: role worker, Redis, ids from the pod's name, a drain before the stop.
-        var cluster = settings.GetProperty("ControlPlane").GetProperty("Cluster");
+        var cluster = Settings().GetProperty("ControlPlane").GetProperty("Cluster");
         Assert.Equal("worker", cluster.GetProperty("Roles").GetString());
         Assert.Equal("redis:6379", cluster.GetProperty("Redis").GetString());
         var worker = pod["containers"]![0]!;
@@ -85,7 +87,7 @@ public sealed class WorkerConfigurationTests : ApiServerTest
         var rolled = Hash();
         await PatchAsync($"apis/inference.controlplane.dev/v1alpha1/namespaces/{Ns}/modelservices/llama", "{\"spec\":{\"engine\":{\"measureDecodeProducts\":false}}}");
         await PassAsync();
-        var patched = JsonDocument.Parse(Api.Get("", "configmaps", Ns, "llama-config")!["data"]!["appsettings.json"]!.GetValue<string>()).RootElement;
+        var patched = Settings();
         Assert.False(patched.GetProperty("ControlPlane").GetProperty("Models")[0].GetProperty("MeasureDecodeProducts").GetBoolean());
         Assert.NotEqual(rolled, Hash());
 
@@ -102,22 +104,8 @@ public sealed class WorkerConfigurationTests : ApiServerTest
     [Fact]
     public async Task ModelOnAClaim_IsMountedReadOnly_AndTheWorkersReadItsFolder_WithTheModelsSettings()
     {
-        Api.Put("inference.controlplane.dev", "modelservices", Ns, new JsonObject
-        {
-            ["apiVersion"] = "inference.controlplane.dev/v1alpha1",
-            ["kind"] = "ModelService",
-            ["metadata"] = new JsonObject { ["name"] = "llama", ["generation"] = 1 },
-            ["spec"] = new JsonObject
-            {
-                ["model"] = new JsonObject { ["source"] = "pvc://models/meta-llama/Meta-Llama-3-8B-Instruct", ["chatTemplate"] = "chatml", ["maxContextTokens"] = 4096 },
-                ["engine"] = new JsonObject { ["image"] = "worker:1", ["backend"] = "simulated" },
-                ["pools"] = new JsonObject { ["mixed"] = new JsonObject { ["replicas"] = 1 } },
-            },
-        });
-        await PassAsync();
-
-        var settings = JsonDocument.Parse(Api.Get("", "configmaps", Ns, "llama-config")!["data"]!["appsettings.json"]!.GetValue<string>()).RootElement;
-        var model = settings.GetProperty("ControlPlane").GetProperty("Models")[0];
+        var model = await ReconcileAsync(new JsonObject { ["source"] = "pvc://models/meta-llama/Meta-Llama-3-8B-Instruct", ["chatTemplate"] = "chatml", ["maxContextTokens"] = 4096 },
+            new JsonObject { ["image"] = "worker:1", ["backend"] = "simulated" }, replicas: 1);
         Assert.Equal("/models/models/meta-llama/Meta-Llama-3-8B-Instruct", model.GetProperty("Path").GetString());
         // The model's and engine's settings the ModelService names reach the workers.
         Assert.Equal("simulated", model.GetProperty("Engine").GetString());
