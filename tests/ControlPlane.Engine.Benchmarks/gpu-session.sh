@@ -26,13 +26,16 @@
 #   PART=r: the copy bandwidth and bench decode-only at the defaults, nothing else (for a machine with two minutes to give)
 #   PART=t: the tensor-core decode attention's pipeline depth in a step (DSTAGES=3 and 4 against the default 2, with the
 #           measured partitions re-chosen for each), then DSTAGES=3 with the products' search; the defaults twice around
-#   PART=auto: p,y on an H200, p elsewhere (see the end of this script)
+#   PART=auto: u,p (see the end of this script)
 #   PART=z: the served run twice on one machine, with the decode products measured at start (the default) and with
 #           libtorch's (MEASURE_PRODUCTS=false), served figures and the simulator beside them only (SERVED_ONLY=1), each
 #           run's files in one archive (about 5 minutes with the model made; ZN=200 replays the trace's first 200 requests)
 #   PART=y: the products' search as the default (since 2026-12-07): the copy bandwidth, bench decode-only at the defaults,
 #           with GEMM_TUNE=0 (libtorch's products, the old default) and at the defaults again; modes; greedy against
 #           transformers (about 3 minutes with the model made)
+#   PART=u: the attention partitions measured over three length profiles (PARTITION_PROFILES=1: the spread, every row just
+#           over half a graph's width, every row at it) against the spread alone (the default), bench decode-only twice
+#           each in turn, and each run's partitions by graph (about 4 minutes with the model made)
 #   PART=v: the worker's start until /readyz three ways (about 3 minutes with the model made): the products searched with
 #           an empty choices file (which it writes), again with that file (checked, not searched), and not measured
 #           (MeasureDecodeProducts false); each start's engine line (acceleration, the file's use, graphs' capture time)
@@ -215,6 +218,12 @@ s)
   grep -E 'batch|product|measured|algo|sum|lm head' $OUT/decode-parts-search.txt | cut -c1-240
   bench_each 240 default GEMM_TUNE=1 default
   grep -h -o '"products":"[^"]*"' $OUT/bench-GEMM_TUNE_1.json 2>/dev/null | sort -u | tr ';' '\n' | cut -c1-240 ;;
+u)
+  copy_bandwidth
+  bench_each 200 default PARTITION_PROFILES=1 default PARTITION_PROFILES=1
+  for f in $OUT/bench-default.json $OUT/bench-PARTITION_PROFILES_1.json; do
+    python3 -c "import json, sys; print(sys.argv[1].split('/')[-1], *[r['partitions'] for r in json.load(open(sys.argv[1]))['results'] if r['kind'] == 'decode'])" $f
+  done ;;
 y)
   copy_bandwidth
   bench_each 200 default GEMM_TUNE=0 default
@@ -304,11 +313,12 @@ c)
 esac
 }
 P=${PART:-a}
-# PART=auto: what the open issue wants most of the machine that came: on an H200 where a decode step's time goes, part by
-# part on the GPU's clock at the four goal shapes (decode-parts: the H200's time above the bound grows with the context
-# where the attention kernel alone, measured apart, does not), then the defaults beside libtorch's products, modes and
-# greedy (about 6 minutes with the model made); elsewhere the same breakdown alone, for the H100 beside it. Send the
+# PART=auto: what the open issue wants most of the machine that came (an H200 above all, an H100 beside it): the
+# partitions measured over three length profiles against the default (u: on the H200 the default took 2,048-token
+# partitions at 64 x 2048, which the attention benchmark times 16 % slower than 512 there), then where a decode step's
+# time goes, part by part on the GPU's clock at the four goal shapes (p, decode-parts: the H200's time above the bound
+# grows with the context more than the parts measured apart say) (about 7 minutes with the model made). Send the
 # output to $OUT/session.log, so that a call cut off at its limit still returns it (part b and serving.sh move other
 # files out of $OUT: keep them after it).
-[ "$P" = auto ] && { nvidia-smi -L | grep -q H200 && P=p,y || P=p; echo "== auto: $P on $(nvidia-smi --query-gpu=name --format=csv,noheader)"; }
+[ "$P" = auto ] && { P=u,p; echo "== auto: $P on $(nvidia-smi --query-gpu=name --format=csv,noheader)"; }
 for part in ${P//,/ }; do echo "== part $part at ${SECONDS} s"; run_part "$part"; done; echo "== done at ${SECONDS} s"

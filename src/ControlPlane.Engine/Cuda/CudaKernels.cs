@@ -160,6 +160,7 @@ public sealed unsafe class CudaKernels
                 CompileLog = log,
                 ProgrammaticLaunch = major >= 9 && (tuning?.GetValueOrDefault("PDL", 0) ?? 0) != 0,
                 TunePartitions = (tuning?.GetValueOrDefault("PARTITION_TUNE", 1) ?? 1) != 0,
+                PartitionProfiles = (tuning?.GetValueOrDefault("PARTITION_PROFILES", 0) ?? 0) != 0,
                 TunesProducts = kind != 0 && (tuning?.GetValueOrDefault("GEMM_TUNE", 1) ?? 1) != 0,
             };
         }
@@ -318,6 +319,14 @@ public sealed unsafe class CudaKernels
     public bool TunesPartitions => HasTensorCoreDecode && TunePartitions;
 
     private bool TunePartitions { get; init; }
+
+    /// <summary>
+    /// Whether the partition measurement also times every row just over half a graph's width and every row at its width,
+    /// beside the spread of lengths (<see cref="DecodePartitionTuner.LengthProfiles"/>): tuning PARTITION_PROFILES=1, off
+    /// until measured. On the H200 (2026-12-07) the spread alone chose 2,048-token partitions for batch 64's 4,096-token
+    /// graph, which the attention benchmark times at 153 µs a layer against 131 µs for 512 with every row at 2,048 tokens.
+    /// </summary>
+    public bool PartitionProfiles { get; private init; }
 
     private static IntPtr Function(IntPtr module, string name)
     {

@@ -21,9 +21,11 @@ internal sealed class DecodePartitionTuner(CudaKernels kernels, PagedKvCache cac
 
     /// <summary>
     /// Tokens a partition for <paramref name="batch"/> rows whose tables hold up to <paramref name="blocks"/> blocks: the
-    /// fastest of <see cref="CudaKernels.PartitionCandidates"/> on layer 0's cache, with lengths from three quarters of the
-    /// width down to a quarter (a graph serves steps whose longest table is over half its width), each the best of three
-    /// rounds; the rule's size (<see cref="CudaKernels.PartitionTokens"/>) unless another is at least 3 % faster.
+    /// fastest of <see cref="CudaKernels.PartitionCandidates"/> on layer 0's cache over the length profiles of
+    /// <see cref="LengthProfiles"/> (by default one: lengths from three quarters of the width down to a quarter; with
+    /// <see cref="CudaKernels.PartitionProfiles"/> also every row just over half the width, the shortest longest table the
+    /// graph serves, and every row at the width), each candidate's time the best of three rounds, chosen by
+    /// <see cref="Pick"/>; the rule's size (<see cref="CudaKernels.PartitionTokens"/>) unless another is at least 3 % faster.
     /// </summary>
     public int Choose(int batch, int blocks)
     {
@@ -36,29 +38,67 @@ internal sealed class DecodePartitionTuner(CudaKernels kernels, PagedKvCache cac
         for (var i = 0; i < table.Length; i++)
             table[i] = i % usableBlocks;
         var tables = tensor(table, device: device).view(batch, blocks);
-        var lengths = tensor(Enumerable.Range(0, batch)
-            .Select(i => (long)Math.Max(1, 3 * capacity / 4 - capacity / 2 * i / Math.Max(1, batch - 1))).ToArray(), device: device);
+        var profiles = LengthProfiles(batch, capacity, kernels.PartitionProfiles).Select(p => tensor(p, device: device)).ToArray();
         var q = randn([batch, heads, cache.HeadDim], dtype, device);
-        var best = Enumerable.Repeat(double.MaxValue, candidates.Count).ToArray();
+        var best = new double[candidates.Count, profiles.Length];
+        for (var c = 0; c < candidates.Count; c++)
+            for (var p = 0; p < profiles.Length; p++)
+                best[c, p] = double.MaxValue;
         for (var round = 0; round < Rounds; round++)
         {
             for (var c = 0; c < candidates.Count; c++)
             {
                 var tokens = candidates[c];
                 var partitions = (capacity + tokens - 1) / tokens;
-                Call(q, tables, lengths, tokens, partitions);
-                cuda.synchronize();
-                var started = Stopwatch.GetTimestamp();
-                for (var call = 0; call < CallsPerRound; call++)
-                    Call(q, tables, lengths, tokens, partitions);
-                cuda.synchronize();
-                best[c] = Math.Min(best[c], Stopwatch.GetElapsedTime(started).TotalMicroseconds / CallsPerRound);
+                for (var p = 0; p < profiles.Length; p++)
+                {
+                    Call(q, tables, profiles[p], tokens, partitions);
+                    cuda.synchronize();
+                    var started = Stopwatch.GetTimestamp();
+                    for (var call = 0; call < CallsPerRound; call++)
+                        Call(q, tables, profiles[p], tokens, partitions);
+                    cuda.synchronize();
+                    best[c, p] = Math.Min(best[c, p], Stopwatch.GetElapsedTime(started).TotalMicroseconds / CallsPerRound);
+                }
             }
         }
-        var fastest = Array.IndexOf(best, best.Min());
-        var rule = kernels.PartitionTokens(batch, capacity);
-        var ruled = Enumerable.Range(0, candidates.Count).FirstOrDefault(i => candidates[i] == rule, -1);
-        return ruled < 0 || best[fastest] < Margin * best[ruled] ? candidates[fastest] : rule;
+        var ruleTokens = kernels.PartitionTokens(batch, capacity);
+        var rule = Enumerable.Range(0, candidates.Count).FirstOrDefault(i => candidates[i] == ruleTokens, -1);
+        return candidates[Pick(best, rule)];
+    }
+
+    /// <summary>
+    /// The sequences' lengths (tokens) a candidate is timed at, for <paramref name="batch"/> rows of up to
+    /// <paramref name="capacity"/> tokens: the spread (three quarters of the width down to a quarter), and where
+    /// <paramref name="all"/>, also every row one token over half the width (a graph's shortest longest table: a step takes
+    /// the next larger graph past it) and every row at the width.
+    /// </summary>
+    public static long[][] LengthProfiles(int batch, int capacity, bool all)
+    {
+        var spread = Enumerable.Range(0, batch)
+            .Select(i => (long)Math.Max(1, 3 * capacity / 4 - capacity / 2 * i / Math.Max(1, batch - 1))).ToArray();
+        return all
+            ? [spread, Enumerable.Repeat((long)Math.Min(capacity, capacity / 2 + 1), batch).ToArray(), Enumerable.Repeat((long)capacity, batch).ToArray()]
+            : [spread];
+    }
+
+    /// <summary>
+    /// The candidate to take from <paramref name="times"/> [candidate, profile] (µs): the one whose times summed over the
+    /// profiles, each as a multiple of that profile's fastest, are least (so no profile's scale outweighs another's); the
+    /// rule's (<paramref name="rule"/>, -1 if it is no candidate) unless that one's sum is at least 3 % less.
+    /// </summary>
+    public static int Pick(double[,] times, int rule)
+    {
+        var (count, profiles) = (times.GetLength(0), times.GetLength(1));
+        var score = new double[count];
+        for (var p = 0; p < profiles; p++)
+        {
+            var fastest = Enumerable.Range(0, count).Min(c => times[c, p]);
+            for (var c = 0; c < count; c++)
+                score[c] += times[c, p] / fastest;
+        }
+        var best = Array.IndexOf(score, score.Min());
+        return rule < 0 || score[best] < Margin * score[rule] ? best : rule;
     }
 
     // Each call's partial results freed with it (the caching allocator reuses them in stream order), not at the end.
