@@ -4,7 +4,7 @@ namespace ControlPlane.Engine.Cuda;
 
 /// <summary>
 /// GPU time of a call, for choices made at start by measurement (the decode products' algorithms; the partition sizes'
-/// measurement, older, still times on the host clock): each round of calls
+/// measurement with tuning PARTITION_PROFILES=1, which otherwise still times on the host clock): each round of calls
 /// is queued behind a few milliseconds of other work, so the host's launch cost is hidden and CUDA events on the legacy
 /// default stream time the kernels alone, back to back as a graph runs them. Call outside any graph capture.
 /// </summary>
