@@ -165,12 +165,7 @@ internal static unsafe partial class CudaApi
     /// <summary>Initialises the driver and makes device <paramref name="ordinal"/>'s primary context (libtorch's) current.</summary>
     public static DeviceContext OpenDevice(int ordinal)
     {
-        NativeLibraries.Register();
-        Check(cuInit(0), "cuInit");
-        Check(cuDeviceGet(out var handle, ordinal), "cuDeviceGet");
-        Check(cuDeviceGetAttribute(out var major, AttributeComputeCapabilityMajor, handle), "cuDeviceGetAttribute");
-        Check(cuDeviceGetAttribute(out var minor, AttributeComputeCapabilityMinor, handle), "cuDeviceGetAttribute");
-        Check(cuDeviceGetAttribute(out var multiprocessors, AttributeMultiprocessorCount, handle), "cuDeviceGetAttribute");
+        var (handle, major, minor, multiprocessors) = Device(ordinal);
         Check(cuDevicePrimaryCtxRetain(out var context, handle), "cuDevicePrimaryCtxRetain");
         Check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
         return new DeviceContext(context, major, minor, multiprocessors);
@@ -179,15 +174,22 @@ internal static unsafe partial class CudaApi
     /// <summary>Device <paramref name="ordinal"/>'s name, compute capability and multiprocessors, e.g. "NVIDIA H100 80GB HBM3, sm_90, 132 SMs".</summary>
     public static string DeviceDescription(int ordinal)
     {
+        var (handle, major, minor, multiprocessors) = Device(ordinal);
+        var name = stackalloc byte[256];
+        Check(cuDeviceGetName(name, 256, handle), "cuDeviceGetName");
+        return $"{Marshal.PtrToStringUTF8((IntPtr)name)}, sm_{major}{minor}, {multiprocessors} SMs";
+    }
+
+    /// <summary>The driver initialised, device <paramref name="ordinal"/>'s handle, compute capability and multiprocessors.</summary>
+    private static (int Handle, int Major, int Minor, int Multiprocessors) Device(int ordinal)
+    {
         NativeLibraries.Register();
         Check(cuInit(0), "cuInit");
         Check(cuDeviceGet(out var handle, ordinal), "cuDeviceGet");
-        var name = stackalloc byte[256];
-        Check(cuDeviceGetName(name, 256, handle), "cuDeviceGetName");
         Check(cuDeviceGetAttribute(out var major, AttributeComputeCapabilityMajor, handle), "cuDeviceGetAttribute");
         Check(cuDeviceGetAttribute(out var minor, AttributeComputeCapabilityMinor, handle), "cuDeviceGetAttribute");
         Check(cuDeviceGetAttribute(out var multiprocessors, AttributeMultiprocessorCount, handle), "cuDeviceGetAttribute");
-        return $"{Marshal.PtrToStringUTF8((IntPtr)name)}, sm_{major}{minor}, {multiprocessors} SMs";
+        return (handle, major, minor, multiprocessors);
     }
 
     /// <summary>Compiles <paramref name="source"/> (see <see cref="Compile"/>) and loads it as a module into the current context.</summary>

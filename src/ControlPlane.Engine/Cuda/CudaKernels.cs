@@ -323,8 +323,9 @@ public sealed unsafe class CudaKernels
     /// <summary>
     /// Whether the partition measurement also times every row just over half a graph's width and every row at its width,
     /// beside the spread of lengths (<see cref="DecodePartitionTuner.LengthProfiles"/>), and times on the GPU's clock
-    /// (<see cref="GpuTimer.MicrosecondsEach"/>) instead of the host's: tuning PARTITION_PROFILES=1, off until measured. On the H200 (2026-12-07) the spread alone chose 2,048-token partitions for batch 64's 4,096-token
-    /// graph, which the attention benchmark times at 153 µs a layer against 131 µs for 512 with every row at 2,048 tokens;
+    /// (<see cref="GpuTimer.MicrosecondsEach"/>) instead of the host's: tuning PARTITION_PROFILES=1, off until measured. On
+    /// the H200 (2026-12-07) the spread alone chose 2,048-token partitions for batch 64's 4,096-token graph, which the
+    /// attention benchmark times at 153 µs a layer against 131 µs for 512 with every row at 2,048 tokens;
     /// at batch 1 the host-timed choice moved between runs (64, 384, 512 tokens), the calls' launch cost outweighing the kernel.
     /// </summary>
     public bool PartitionProfiles { get; private init; }

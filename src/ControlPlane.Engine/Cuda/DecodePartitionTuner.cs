@@ -45,36 +45,16 @@ internal sealed class DecodePartitionTuner(CudaKernels kernels, PagedKvCache cac
         for (var c = 0; c < candidates.Count; c++)
             for (var p = 0; p < profiles.Length; p++)
                 best[c, p] = double.MaxValue;
-        for (var round = 0; round < Rounds && kernels.PartitionProfiles; round++)
+        for (var round = 0; round < Rounds; round++)
         {
-            // On the GPU's clock, every candidate queued behind one stretch of other work (as a graph runs them: no host
-            // launch cost in the time, which at small batches is most of a host-timed call).
             for (var p = 0; p < profiles.Length; p++)
             {
                 var lengths = profiles[p];
-                var each = GpuTimer.MicrosecondsEach(
-                    [.. candidates.Select(tokens => (Action<int>)(_ => Call(q, tables, lengths, tokens, (capacity + tokens - 1) / tokens)))], dtype, device, CallsPerRound);
+                var calls = candidates.Select(tokens => (Action)(() => Call(q, tables, lengths, tokens, (capacity + tokens - 1) / tokens))).ToArray();
+                var times = kernels.PartitionProfiles ? GpuTimes(calls) : HostTimes(calls);
                 for (var c = 0; c < candidates.Count; c++)
-                    if (!double.IsNaN(each[c]))
-                        best[c, p] = Math.Min(best[c, p], each[c]);
-            }
-        }
-        for (var round = 0; round < Rounds && !kernels.PartitionProfiles; round++)
-        {
-            for (var c = 0; c < candidates.Count; c++)
-            {
-                var tokens = candidates[c];
-                var partitions = (capacity + tokens - 1) / tokens;
-                for (var p = 0; p < profiles.Length; p++)
-                {
-                    Call(q, tables, profiles[p], tokens, partitions);
-                    cuda.synchronize();
-                    var started = Stopwatch.GetTimestamp();
-                    for (var call = 0; call < CallsPerRound; call++)
-                        Call(q, tables, profiles[p], tokens, partitions);
-                    cuda.synchronize();
-                    best[c, p] = Math.Min(best[c, p], Stopwatch.GetElapsedTime(started).TotalMicroseconds / CallsPerRound);
-                }
+                    if (!double.IsNaN(times[c]))
+                        best[c, p] = Math.Min(best[c, p], times[c]);
             }
         }
         var ruleTokens = kernels.PartitionTokens(batch, capacity);
@@ -115,6 +95,25 @@ internal sealed class DecodePartitionTuner(CudaKernels kernels, PagedKvCache cac
         var best = Array.IndexOf(score, score.Min());
         return rule < 0 || score[best] < Margin * score[rule] ? best : rule;
     }
+
+    /// <summary>
+    /// Microseconds a call of each, on the GPU's clock: every candidate queued behind one stretch of other work, as a graph
+    /// runs them (no host launch cost in the time, which at small batches is most of a host-timed call).
+    /// </summary>
+    private double[] GpuTimes(Action[] calls) =>
+        GpuTimer.MicrosecondsEach([.. calls.Select(call => (Action<int>)(_ => call()))], dtype, device, CallsPerRound);
+
+    /// <summary>Microseconds a call of each, on the host's clock: one call, then <see cref="CallsPerRound"/> waited for.</summary>
+    private static double[] HostTimes(Action[] calls) => [.. calls.Select(call =>
+    {
+        call();
+        cuda.synchronize();
+        var started = Stopwatch.GetTimestamp();
+        for (var i = 0; i < CallsPerRound; i++)
+            call();
+        cuda.synchronize();
+        return Stopwatch.GetElapsedTime(started).TotalMicroseconds / CallsPerRound;
+    })];
 
     // Each call's partial results freed with it (the caching allocator reuses them in stream order), not at the end.
     private void Call(Tensor q, Tensor tables, Tensor lengths, int tokens, int partitions)
