@@ -26,6 +26,8 @@ using static TorchSharp.torch;
 //   --prefill-repeat N repeats the prefill shapes (long enough windows to read power draw).
 //   stage-tiering [batch] [blocks] [gpu-step-ms]   a decode step's input staging (DecodeGraphs.Stage) by call, from the
 //          first, with a sleep for the GPU's step (32 64 7); no GPU (StageTieringBenchmark)
+//   step-overhead [--tokenizer DIR] [--batch 1,32,64,256] [--steps 2000] [--context 512]   the engine's host time a decode
+//          step with a runner that answers at once (what the GPU waits through between steps); no GPU (StepOverheadBenchmark)
 //   nvml [seconds]   the GPU's draw read through NvmlPowerActuator (read only), every 200 ms
 //   kv-path [blocks-per-part] [parts] [cuda|cpu] [peer-gpu]   the KV data path between two processes (bytes and CUDA IPC), beside its bounds
 //   migration --model DIR [--contexts 1024,4096,16384,32768] [--background 8] [--modes local,peer] [--stage-blocks 64]
@@ -34,6 +36,14 @@ using static TorchSharp.torch;
 //             a long prompt's TTFT computed, reloaded from the host tier, fetched from another process (PrefixCacheBenchmark)
 //   handoff --model DIR [--prompts 1024,4096,16384] [--max-batched 2048] [--repeats 3]
 //             prefill/decode handoff between two processes: its cost to TTFT and to the second token (HandoffBenchmark)
+if (args[0] == "step-overhead")
+{
+    string? Option(string key) => Array.IndexOf(args, key) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    int[] Ints(string? text, int[] fallback) => text is null ? fallback : [.. text.Split(',').Select(t => int.Parse(t, System.Globalization.CultureInfo.InvariantCulture))];
+    StepOverheadBenchmark.Run(Option("--tokenizer"), Ints(Option("--batch"), [1, 32, 64, 256]), Ints(Option("--steps"), [2000])[0], Ints(Option("--context"), [512])[0]);
+    return 0;
+}
+
 if (args[0] == "stage-tiering")
 {
     int Arg(int i, int fallback) => args.Length > i ? int.Parse(args[i], System.Globalization.CultureInfo.InvariantCulture) : fallback;

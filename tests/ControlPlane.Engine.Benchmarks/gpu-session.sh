@@ -35,7 +35,8 @@
 #           transformers (about 3 minutes with the model made)
 #   PART=u: the attention partitions measured over three length profiles (PARTITION_PROFILES=1: the spread, every row just
 #           over half a graph's width, every row at it) against the spread alone (the default), bench decode-only twice
-#           each in turn, and each run's partitions by graph (about 4 minutes with the model made)
+#           each in turn, once with the inputs' copy through libtorch (DRIVER_COPY=0, the old way: compare the rows'
+#           "copy" column), each run's partitions by graph, then modes (about 5 minutes with the model made)
 #   PART=v: the worker's start until /readyz three ways (about 3 minutes with the model made): the products searched with
 #           an empty choices file (which it writes), again with that file (checked, not searched), and not measured
 #           (MeasureDecodeProducts false); each start's engine line (acceleration, the file's use, graphs' capture time)
@@ -220,10 +221,13 @@ s)
   grep -h -o '"products":"[^"]*"' $OUT/bench-GEMM_TUNE_1.json 2>/dev/null | sort -u | tr ';' '\n' | cut -c1-240 ;;
 u)
   copy_bandwidth
-  bench_each 200 default PARTITION_PROFILES=1 default PARTITION_PROFILES=1
+  bench_each 200 default PARTITION_PROFILES=1 DRIVER_COPY=0 default PARTITION_PROFILES=1
   for f in $OUT/bench-default.json $OUT/bench-PARTITION_PROFILES_1.json; do
     python3 -c "import json, sys; print(sys.argv[1].split('/')[-1], *[r['partitions'] for r in json.load(open(sys.argv[1]))['results'] if r['kind'] == 'decode'])" $f
-  done ;;
+  done
+  # The inputs' copy goes through the driver since 2026-12-07 (tenth session): graphs must still give eager's tokens.
+  python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
+  timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -1 ;;
 y)
   copy_bandwidth
   bench_each 200 default GEMM_TUNE=0 default

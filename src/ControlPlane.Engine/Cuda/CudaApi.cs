@@ -73,6 +73,24 @@ internal static unsafe partial class CudaApi
     [LibraryImport(NativeLibraries.Driver)]
     public static partial int cuStreamCreate(out IntPtr stream, uint flags);
 
+    /// <summary>Queues a copy of <paramref name="bytes"/> from host memory (page-locked: asynchronous) to the device on <paramref name="stream"/>.</summary>
+    [LibraryImport(NativeLibraries.Driver, EntryPoint = "cuMemcpyHtoDAsync_v2")]
+    public static partial int cuMemcpyHtoDAsync(IntPtr destination, IntPtr source, nuint bytes, IntPtr stream);
+
+    /// <summary>
+    /// Queues a host-to-device copy on the legacy default stream (libtorch's default, where graphs replay), with
+    /// <paramref name="context"/> made current first where it is not.
+    /// </summary>
+    public static void CopyToDevice(IntPtr context, IntPtr destination, IntPtr source, long bytes)
+    {
+        if (cuCtxGetCurrent(out var current) != 0 || current != context)
+            Check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
+        Check(cuMemcpyHtoDAsync(destination, source, (nuint)bytes, LegacyStream), "cuMemcpyHtoDAsync");
+    }
+
+    /// <summary>CU_STREAM_LEGACY: the legacy default stream, which orders itself with every blocking stream.</summary>
+    public static readonly IntPtr LegacyStream = 1;
+
     [LibraryImport(NativeLibraries.Driver)]
     public static partial int cuEventCreate(out IntPtr @event, uint flags);
 

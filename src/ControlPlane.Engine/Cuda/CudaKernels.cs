@@ -11,6 +11,9 @@ namespace ControlPlane.Engine.Cuda;
 public sealed unsafe class CudaKernels
 {
     private readonly IntPtr _context;
+
+    /// <summary>The device's primary context (libtorch's), which the kernels launch in.</summary>
+    internal IntPtr Context => _context;
     private readonly IntPtr _rmsNorm;
     private readonly IntPtr _siluMul;
     private readonly IntPtr _ropeQkv;
@@ -82,6 +85,13 @@ public sealed unsafe class CudaKernels
     /// while the kernel before it in the stream finishes, and waits in the kernel (griddepcontrol) for what it reads.
     /// </summary>
     public bool ProgrammaticLaunch { get; private init; }
+
+    /// <summary>
+    /// Whether decode graphs queue their inputs' copy through the driver (cuMemcpyHtoDAsync on the stream they replay on)
+    /// rather than libtorch's copy_: on by default since 2026-12-07 (copy_ of the pinned staging cost 15–60 µs of host time
+    /// a step on the H200's host, with the GPU idle; not yet measured on a GPU), off with tuning DRIVER_COPY=0.
+    /// </summary>
+    public bool DriverCopy { get; private init; } = true;
 
     /// <summary>NVRTC's messages from the compile (ptxas's register report when asked for).</summary>
     public string CompileLog { get; private init; } = "";
@@ -161,6 +171,7 @@ public sealed unsafe class CudaKernels
                 ProgrammaticLaunch = major >= 9 && (tuning?.GetValueOrDefault("PDL", 0) ?? 0) != 0,
                 TunePartitions = (tuning?.GetValueOrDefault("PARTITION_TUNE", 1) ?? 1) != 0,
                 PartitionProfiles = (tuning?.GetValueOrDefault("PARTITION_PROFILES", 0) ?? 0) != 0,
+                DriverCopy = (tuning?.GetValueOrDefault("DRIVER_COPY", 1) ?? 1) != 0,
                 TunesProducts = kind != 0 && (tuning?.GetValueOrDefault("GEMM_TUNE", 1) ?? 1) != 0,
             };
         }
