@@ -9,14 +9,17 @@ public sealed class WorkerConfigurationTests : ApiServerTest
 
 
     /// <summary>Puts the ModelService "llama" with this model and engine and a mixed pool of these replicas, reconciles, and returns the workers' model settings.</summary>
-    private async Task<JsonElement> ReconcileAsync(JsonObject model, JsonObject engine, int replicas)
+    private async Task<JsonElement> ReconcileAsync(JsonObject model, JsonObject engine, int replicas, JsonObject? slo = null)
     {
+        var spec = new JsonObject { ["model"] = model, ["engine"] = engine, ["pools"] = new JsonObject { ["mixed"] = new JsonObject { ["replicas"] = replicas } } };
+        if (slo is not null)
+            spec["slo"] = slo;
         Api.Put("inference.controlplane.dev", "modelservices", Ns, new JsonObject
         {
             ["apiVersion"] = "inference.controlplane.dev/v1alpha1",
             ["kind"] = "ModelService",
             ["metadata"] = new JsonObject { ["name"] = "llama", ["generation"] = 1 },
-            ["spec"] = new JsonObject { ["model"] = model, ["engine"] = engine, ["pools"] = new JsonObject { ["mixed"] = new JsonObject { ["replicas"] = replicas } } },
+            ["spec"] = spec,
         });
         await PassAsync();
         return Settings().GetProperty("ControlPlane").GetProperty("Models")[0];
@@ -118,6 +121,19 @@ public sealed class WorkerConfigurationTests : ApiServerTest
         var mount = pod["containers"]![0]!["volumeMounts"]!.AsArray().Single(m => m!["name"]!.GetValue<string>() == volume["name"]!.GetValue<string>())!;
         Assert.Equal("/models/models", mount["mountPath"]!.GetValue<string>());
         Assert.True(mount["readOnly"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task Slo_ReachesTheWorkersModelSettings_AndIsLeftOutWhenAbsent()
+    {
+        var model = await ReconcileAsync(new JsonObject { ["source"] = "/models/llama" }, new JsonObject { ["image"] = "worker:1" }, replicas: 1,
+            new JsonObject { ["timeToFirstTokenMs"] = 250, ["timePerOutputTokenMs"] = 40 });
+        Assert.Equal(250, model.GetProperty("SloTtftMs").GetDouble());
+        Assert.Equal(40, model.GetProperty("SloTpotMs").GetDouble());
+
+        var without = await ReconcileAsync(new JsonObject { ["source"] = "/models/llama" }, new JsonObject { ["image"] = "worker:1" }, replicas: 1);
+        Assert.False(without.TryGetProperty("SloTtftMs", out _)); // the workers' own default holds
+        Assert.False(without.TryGetProperty("SloTpotMs", out _));
     }
 
     [Theory]

@@ -198,6 +198,9 @@ public static class DesiredObjects
                         ms.Spec.Engine.MeasureDecodeProducts,
                         ms.Spec.Model.ChatTemplate,
                         ms.Spec.Model.MaxContextTokens,
+                        // The model's targets reach the gateways through the workers' model card (the status page's attainment).
+                        SloTtftMs = ms.Spec.Slo?.TimeToFirstTokenMs,
+                        SloTpotMs = ms.Spec.Slo?.TimePerOutputTokenMs,
                     },
                 },
             },

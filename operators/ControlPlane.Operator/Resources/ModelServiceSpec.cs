@@ -11,6 +11,16 @@ public sealed class ModelServiceSpec
 
     /// <summary>Whether the control plane's autoscaler sizes the mixed pool (through this resource's scale subresource).</summary>
     [JsonPropertyName("autoscaling")] public AutoscalingSpec? Autoscaling { get; set; }
+
+    /// <summary>The model's latency targets (the status page's attainment is measured against them); the CRD's defaults when absent.</summary>
+    [JsonPropertyName("slo")] public SloSpec? Slo { get; set; }
+}
+
+/// <summary>A model's latency targets: time to the first token and between tokens.</summary>
+public sealed class SloSpec
+{
+    [JsonPropertyName("timeToFirstTokenMs")] public int? TimeToFirstTokenMs { get; set; }
+    [JsonPropertyName("timePerOutputTokenMs")] public int? TimePerOutputTokenMs { get; set; }
 }
 
 /// <summary>Where the model folder comes from.</summary>

@@ -15,6 +15,10 @@ public interface IInstanceGrain : IGrainWithStringKey
     [Alias("GetLoad")]
     Task<InstanceLoad> GetLoadAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>What a gateway needs to serve the instance's model (tokenizer files, context, chat form); null where the host gave none.</summary>
+    [Alias("GetModelCard")]
+    Task<ModelCard?> GetModelCardAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Queues a request on the engine; its tokens go to <paramref name="sink"/> in per-step batches.</summary>
     [Alias("Admit")]
     Task<AdmitResult> AdmitAsync(RequestSpec request, ITokenSink sink, CancellationToken cancellationToken = default);

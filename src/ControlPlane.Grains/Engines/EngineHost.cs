@@ -26,20 +26,28 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     private KvStreamListener? _kvListener;
 
     public static readonly TimeSpan ReportPeriod = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How often the host tells the model directory (<see cref="IModelDirectoryGrain"/>) which models it runs.</summary>
+    public static readonly TimeSpan AnnouncePeriod = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan DrainPoll = TimeSpan.FromMilliseconds(50);
     private readonly ConcurrentDictionary<string, EngineRunner> _runners = new(StringComparer.Ordinal);
     private readonly ILogger _logger = loggers.CreateLogger<EngineHost>();
 
     public IReadOnlyCollection<EngineRunner> Runners => _runners.Values as IReadOnlyCollection<EngineRunner> ?? [.. _runners.Values];
 
-    /// <summary>Adds an engine to run here; call before the host starts, or at any time after (it registers at once).</summary>
-    public EngineRunner Add(InstanceDescriptor descriptor, IEngine engine, IPowerActuator? power = null)
+    /// <summary>
+    /// Adds an engine to run here; call before the host starts, or at any time after (it registers at once). With a
+    /// <paramref name="card"/> (what gateways need to serve the model, <see cref="IInstanceGrain.GetModelCardAsync"/>) gateways
+    /// not configured with the model learn it; with none, only those configured with it serve it.
+    /// </summary>
+    public EngineRunner Add(InstanceDescriptor descriptor, IEngine engine, IPowerActuator? power = null, ModelCard? card = null)
     {
         var runner = new EngineRunner(descriptor, engine, time, loggers.CreateLogger<EngineRunner>(), localSinks,
             new RequestPhaseWriter(grains, time, loggers.CreateLogger<RequestPhaseWriter>()), power)
         {
             Migration = migration.Value,
             Targets = TargetFor,
+            Card = card,
         };
         if (!_runners.TryAdd(descriptor.InstanceId, runner))
             throw new InvalidOperationException($"instance '{descriptor.InstanceId}' is already hosted here");
@@ -153,6 +161,8 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     private async Task ReportAsync(CancellationToken stoppingToken)
     {
         var registered = new HashSet<string>(StringComparer.Ordinal);
+        DateTimeOffset? announced = null;
+        var announcedCount = 0;
         using var timer = new PeriodicTimer(ReportPeriod, time);
         do
         {
@@ -181,6 +191,12 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
                     }
                 }
                 await PublishKvEventsAsync(registered, stoppingToken);
+                if (announced is null || time.GetUtcNow() - announced >= AnnouncePeriod || registered.Count != announcedCount)
+                {
+                    await AnnounceAsync(registered, stoppingToken);
+                    announced = time.GetUtcNow();
+                    announcedCount = registered.Count;
+                }
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
@@ -188,6 +204,14 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
             }
         }
         while (await WaitAsync(timer, stoppingToken));
+    }
+
+    /// <summary>The models of the engines registered here, with their instances, to the model directory (gateways learn of models from it).</summary>
+    private async Task AnnounceAsync(HashSet<string> registered, CancellationToken stoppingToken)
+    {
+        var directory = grains.GetGrain<IModelDirectoryGrain>(0);
+        foreach (var model in _runners.Values.Where(r => registered.Contains(r.Descriptor.InstanceId)).GroupBy(r => r.Descriptor.Model))
+            await directory.AnnounceAsync(model.Key, [.. model.Select(r => r.Descriptor.InstanceId)], stoppingToken);
     }
 
     /// <summary>Each registered engine's KV events to its model's index shards; a failure costs that engine a resync, not the others their batches.</summary>

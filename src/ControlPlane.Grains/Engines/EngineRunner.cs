@@ -53,6 +53,10 @@ public sealed partial class EngineRunner : IAsyncDisposable
     }
 
     public InstanceDescriptor Descriptor { get; }
+
+    /// <summary>What a gateway needs to serve this engine's model (its instance grain hands it out); null where the host gave none.</summary>
+    public ModelCard? Card { get; init; }
+
     public InstanceLoad Load => _load;
     public InstanceHealth Health => (InstanceHealth)_health;
     public InstanceRole Role => (InstanceRole)_role;

@@ -32,6 +32,9 @@ public sealed class InstanceGrain(EngineHost host, ILocalSiloDetails silo) : Gra
     public Task<InstanceLoad> GetLoadAsync(CancellationToken cancellationToken = default) =>
         Task.FromResult(Runner.Load);
 
+    public Task<ModelCard?> GetModelCardAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(Runner.Card);
+
     public Task<AdmitResult> AdmitAsync(RequestSpec request, ITokenSink sink, CancellationToken cancellationToken = default) =>
         Task.FromResult(_runner is null
             ? AdmitResult.Refused($"instance '{this.GetPrimaryKeyString()}' is not hosted on this silo")

@@ -13,7 +13,7 @@ public static class AdminEndpoints
 {
     public static async Task<IResult> DrainModel(string model, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        if (!catalog.TryGet(model, out _))
+        if (await catalog.FindAsync(model, cancellationToken) is null)
             return ModelNotFound(model);
         var instances = await grains.GetGrain<ISchedulerGrain>(model).GetInstancesAsync(cancellationToken);
         return await DrainAsync(instances.Select(i => i.InstanceId), grains, new { model }, cancellationToken);
@@ -25,7 +25,7 @@ public static class AdminEndpoints
     /// <summary><c>POST /admin/models/{model}/resume</c>: a model drain undone: every instance of the model takes requests again.</summary>
     public static async Task<IResult> ResumeModel(string model, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        if (!catalog.TryGet(model, out _))
+        if (await catalog.FindAsync(model, cancellationToken) is null)
             return ModelNotFound(model);
         var resumed = new List<string>();
         foreach (var instance in await grains.GetGrain<ISchedulerGrain>(model).GetInstancesAsync(cancellationToken))
@@ -61,7 +61,7 @@ public static class AdminEndpoints
 
     public static async Task<IResult> Instances(string model, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        if (!catalog.TryGet(model, out _))
+        if (await catalog.FindAsync(model, cancellationToken) is null)
             return ModelNotFound(model);
         var snapshot = await grains.GetGrain<ISchedulerGrain>(model).GetSnapshotAsync(cancellationToken);
         return Results.Json(new
@@ -89,7 +89,7 @@ public static class AdminEndpoints
     public static async Task<IResult> Migrate(string model, string? source, string? destination, string? request, ModelCatalog catalog, IGrainFactory grains,
         CancellationToken cancellationToken)
     {
-        if (!catalog.TryGet(model, out _))
+        if (await catalog.FindAsync(model, cancellationToken) is null)
             return ModelNotFound(model);
         var instances = (await grains.GetGrain<ISchedulerGrain>(model).GetInstancesAsync(cancellationToken)).Select(i => i.InstanceId).ToHashSet(StringComparer.Ordinal);
         if (string.IsNullOrEmpty(source) || !instances.Contains(source))
@@ -120,7 +120,7 @@ public static class AdminEndpoints
     /// </summary>
     public static async Task<IResult> SetRole(string model, string? instance, string? role, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        if (!catalog.TryGet(model, out _))
+        if (await catalog.FindAsync(model, cancellationToken) is null)
             return ModelNotFound(model);
         var instances = (await grains.GetGrain<ISchedulerGrain>(model).GetInstancesAsync(cancellationToken)).Select(i => i.InstanceId).ToHashSet(StringComparer.Ordinal);
         if (string.IsNullOrEmpty(instance) || !instances.Contains(instance))
@@ -137,7 +137,7 @@ public static class AdminEndpoints
     /// </summary>
     public static async Task<IResult> Autoscale(string model, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        if (!catalog.TryGet(model, out _))
+        if (await catalog.FindAsync(model, cancellationToken) is null)
             return ModelNotFound(model);
         var desired = await grains.GetGrain<ISchedulerGrain>(model).GetDesiredReplicasAsync(cancellationToken);
         return Results.Json(new { model, desired = desired.Desired, pools = desired.Pools, instances = desired.Instances, held = desired.Held, at = desired.At });

@@ -24,7 +24,7 @@ public static class HealthEndpoints
         if (shutdown.Stopping)
             return Results.Text("not ready: shutting down\n", statusCode: StatusCodes.Status503ServiceUnavailable);
         var missing = new List<string>();
-        foreach (var model in catalog.All)
+        foreach (var model in catalog.Configured) // a model learned from the cluster is its workers' to make ready, not this gateway's
         {
             var snapshot = await grains.GetGrain<ISchedulerGrain>(model.Name).GetSnapshotAsync(cancellationToken);
             if (!snapshot.Instances.Any(i => i.Health == InstanceHealth.Ready))

@@ -6,12 +6,16 @@ namespace ControlPlane.Server.Gateway;
 /// <summary><c>GET /v1/models</c> and <c>GET /v1/models/{id}</c>.</summary>
 public static class ModelsEndpoint
 {
-    public static IResult List(ModelCatalog catalog) =>
-        Results.Json(new { @object = "list", data = catalog.All.OrderBy(m => m.Name, StringComparer.Ordinal).Select(Describe) });
+    /// <summary>The configured models and those the cluster runs (learned first where new).</summary>
+    public static async Task<IResult> List(ModelCatalog catalog, CancellationToken cancellationToken)
+    {
+        await catalog.RefreshAsync(cancellationToken);
+        return Results.Json(new { @object = "list", data = catalog.All.OrderBy(m => m.Name, StringComparer.Ordinal).Select(Describe) });
+    }
 
     public static async Task Get(HttpContext context, string id, ModelCatalog catalog)
     {
-        if (!catalog.TryGet(id, out var model))
+        if (await catalog.FindAsync(id, context.RequestAborted) is not { } model)
         {
             await CompletionEndpoint.WriteErrorAsync(context.Response, ApiError.ModelNotFound(id), 0);
             return;

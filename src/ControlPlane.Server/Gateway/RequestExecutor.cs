@@ -25,8 +25,7 @@ public sealed class RequestExecutor(
     public async Task<RunningRequest> StartAsync(CompletionRequest request, Tenant tenant, CancellationToken cancellationToken)
     {
         var arrivedAt = time.GetTimestamp();
-        if (!catalog.TryGet(request.Model, out var model))
-            throw new ApiErrorException(ApiError.ModelNotFound(request.Model));
+        var model = await catalog.FindAsync(request.Model, cancellationToken) ?? throw new ApiErrorException(ApiError.ModelNotFound(request.Model));
         var spec = BuildSpec(request, model) with { Tenant = tenant.Name, TenantWeight = tenant.Config.Weight };
         var reserved = spec.PromptTokenIds.Count + spec.Sampling.MaxTokens;
         var rate = tenant.Limiter.TryAcquire(reserved);

@@ -3,7 +3,6 @@ using System.Net;
 using System.Text;
 using ControlPlane.Grains;
 using ControlPlane.Instances;
-using ControlPlane.Server.Configuration;
 using ControlPlane.Server.Metrics;
 using ControlPlane.Server.Models;
 
@@ -17,9 +16,9 @@ namespace ControlPlane.Server.Gateway;
 /// </summary>
 public static class StatusPage
 {
-    public static async Task<IResult> Html(ModelCatalog catalog, IGrainFactory grains, GatewayMetrics metrics, ControlPlaneConfig config, CancellationToken cancellationToken)
+    public static async Task<IResult> Html(ModelCatalog catalog, IGrainFactory grains, GatewayMetrics metrics, CancellationToken cancellationToken)
     {
-        var models = await ReadAsync(catalog, grains, metrics, config, cancellationToken);
+        var models = await ReadAsync(catalog, grains, metrics, cancellationToken);
         var html = new StringBuilder(8192);
         html.Append("""
             <!doctype html>
@@ -67,9 +66,9 @@ public static class StatusPage
         return Results.Content(html.ToString(), "text/html; charset=utf-8");
     }
 
-    public static async Task<IResult> Json(ModelCatalog catalog, IGrainFactory grains, GatewayMetrics metrics, ControlPlaneConfig config, CancellationToken cancellationToken)
+    public static async Task<IResult> Json(ModelCatalog catalog, IGrainFactory grains, GatewayMetrics metrics, CancellationToken cancellationToken)
     {
-        var models = await ReadAsync(catalog, grains, metrics, config, cancellationToken);
+        var models = await ReadAsync(catalog, grains, metrics, cancellationToken);
         return Results.Json(new
         {
             at = DateTimeOffset.UtcNow,
@@ -95,7 +94,7 @@ public static class StatusPage
 
     private sealed record ModelStatus(string Name, IReadOnlyList<InstanceLoad> Instances, SchedulerActivity Activity, RecentSummary Recent, double SloTtftMs, double SloTpotMs);
 
-    private static async Task<List<ModelStatus>> ReadAsync(ModelCatalog catalog, IGrainFactory grains, GatewayMetrics metrics, ControlPlaneConfig config, CancellationToken cancellationToken)
+    private static async Task<List<ModelStatus>> ReadAsync(ModelCatalog catalog, IGrainFactory grains, GatewayMetrics metrics, CancellationToken cancellationToken)
     {
         var list = new List<ModelStatus>();
         foreach (var model in catalog.All.OrderBy(m => m.Name, StringComparer.Ordinal))
@@ -103,8 +102,8 @@ public static class StatusPage
             var scheduler = grains.GetGrain<ISchedulerGrain>(model.Name);
             var snapshot = await scheduler.GetSnapshotAsync(cancellationToken);
             var activity = await scheduler.GetActivityAsync(cancellationToken);
-            var settings = config.Models.FirstOrDefault(c => c.Name == model.Name) ?? new ModelConfig();
-            list.Add(new ModelStatus(model.Name, snapshot.Instances, activity, metrics.Recent.Summary(model.Name, settings.SloTtftMs, settings.SloTpotMs), settings.SloTtftMs, settings.SloTpotMs));
+            // The model's own targets: its configuration's, or for a model learned from the cluster its ModelService's.
+            list.Add(new ModelStatus(model.Name, snapshot.Instances, activity, metrics.Recent.Summary(model.Name, model.SloTtftMs, model.SloTpotMs), model.SloTtftMs, model.SloTpotMs));
         }
         return list;
     }

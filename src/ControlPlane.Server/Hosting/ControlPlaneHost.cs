@@ -51,7 +51,11 @@ public static class ControlPlaneHost
         if (roles.HasFlag(SiloRoles.Control))
         {
             builder.Services.AddHostedService<PowerDomainStarter>();
-            builder.Services.AddSingleton(sp => new ModelCatalog(config.Models.Select(m => EngineFactory.Describe(m, sp.GetRequiredService<ModelFolders>()))));
+            // The configured models, and those the cluster's engines announce (ModelServices applied after this gateway started).
+            builder.Services.AddSingleton(sp => new ModelCatalog(config.Models.Select(m => EngineFactory.Describe(m, sp.GetRequiredService<ModelFolders>())),
+                new GrainModelSource(sp.GetRequiredService<IGrainFactory>()), sp.GetRequiredService<TimeProvider>(),
+                Path.Combine(Path.GetTempPath(), "controlplane-gateway-models"),
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<ModelCatalog>()));
             builder.Services.AddSingleton<TokenRouter>();
             builder.Services.AddSingleton<RequestExecutor>();
             builder.Services.AddSingleton<HeldRequests>();

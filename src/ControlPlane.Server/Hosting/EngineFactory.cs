@@ -28,6 +28,7 @@ public static partial class EngineFactory
                 continue;
             }
             var i = 0;
+            var card = Card(model, folders);
             foreach (var engine in backend.CreateEngines(model, folders, services))
             {
                 AddHostTier(engine, model, logger);
@@ -43,7 +44,7 @@ public static partial class EngineFactory
                     Host = pod,
                 }, engine, engine is SimulatedEngine { Power: { } meter }
                     ? new ModelledPowerActuator(meter, services.GetRequiredService<TimeProvider>())
-                    : backend.CreatePowerActuator(model, i - 1));
+                    : backend.CreatePowerActuator(model, i - 1), card);
             }
         }
     }
@@ -72,11 +73,44 @@ public static partial class EngineFactory
         if (model.Engine != "torchsharp")
         {
             var template = model.ChatTemplate == ChatTemplates.Auto ? ChatTemplates.ChatMl : model.ChatTemplate;
-            return new ServedModel(model.Name, SimulatedTokenizer.Instance, Profile(model).MaxContextTokens, template, DateTimeOffset.UtcNow, "controlplane");
+            return new ServedModel(model.Name, SimulatedTokenizer.Instance, Profile(model).MaxContextTokens, template, DateTimeOffset.UtcNow, "controlplane")
+                { SloTtftMs = model.SloTtftMs, SloTpotMs = model.SloTpotMs };
         }
         var folder = folders.Get(model);
         var chat = model.ChatTemplate == ChatTemplates.Auto ? folder.ChatTemplate : model.ChatTemplate;
-        return new ServedModel(model.Name, folder.LoadTokenizer(), MaxContext(model, folder.Config.MaxPositionEmbeddings), chat, DateTimeOffset.UtcNow, "controlplane");
+        return new ServedModel(model.Name, folder.LoadTokenizer(), MaxContext(model, folder.Config.MaxPositionEmbeddings), chat, DateTimeOffset.UtcNow, "controlplane")
+            { SloTtftMs = model.SloTtftMs, SloTpotMs = model.SloTpotMs };
+    }
+
+    /// <summary>
+    /// What a gateway that was not configured with the model needs to serve it as <see cref="Describe"/> does here: the
+    /// context, the chat form and the folder's small files (none for a simulated engine).
+    /// </summary>
+    public static ModelCard Card(ModelConfig model, ModelFolders folders)
+    {
+        var served = Describe(model, folders);
+        var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        if (model.Engine == "torchsharp")
+        {
+            var folder = folders.Get(model).Folder;
+            foreach (var name in ModelCard.FileNames)
+            {
+                var path = Path.Combine(folder, name);
+                if (File.Exists(path))
+                    files[name] = File.ReadAllBytes(path);
+            }
+        }
+        return new ModelCard
+        {
+            Model = model.Name,
+            Engine = model.Engine,
+            MaxContextTokens = served.MaxContextTokens,
+            ChatTemplate = served.ChatTemplate,
+            Files = files,
+            Created = served.Created,
+            SloTtftMs = served.SloTtftMs,
+            SloTpotMs = served.SloTpotMs,
+        };
     }
 
     public static PerformanceProfile Profile(ModelConfig model)

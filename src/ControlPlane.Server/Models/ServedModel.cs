@@ -2,5 +2,12 @@ using ControlPlane.Tokenization;
 
 namespace ControlPlane.Server.Models;
 
-/// <summary>A model the gateway serves: its tokenizer, context length and chat template.</summary>
-public sealed record ServedModel(string Name, ITokenizer Tokenizer, int MaxContextTokens, string ChatTemplate, DateTimeOffset Created, string OwnedBy);
+/// <summary>A model the gateway serves: its tokenizer, context length and chat template, and its latency targets.</summary>
+public sealed record ServedModel(string Name, ITokenizer Tokenizer, int MaxContextTokens, string ChatTemplate, DateTimeOffset Created, string OwnedBy)
+{
+    /// <summary>Time to the first token the model aims at, ms (<c>ModelConfig.SloTtftMs</c>, or a learned model's card).</summary>
+    public double SloTtftMs { get; init; } = 1000;
+
+    /// <summary>Time per output token the model aims at, ms.</summary>
+    public double SloTpotMs { get; init; } = 100;
+}

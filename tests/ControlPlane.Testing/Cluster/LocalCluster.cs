@@ -54,10 +54,15 @@ public sealed class LocalCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts a worker process with the pod name given (a restart keeps its name, so its instance ids).</summary>
-    public SiloProcess StartWorker(string pod, int? siloPort = null)
+    /// <summary>
+    /// Starts a worker process with the pod name given (a restart keeps its name, so its instance ids); <paramref name="extra"/>
+    /// settings for it alone (another model, say, that the control process was not configured with).
+    /// </summary>
+    public SiloProcess StartWorker(string pod, int? siloPort = null, IReadOnlyDictionary<string, string>? extra = null)
     {
         var settings = new Dictionary<string, string> { ["ControlPlane:Cluster:Roles"] = "worker" };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
+            settings[key] = value;
         var index = int.TryParse(pod.AsSpan(pod.LastIndexOf('-') + 1), CultureInfo.InvariantCulture, out var i) ? i : -1;
         if (index >= 0 && index < Options.WorkerRoles.Count)
             settings["ControlPlane:Models:0:Role"] = Options.WorkerRoles[index];

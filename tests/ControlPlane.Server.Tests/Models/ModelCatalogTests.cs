@@ -1,0 +1,175 @@
+using ControlPlane.Instances;
+using ControlPlane.Models.Folders;
+using ControlPlane.Server.Configuration;
+using ControlPlane.Server.Hosting;
+using ControlPlane.Server.Models;
+using ControlPlane.Simulation.Tokenization;
+
+namespace ControlPlane.Server.Tests.Models;
+
+/// <summary>
+/// The gateway's catalog learns models it was not configured with from the cluster (a ModelService applied after it
+/// started): from a card made as a worker makes it, the same tokenizer, context and chat form as a configured gateway's.
+/// </summary>
+public sealed class ModelCatalogTests : IDisposable
+{
+    private readonly string _cache = Directory.CreateTempSubdirectory("catalog-cache-").FullName;
+    private readonly ManualTime _time = new();
+    private readonly FakeSource _source = new();
+
+    [Fact]
+    public async Task FindAsync_ModelTheClusterRuns_LearnsTheSameTokenizerContextAndChatForm()
+    {
+        var config = new ModelConfig { Name = "tiny", Engine = "torchsharp", Path = ModelFolders.TinyRandom, MaxContextTokens = 1024, SloTtftMs = 250, SloTpotMs = 40 };
+        var folders = new ModelFolders();
+        var configured = EngineFactory.Describe(config, folders);
+        _source.Cards["tiny"] = EngineFactory.Card(config, folders);
+        var catalog = Catalog();
+
+        Assert.False(catalog.TryGet("tiny", out _));
+        var learned = await catalog.FindAsync("tiny", default);
+
+        Assert.NotNull(learned);
+        Assert.Equal(configured.MaxContextTokens, learned.MaxContextTokens);
+        Assert.Equal(configured.ChatTemplate, learned.ChatTemplate);
+        Assert.Equal((250.0, 40.0), (learned.SloTtftMs, learned.SloTpotMs)); // the ModelService's targets, for the status page
+        Assert.Equal(configured.Tokenizer.VocabularySize, learned.Tokenizer.VocabularySize);
+        Assert.Equal(configured.Tokenizer.EndOfSequenceTokenIds, learned.Tokenizer.EndOfSequenceTokenIds);
+        const string text = "the quick brown fox";
+        Assert.Equal(configured.Tokenizer.Encode(text), learned.Tokenizer.Encode(text));
+        Assert.True(catalog.TryGet("tiny", out _));
+        Assert.Contains(catalog.All, m => m.Name == "tiny");
+        Assert.DoesNotContain(catalog.Configured, m => m.Name == "tiny"); // readiness waits only for configured models
+    }
+
+    [Fact]
+    public async Task RefreshAsync_SimulatedModel_ListedWithTheSimulatedTokenizer()
+    {
+        _source.Cards["sim2"] = new ModelCard { Model = "sim2", Engine = "simulated", MaxContextTokens = 2048, ChatTemplate = "chatml" };
+        var catalog = Catalog();
+
+        await catalog.RefreshAsync(default);
+
+        Assert.True(catalog.TryGet("sim2", out var model));
+        Assert.Same(SimulatedTokenizer.Instance, model.Tokenizer);
+        Assert.Equal(2048, model.MaxContextTokens);
+        Assert.Equal(["configured", "sim2"], catalog.All.Select(m => m.Name).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task FindAsync_UnknownNames_AskTheClusterAtMostOnceAnInterval()
+    {
+        var catalog = Catalog();
+
+        for (var i = 0; i < 20; i++)
+            Assert.Null(await catalog.FindAsync($"nope-{i}", default));
+        Assert.Equal(1, _source.ModelsCalls);
+
+        _source.Cards["late"] = new ModelCard { Model = "late", Engine = "simulated", MaxContextTokens = 512 };
+        Assert.Null(await catalog.FindAsync("late", default)); // listed within the interval: not asked yet
+        _time.Advance(ModelCatalog.RefreshInterval);
+        Assert.NotNull(await catalog.FindAsync("late", default));
+        Assert.Equal(2, _source.ModelsCalls);
+        Assert.Equal("configured", (await catalog.FindAsync("configured", default))!.Name); // configured: never asks
+        Assert.Equal(2, _source.ModelsCalls);
+    }
+
+    [Fact]
+    public async Task RefreshAsync_OneCardFails_OthersLearnedAndItIsTriedAgain()
+    {
+        _source.Cards["good"] = new ModelCard { Model = "good", Engine = "simulated", MaxContextTokens = 512 };
+        _source.Cards["bad"] = new ModelCard { Model = "bad", Engine = "torchsharp", MaxContextTokens = 512 }; // no tokenizer files
+        _source.Failing.Add("down");
+        _source.Cards["down"] = new ModelCard { Model = "down", Engine = "simulated", MaxContextTokens = 512 };
+        var catalog = Catalog();
+
+        await catalog.RefreshAsync(default);
+        Assert.True(catalog.TryGet("good", out _));
+        Assert.False(catalog.TryGet("bad", out _));
+        Assert.False(catalog.TryGet("down", out _));
+
+        _source.Failing.Clear();
+        _time.Advance(ModelCatalog.RefreshInterval);
+        await catalog.RefreshAsync(default);
+        Assert.True(catalog.TryGet("down", out _));
+    }
+
+    [Fact]
+    public async Task RefreshAsync_ModelNoLongerListed_ForgottenAfterTheGrace()
+    {
+        _source.Cards["gone"] = new ModelCard { Model = "gone", Engine = "simulated", MaxContextTokens = 512 };
+        var catalog = Catalog();
+        await catalog.RefreshAsync(default);
+        Assert.True(catalog.TryGet("gone", out _));
+
+        _source.Cards.Remove("gone");
+        _time.Advance(ModelCatalog.ForgetAfter); // not past it yet: a directory refilling after a failover keeps its models
+        await catalog.RefreshAsync(default);
+        Assert.True(catalog.TryGet("gone", out _));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await catalog.RefreshAsync(default);
+        Assert.False(catalog.TryGet("gone", out _));
+        Assert.True(catalog.TryGet("configured", out _));
+    }
+
+    [Fact]
+    public async Task RefreshAsync_DirectoryDown_KeepsWhatItKnowsAndThrowsNothing()
+    {
+        _source.Cards["sim2"] = new ModelCard { Model = "sim2", Engine = "simulated", MaxContextTokens = 512 };
+        var catalog = Catalog();
+        await catalog.RefreshAsync(default);
+        _source.DirectoryDown = true;
+        _time.Advance(ModelCatalog.ForgetAfter + ModelCatalog.RefreshInterval);
+
+        await catalog.RefreshAsync(default);
+        Assert.Null(await catalog.FindAsync("other", default));
+        Assert.True(catalog.TryGet("sim2", out _));
+    }
+
+    [Fact]
+    public void Materialize_SameCardTwice_WritesItsFilesOnce()
+    {
+        var config = new ModelConfig { Name = "tiny", Engine = "torchsharp", Path = ModelFolders.TinyRandom };
+        var card = EngineFactory.Card(config, new ModelFolders());
+        var catalog = Catalog();
+
+        catalog.Materialize(card);
+        catalog.Materialize(card with { Model = "tiny-again" });
+
+        var folder = Assert.Single(Directory.GetDirectories(_cache));
+        Assert.Equal(card.Files.Keys.Order(StringComparer.Ordinal), Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Contains("tokenizer.json", card.Files.Keys);
+        Assert.NotNull(ModelFolderInfo.Read(folder).LoadTokenizer());
+    }
+
+    public void Dispose() => Directory.Delete(_cache, true);
+
+    private ModelCatalog Catalog() => new(
+        [new ServedModel("configured", SimulatedTokenizer.Instance, 4096, "chatml", DateTimeOffset.UnixEpoch, "controlplane")], _source, _time, _cache, null);
+
+    private sealed class FakeSource : IModelSource
+    {
+        public Dictionary<string, ModelCard> Cards { get; } = new(StringComparer.Ordinal);
+        public HashSet<string> Failing { get; } = new(StringComparer.Ordinal);
+        public bool DirectoryDown { get; set; }
+        public int ModelsCalls { get; private set; }
+
+        public Task<IReadOnlyCollection<string>> ModelsAsync(CancellationToken cancellationToken)
+        {
+            ModelsCalls++;
+            return DirectoryDown ? throw new TimeoutException("directory down") : Task.FromResult<IReadOnlyCollection<string>>([.. Cards.Keys]);
+        }
+
+        public Task<ModelCard?> CardAsync(string model, CancellationToken cancellationToken) =>
+            Failing.Contains(model) ? throw new TimeoutException($"{model}'s host did not answer") : Task.FromResult(Cards.GetValueOrDefault(model));
+    }
+
+    private sealed class ManualTime : TimeProvider
+    {
+        private long _ticks = 1_000_000;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+        public override long GetTimestamp() => _ticks;
+        public void Advance(TimeSpan by) => _ticks += by.Ticks;
+    }
+}
