@@ -9,11 +9,16 @@ public sealed class WorkerConfigurationTests : ApiServerTest
 
 
     /// <summary>Puts the ModelService "llama" with this model and engine and a mixed pool of these replicas, reconciles, and returns the workers' model settings.</summary>
-    private async Task<JsonElement> ReconcileAsync(JsonObject model, JsonObject engine, int replicas, JsonObject? slo = null)
+    private async Task<JsonElement> ReconcileAsync(JsonObject model, JsonObject engine, int replicas, JsonObject? slo = null, JsonObject? dispatch = null,
+        JsonObject? migration = null)
     {
         var spec = new JsonObject { ["model"] = model, ["engine"] = engine, ["pools"] = new JsonObject { ["mixed"] = new JsonObject { ["replicas"] = replicas } } };
         if (slo is not null)
             spec["slo"] = slo;
+        if (dispatch is not null)
+            spec["dispatch"] = dispatch;
+        if (migration is not null)
+            spec["migration"] = migration;
         Api.Put("inference.controlplane.dev", "modelservices", Ns, new JsonObject
         {
             ["apiVersion"] = "inference.controlplane.dev/v1alpha1",
@@ -124,16 +129,21 @@ public sealed class WorkerConfigurationTests : ApiServerTest
     }
 
     [Fact]
-    public async Task Slo_ReachesTheWorkersModelSettings_AndIsLeftOutWhenAbsent()
+    public async Task SloDispatchAndMigration_ReachTheWorkersModelSettings_AndAreLeftOutWhenAbsent()
     {
         var model = await ReconcileAsync(new JsonObject { ["source"] = "/models/llama" }, new JsonObject { ["image"] = "worker:1" }, replicas: 1,
-            new JsonObject { ["timeToFirstTokenMs"] = 250, ["timePerOutputTokenMs"] = 40 });
+            new JsonObject { ["timeToFirstTokenMs"] = 250, ["timePerOutputTokenMs"] = 40 }, new JsonObject { ["policy"] = "least-request" },
+            new JsonObject { ["enabled"] = false });
         Assert.Equal(250, model.GetProperty("SloTtftMs").GetDouble());
         Assert.Equal(40, model.GetProperty("SloTpotMs").GetDouble());
+        Assert.Equal("least-request", model.GetProperty("DispatchPolicy").GetString());
+        Assert.False(model.GetProperty("Migration").GetBoolean());
 
         var without = await ReconcileAsync(new JsonObject { ["source"] = "/models/llama" }, new JsonObject { ["image"] = "worker:1" }, replicas: 1);
         Assert.False(without.TryGetProperty("SloTtftMs", out _)); // the workers' own default holds
         Assert.False(without.TryGetProperty("SloTpotMs", out _));
+        Assert.False(without.TryGetProperty("DispatchPolicy", out _)); // the gateways' own policy holds
+        Assert.False(without.TryGetProperty("Migration", out _));
     }
 
     [Theory]

@@ -201,6 +201,10 @@ public static class DesiredObjects
                         // The model's targets reach the gateways through the workers' model card (the status page's attainment).
                         SloTtftMs = ms.Spec.Slo?.TimeToFirstTokenMs,
                         SloTpotMs = ms.Spec.Slo?.TimePerOutputTokenMs,
+                        // Every gateway places the model's requests by it, from the same card.
+                        DispatchPolicy = ms.Spec.Dispatch?.Policy,
+                        // The model's schedulers read it from the instances' registrations.
+                        Migration = ms.Spec.Migration?.Enabled,
                     },
                 },
             },

@@ -14,6 +14,24 @@ public sealed class ModelServiceSpec
 
     /// <summary>The model's latency targets (the status page's attainment is measured against them); the CRD's defaults when absent.</summary>
     [JsonPropertyName("slo")] public SloSpec? Slo { get; set; }
+
+    /// <summary>How the gateways place this model's requests; the gateways' own policy when absent.</summary>
+    [JsonPropertyName("dispatch")] public DispatchSpec? Dispatch { get; set; }
+
+    /// <summary>Whether the scheduler live-migrates the model's requests; the control plane's own setting when absent.</summary>
+    [JsonPropertyName("migration")] public MigrationSpec? Migration { get; set; }
+}
+
+/// <summary>A model's live migration (Llumnix): on or off.</summary>
+public sealed class MigrationSpec
+{
+    [JsonPropertyName("enabled")] public bool? Enabled { get; set; }
+}
+
+/// <summary>A model's dispatch: a policy by name (round-robin, random, least-request, least-kv-usage, prefix-aware, power-aware).</summary>
+public sealed class DispatchSpec
+{
+    [JsonPropertyName("policy")] public string? Policy { get; set; }
 }
 
 /// <summary>A model's latency targets: time to the first token and between tokens.</summary>

@@ -7,7 +7,10 @@ namespace ControlPlane.Grains;
 [Alias("ControlPlane.IDispatcherGrain")]
 public interface IDispatcherGrain : IGrainWithStringKey
 {
-    /// <summary>Picks an instance, skipping <paramref name="exclude"/> (instances that already refused this request).</summary>
+    /// <summary>
+    /// Picks an instance, skipping <paramref name="exclude"/> (instances that already refused this request), by the model's
+    /// <paramref name="policy"/> (a dispatch policy's name; null: the silo's <c>ControlPlane:Dispatch</c>).
+    /// </summary>
     [Alias("Dispatch")]
-    Task<DispatchDecision> DispatchAsync(RequestSpec request, IReadOnlyList<string> exclude, CancellationToken cancellationToken = default);
+    Task<DispatchDecision> DispatchAsync(RequestSpec request, IReadOnlyList<string> exclude, string? policy = null, CancellationToken cancellationToken = default);
 }

@@ -16,6 +16,9 @@ public sealed record DispatchDecision(
     /// <summary>The prefix blocks the chosen instance should fetch from a peer first; null: none.</summary>
     [Id(4)] public KvCache.PrefixFetchOrder? PrefixFetch { get; init; }
 
+    /// <summary>The dispatch policy that decided, by name (<c>custom</c>: a configured profile).</summary>
+    [Id(5)] public string Policy { get; init; } = "";
+
     public static DispatchDecision To(string instanceId, string? prefillInstanceId = null) => new(instanceId, DispatchRefusal.None, prefillInstanceId);
 
     public static DispatchDecision Refused(DispatchRefusal refusal, TimeSpan? retryAfter = null) => new(null, refusal) { RetryAfter = retryAfter };

@@ -14,4 +14,10 @@ public sealed record InstanceDescriptor
 
     /// <summary>The pod (silo name) that runs the engine; the instance grain is placed there.</summary>
     [Id(7)] public string Host { get; init; } = "";
+
+    /// <summary>
+    /// Whether the scheduler may live-migrate the model's requests (balance and drains), as the model's configuration says
+    /// (a ModelService's <c>migration.enabled</c>); null: the scheduler silo's <c>ControlPlane:Migration:Enabled</c>.
+    /// </summary>
+    [Id(8)] public bool? Migration { get; init; }
 }

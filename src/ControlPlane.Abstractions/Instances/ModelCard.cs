@@ -29,4 +29,7 @@ public sealed record ModelCard
     /// <summary>The model's latency targets, ms (its ModelService's <c>slo</c>): what the gateways' status page measures attainment against.</summary>
     [Id(6)] public double SloTtftMs { get; init; } = 1000;
     [Id(7)] public double SloTpotMs { get; init; } = 100;
+
+    /// <summary>The model's dispatch policy (its ModelService's <c>dispatch.policy</c>); null: each gateway's own.</summary>
+    [Id(8)] public string? DispatchPolicy { get; init; }
 }

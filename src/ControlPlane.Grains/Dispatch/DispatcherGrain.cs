@@ -31,8 +31,14 @@ public sealed class DispatcherGrain : Grain, IDispatcherGrain
     /// <summary>Longest expected time from a dispatch decision to the admission reaching its engine (grain calls, maybe across silos).</summary>
     public static readonly TimeSpan AdmissionDelay = TimeSpan.FromMilliseconds(50);
     private readonly DispatchConfig _config;
+    private readonly DisaggregationConfig _disaggregation;
+    private readonly KvCacheConfig _kvCache;
     private readonly TimeProvider _time;
-    private readonly DispatchView _view;
+    private DispatchView _view;
+    private string? _policy; // the view's policy as asked for; null: the silo's configuration
+    private string _policyName; // the view's policy as it decides: a preset's name, or "custom"
+
+    private static string PolicyName(DispatchConfig config) => config.Profile is null ? config.Policy : "custom";
     private readonly KvIndexReplicas _replicas;
     private SharedKvIndexReplica? _replica;
     private KvBlockHasher? _hasher;
@@ -44,12 +50,33 @@ public sealed class DispatcherGrain : Grain, IDispatcherGrain
         KvIndexReplicas replicas, TimeProvider time)
     {
         _config = config.Value;
+        _disaggregation = disaggregation.Value;
+        _kvCache = kvCache.Value;
         _time = time;
         _replicas = replicas;
-        _view = new(DispatchPolicies.Create(config.Value, new Random()), AdmissionDelay, new DisaggregationDecider(disaggregation.Value))
-        {
-            Fetcher = kvCache.Value.IndexShards > 0 ? new KvFetchPlanner(kvCache.Value.PeerFetch, 0) : null,
-        };
+        _view = NewView(_config);
+        _policyName = PolicyName(_config);
+    }
+
+    private DispatchView NewView(DispatchConfig config) => new(DispatchPolicies.Create(config, new Random()), AdmissionDelay, new DisaggregationDecider(_disaggregation))
+    {
+        Fetcher = _kvCache.IndexShards > 0 ? new KvFetchPlanner(_kvCache.PeerFetch, 0) : null,
+    };
+
+    /// <summary>
+    /// Makes the view decide by <paramref name="policy"/> (the model's, from its configuration or ModelService), rebuilt and
+    /// refreshed when the policy changes; a name this silo does not know keeps the silo's own policy.
+    /// </summary>
+    private void UsePolicy(string? policy)
+    {
+        if (policy == _policy)
+            return;
+        _policy = policy;
+        var config = policy is not null && DispatchPolicies.Presets.ContainsKey(policy) ? _config with { Policy = policy, Profile = null } : _config;
+        _view = NewView(config);
+        _policyName = PolicyName(config);
+        _version = -1;
+        _refreshedAt = 0;
     }
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -58,8 +85,9 @@ public sealed class DispatcherGrain : Grain, IDispatcherGrain
         return Task.CompletedTask;
     }
 
-    public async Task<DispatchDecision> DispatchAsync(RequestSpec request, IReadOnlyList<string> exclude, CancellationToken cancellationToken = default)
+    public async Task<DispatchDecision> DispatchAsync(RequestSpec request, IReadOnlyList<string> exclude, string? policy = null, CancellationToken cancellationToken = default)
     {
+        UsePolicy(policy);
         var age = _time.GetElapsedTime(_refreshedAt);
         if (_view.IsEmpty || age >= StaleAfter)
             await RefreshAsync();
@@ -70,10 +98,11 @@ public sealed class DispatcherGrain : Grain, IDispatcherGrain
         var dispatch = DispatchRequest.From(request) with { BlockHashes = hashes, Prefix = hashes.Length > 0 ? _replica!.Match(hashes) : null };
         var outcome = _view.Dispatch(dispatch, _time.GetUtcNow(), exclude);
         if (!outcome.Succeeded)
-            return DispatchDecision.Refused(outcome.Refusal, _view.RetryAfter(dispatch, outcome.Refusal, _config.SloAdmission));
+            return DispatchDecision.Refused(outcome.Refusal, _view.RetryAfter(dispatch, outcome.Refusal, _config.SloAdmission)) with { Policy = _policyName };
         return DispatchDecision.To(_view.Loads[outcome.Index].InstanceId, outcome.PrefillIndex >= 0 ? _view.Loads[outcome.PrefillIndex].InstanceId : null) with
         {
             PrefixFetch = outcome.Fetch is { } f ? new PrefixFetchOrder(f.SourceInstance, f.FirstBlock, f.BlockCount) : null,
+            Policy = _policyName,
         };
     }
 

@@ -18,7 +18,8 @@ namespace ControlPlane.Grains.Scheduling;
 public sealed partial class SchedulerGrain(TimeProvider time, IOptions<MigrationConfig> migration, IOptions<DisaggregationConfig> disaggregation,
     IOptions<AutoscaleConfig> autoscale, ILogger<SchedulerGrain> logger) : Grain, ISchedulerGrain
 {
-    private readonly MigrationPlanner _planner = new(migration.Value);
+    // On whenever it is asked: whether to plan at all is this grain's call (MigrationOn: the model's setting over the silo's).
+    private readonly MigrationPlanner _planner = new(migration.Value with { Enabled = true });
     private readonly Dictionary<long, MigrationInFlight> _migrations = [];
     private long _migrationKeys;
 
@@ -26,7 +27,7 @@ public sealed partial class SchedulerGrain(TimeProvider time, IOptions<Migration
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (migration.Value.Enabled)
-            Every(migration.Value.Period, PlanMigrationsAsync);
+            StartMigrations();
         if (autoscale.Value.Enabled)
             Every(autoscale.Value.Period, AutoscaleAsync);
         if (disaggregation.Value.Pools.Enabled)
@@ -43,12 +44,41 @@ public sealed partial class SchedulerGrain(TimeProvider time, IOptions<Migration
         KeepAlive = true,
     });
 
+    private bool _migrationTimer;
+
+    /// <summary>The migration planner's timer, once (at activation where the silo enables migration, else when a model's instance asks for it).</summary>
+    private void StartMigrations()
+    {
+        if (_migrationTimer)
+            return;
+        _migrationTimer = true;
+        Every(migration.Value.Period, PlanMigrationsAsync);
+    }
+
+    /// <summary>
+    /// Whether the model's requests migrate: as its instances' configuration says (any that says no wins, for a model
+    /// mid-way through a rolling change), else as the silo's <paramref name="configured"/>.
+    /// </summary>
+    public static bool MigrationOn(IEnumerable<InstanceDescriptor> instances, bool configured)
+    {
+        var on = (bool?)null;
+        foreach (var instance in instances)
+        {
+            if (instance.Migration == false)
+                return false;
+            on ??= instance.Migration;
+        }
+        return on ?? configured;
+    }
+
     /// <summary>
     /// One planning round over the fresh loads: each order goes to its source instance, which picks the request and
     /// moves it; the order counts as in flight until the source answers.
     /// </summary>
     private Task PlanMigrationsAsync(CancellationToken cancellationToken)
     {
+        if (!MigrationOn(_instances.Values, migration.Value.Enabled))
+            return Task.CompletedTask;
         var now = time.GetUtcNow();
         foreach (var order in _planner.Plan(FreshLoads(now), _migrations.Values, now))
         {
@@ -93,6 +123,8 @@ public sealed partial class SchedulerGrain(TimeProvider time, IOptions<Migration
     public Task RegisterInstanceAsync(InstanceDescriptor instance, CancellationToken cancellationToken = default)
     {
         _instances[instance.InstanceId] = instance;
+        if (instance.Migration == true)
+            StartMigrations();
         _loads[instance.InstanceId] = new InstanceLoad
         {
             InstanceId = instance.InstanceId,

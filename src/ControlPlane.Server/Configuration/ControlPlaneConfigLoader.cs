@@ -135,6 +135,8 @@ public static class ControlPlaneConfigLoader
             if (ModelConfig.ParseRole(model.Roles[r]) is null)
                 errors.Add($"{key}:Roles:{r} '{model.Roles[r]}' is not a role; known: mixed, prefill, decode");
         }
+        if (model.DispatchPolicy is { } policy && !DispatchPolicies.Presets.ContainsKey(policy))
+            errors.Add($"{key}:DispatchPolicy '{policy}' is not a dispatch policy; known: {string.Join(", ", DispatchPolicies.Presets.Keys)}");
         if (!ChatTemplates.Known.Contains(model.ChatTemplate))
             errors.Add($"{key}:ChatTemplate '{model.ChatTemplate}' is not a chat template; known: {string.Join(", ", ChatTemplates.Known)}");
         if (model.MaxContextTokens is < 16)

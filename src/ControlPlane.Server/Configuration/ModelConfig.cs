@@ -39,6 +39,19 @@ public sealed record ModelConfig
     public double SloTtftMs { get; init; } = 1000;
     public double SloTpotMs { get; init; } = 100;
 
+    /// <summary>
+    /// This model's dispatch policy (one of <c>ControlPlane:Dispatch:Policy</c>'s names: round-robin, least-request, ...);
+    /// null: the gateway's. A ModelService's <c>dispatch.policy</c> lands here on its workers and reaches every gateway
+    /// through the model's card.
+    /// </summary>
+    public string? DispatchPolicy { get; init; }
+
+    /// <summary>
+    /// Whether the scheduler live-migrates this model's requests (to balance load and off draining instances); null: the
+    /// scheduler silo's <c>ControlPlane:Migration:Enabled</c>. A ModelService's <c>migration.enabled</c> lands here.
+    /// </summary>
+    public bool? Migration { get; init; }
+
     /// <summary>The simulated engine's performance profile: a built-in name or a JSON file.</summary>
     public string Profile { get; init; } = "llama-3-8b-h100-roofline";
 

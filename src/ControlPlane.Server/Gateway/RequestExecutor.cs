@@ -145,13 +145,14 @@ public sealed class RequestExecutor(
             {
                 for (var attempt = 0; attempt < config.Gateway.DispatchAttempts; attempt++)
                 {
-                    var decision = await dispatcher.DispatchAsync(spec, refused, cancellationToken);
+                    var decision = await dispatcher.DispatchAsync(spec, refused, model.DispatchPolicy, cancellationToken);
                     if (decision.InstanceId is null)
                     {
                         if (decision.Refusal == DispatchRefusal.NoInstances && refused.Count == 0 && config.Gateway.HoldWhenNoInstance > TimeSpan.Zero)
                             break; // no instance at all: hold
                         throw new ApiErrorException(Refusal(decision.Refusal, model, promptParam) with { RetryAfter = decision.RetryAfter });
                     }
+                    metrics.Dispatched(model.Name, decision.Policy);
                     // Split by disaggregation: the prompt runs on the prefill instance, which hands the request to the decode instance.
                     var admitAt = decision.PrefillInstanceId ?? decision.InstanceId;
                     var admitted = decision.PrefillInstanceId is null ? spec with { PrefixFetch = decision.PrefixFetch } : spec with { HandoffTo = decision.InstanceId };

@@ -42,6 +42,7 @@ public static partial class EngineFactory
                     MaxContextTokens = engine.Descriptor.MaxContextTokens,
                     Engine = engine.Descriptor.Backend,
                     Host = pod,
+                    Migration = model.Migration,
                 }, engine, engine is SimulatedEngine { Power: { } meter }
                     ? new ModelledPowerActuator(meter, services.GetRequiredService<TimeProvider>())
                     : backend.CreatePowerActuator(model, i - 1), card);
@@ -74,12 +75,12 @@ public static partial class EngineFactory
         {
             var template = model.ChatTemplate == ChatTemplates.Auto ? ChatTemplates.ChatMl : model.ChatTemplate;
             return new ServedModel(model.Name, SimulatedTokenizer.Instance, Profile(model).MaxContextTokens, template, DateTimeOffset.UtcNow, "controlplane")
-                { SloTtftMs = model.SloTtftMs, SloTpotMs = model.SloTpotMs };
+                { SloTtftMs = model.SloTtftMs, SloTpotMs = model.SloTpotMs, DispatchPolicy = model.DispatchPolicy };
         }
         var folder = folders.Get(model);
         var chat = model.ChatTemplate == ChatTemplates.Auto ? folder.ChatTemplate : model.ChatTemplate;
         return new ServedModel(model.Name, folder.LoadTokenizer(), MaxContext(model, folder.Config.MaxPositionEmbeddings), chat, DateTimeOffset.UtcNow, "controlplane")
-            { SloTtftMs = model.SloTtftMs, SloTpotMs = model.SloTpotMs };
+            { SloTtftMs = model.SloTtftMs, SloTpotMs = model.SloTpotMs, DispatchPolicy = model.DispatchPolicy };
     }
 
     /// <summary>
@@ -110,6 +111,7 @@ public static partial class EngineFactory
             Created = served.Created,
             SloTtftMs = served.SloTtftMs,
             SloTpotMs = served.SloTpotMs,
+            DispatchPolicy = served.DispatchPolicy,
         };
     }
 

@@ -30,6 +30,7 @@ public sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _migrations;
     private readonly Counter<long> _splits;
     private readonly Counter<long> _handoffs;
+    private readonly Counter<long> _dispatches;
     private int _inFlight;
 
     public GatewayMetrics(IMeterFactory meters, EngineHost engines)
@@ -43,6 +44,7 @@ public sealed class GatewayMetrics : IDisposable
         _migrations = _meter.CreateCounter<long>("controlplane.request_migrations", "{migration}", "Moves of this gateway's running requests to another instance (live migration commits)");
         _splits = _meter.CreateCounter<long>("controlplane.request_splits", "{request}", "Requests whose prompt was sent to a prefill instance (prefill/decode disaggregation)");
         _handoffs = _meter.CreateCounter<long>("controlplane.request_handoffs", "{request}", "Split requests handed from their prefill instance to their decode instance (the handoff committed)");
+        _dispatches = _meter.CreateCounter<long>("controlplane.dispatch_decisions", "{request}", "Requests placed on an instance, by model and the dispatch policy that placed them");
         _requestEnergy = _meter.CreateHistogram<double>("controlplane.request_energy", "J", "GPU energy a finished request took (each step's energy shared by the tokens it computed)");
         _tokenEnergy = _meter.CreateHistogram<double>("controlplane.energy_per_output_token", "J", "A finished request's GPU energy over its output tokens");
         _resumeGap = _meter.CreateHistogram<double>("controlplane.resume_gap", "s", "From the loss of a request's instance being known to its resumed admission");
@@ -57,6 +59,10 @@ public sealed class GatewayMetrics : IDisposable
     }
 
     public int EnterRequest() => Interlocked.Increment(ref _inFlight);
+
+    /// <summary>A request placed on an instance by <paramref name="policy"/> (the model's, or the gateway's).</summary>
+    public void Dispatched(string model, string policy) =>
+        _dispatches.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("policy", policy));
 
     /// <summary>A finished request's energy, and per output token.</summary>
     public void Energy(string model, double joules, int completionTokens)

@@ -10,4 +10,7 @@ public sealed record ServedModel(string Name, ITokenizer Tokenizer, int MaxConte
 
     /// <summary>Time per output token the model aims at, ms.</summary>
     public double SloTpotMs { get; init; } = 100;
+
+    /// <summary>The dispatch policy requests for this model are placed by; null: the gateway's (<c>ControlPlane:Dispatch</c>).</summary>
+    public string? DispatchPolicy { get; init; }
 }

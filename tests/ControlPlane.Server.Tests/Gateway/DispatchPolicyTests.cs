@@ -1,0 +1,54 @@
+using System.Net;
+using System.Text;
+using System.Text.RegularExpressions;
+using ControlPlane.Testing;
+
+namespace ControlPlane.Server.Tests.Gateway;
+
+/// <summary>
+/// A model's own dispatch policy (<c>Models:N:DispatchPolicy</c>, a ModelService's <c>dispatch.policy</c>) places its
+/// requests, whatever the gateway's <c>ControlPlane:Dispatch:Policy</c>; without one the gateway's does. The dispatcher
+/// says which policy decided, and <c>/metrics</c> counts placements by it.
+/// </summary>
+public partial class DispatchPolicyTests
+{
+    [Theory]
+    [InlineData("round-robin", "least-request", "round-robin")]
+    [InlineData("least-request", "round-robin", "least-request")]
+    [InlineData(null, "least-kv-usage", "least-kv-usage")]
+    public async Task ModelsPolicy_PlacesItsRequests_ElseTheGateways(string? modelPolicy, string gatewayPolicy, string expected)
+    {
+        // A model of its own: the process's meters also count the other tests' placements.
+        var name = $"dispatch-{Guid.NewGuid():N}"[..20];
+        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["ControlPlane:Models:0:Name"] = name,
+            ["ControlPlane:Models:0:Instances"] = "2",
+            ["ControlPlane:Models:0:DispatchPolicy"] = modelPolicy,
+            ["ControlPlane:Dispatch:Policy"] = gatewayPolicy,
+        });
+        for (var i = 0; i < 5; i++)
+        {
+            using var body = new StringContent($$"""{"model":"{{name}}","max_tokens":2,"prompt":"request {{i}}"}""", Encoding.UTF8, "application/json");
+            Assert.Equal(HttpStatusCode.OK, (await host.Http.PostAsync(new Uri("/v1/completions", UriKind.Relative), body)).StatusCode);
+        }
+
+        var placed = Placements().Matches(await host.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative)))
+            .Where(m => m.Groups["model"].Value == name)
+            .GroupBy(m => m.Groups["policy"].Value)
+            .ToDictionary(g => g.Key, g => g.Sum(m => double.Parse(m.Groups["count"].Value, System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal([expected], placed.Keys);
+        Assert.Equal(5, placed[expected]);
+    }
+
+    [Fact]
+    public async Task UnknownModelPolicy_IsAConfigurationErrorNamingTheKey()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHost.StartAsync(new Dictionary<string, string?> { ["ControlPlane:Models:0:DispatchPolicy"] = "fastest" }));
+        Assert.Contains("ControlPlane:Models:0:DispatchPolicy 'fastest' is not a dispatch policy", error.ToString(), StringComparison.Ordinal);
+    }
+
+    // controlplane_dispatch_decisions_total{model="sim",otel_scope_name="ControlPlane",policy="round-robin"} 5 (labels in any order)
+    [GeneratedRegex("""^controlplane_dispatch_decisions_total\{(?=[^}]*model="(?<model>[^"]*)")(?=[^}]*policy="(?<policy>[^"]*)")[^}]*\}\s+(?<count>[0-9.eE+]+)""", RegexOptions.Multiline)]
+    private static partial Regex Placements();
+}
