@@ -25,7 +25,7 @@ public sealed class ModelCatalogTests : IDisposable
         var folders = new ModelFolders();
         var configured = EngineFactory.Describe(config, folders);
         _source.Cards["tiny"] = EngineFactory.Card(config, folders);
-        var catalog = Catalog();
+        using var catalog = Catalog();
 
         Assert.False(catalog.TryGet("tiny", out _));
         var learned = await catalog.FindAsync("tiny", default);
@@ -48,7 +48,7 @@ public sealed class ModelCatalogTests : IDisposable
     public async Task RefreshAsync_SimulatedModel_ListedWithTheSimulatedTokenizer()
     {
         _source.Cards["sim2"] = new ModelCard { Model = "sim2", Engine = "simulated", MaxContextTokens = 2048, ChatTemplate = "chatml" };
-        var catalog = Catalog();
+        using var catalog = Catalog();
 
         await catalog.RefreshAsync(default);
 
@@ -61,13 +61,13 @@ public sealed class ModelCatalogTests : IDisposable
     [Fact]
     public async Task FindAsync_UnknownNames_AskTheClusterAtMostOnceAnInterval()
     {
-        var catalog = Catalog();
+        using var catalog = Catalog();
 
         for (var i = 0; i < 20; i++)
             Assert.Null(await catalog.FindAsync($"nope-{i}", default));
         Assert.Equal(1, _source.ModelsCalls);
 
-        _source.Cards["late"] = new ModelCard { Model = "late", Engine = "simulated", MaxContextTokens = 512 };
+        _source.Cards["late"] = Simulated("late");
         Assert.Null(await catalog.FindAsync("late", default)); // listed within the interval: not asked yet
         _time.Advance(ModelCatalog.RefreshInterval);
         Assert.NotNull(await catalog.FindAsync("late", default));
@@ -79,11 +79,11 @@ public sealed class ModelCatalogTests : IDisposable
     [Fact]
     public async Task RefreshAsync_OneCardFails_OthersLearnedAndItIsTriedAgain()
     {
-        _source.Cards["good"] = new ModelCard { Model = "good", Engine = "simulated", MaxContextTokens = 512 };
+        _source.Cards["good"] = Simulated("good");
         _source.Cards["bad"] = new ModelCard { Model = "bad", Engine = "torchsharp", MaxContextTokens = 512 }; // no tokenizer files
         _source.Failing.Add("down");
-        _source.Cards["down"] = new ModelCard { Model = "down", Engine = "simulated", MaxContextTokens = 512 };
-        var catalog = Catalog();
+        _source.Cards["down"] = Simulated("down");
+        using var catalog = Catalog();
 
         await catalog.RefreshAsync(default);
         Assert.True(catalog.TryGet("good", out _));
@@ -99,8 +99,8 @@ public sealed class ModelCatalogTests : IDisposable
     [Fact]
     public async Task RefreshAsync_ModelNoLongerListed_ForgottenAfterTheGrace()
     {
-        _source.Cards["gone"] = new ModelCard { Model = "gone", Engine = "simulated", MaxContextTokens = 512 };
-        var catalog = Catalog();
+        _source.Cards["gone"] = Simulated("gone");
+        using var catalog = Catalog();
         await catalog.RefreshAsync(default);
         Assert.True(catalog.TryGet("gone", out _));
 
@@ -117,8 +117,8 @@ public sealed class ModelCatalogTests : IDisposable
     [Fact]
     public async Task RefreshAsync_DirectoryDown_KeepsWhatItKnowsAndThrowsNothing()
     {
-        _source.Cards["sim2"] = new ModelCard { Model = "sim2", Engine = "simulated", MaxContextTokens = 512 };
-        var catalog = Catalog();
+        _source.Cards["sim2"] = Simulated("sim2");
+        using var catalog = Catalog();
         await catalog.RefreshAsync(default);
         _source.DirectoryDown = true;
         _time.Advance(ModelCatalog.ForgetAfter + ModelCatalog.RefreshInterval);
@@ -133,7 +133,7 @@ public sealed class ModelCatalogTests : IDisposable
     {
         var config = new ModelConfig { Name = "tiny", Engine = "torchsharp", Path = ModelFolders.TinyRandom };
         var card = EngineFactory.Card(config, new ModelFolders());
-        var catalog = Catalog();
+        using var catalog = Catalog();
 
         catalog.Materialize(card);
         catalog.Materialize(card with { Model = "tiny-again" });
@@ -145,6 +145,8 @@ public sealed class ModelCatalogTests : IDisposable
     }
 
     public void Dispose() => Directory.Delete(_cache, true);
+
+    private static ModelCard Simulated(string model) => new() { Model = model, Engine = "simulated", MaxContextTokens = 512 };
 
     private ModelCatalog Catalog() => new(
         [new ServedModel("configured", SimulatedTokenizer.Instance, 4096, "chatml", DateTimeOffset.UnixEpoch, "controlplane")], _source, _time, _cache, null);
