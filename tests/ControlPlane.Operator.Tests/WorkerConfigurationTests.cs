@@ -132,17 +132,19 @@ public sealed class WorkerConfigurationTests : ApiServerTest
     public async Task SloDispatchAndMigration_ReachTheWorkersModelSettings_AndAreLeftOutWhenAbsent()
     {
         var model = await ReconcileAsync(new JsonObject { ["source"] = "/models/llama" }, new JsonObject { ["image"] = "worker:1" }, replicas: 1,
-            new JsonObject { ["timeToFirstTokenMs"] = 250, ["timePerOutputTokenMs"] = 40 }, new JsonObject { ["policy"] = "least-request" },
+            new JsonObject { ["timeToFirstTokenMs"] = 250, ["timePerOutputTokenMs"] = 40 }, new JsonObject { ["policy"] = "least-request", ["queueLimit"] = 32 },
             new JsonObject { ["enabled"] = false });
         Assert.Equal(250, model.GetProperty("SloTtftMs").GetDouble());
         Assert.Equal(40, model.GetProperty("SloTpotMs").GetDouble());
         Assert.Equal("least-request", model.GetProperty("DispatchPolicy").GetString());
+        Assert.Equal(32, model.GetProperty("DispatchQueueLimit").GetInt32());
         Assert.False(model.GetProperty("Migration").GetBoolean());
 
         var without = await ReconcileAsync(new JsonObject { ["source"] = "/models/llama" }, new JsonObject { ["image"] = "worker:1" }, replicas: 1);
         Assert.False(without.TryGetProperty("SloTtftMs", out _)); // the workers' own default holds
         Assert.False(without.TryGetProperty("SloTpotMs", out _));
         Assert.False(without.TryGetProperty("DispatchPolicy", out _)); // the gateways' own policy holds
+        Assert.False(without.TryGetProperty("DispatchQueueLimit", out _));
         Assert.False(without.TryGetProperty("Migration", out _));
     }
 

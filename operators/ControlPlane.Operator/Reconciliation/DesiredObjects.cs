@@ -203,6 +203,7 @@ public static class DesiredObjects
                         SloTpotMs = ms.Spec.Slo?.TimePerOutputTokenMs,
                         // Every gateway places the model's requests by it, from the same card.
                         DispatchPolicy = ms.Spec.Dispatch?.Policy,
+                        DispatchQueueLimit = ms.Spec.Dispatch?.QueueLimit,
                         // The model's schedulers read it from the instances' registrations.
                         Migration = ms.Spec.Migration?.Enabled,
                     },

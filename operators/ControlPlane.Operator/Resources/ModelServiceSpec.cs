@@ -32,6 +32,9 @@ public sealed class MigrationSpec
 public sealed class DispatchSpec
 {
     [JsonPropertyName("policy")] public string? Policy { get; set; }
+
+    /// <summary>Requests waiting an instance beyond which the gateways refuse more with 429.</summary>
+    [JsonPropertyName("queueLimit")] public int? QueueLimit { get; set; }
 }
 
 /// <summary>A model's latency targets: time to the first token and between tokens.</summary>

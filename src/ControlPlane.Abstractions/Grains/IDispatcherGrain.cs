@@ -9,8 +9,10 @@ public interface IDispatcherGrain : IGrainWithStringKey
 {
     /// <summary>
     /// Picks an instance, skipping <paramref name="exclude"/> (instances that already refused this request), by the model's
-    /// <paramref name="policy"/> (a dispatch policy's name; null: the silo's <c>ControlPlane:Dispatch</c>).
+    /// <paramref name="policy"/> (a dispatch policy's name) and <paramref name="queueLimit"/> (requests waiting an instance
+    /// beyond which it refuses); null: the silo's <c>ControlPlane:Dispatch</c> setting.
     /// </summary>
     [Alias("Dispatch")]
-    Task<DispatchDecision> DispatchAsync(RequestSpec request, IReadOnlyList<string> exclude, string? policy = null, CancellationToken cancellationToken = default);
+    Task<DispatchDecision> DispatchAsync(RequestSpec request, IReadOnlyList<string> exclude, string? policy = null, int? queueLimit = null,
+        CancellationToken cancellationToken = default);
 }

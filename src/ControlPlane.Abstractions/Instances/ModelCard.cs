@@ -32,4 +32,7 @@ public sealed record ModelCard
 
     /// <summary>The model's dispatch policy (its ModelService's <c>dispatch.policy</c>); null: each gateway's own.</summary>
     [Id(8)] public string? DispatchPolicy { get; init; }
+
+    /// <summary>The model's queue limit an instance (its ModelService's <c>dispatch.queueLimit</c>); null: each gateway's own.</summary>
+    [Id(9)] public int? DispatchQueueLimit { get; init; }
 }

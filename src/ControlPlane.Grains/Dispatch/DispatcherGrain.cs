@@ -35,7 +35,7 @@ public sealed class DispatcherGrain : Grain, IDispatcherGrain
     private readonly KvCacheConfig _kvCache;
     private readonly TimeProvider _time;
     private DispatchView _view;
-    private string? _policy; // the view's policy as asked for; null: the silo's configuration
+    private (string? Policy, int? QueueLimit) _asked; // the model's settings the view was made for; null: the silo's
     private string _policyName; // the view's policy as it decides: a preset's name, or "custom"
 
     private static string PolicyName(DispatchConfig config) => config.Profile is null ? config.Policy : "custom";
@@ -64,15 +64,18 @@ public sealed class DispatcherGrain : Grain, IDispatcherGrain
     };
 
     /// <summary>
-    /// Makes the view decide by <paramref name="policy"/> (the model's, from its configuration or ModelService), rebuilt and
-    /// refreshed when the policy changes; a name this silo does not know keeps the silo's own policy.
+    /// Makes the view decide by the model's <paramref name="policy"/> and <paramref name="queueLimit"/> (from its configuration
+    /// or ModelService), rebuilt and refreshed when they change; a policy this silo does not know, or a limit below one,
+    /// keeps the silo's own.
     /// </summary>
-    private void UsePolicy(string? policy)
+    private void UseModelSettings(string? policy, int? queueLimit)
     {
-        if (policy == _policy)
+        if ((policy, queueLimit) == _asked)
             return;
-        _policy = policy;
+        _asked = (policy, queueLimit);
         var config = policy is not null && DispatchPolicies.Presets.ContainsKey(policy) ? _config with { Policy = policy, Profile = null } : _config;
+        if (queueLimit is >= 1)
+            config = config with { QueueLimit = queueLimit.Value };
         _view = NewView(config);
         _policyName = PolicyName(config);
         _version = -1;
@@ -85,9 +88,10 @@ public sealed class DispatcherGrain : Grain, IDispatcherGrain
         return Task.CompletedTask;
     }
 
-    public async Task<DispatchDecision> DispatchAsync(RequestSpec request, IReadOnlyList<string> exclude, string? policy = null, CancellationToken cancellationToken = default)
+    public async Task<DispatchDecision> DispatchAsync(RequestSpec request, IReadOnlyList<string> exclude, string? policy = null, int? queueLimit = null,
+        CancellationToken cancellationToken = default)
     {
-        UsePolicy(policy);
+        UseModelSettings(policy, queueLimit);
         var age = _time.GetElapsedTime(_refreshedAt);
         if (_view.IsEmpty || age >= StaleAfter)
             await RefreshAsync();

@@ -137,6 +137,8 @@ public static class ControlPlaneConfigLoader
         }
         if (model.DispatchPolicy is { } policy && !DispatchPolicies.Presets.ContainsKey(policy))
             errors.Add($"{key}:DispatchPolicy '{policy}' is not a dispatch policy; known: {string.Join(", ", DispatchPolicies.Presets.Keys)}");
+        if (model.DispatchQueueLimit is < 1)
+            errors.Add($"{key}:DispatchQueueLimit must be at least 1 (got {model.DispatchQueueLimit})");
         if (!ChatTemplates.Known.Contains(model.ChatTemplate))
             errors.Add($"{key}:ChatTemplate '{model.ChatTemplate}' is not a chat template; known: {string.Join(", ", ChatTemplates.Known)}");
         if (model.MaxContextTokens is < 16)

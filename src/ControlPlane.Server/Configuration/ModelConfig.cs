@@ -47,6 +47,12 @@ public sealed record ModelConfig
     public string? DispatchPolicy { get; init; }
 
     /// <summary>
+    /// Requests waiting on one of this model's instances beyond which its dispatch refuses more with 429 (a ModelService's
+    /// <c>dispatch.queueLimit</c>); null: the gateway's <c>ControlPlane:Dispatch:QueueLimit</c>.
+    /// </summary>
+    public int? DispatchQueueLimit { get; init; }
+
+    /// <summary>
     /// Whether the scheduler live-migrates this model's requests (to balance load and off draining instances); null: the
     /// scheduler silo's <c>ControlPlane:Migration:Enabled</c>. A ModelService's <c>migration.enabled</c> lands here.
     /// </summary>

@@ -145,7 +145,7 @@ public sealed class RequestExecutor(
             {
                 for (var attempt = 0; attempt < config.Gateway.DispatchAttempts; attempt++)
                 {
-                    var decision = await dispatcher.DispatchAsync(spec, refused, model.DispatchPolicy, cancellationToken);
+                    var decision = await dispatcher.DispatchAsync(spec, refused, model.DispatchPolicy, model.DispatchQueueLimit, cancellationToken);
                     if (decision.InstanceId is null)
                     {
                         if (decision.Refusal == DispatchRefusal.NoInstances && refused.Count == 0 && config.Gateway.HoldWhenNoInstance > TimeSpan.Zero)

@@ -75,12 +75,12 @@ public static partial class EngineFactory
         {
             var template = model.ChatTemplate == ChatTemplates.Auto ? ChatTemplates.ChatMl : model.ChatTemplate;
             return new ServedModel(model.Name, SimulatedTokenizer.Instance, Profile(model).MaxContextTokens, template, DateTimeOffset.UtcNow, "controlplane")
-                { SloTtftMs = model.SloTtftMs, SloTpotMs = model.SloTpotMs, DispatchPolicy = model.DispatchPolicy };
+                { SloTtftMs = model.SloTtftMs, SloTpotMs = model.SloTpotMs, DispatchPolicy = model.DispatchPolicy, DispatchQueueLimit = model.DispatchQueueLimit };
         }
         var folder = folders.Get(model);
         var chat = model.ChatTemplate == ChatTemplates.Auto ? folder.ChatTemplate : model.ChatTemplate;
         return new ServedModel(model.Name, folder.LoadTokenizer(), MaxContext(model, folder.Config.MaxPositionEmbeddings), chat, DateTimeOffset.UtcNow, "controlplane")
-            { SloTtftMs = model.SloTtftMs, SloTpotMs = model.SloTpotMs, DispatchPolicy = model.DispatchPolicy };
+            { SloTtftMs = model.SloTtftMs, SloTpotMs = model.SloTpotMs, DispatchPolicy = model.DispatchPolicy, DispatchQueueLimit = model.DispatchQueueLimit };
     }
 
     /// <summary>
@@ -112,6 +112,7 @@ public static partial class EngineFactory
             SloTtftMs = served.SloTtftMs,
             SloTpotMs = served.SloTpotMs,
             DispatchPolicy = served.DispatchPolicy,
+            DispatchQueueLimit = served.DispatchQueueLimit,
         };
     }
 

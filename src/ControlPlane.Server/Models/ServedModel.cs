@@ -13,4 +13,7 @@ public sealed record ServedModel(string Name, ITokenizer Tokenizer, int MaxConte
 
     /// <summary>The dispatch policy requests for this model are placed by; null: the gateway's (<c>ControlPlane:Dispatch</c>).</summary>
     public string? DispatchPolicy { get; init; }
+
+    /// <summary>Requests waiting an instance beyond which this model's dispatch refuses; null: the gateway's.</summary>
+    public int? DispatchQueueLimit { get; init; }
 }

@@ -41,6 +41,29 @@ public partial class DispatchPolicyTests
         Assert.Equal(5, placed[expected]);
     }
 
+    [Theory]
+    [InlineData("1", true)]
+    [InlineData(null, false)]
+    public async Task ModelsQueueLimit_RefusesBeyondIt_OverTheGateways(string? modelLimit, bool refuses)
+    {
+        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["ControlPlane:Models:0:Instances"] = "1",
+            ["ControlPlane:Models:0:KvBlocks"] = "40",
+            ["ControlPlane:Models:0:DispatchQueueLimit"] = modelLimit,
+            ["ControlPlane:Dispatch:QueueLimit"] = "256",
+        });
+        // 40 blocks hold two of these at once (as in OverloadTests), so the others wait in the instance's queue.
+        var body = $$"""{"model":"sim","max_tokens":300,"ignore_eos":true,"prompt":"{{string.Join(' ', Enumerable.Repeat("the", 200))}}"}""";
+        var responses = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ =>
+            host.Http.PostAsync(new Uri("/v1/completions", UriKind.Relative), new StringContent(body, Encoding.UTF8, "application/json"))));
+        var codes = responses.Select(r => r.StatusCode).ToArray();
+        Assert.All(codes, c => Assert.True(c is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, $"unexpected {c}"));
+        Assert.Contains(HttpStatusCode.OK, codes);
+        Assert.Equal(refuses, codes.Contains(HttpStatusCode.TooManyRequests));
+        await host.WaitIdleAsync();
+    }
+
     [Fact]
     public async Task UnknownModelPolicy_IsAConfigurationErrorNamingTheKey()
     {

@@ -21,7 +21,7 @@ public sealed class ModelCatalogTests : IDisposable
     public async Task FindAsync_ModelTheClusterRuns_LearnsTheSameTokenizerContextAndChatForm()
     {
         var config = new ModelConfig { Name = "tiny", Engine = "torchsharp", Path = ModelFolders.TinyRandom, MaxContextTokens = 1024, SloTtftMs = 250, SloTpotMs = 40,
-            DispatchPolicy = "round-robin" };
+            DispatchPolicy = "round-robin", DispatchQueueLimit = 7 };
         var folders = new ModelFolders();
         var configured = EngineFactory.Describe(config, folders);
         _source.Cards["tiny"] = EngineFactory.Card(config, folders);
@@ -34,7 +34,7 @@ public sealed class ModelCatalogTests : IDisposable
         Assert.Equal(configured.MaxContextTokens, learned.MaxContextTokens);
         Assert.Equal(configured.ChatTemplate, learned.ChatTemplate);
         Assert.Equal((250.0, 40.0), (learned.SloTtftMs, learned.SloTpotMs)); // the ModelService's targets, for the status page
-        Assert.Equal("round-robin", learned.DispatchPolicy); // and its dispatch policy, for this gateway's dispatcher
+        Assert.Equal(("round-robin", 7), (learned.DispatchPolicy, learned.DispatchQueueLimit)); // and its dispatch settings
         Assert.Equal(configured.Tokenizer.VocabularySize, learned.Tokenizer.VocabularySize);
         Assert.Equal(configured.Tokenizer.EndOfSequenceTokenIds, learned.Tokenizer.EndOfSequenceTokenIds);
         const string text = "the quick brown fox";
