@@ -35,4 +35,7 @@ public sealed record ModelCard
 
     /// <summary>The model's queue limit an instance (its ModelService's <c>dispatch.queueLimit</c>); null: each gateway's own.</summary>
     [Id(9)] public int? DispatchQueueLimit { get; init; }
+
+    /// <summary>A hash of everything above but <see cref="Created"/>: gateways fetch the card again when it changes.</summary>
+    [Id(10)] public string Version { get; init; } = "";
 }

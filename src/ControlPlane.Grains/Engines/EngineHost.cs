@@ -211,7 +211,8 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     {
         var directory = grains.GetGrain<IModelDirectoryGrain>(0);
         foreach (var model in _runners.Values.Where(r => registered.Contains(r.Descriptor.InstanceId)).GroupBy(r => r.Descriptor.Model))
-            await directory.AnnounceAsync(model.Key, [.. model.Select(r => r.Descriptor.InstanceId)], stoppingToken);
+            await directory.AnnounceAsync(model.Key, [.. model.Select(r => new ModelInstanceEntry(r.Descriptor.InstanceId, r.Card?.Version ?? "", r.Card?.Created ?? default))],
+                stoppingToken);
     }
 
     /// <summary>Each registered engine's KV events to its model's index shards; a failure costs that engine a resync, not the others their batches.</summary>

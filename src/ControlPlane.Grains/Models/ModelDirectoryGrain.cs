@@ -1,3 +1,5 @@
+using ControlPlane.Instances;
+
 namespace ControlPlane.Grains.Models;
 
 /// <summary>
@@ -9,36 +11,36 @@ public sealed class ModelDirectoryGrain(TimeProvider time) : Grain, IModelDirect
     /// <summary>Six announcement periods: a host that missed that many is taken for gone.</summary>
     public static readonly TimeSpan Expiry = TimeSpan.FromSeconds(60);
 
-    // model -> instance id -> when last announced
-    private readonly Dictionary<string, Dictionary<string, DateTimeOffset>> _models = new(StringComparer.Ordinal);
+    // model -> instance id -> its entry and when last announced
+    private readonly Dictionary<string, Dictionary<string, (ModelInstanceEntry Entry, DateTimeOffset Seen)>> _models = new(StringComparer.Ordinal);
 
-    public Task AnnounceAsync(string model, IReadOnlyList<string> instanceIds, CancellationToken cancellationToken = default)
+    public Task AnnounceAsync(string model, IReadOnlyList<ModelInstanceEntry> instances, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(model);
-        if (!_models.TryGetValue(model, out var instances))
-            _models[model] = instances = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        if (!_models.TryGetValue(model, out var known))
+            _models[model] = known = new(StringComparer.Ordinal);
         var now = time.GetUtcNow();
-        foreach (var id in instanceIds)
-            instances[id] = now;
+        foreach (var entry in instances)
+            known[entry.InstanceId] = (entry, now);
         return Task.CompletedTask;
     }
 
-    public Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> GetModelsAsync(CancellationToken cancellationToken = default)
+    public Task<IReadOnlyDictionary<string, IReadOnlyList<ModelInstanceEntry>>> GetModelsAsync(CancellationToken cancellationToken = default)
     {
         var now = time.GetUtcNow();
-        var result = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
-        foreach (var (model, instances) in _models.ToArray())
+        var result = new Dictionary<string, IReadOnlyList<ModelInstanceEntry>>(StringComparer.Ordinal);
+        foreach (var (model, known) in _models.ToArray())
         {
-            foreach (var (id, seen) in instances.ToArray())
+            foreach (var (id, (_, seen)) in known.ToArray())
             {
                 if (now - seen > Expiry)
-                    instances.Remove(id);
+                    known.Remove(id);
             }
-            if (instances.Count == 0)
+            if (known.Count == 0)
                 _models.Remove(model);
-            else // the most recently announced first: the likeliest to answer
-                result[model] = [.. instances.OrderByDescending(i => i.Value).Select(i => i.Key)];
+            else // the newest card first (a rolling change's new configuration), then the most recently heard from
+                result[model] = [.. known.Values.OrderByDescending(k => k.Entry.CardCreated).ThenByDescending(k => k.Seen).Select(k => k.Entry)];
         }
-        return Task.FromResult<IReadOnlyDictionary<string, IReadOnlyList<string>>>(result);
+        return Task.FromResult<IReadOnlyDictionary<string, IReadOnlyList<ModelInstanceEntry>>>(result);
     }
 }

@@ -56,6 +56,7 @@ public static class ControlPlaneHost
                 new GrainModelSource(sp.GetRequiredService<IGrainFactory>()), sp.GetRequiredService<TimeProvider>(),
                 Path.Combine(Path.GetTempPath(), "controlplane-gateway-models"),
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<ModelCatalog>()));
+            builder.Services.AddHostedService<ModelCatalogRefresher>();
             builder.Services.AddSingleton<TokenRouter>();
             builder.Services.AddSingleton<RequestExecutor>();
             builder.Services.AddSingleton<HeldRequests>();

@@ -101,7 +101,7 @@ public static partial class EngineFactory
                     files[name] = File.ReadAllBytes(path);
             }
         }
-        return new ModelCard
+        var card = new ModelCard
         {
             Model = model.Name,
             Engine = model.Engine,
@@ -114,6 +114,31 @@ public static partial class EngineFactory
             DispatchPolicy = served.DispatchPolicy,
             DispatchQueueLimit = served.DispatchQueueLimit,
         };
+        return card with { Version = CardVersion(card) };
+    }
+
+    /// <summary>A hash of a card's settings and files (not its time): equal on every worker that serves the same configuration.</summary>
+    public static string CardVersion(ModelCard card)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        void Add(string? text)
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(text ?? "\0");
+            hash.AppendData(BitConverter.GetBytes(bytes.Length));
+            hash.AppendData(bytes);
+        }
+        Add(card.Model);
+        Add(card.Engine);
+        Add(card.ChatTemplate);
+        Add(card.DispatchPolicy);
+        Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{card.MaxContextTokens}/{card.SloTtftMs}/{card.SloTpotMs}/{card.DispatchQueueLimit}"));
+        foreach (var (name, bytes) in card.Files.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            Add(name);
+            hash.AppendData(BitConverter.GetBytes(bytes.LongLength));
+            hash.AppendData(bytes);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
     }
 
     public static PerformanceProfile Profile(ModelConfig model)

@@ -9,7 +9,7 @@ namespace ControlPlane.Server.Models;
 /// <summary>
 /// The models this gateway serves, by name: those of its configuration, and those it learns of at run time from a
 /// <see cref="IModelSource"/> (a ModelService applied after the gateway started: its workers announce the model and hand
-/// out its card, from which the gateway makes the same tokenizer). A learned model the cluster has not listed for
+/// out its card, from which the gateway makes the same tokenizer; a newer card, learned again, replaces it). A learned model the cluster has not listed for
 /// <see cref="ForgetAfter"/> (its ModelService deleted) is forgotten; a configured one is served for the process's life.
 /// </summary>
 public sealed partial class ModelCatalog : IDisposable
@@ -23,6 +23,7 @@ public sealed partial class ModelCatalog : IDisposable
     private readonly Dictionary<string, ServedModel> _configured;
     private readonly ConcurrentDictionary<string, ServedModel> _learned = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _listedAt = new(StringComparer.Ordinal); // learned models: when the source last listed each
+    private readonly Dictionary<string, string> _learnedVersions = new(StringComparer.Ordinal); // learned models: their card's version
     private readonly IModelSource? _source;
     private readonly TimeProvider _time;
     private readonly string _cacheFolder;
@@ -85,10 +86,10 @@ public sealed partial class ModelCatalog : IDisposable
             if (_refreshedAt != long.MinValue && _time.GetElapsedTime(_refreshedAt, asked) < RefreshInterval)
                 return;
             _refreshedAt = _time.GetTimestamp();
-            IReadOnlyCollection<string> names;
+            IReadOnlyDictionary<string, string> listed;
             try
             {
-                names = await _source.ModelsAsync(cancellationToken);
+                listed = await _source.ModelsAsync(cancellationToken);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
@@ -97,19 +98,22 @@ public sealed partial class ModelCatalog : IDisposable
                 return;
             }
             var now = _time.GetTimestamp();
-            foreach (var name in names)
+            foreach (var name in listed.Keys)
                 _listedAt[name] = now;
-            foreach (var (name, listed) in _listedAt.ToArray())
+            foreach (var (name, at) in _listedAt.ToArray())
             {
-                if (_time.GetElapsedTime(listed, now) <= ForgetAfter)
+                if (_time.GetElapsedTime(at, now) <= ForgetAfter)
                     continue;
                 _listedAt.Remove(name);
+                _learnedVersions.Remove(name);
                 if (_learned.TryRemove(name, out _) && _logger is not null)
                     LogForgot(_logger, name, ForgetAfter.TotalMinutes);
             }
-            foreach (var name in names)
+            foreach (var (name, version) in listed)
             {
-                if (TryGet(name, out _))
+                // Configured here, or learned from this very card: nothing to do. A new version (a ModelService changed:
+                // its new workers announce a newer card) is learned again and replaces the old one.
+                if (_configured.ContainsKey(name) || _learned.ContainsKey(name) && _learnedVersions.GetValueOrDefault(name) == version)
                     continue;
                 try
                 {
@@ -117,8 +121,9 @@ public sealed partial class ModelCatalog : IDisposable
                     {
                         var model = Materialize(card);
                         _learned[model.Name] = model;
+                        _learnedVersions[model.Name] = card.Version;
                         if (_logger is not null)
-                            LogLearned(_logger, model.Name, card.Engine, model.MaxContextTokens, model.ChatTemplate);
+                            LogLearned(_logger, model.Name, card.Engine, model.MaxContextTokens, model.ChatTemplate, card.Version);
                     }
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
@@ -189,8 +194,8 @@ public sealed partial class ModelCatalog : IDisposable
         return Convert.ToHexStringLower(hash.GetHashAndReset())[..24];
     }
 
-    [LoggerMessage(1, LogLevel.Information, "Learned model {Model} from the cluster ({Engine} engine, context {Context}, chat template {Template})")]
-    private static partial void LogLearned(ILogger logger, string model, string engine, int context, string template);
+    [LoggerMessage(1, LogLevel.Information, "Learned model {Model} from the cluster ({Engine} engine, context {Context}, chat template {Template}, card {Version})")]
+    private static partial void LogLearned(ILogger logger, string model, string engine, int context, string template, string version);
 
     [LoggerMessage(4, LogLevel.Information, "Forgot model {Model}: the cluster has not listed it for {Minutes} minutes")]
     private static partial void LogForgot(ILogger logger, string model, double minutes);

@@ -97,6 +97,43 @@ public sealed class ModelCatalogTests : IDisposable
     }
 
     [Fact]
+    public async Task RefreshAsync_NewerCard_ReplacesTheLearnedModel_TheSameOneIsNotFetchedAgain()
+    {
+        var config = new ModelConfig { Name = "svc", Engine = "simulated", SloTtftMs = 500, DispatchPolicy = "least-request" };
+        var folders = new ModelFolders();
+        _source.Cards["svc"] = EngineFactory.Card(config, folders);
+        using var catalog = Catalog();
+        await catalog.RefreshAsync(default);
+        Assert.Equal("least-request", catalog.All.Single(m => m.Name == "svc").DispatchPolicy);
+        Assert.Equal(1, _source.CardCalls);
+
+        _time.Advance(ModelCatalog.RefreshInterval);
+        await catalog.RefreshAsync(default); // the same version listed: not fetched again
+        Assert.Equal(1, _source.CardCalls);
+
+        _source.Cards["svc"] = EngineFactory.Card(config with { SloTtftMs = 250, DispatchPolicy = "round-robin" }, folders); // the ModelService changed
+        Assert.NotEqual(EngineFactory.Card(config, folders).Version, _source.Cards["svc"].Version);
+        _time.Advance(ModelCatalog.RefreshInterval);
+        await catalog.RefreshAsync(default);
+        var model = catalog.All.Single(m => m.Name == "svc");
+        Assert.Equal(("round-robin", 250.0), (model.DispatchPolicy, model.SloTtftMs));
+        Assert.Equal(2, _source.CardCalls);
+    }
+
+    [Fact]
+    public void CardVersion_SameConfigurationSameVersion_AnySettingChangesIt()
+    {
+        var folders = new ModelFolders();
+        var config = new ModelConfig { Name = "tiny", Engine = "torchsharp", Path = ModelFolders.TinyRandom, MaxContextTokens = 512 };
+        var card = EngineFactory.Card(config, folders);
+        Assert.Equal(card.Version, EngineFactory.Card(config, new ModelFolders()).Version); // another worker, the same files and settings
+        Assert.Equal(card.Version, EngineFactory.CardVersion(card with { Created = card.Created.AddHours(1) })); // not its time
+        Assert.NotEqual(card.Version, EngineFactory.Card(config with { MaxContextTokens = 256 }, folders).Version);
+        Assert.NotEqual(card.Version, EngineFactory.Card(config with { DispatchQueueLimit = 8 }, folders).Version);
+        Assert.NotEqual(card.Version, EngineFactory.CardVersion(card with { Files = new Dictionary<string, byte[]>(card.Files) { ["tokenizer.json"] = [1, 2, 3] } }));
+    }
+
+    [Fact]
     public async Task RefreshAsync_ModelNoLongerListed_ForgottenAfterTheGrace()
     {
         _source.Cards["gone"] = Simulated("gone");
@@ -157,15 +194,20 @@ public sealed class ModelCatalogTests : IDisposable
         public HashSet<string> Failing { get; } = new(StringComparer.Ordinal);
         public bool DirectoryDown { get; set; }
         public int ModelsCalls { get; private set; }
+        public int CardCalls { get; private set; }
 
-        public Task<IReadOnlyCollection<string>> ModelsAsync(CancellationToken cancellationToken)
+        public Task<IReadOnlyDictionary<string, string>> ModelsAsync(CancellationToken cancellationToken)
         {
             ModelsCalls++;
-            return DirectoryDown ? throw new TimeoutException("directory down") : Task.FromResult<IReadOnlyCollection<string>>([.. Cards.Keys]);
+            return DirectoryDown ? throw new TimeoutException("directory down")
+                : Task.FromResult<IReadOnlyDictionary<string, string>>(Cards.ToDictionary(c => c.Key, c => c.Value.Version, StringComparer.Ordinal));
         }
 
-        public Task<ModelCard?> CardAsync(string model, CancellationToken cancellationToken) =>
-            Failing.Contains(model) ? throw new TimeoutException($"{model}'s host did not answer") : Task.FromResult(Cards.GetValueOrDefault(model));
+        public Task<ModelCard?> CardAsync(string model, CancellationToken cancellationToken)
+        {
+            CardCalls++;
+            return Failing.Contains(model) ? throw new TimeoutException($"{model}'s host did not answer") : Task.FromResult(Cards.GetValueOrDefault(model));
+        }
     }
 
     private sealed class ManualTime : TimeProvider
