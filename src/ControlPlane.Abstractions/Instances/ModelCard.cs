@@ -38,4 +38,18 @@ public sealed record ModelCard
 
     /// <summary>A hash of everything above but <see cref="Created"/>: gateways fetch the card again when it changes.</summary>
     [Id(10)] public string Version { get; init; } = "";
+
+    /// <summary>Adds the card's files (those of <see cref="FileNames"/> it carries, each named and sized) to <paramref name="hash"/>.</summary>
+    public void HashFiles(System.Security.Cryptography.IncrementalHash hash)
+    {
+        ArgumentNullException.ThrowIfNull(hash);
+        foreach (var name in FileNames)
+        {
+            if (!Files.TryGetValue(name, out var bytes))
+                continue;
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name));
+            hash.AppendData(BitConverter.GetBytes(bytes.LongLength));
+            hash.AppendData(bytes);
+        }
+    }
 }

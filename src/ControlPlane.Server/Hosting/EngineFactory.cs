@@ -7,6 +7,7 @@ using ControlPlane.Simulation.Engine;
 using ControlPlane.Simulation.Performance;
 using ControlPlane.Simulation.Power;
 using ControlPlane.Simulation.Tokenization;
+using ControlPlane.Tokenization;
 
 namespace ControlPlane.Server.Hosting;
 
@@ -71,25 +72,28 @@ public static partial class EngineFactory
     /// <summary>The gateway's view of a model: its tokenizer and context length, from the model folder's small files only.</summary>
     public static ServedModel Describe(ModelConfig model, ModelFolders folders)
     {
-        if (model.Engine != "torchsharp")
-        {
-            var template = model.ChatTemplate == ChatTemplates.Auto ? ChatTemplates.ChatMl : model.ChatTemplate;
-            return new ServedModel(model.Name, SimulatedTokenizer.Instance, Profile(model).MaxContextTokens, template, DateTimeOffset.UtcNow, "controlplane")
-                { SloTtftMs = model.SloTtftMs, SloTpotMs = model.SloTpotMs, DispatchPolicy = model.DispatchPolicy, DispatchQueueLimit = model.DispatchQueueLimit };
-        }
-        var folder = folders.Get(model);
-        var chat = model.ChatTemplate == ChatTemplates.Auto ? folder.ChatTemplate : model.ChatTemplate;
-        return new ServedModel(model.Name, folder.LoadTokenizer(), MaxContext(model, folder.Config.MaxPositionEmbeddings), chat, DateTimeOffset.UtcNow, "controlplane")
+        var (context, template) = ContextAndTemplate(model, folders);
+        var tokenizer = model.Engine == "torchsharp" ? folders.Get(model).LoadTokenizer() : (ITokenizer)SimulatedTokenizer.Instance;
+        return new ServedModel(model.Name, tokenizer, context, template, DateTimeOffset.UtcNow, "controlplane")
             { SloTtftMs = model.SloTtftMs, SloTpotMs = model.SloTpotMs, DispatchPolicy = model.DispatchPolicy, DispatchQueueLimit = model.DispatchQueueLimit };
+    }
+
+    /// <summary>The context a model is served at and its chat template form: a real engine's from its folder, a simulated one's from its profile.</summary>
+    private static (int Context, string Template) ContextAndTemplate(ModelConfig model, ModelFolders folders)
+    {
+        if (model.Engine != "torchsharp")
+            return (Profile(model).MaxContextTokens, model.ChatTemplate == ChatTemplates.Auto ? ChatTemplates.ChatMl : model.ChatTemplate);
+        var folder = folders.Get(model);
+        return (MaxContext(model, folder.Config.MaxPositionEmbeddings), model.ChatTemplate == ChatTemplates.Auto ? folder.ChatTemplate : model.ChatTemplate);
     }
 
     /// <summary>
     /// What a gateway that was not configured with the model needs to serve it as <see cref="Describe"/> does here: the
-    /// context, the chat form and the folder's small files (none for a simulated engine).
+    /// context, the chat form and the folder's small files (none for a simulated engine); no tokenizer is made for it.
     /// </summary>
     public static ModelCard Card(ModelConfig model, ModelFolders folders)
     {
-        var served = Describe(model, folders);
+        var (context, template) = ContextAndTemplate(model, folders);
         var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         if (model.Engine == "torchsharp")
         {
@@ -105,14 +109,14 @@ public static partial class EngineFactory
         {
             Model = model.Name,
             Engine = model.Engine,
-            MaxContextTokens = served.MaxContextTokens,
-            ChatTemplate = served.ChatTemplate,
+            MaxContextTokens = context,
+            ChatTemplate = template,
             Files = files,
-            Created = served.Created,
-            SloTtftMs = served.SloTtftMs,
-            SloTpotMs = served.SloTpotMs,
-            DispatchPolicy = served.DispatchPolicy,
-            DispatchQueueLimit = served.DispatchQueueLimit,
+            Created = DateTimeOffset.UtcNow,
+            SloTtftMs = model.SloTtftMs,
+            SloTpotMs = model.SloTpotMs,
+            DispatchPolicy = model.DispatchPolicy,
+            DispatchQueueLimit = model.DispatchQueueLimit,
         };
         return card with { Version = CardVersion(card) };
     }
@@ -121,23 +125,14 @@ public static partial class EngineFactory
     public static string CardVersion(ModelCard card)
     {
         using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        void Add(string? text)
+        foreach (var text in new[] { card.Model, card.Engine, card.ChatTemplate, card.DispatchPolicy ?? "\0",
+            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{card.MaxContextTokens}/{card.SloTtftMs}/{card.SloTpotMs}/{card.DispatchQueueLimit}") })
         {
-            var bytes = System.Text.Encoding.UTF8.GetBytes(text ?? "\0");
+            var bytes = System.Text.Encoding.UTF8.GetBytes(text);
             hash.AppendData(BitConverter.GetBytes(bytes.Length));
             hash.AppendData(bytes);
         }
-        Add(card.Model);
-        Add(card.Engine);
-        Add(card.ChatTemplate);
-        Add(card.DispatchPolicy);
-        Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{card.MaxContextTokens}/{card.SloTtftMs}/{card.SloTpotMs}/{card.DispatchQueueLimit}"));
-        foreach (var (name, bytes) in card.Files.OrderBy(f => f.Key, StringComparer.Ordinal))
-        {
-            Add(name);
-            hash.AppendData(BitConverter.GetBytes(bytes.LongLength));
-            hash.AppendData(bytes);
-        }
+        card.HashFiles(hash);
         return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
     }
 

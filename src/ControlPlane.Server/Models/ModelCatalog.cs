@@ -21,9 +21,10 @@ public sealed partial class ModelCatalog : IDisposable
     public static readonly TimeSpan ForgetAfter = TimeSpan.FromMinutes(5);
 
     private readonly Dictionary<string, ServedModel> _configured;
-    private readonly ConcurrentDictionary<string, ServedModel> _learned = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _listedAt = new(StringComparer.Ordinal); // learned models: when the source last listed each
-    private readonly Dictionary<string, string> _learnedVersions = new(StringComparer.Ordinal); // learned models: their card's version
+    private readonly ConcurrentDictionary<string, Learned> _learned = new(StringComparer.Ordinal);
+
+    /// <summary>A model learned from the cluster: from which card, and when the source last listed it.</summary>
+    private sealed record Learned(ServedModel Model, string Version, long ListedAt);
     private readonly IModelSource? _source;
     private readonly TimeProvider _time;
     private readonly string _cacheFolder;
@@ -50,13 +51,20 @@ public sealed partial class ModelCatalog : IDisposable
         _logger = logger;
     }
 
-    public IReadOnlyCollection<ServedModel> All => [.. _configured.Values, .. _learned.Values.Where(m => !_configured.ContainsKey(m.Name))];
+    public IReadOnlyCollection<ServedModel> All => [.. _configured.Values, .. _learned.Values.Select(l => l.Model)]; // never both: a configured name is not learned
 
     /// <summary>The models of this gateway's configuration: those its readiness waits for.</summary>
     public IReadOnlyCollection<ServedModel> Configured => _configured.Values;
 
     /// <summary>A model already known (configured or learned); <see cref="FindAsync"/> also asks the cluster.</summary>
-    public bool TryGet(string name, out ServedModel model) => _configured.TryGetValue(name, out model!) || _learned.TryGetValue(name, out model!);
+    public bool TryGet(string name, out ServedModel model)
+    {
+        if (_configured.TryGetValue(name, out model!))
+            return true;
+        var learned = _learned.TryGetValue(name, out var entry);
+        model = entry?.Model!;
+        return learned;
+    }
 
     /// <summary>A known model, else one the source runs (learned now); null when neither.</summary>
     public async ValueTask<ServedModel?> FindAsync(string name, CancellationToken cancellationToken)
@@ -98,30 +106,25 @@ public sealed partial class ModelCatalog : IDisposable
                 return;
             }
             var now = _time.GetTimestamp();
-            foreach (var name in listed.Keys)
-                _listedAt[name] = now;
-            foreach (var (name, at) in _listedAt.ToArray())
+            foreach (var (name, entry) in _learned)
             {
-                if (_time.GetElapsedTime(at, now) <= ForgetAfter)
-                    continue;
-                _listedAt.Remove(name);
-                _learnedVersions.Remove(name);
-                if (_learned.TryRemove(name, out _) && _logger is not null)
+                if (listed.ContainsKey(name))
+                    _learned[name] = entry with { ListedAt = now };
+                else if (_time.GetElapsedTime(entry.ListedAt, now) > ForgetAfter && _learned.TryRemove(name, out _) && _logger is not null)
                     LogForgot(_logger, name, ForgetAfter.TotalMinutes);
             }
             foreach (var (name, version) in listed)
             {
                 // Configured here, or learned from this very card: nothing to do. A new version (a ModelService changed:
                 // its new workers announce a newer card) is learned again and replaces the old one.
-                if (_configured.ContainsKey(name) || _learned.ContainsKey(name) && _learnedVersions.GetValueOrDefault(name) == version)
+                if (_configured.ContainsKey(name) || _learned.TryGetValue(name, out var known) && known.Version == version)
                     continue;
                 try
                 {
                     if (await _source.CardAsync(name, cancellationToken) is { } card)
                     {
                         var model = Materialize(card);
-                        _learned[model.Name] = model;
-                        _learnedVersions[model.Name] = card.Version;
+                        _learned[model.Name] = new Learned(model, card.Version, now);
                         if (_logger is not null)
                             LogLearned(_logger, model.Name, card.Engine, model.MaxContextTokens, model.ChatTemplate, card.Version);
                     }
@@ -183,14 +186,7 @@ public sealed partial class ModelCatalog : IDisposable
     private static string Folder(ModelCard card)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var name in ModelCard.FileNames)
-        {
-            if (!card.Files.TryGetValue(name, out var bytes))
-                continue;
-            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name));
-            hash.AppendData(BitConverter.GetBytes(bytes.LongLength));
-            hash.AppendData(bytes);
-        }
+        card.HashFiles(hash);
         return Convert.ToHexStringLower(hash.GetHashAndReset())[..24];
     }
 
