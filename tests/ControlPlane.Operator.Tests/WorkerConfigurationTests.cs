@@ -10,7 +10,7 @@ public sealed class WorkerConfigurationTests : ApiServerTest
 
     /// <summary>Puts the ModelService "llama" with this model and engine and a mixed pool of these replicas, reconciles, and returns the workers' model settings.</summary>
     private async Task<JsonElement> ReconcileAsync(JsonObject model, JsonObject engine, int replicas, JsonObject? slo = null, JsonObject? dispatch = null,
-        JsonObject? migration = null)
+        JsonObject? migration = null, JsonArray? priorityClasses = null)
     {
         var spec = new JsonObject { ["model"] = model, ["engine"] = engine, ["pools"] = new JsonObject { ["mixed"] = new JsonObject { ["replicas"] = replicas } } };
         if (slo is not null)
@@ -19,6 +19,8 @@ public sealed class WorkerConfigurationTests : ApiServerTest
             spec["dispatch"] = dispatch;
         if (migration is not null)
             spec["migration"] = migration;
+        if (priorityClasses is not null)
+            spec["priorityClasses"] = priorityClasses;
         Api.Put("inference.controlplane.dev", "modelservices", Ns, new JsonObject
         {
             ["apiVersion"] = "inference.controlplane.dev/v1alpha1",
@@ -146,6 +148,18 @@ public sealed class WorkerConfigurationTests : ApiServerTest
         Assert.False(without.TryGetProperty("DispatchPolicy", out _)); // the gateways' own policy holds
         Assert.False(without.TryGetProperty("DispatchQueueLimit", out _));
         Assert.False(without.TryGetProperty("Migration", out _));
+        Assert.False(without.TryGetProperty("PriorityClasses", out _)); // the model defines none
+    }
+
+    [Fact]
+    public async Task PriorityClasses_ReachTheWorkersModelSettings_InOrder()
+    {
+        var model = await ReconcileAsync(new JsonObject { ["source"] = "/models/llama" }, new JsonObject { ["image"] = "worker:1" }, replicas: 1,
+            priorityClasses: [new JsonObject { ["name"] = "chat", ["serviceClass"] = "interactive", ["priority"] = 10 },
+                new JsonObject { ["name"] = "batch-jobs", ["serviceClass"] = "batch" }]);
+        var classes = model.GetProperty("PriorityClasses").EnumerateArray()
+            .Select(c => (c.GetProperty("Name").GetString(), c.GetProperty("ServiceClass").GetString(), c.GetProperty("Priority").GetInt32())).ToArray();
+        Assert.Equal([("chat", "interactive", 10), ("batch-jobs", "batch", 0)], classes);
     }
 
     [Theory]

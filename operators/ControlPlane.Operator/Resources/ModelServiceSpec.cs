@@ -20,6 +20,17 @@ public sealed class ModelServiceSpec
 
     /// <summary>Whether the scheduler live-migrates the model's requests; the control plane's own setting when absent.</summary>
     [JsonPropertyName("migration")] public MigrationSpec? Migration { get; set; }
+
+    /// <summary>The named classes the model's requests may ask for by <c>priority_class</c>: each a service class and a priority.</summary>
+    [JsonPropertyName("priorityClasses")] public List<PriorityClassSpec>? PriorityClasses { get; set; }
+}
+
+/// <summary>A named service class and priority (interactive, standard or batch; -1000 to 1000).</summary>
+public sealed class PriorityClassSpec
+{
+    [JsonPropertyName("name")] public string Name { get; set; } = "";
+    [JsonPropertyName("serviceClass")] public string ServiceClass { get; set; } = "standard";
+    [JsonPropertyName("priority")] public int Priority { get; set; }
 }
 
 /// <summary>A model's live migration (Llumnix): on or off.</summary>

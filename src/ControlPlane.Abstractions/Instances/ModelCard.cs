@@ -36,8 +36,11 @@ public sealed record ModelCard
     /// <summary>The model's queue limit an instance (its ModelService's <c>dispatch.queueLimit</c>); null: each gateway's own.</summary>
     [Id(9)] public int? DispatchQueueLimit { get; init; }
 
-    /// <summary>A hash of everything above but <see cref="Created"/>: gateways fetch the card again when it changes.</summary>
+    /// <summary>A hash of everything but <see cref="Created"/>: gateways fetch the card again when it changes.</summary>
     [Id(10)] public string Version { get; init; } = "";
+
+    /// <summary>The model's named priority classes (its ModelService's <c>priorityClasses</c>), for requests' <c>priority_class</c>.</summary>
+    [Id(11)] public IReadOnlyList<ControlPlane.Requests.PriorityClass> PriorityClasses { get; init; } = [];
 
     /// <summary>Adds the card's files (those of <see cref="FileNames"/> it carries, each named and sized) to <paramref name="hash"/>.</summary>
     public void HashFiles(System.Security.Cryptography.IncrementalHash hash)

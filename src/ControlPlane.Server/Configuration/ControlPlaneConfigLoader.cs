@@ -1,3 +1,4 @@
+using ControlPlane.Requests;
 using ControlPlane.Models.Chat;
 using ControlPlane.Scheduling.Dispatch;
 using ControlPlane.Server.Hosting;
@@ -118,6 +119,25 @@ public static class ControlPlaneConfigLoader
         return errors;
     }
 
+    private static void ValidatePriorityClasses(IReadOnlyList<PriorityClassConfig> classes, string key, List<string> errors)
+    {
+        if (classes.Count > PriorityClass.MaxPerModel)
+            errors.Add($"{key} holds {classes.Count} classes; at most {PriorityClass.MaxPerModel}");
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < classes.Count; i++)
+        {
+            var c = classes[i];
+            if (string.IsNullOrWhiteSpace(c.Name))
+                errors.Add($"{key}:{i}:Name is required");
+            else if (!names.Add(c.Name))
+                errors.Add($"{key}:{i}:Name '{c.Name}' is defined twice");
+            if (PriorityClass.ParseServiceClass(c.ServiceClass) is null)
+                errors.Add($"{key}:{i}:ServiceClass '{c.ServiceClass}' is not a service class; known: interactive, standard, batch");
+            if (c.Priority is < PriorityClass.MinPriority or > PriorityClass.MaxPriority)
+                errors.Add($"{key}:{i}:Priority must be from {PriorityClass.MinPriority} to {PriorityClass.MaxPriority} (got {c.Priority})");
+        }
+    }
+
     private static void ValidateModel(ModelConfig model, string key, HashSet<string> names, List<string> errors)
     {
         if (string.IsNullOrWhiteSpace(model.Name))
@@ -139,6 +159,7 @@ public static class ControlPlaneConfigLoader
             errors.Add($"{key}:DispatchPolicy '{policy}' is not a dispatch policy; known: {string.Join(", ", DispatchPolicies.Presets.Keys)}");
         if (model.DispatchQueueLimit is < 1)
             errors.Add($"{key}:DispatchQueueLimit must be at least 1 (got {model.DispatchQueueLimit})");
+        ValidatePriorityClasses(model.PriorityClasses, $"{key}:PriorityClasses", errors);
         if (!ChatTemplates.Known.Contains(model.ChatTemplate))
             errors.Add($"{key}:ChatTemplate '{model.ChatTemplate}' is not a chat template; known: {string.Join(", ", ChatTemplates.Known)}");
         if (model.MaxContextTokens is < 16)

@@ -58,6 +58,13 @@ public sealed record ModelConfig
     /// </summary>
     public bool? Migration { get; init; }
 
+    /// <summary>
+    /// The named classes this model's requests may ask for by <c>priority_class</c>, each a service class and a priority (a
+    /// ModelService's <c>priorityClasses</c>); they reach every gateway through the model's card. A class's priority is
+    /// still bounded by the caller's tenant (<c>MaxPriority</c>, <c>MaxServiceTier</c>).
+    /// </summary>
+    public IReadOnlyList<PriorityClassConfig> PriorityClasses { get; init; } = [];
+
     /// <summary>The simulated engine's performance profile: a built-in name or a JSON file.</summary>
     public string Profile { get; init; } = "llama-3-8b-h100-roofline";
 
@@ -114,4 +121,20 @@ public sealed record ModelConfig
     /// for simulated models), <c>chatml</c> or <c>llama3</c>.
     /// </summary>
     public string ChatTemplate { get; init; } = "auto";
+}
+
+/// <summary>One of a model's priority classes (<see cref="ModelConfig.PriorityClasses"/>).</summary>
+public sealed record PriorityClassConfig
+{
+    public string Name { get; init; } = "";
+
+    /// <summary>interactive, standard or batch.</summary>
+    public string ServiceClass { get; init; } = "standard";
+
+    /// <summary>From -1000 to 1000; a higher one is served first within its class.</summary>
+    public int Priority { get; init; }
+
+    /// <summary>The class as requests carry it; call after validation.</summary>
+    public ControlPlane.Requests.PriorityClass ToClass() =>
+        new(Name, ControlPlane.Requests.PriorityClass.ParseServiceClass(ServiceClass) ?? throw new InvalidOperationException($"'{ServiceClass}' is not a service class"), Priority);
 }

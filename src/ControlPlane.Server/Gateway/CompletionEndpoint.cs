@@ -33,8 +33,8 @@ public sealed class CompletionEndpoint(RequestExecutor executor, TenantDirectory
                 throw new ApiErrorException(ApiError.Unavailable("This gateway is shutting down; retry, and another will take the request."));
             }
             var tenant = tenants.Authenticate(context.Request);
-            request = tenant.Admit(CompletionRequestParser.Parse(kind, await ReadBodyAsync(context, config.Gateway.MaxRequestBodyBytes, aborted),
-                new InputLimits(config.Gateway.MaxPromptChars, config.Gateway.MaxFieldChars)));
+            request = CompletionRequestParser.Parse(kind, await ReadBodyAsync(context, config.Gateway.MaxRequestBodyBytes, aborted),
+                new InputLimits(config.Gateway.MaxPromptChars, config.Gateway.MaxFieldChars));
             running = await executor.StartAsync(request, tenant, aborted);
         }
         catch (ApiErrorException ex)

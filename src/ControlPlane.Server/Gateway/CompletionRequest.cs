@@ -22,6 +22,30 @@ public sealed record CompletionRequest
     public ServiceClass? ServiceClass { get; init; }
     public int Priority { get; init; }
 
+    /// <summary>
+    /// The model's priority class the request names (<c>priority_class</c>), in place of <see cref="ServiceClass"/> and
+    /// <see cref="Priority"/>; <see cref="WithClassOf"/> resolves it against the model.
+    /// </summary>
+    public string? PriorityClass { get; init; }
+
+    /// <summary>
+    /// The request with its <see cref="PriorityClass"/> resolved against <paramref name="model"/>'s classes (its service
+    /// class and priority set from it); unchanged when it names none; a name the model does not define is refused (400).
+    /// </summary>
+    public CompletionRequest WithClassOf(ControlPlane.Server.Models.ServedModel model)
+    {
+        if (PriorityClass is null)
+            return this;
+        if (!model.PriorityClasses.TryGetValue(PriorityClass, out var c))
+        {
+            var known = model.PriorityClasses.Count == 0 ? "it defines none"
+                : "its classes: " + string.Join(", ", model.PriorityClasses.Keys.Order(StringComparer.Ordinal));
+            throw new ApiErrorException(ApiError.Invalid("priority_class",
+                $"Model '{model.Name}' has no priority class '{Fields.Quote(PriorityClass)}' ({known}).", "invalid_value"));
+        }
+        return this with { ServiceClass = c.ServiceClass, Priority = c.Priority };
+    }
+
     /// <summary>The request field that holds the prompt, for errors about it.</summary>
     public string PromptParam => Kind == CompletionKind.Chat ? "messages" : "prompt";
 }

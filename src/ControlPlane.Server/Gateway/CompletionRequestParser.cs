@@ -54,6 +54,14 @@ public static class CompletionRequestParser
             IgnoreEndOfSequence = fields.Bool("ignore_eos") ?? false,
         };
 
+        // A named class stands for service_tier and priority together: the model defines what it means, so a request that
+        // gives either beside it is ambiguous and refused rather than half-applied.
+        var priorityClass = fields.OptionalString("priority_class");
+        if (priorityClass is not null && (fields.Has("service_tier") || fields.Has("priority")))
+        {
+            throw new ApiErrorException(ApiError.Invalid("priority_class",
+                "'priority_class' sets the request's service tier and priority: give it or 'service_tier'/'priority', not both.", "invalid_value"));
+        }
         var request = new CompletionRequest
         {
             Kind = kind,
@@ -65,6 +73,7 @@ public static class CompletionRequestParser
             Sampling = sampling,
             ServiceClass = fields.ServiceTier(),
             Priority = fields.Int("priority", -1_000_000, 1_000_000) ?? 0,
+            PriorityClass = priorityClass,
         };
         return kind == CompletionKind.Chat
             ? request with { Messages = fields.Messages() }

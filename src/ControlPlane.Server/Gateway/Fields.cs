@@ -56,6 +56,20 @@ internal readonly struct Fields(JsonElement body, InputLimits limits, string pre
     private static ApiErrorException TooLong(string param, int max) =>
         Error(param, $"'{param}' is longer than the {max} characters this server accepts.", "string_above_max_length");
 
+    /// <summary>An optional non-empty string; null when absent or null.</summary>
+    public string? OptionalString(string name)
+    {
+        if (Get(name) is not { } v)
+            return null;
+        var text = v.ValueKind == JsonValueKind.String ? Text(v, prefix + name, limits.MaxFieldChars) : null;
+        if (string.IsNullOrWhiteSpace(text))
+            throw Error(prefix + name, $"'{prefix}{name}' must be a non-empty string.");
+        return text;
+    }
+
+    /// <summary>Whether the body gives <paramref name="name"/> a value other than null.</summary>
+    public bool Has(string name) => Get(name) is not null;
+
     public bool? Bool(string name) => Get(name) switch
     {
         null => null,

@@ -26,6 +26,8 @@ public sealed class RequestExecutor(
     {
         var arrivedAt = time.GetTimestamp();
         var model = await catalog.FindAsync(request.Model, cancellationToken) ?? throw new ApiErrorException(ApiError.ModelNotFound(request.Model));
+        // The class and priority the model's named class gives, then the tenant's ceiling over them (403 above it).
+        request = tenant.Admit(request.WithClassOf(model));
         var spec = BuildSpec(request, model) with { Tenant = tenant.Name, TenantWeight = tenant.Config.Weight };
         var reserved = spec.PromptTokenIds.Count + spec.Sampling.MaxTokens;
         var rate = tenant.Limiter.TryAcquire(reserved);

@@ -75,7 +75,10 @@ public static partial class EngineFactory
         var (context, template) = ContextAndTemplate(model, folders);
         var tokenizer = model.Engine == "torchsharp" ? folders.Get(model).LoadTokenizer() : (ITokenizer)SimulatedTokenizer.Instance;
         return new ServedModel(model.Name, tokenizer, context, template, DateTimeOffset.UtcNow, "controlplane")
-            { SloTtftMs = model.SloTtftMs, SloTpotMs = model.SloTpotMs, DispatchPolicy = model.DispatchPolicy, DispatchQueueLimit = model.DispatchQueueLimit };
+            {
+                SloTtftMs = model.SloTtftMs, SloTpotMs = model.SloTpotMs, DispatchPolicy = model.DispatchPolicy, DispatchQueueLimit = model.DispatchQueueLimit,
+                PriorityClasses = ServedModel.ByName(model.PriorityClasses.Select(c => c.ToClass())),
+            };
     }
 
     /// <summary>The context a model is served at and its chat template form: a real engine's from its folder, a simulated one's from its profile.</summary>
@@ -117,6 +120,7 @@ public static partial class EngineFactory
             SloTpotMs = model.SloTpotMs,
             DispatchPolicy = model.DispatchPolicy,
             DispatchQueueLimit = model.DispatchQueueLimit,
+            PriorityClasses = [.. model.PriorityClasses.Select(c => c.ToClass())],
         };
         return card with { Version = CardVersion(card) };
     }
@@ -126,7 +130,8 @@ public static partial class EngineFactory
     {
         using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
         foreach (var text in new[] { card.Model, card.Engine, card.ChatTemplate, card.DispatchPolicy ?? "\0",
-            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{card.MaxContextTokens}/{card.SloTtftMs}/{card.SloTpotMs}/{card.DispatchQueueLimit}") })
+            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{card.MaxContextTokens}/{card.SloTtftMs}/{card.SloTpotMs}/{card.DispatchQueueLimit}"),
+            string.Join('\n', card.PriorityClasses.Select(c => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{c.Name}\0{c.ServiceClass}\0{c.Priority}"))) })
         {
             var bytes = System.Text.Encoding.UTF8.GetBytes(text);
             hash.AppendData(BitConverter.GetBytes(bytes.Length));

@@ -156,7 +156,10 @@ public sealed partial class ModelCatalog : IDisposable
             if (card.Engine == "torchsharp")
                 throw new InvalidDataException($"model '{card.Model}' runs on the torchsharp engine but its card has no tokenizer files");
             return new ServedModel(card.Model, SimulatedTokenizer.Instance, card.MaxContextTokens, card.ChatTemplate, card.Created, "controlplane")
-                { SloTtftMs = card.SloTtftMs, SloTpotMs = card.SloTpotMs, DispatchPolicy = card.DispatchPolicy, DispatchQueueLimit = card.DispatchQueueLimit };
+                {
+                SloTtftMs = card.SloTtftMs, SloTpotMs = card.SloTpotMs, DispatchPolicy = card.DispatchPolicy, DispatchQueueLimit = card.DispatchQueueLimit,
+                PriorityClasses = ServedModel.ByName(card.PriorityClasses),
+            };
         }
         var folder = Path.Combine(_cacheFolder, Folder(card));
         if (!Directory.Exists(folder))
@@ -179,7 +182,10 @@ public sealed partial class ModelCatalog : IDisposable
         }
         var info = ModelFolderInfo.Read(folder);
         return new ServedModel(card.Model, info.LoadTokenizer(), card.MaxContextTokens, card.ChatTemplate, card.Created, "controlplane")
-            { SloTtftMs = card.SloTtftMs, SloTpotMs = card.SloTpotMs, DispatchPolicy = card.DispatchPolicy, DispatchQueueLimit = card.DispatchQueueLimit };
+            {
+                SloTtftMs = card.SloTtftMs, SloTpotMs = card.SloTpotMs, DispatchPolicy = card.DispatchPolicy, DispatchQueueLimit = card.DispatchQueueLimit,
+                PriorityClasses = ServedModel.ByName(card.PriorityClasses),
+            };
     }
 
     /// <summary>A folder name from the files' content: a card's files are written once however often it is fetched.</summary>

@@ -1,3 +1,4 @@
+using ControlPlane.Requests;
 using ControlPlane.Tokenization;
 
 namespace ControlPlane.Server.Models;
@@ -16,4 +17,11 @@ public sealed record ServedModel(string Name, ITokenizer Tokenizer, int MaxConte
 
     /// <summary>Requests waiting an instance beyond which this model's dispatch refuses; null: the gateway's.</summary>
     public int? DispatchQueueLimit { get; init; }
+
+    /// <summary>The model's named priority classes, by name (<c>ModelConfig.PriorityClasses</c>, or a learned model's card).</summary>
+    public IReadOnlyDictionary<string, PriorityClass> PriorityClasses { get; init; } = new Dictionary<string, PriorityClass>();
+
+    /// <summary>The classes keyed by name, for <see cref="PriorityClasses"/>.</summary>
+    public static IReadOnlyDictionary<string, PriorityClass> ByName(IEnumerable<PriorityClass> classes) =>
+        classes.ToDictionary(c => c.Name, StringComparer.Ordinal);
 }

@@ -27,6 +27,23 @@ public class ControlPlaneConfigLoaderTests
     }
 
     [Fact]
+    public void Load_PriorityClasses_BindAndAreChecked()
+    {
+        var config = ControlPlaneConfigLoader.Load(Settings(("ControlPlane:Models:0:PriorityClasses:0:Name", "chat"),
+            ("ControlPlane:Models:0:PriorityClasses:0:ServiceClass", "interactive"), ("ControlPlane:Models:0:PriorityClasses:0:Priority", "10"),
+            ("ControlPlane:Models:0:PriorityClasses:1:Name", "bulk"), ("ControlPlane:Models:0:PriorityClasses:1:ServiceClass", "batch")));
+        Assert.Equal([new ControlPlane.Requests.PriorityClass("chat", ControlPlane.Requests.ServiceClass.Interactive, 10),
+            new ControlPlane.Requests.PriorityClass("bulk", ControlPlane.Requests.ServiceClass.Batch, 0)], config.Models[0].PriorityClasses.Select(c => c.ToClass()));
+
+        var ex = Fails(("ControlPlane:Models:0:PriorityClasses:0:Name", "chat"), ("ControlPlane:Models:0:PriorityClasses:0:ServiceClass", "gold"),
+            ("ControlPlane:Models:0:PriorityClasses:1:Name", "chat"), ("ControlPlane:Models:0:PriorityClasses:1:Priority", "1001"));
+        Assert.Equal(3, ex.Errors.Count);
+        Assert.Contains(ex.Errors, e => e.Contains("PriorityClasses:0:ServiceClass 'gold'", StringComparison.Ordinal));
+        Assert.Contains(ex.Errors, e => e.Contains("PriorityClasses:1:Name 'chat' is defined twice", StringComparison.Ordinal));
+        Assert.Contains(ex.Errors, e => e.Contains("PriorityClasses:1:Priority must be from -1000 to 1000", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Load_UnknownMode_NamesTheKey()
     {
         var ex = Fails(("ControlPlane:Cluster:Mode", "Zookeeper"));

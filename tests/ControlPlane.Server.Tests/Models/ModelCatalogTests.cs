@@ -1,3 +1,4 @@
+using ControlPlane.Requests;
 using ControlPlane.Instances;
 using ControlPlane.Models.Folders;
 using ControlPlane.Server.Configuration;
@@ -21,7 +22,8 @@ public sealed class ModelCatalogTests : IDisposable
     public async Task FindAsync_ModelTheClusterRuns_LearnsTheSameTokenizerContextAndChatForm()
     {
         var config = new ModelConfig { Name = "tiny", Engine = "torchsharp", Path = ModelFolders.TinyRandom, MaxContextTokens = 1024, SloTtftMs = 250, SloTpotMs = 40,
-            DispatchPolicy = "round-robin", DispatchQueueLimit = 7 };
+            DispatchPolicy = "round-robin", DispatchQueueLimit = 7,
+            PriorityClasses = [new PriorityClassConfig { Name = "chat", ServiceClass = "interactive", Priority = 10 }] };
         var folders = new ModelFolders();
         var configured = EngineFactory.Describe(config, folders);
         _source.Cards["tiny"] = EngineFactory.Card(config, folders);
@@ -35,6 +37,7 @@ public sealed class ModelCatalogTests : IDisposable
         Assert.Equal(configured.ChatTemplate, learned.ChatTemplate);
         Assert.Equal((250.0, 40.0), (learned.SloTtftMs, learned.SloTpotMs)); // the ModelService's targets, for the status page
         Assert.Equal(("round-robin", 7), (learned.DispatchPolicy, learned.DispatchQueueLimit)); // and its dispatch settings
+        Assert.Equal(new PriorityClass("chat", ServiceClass.Interactive, 10), Assert.Single(learned.PriorityClasses).Value); // and its classes
         Assert.Equal(configured.Tokenizer.VocabularySize, learned.Tokenizer.VocabularySize);
         Assert.Equal(configured.Tokenizer.EndOfSequenceTokenIds, learned.Tokenizer.EndOfSequenceTokenIds);
         const string text = "the quick brown fox";
@@ -130,6 +133,7 @@ public sealed class ModelCatalogTests : IDisposable
         Assert.Equal(card.Version, EngineFactory.CardVersion(card with { Created = card.Created.AddHours(1) })); // not its time
         Assert.NotEqual(card.Version, EngineFactory.Card(config with { MaxContextTokens = 256 }, folders).Version);
         Assert.NotEqual(card.Version, EngineFactory.Card(config with { DispatchQueueLimit = 8 }, folders).Version);
+        Assert.NotEqual(card.Version, EngineFactory.Card(config with { PriorityClasses = [new PriorityClassConfig { Name = "chat", ServiceClass = "batch" }] }, folders).Version);
         Assert.NotEqual(card.Version, EngineFactory.CardVersion(card with { Files = new Dictionary<string, byte[]>(card.Files) { ["tokenizer.json"] = [1, 2, 3] } }));
     }
 

@@ -24,15 +24,18 @@ public sealed class Tenant(TenantConfig config, ServiceClass ceiling, TimeProvid
         if (asked < ceiling)
         {
             throw new ApiErrorException(new ApiError(StatusCodes.Status403Forbidden,
-                $"Tenant '{Name}' may not use service_tier '{TenantDirectory.TierName(asked)}': its highest is '{TenantDirectory.TierName(ceiling)}'.",
-                "permission_error", "service_tier", "service_tier_not_allowed"));
+                $"Tenant '{Name}' may not use service_tier '{TenantDirectory.TierName(asked)}'{ByClass(request)}: its highest is '{TenantDirectory.TierName(ceiling)}'.",
+                "permission_error", request.PriorityClass is null ? "service_tier" : "priority_class", "service_tier_not_allowed"));
         }
         if (request.Priority > config.MaxPriority)
         {
             throw new ApiErrorException(new ApiError(StatusCodes.Status403Forbidden,
-                $"Tenant '{Name}' may not set priority above {config.MaxPriority} (got {request.Priority}).",
-                "permission_error", "priority", "priority_not_allowed"));
+                $"Tenant '{Name}' may not set priority above {config.MaxPriority} (got {request.Priority}{ByClass(request)}).",
+                "permission_error", request.PriorityClass is null ? "priority" : "priority_class", "priority_not_allowed"));
         }
         return request with { ServiceClass = asked };
     }
+
+    private static string ByClass(CompletionRequest request) =>
+        request.PriorityClass is null ? "" : $" by priority_class '{Fields.Quote(request.PriorityClass)}'";
 }
