@@ -51,16 +51,76 @@ public sealed class PowerBudgetReconcilerTests : ApiServerTest
         Assert.Equal("False", Condition(Api.Get("inference.controlplane.dev", "powerbudgets", "", "row-c")!, "Ready"));
         Assert.Equal(0, await reconciler.PassAsync(CancellationToken.None)); // converged: idempotent
     }
+
+    [Fact]
+    public async Task Pass_AppliesEveryBudgetWithNodesToTheControlPlane_AndTheSetWithoutADeletedOne()
+    {
+        Node("a1", "a", gpus: 8);
+        Node("a2", "a", gpus: 8);
+        Node("b1", "b", gpus: 8);
+        Budget("row-a", "a", watts: 8000);
+        Api.Put("inference.controlplane.dev", "powerbudgets", "", new JsonObject
+        {
+            ["apiVersion"] = "inference.controlplane.dev/v1alpha1", ["kind"] = "PowerBudget",
+            ["metadata"] = new JsonObject { ["name"] = "row-b", ["generation"] = 1 },
+            ["spec"] = new JsonObject
+            {
+                ["nodeSelector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["power-row"] = "b" } }, ["budgetWatts"] = 4000,
+                ["capping"] = new JsonObject { ["method"] = "frequency-lock", ["minimumGpuWatts"] = 300, ["headroomPercent"] = 10 },
+            },
+        });
+        Budget("row-c", "c", watts: 1000); // no nodes: nothing to cap
+        var power = new PowerBudgetLiveStatusTests.StaticPowerStatus();
+        var reconciler = new PowerBudgetReconciler(Client, TimeProvider.System, power);
+
+        await reconciler.PassAsync(CancellationToken.None);
+
+        var set = Assert.Single(power.Applied);
+        Assert.Equal(["row-a", "row-b"], set.Select(d => d.Name).Order(StringComparer.Ordinal));
+        var a = set.Single(d => d.Name == "row-a");
+        Assert.Equal((8000L, 200, 5), (a.BudgetWatts, a.MinimumGpuWatts, a.HeadroomPercent)); // the CRD's capping defaults
+        Assert.Equal(["a1", "a2"], a.Nodes);
+        var b = set.Single(d => d.Name == "row-b");
+        Assert.Equal((4000L, 300, 10, "b1"), (b.BudgetWatts, b.MinimumGpuWatts, b.HeadroomPercent, Assert.Single(b.Nodes)));
+        string Capping(string name, string field) => Api.Get("inference.controlplane.dev", "powerbudgets", "", name)!["status"]!["conditions"]!.AsArray()
+            .Single(c => c!["type"]!.GetValue<string>() == "Capping")![field]!.GetValue<string>();
+        Assert.Equal(("True", "Applied"), (Capping("row-a", "status"), Capping("row-a", "reason")));
+        Assert.Equal(("True", "PowerLimit"), (Capping("row-b", "status"), Capping("row-b", "reason"))); // frequency-lock is said not to be carried out
+        Assert.Equal(("False", "NoNodes"), (Capping("row-c", "status"), Capping("row-c", "reason")));
+
+        // row-a deleted: the next set leaves it out, so the control plane stops its loop.
+        await k8s.CustomObjectsOperationsExtensions.DeleteClusterCustomObjectAsync(Client.CustomObjects, "inference.controlplane.dev", "v1alpha1", "powerbudgets", "row-a");
+        await reconciler.PassAsync(CancellationToken.None);
+        Assert.Equal(["row-b"], power.Applied[^1].Select(d => d.Name));
+
+        // A refusal is in the condition, with the control plane's words.
+        power.Refusal = "the control plane refused the domains (400): 'domains[0].name' ...";
+        await reconciler.PassAsync(CancellationToken.None);
+        Assert.Equal(("False", "NotApplied"), (Capping("row-b", "status"), Capping("row-b", "reason")));
+        Assert.Contains("refused", Capping("row-b", "message"), StringComparison.Ordinal);
+    }
 }
 
 public sealed class PowerBudgetLiveStatusTests : ApiServerTest
 {
     /// <summary>The control plane's live domains as a test sets them (null: unreachable).</summary>
-    private sealed class StaticPowerStatus : IPowerStatusClient
+    internal sealed class StaticPowerStatus : IPowerStatusClient
     {
         public IReadOnlyDictionary<string, LivePower>? Live { get; set; }
 
+        /// <summary>Each set the operator applied, in order.</summary>
+        public List<IReadOnlyList<PowerDomainRequest>> Applied { get; } = [];
+
+        /// <summary>What <see cref="ApplyAsync"/> answers: null (taken) or a refusal.</summary>
+        public string? Refusal { get; set; }
+
         public Task<IReadOnlyDictionary<string, LivePower>?> ReadAsync(CancellationToken cancellationToken) => Task.FromResult(Live);
+
+        public Task<string?> ApplyAsync(IReadOnlyList<PowerDomainRequest> domains, CancellationToken cancellationToken)
+        {
+            Applied.Add(domains);
+            return Task.FromResult(Refusal);
+        }
     }
 
     [Fact]

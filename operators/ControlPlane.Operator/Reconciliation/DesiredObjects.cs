@@ -100,6 +100,8 @@ public static class DesiredObjects
                                 // The StatefulSet's pod name is the silo's name and its instance ids' first part: unique, and the same after a restart.
                                 new V1EnvVar { Name = "POD_NAME", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.name" } } },
                                 new V1EnvVar { Name = "POD_NAMESPACE", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.namespace" } } },
+                                // Power domains (PowerBudgets) are sets of nodes: each engine registers the node it runs on.
+                                new V1EnvVar { Name = "NODE_NAME", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "spec.nodeName" } } },
                                 new V1EnvVar { Name = "POD_IP", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "status.podIP" } } },
                                 new V1EnvVar { Name = "ORLEANS_SERVICE_ID", Value = cluster.ClusterId },
                                 new V1EnvVar { Name = "ORLEANS_CLUSTER_ID", Value = cluster.ClusterId },

@@ -6,9 +6,11 @@ using k8s.Models;
 namespace ControlPlane.Operator.Reconciliation;
 
 /// <summary>
-/// Level-based status for power domains: finds the domain's nodes by label, counts their GPUs and the draw
-/// they could reach uncapped, and says whether the domain is oversubscribed (peak above budget, so the
-/// control plane must cap). Capping itself belongs to the control plane's power loop, not to the operator.
+/// Level-based power domains: finds each PowerBudget's nodes by label, has the control plane run the budgets' domains
+/// (the whole set each pass: <c>PUT /admin/power/domains</c>, which stops any domain whose budget is gone), counts their
+/// GPUs and the draw they could reach uncapped, says whether the domain is oversubscribed (peak above budget, so the
+/// control plane must cap), and writes the domain's live draw, level and brakes. Capping itself is the control plane's
+/// power loop, not the operator's.
 /// </summary>
 public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time, IPowerStatusClient? power = null)
 {
@@ -18,20 +20,35 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
     {
         var budgets = await client.CustomObjects.ListClusterCustomObjectAsync<CustomResourceList<PowerBudget>>(
             ModelService.Group, ModelService.Version, PowerBudget.Plural, cancellationToken: cancellationToken);
+        var selected = new List<(PowerBudget Budget, string Selector, IList<V1Node> Nodes)>();
+        foreach (var budget in budgets.Items)
+        {
+            var selector = string.Join(',', (budget.Spec.NodeSelector.MatchLabels ?? new Dictionary<string, string>()).Select(l => $"{l.Key}={l.Value}"));
+            selected.Add((budget, selector, (await client.CoreV1.ListNodeAsync(labelSelector: selector, cancellationToken: cancellationToken)).Items));
+        }
+        // The whole set, each pass (level-based): the control plane runs these domains and stops any other it ran; a budget
+        // that selects no node has no members to cap and is left out.
+        string? applied = null;
+        if (power is not null)
+        {
+            applied = await power.ApplyAsync([.. selected.Where(b => b.Nodes.Count > 0).Select(b => new PowerDomainRequest(b.Budget.Metadata.Name, b.Budget.Spec.BudgetWatts,
+                [.. b.Nodes.Select(n => n.Metadata.Name).Order(StringComparer.Ordinal)], (b.Budget.Spec.Capping ?? new()).MinimumGpuWatts,
+                (b.Budget.Spec.Capping ?? new()).HeadroomPercent))], cancellationToken);
+        }
         var live = power is null ? null : await power.ReadAsync(cancellationToken);
         var written = 0;
-        foreach (var budget in budgets.Items)
-            written += await ReconcileAsync(budget, live, cancellationToken) ? 1 : 0;
+        foreach (var (budget, selector, nodes) in selected)
+            written += await ReconcileAsync(budget, selector, nodes, power is null ? null : applied ?? "", live, cancellationToken) ? 1 : 0;
         return written;
     }
 
-    private async Task<bool> ReconcileAsync(PowerBudget budget, IReadOnlyDictionary<string, LivePower>? live, CancellationToken cancellationToken)
+    // applied: "" when the control plane took the domains, why not otherwise; null when the operator runs without one.
+    private async Task<bool> ReconcileAsync(PowerBudget budget, string selector, IList<V1Node> nodes, string? applied, IReadOnlyDictionary<string, LivePower>? live,
+        CancellationToken cancellationToken)
     {
-        var selector = string.Join(',', (budget.Spec.NodeSelector.MatchLabels ?? new Dictionary<string, string>()).Select(l => $"{l.Key}={l.Value}"));
-        var nodes = await client.CoreV1.ListNodeAsync(labelSelector: selector, cancellationToken: cancellationToken);
         var gpus = 0;
         long peak = 0;
-        foreach (var node in nodes.Items)
+        foreach (var node in nodes)
         {
             var count = node.Status?.Capacity?.TryGetValue("nvidia.com/gpu", out var q) == true ? (int)q.ToInt64() : 0;
             var perGpu = node.Metadata.Labels?.TryGetValue(PowerBudget.PeakWattsLabel, out var w) == true && int.TryParse(w, CultureInfo.InvariantCulture, out var watts) ? watts : DefaultGpuPeakWatts;
@@ -55,7 +72,7 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
         var next = new PowerBudgetStatus
         {
             ObservedGeneration = budget.Metadata.Generation,
-            Nodes = nodes.Items.Count,
+            Nodes = nodes.Count,
             Gpus = gpus,
             PeakWatts = peak,
             // Unreachable control plane: keep the last live figures rather than erase them.
@@ -66,9 +83,10 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
             LastBrakeTime = newBrakes > 0 ? time.GetUtcNow().UtcDateTime : budget.Status?.LastBrakeTime,
             Conditions =
             [
-                Condition("Ready", nodes.Items.Count > 0, nodes.Items.Count > 0 ? "NodesSelected" : "NoNodes", $"{nodes.Items.Count} nodes, {gpus} GPUs match {selector}"),
+                Condition("Ready", nodes.Count > 0, nodes.Count > 0 ? "NodesSelected" : "NoNodes", $"{nodes.Count} nodes, {gpus} GPUs match {selector}"),
                 Condition("Oversubscribed", peak > budget.Spec.BudgetWatts, peak > budget.Spec.BudgetWatts ? "PeakAboveBudget" : "PeakWithinBudget",
                     $"uncapped peak {peak} W against a budget of {budget.Spec.BudgetWatts} W"),
+                CappingCondition(applied, budget.Spec.Capping?.Method ?? "power-limit", nodes.Count, Condition),
                 Condition("Braking", row?.Level == "Brake", row?.Level == "Brake" ? "EmergencyBrake" : "WithinBudget",
                     row is null ? "no live reading from the control plane" : $"draw {row.DrawWatts:0} W, level {row.Level}, {row.Brakes} brakes"),
             ],
@@ -100,4 +118,18 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
             budget.Metadata.Name, cancellationToken: cancellationToken);
         return true;
     }
+
+    /// <summary>
+    /// <c>Capping</c>: whether the control plane runs the domain's loop: True when it took the domains and the budget selects
+    /// nodes (a frequency-lock method is said to be carried out by power limits), False with why not otherwise.
+    /// </summary>
+    private static V1Condition CappingCondition(string? applied, string method, int nodes, Func<string, bool, string, string, V1Condition> condition) => applied switch
+    {
+        null => condition("Capping", false, "NoControlPlane", "this operator runs without a control plane to apply the budget to"),
+        "" when nodes == 0 => condition("Capping", false, "NoNodes", "no node matches the selector: nothing to cap"),
+        "" when method == "frequency-lock" => condition("Capping", true, "PowerLimit",
+            "the control plane runs the domain's loop; frequency-lock is not carried out, its GPUs are capped by power limit"),
+        "" => condition("Capping", true, "Applied", "the control plane runs the domain's loop"),
+        _ => condition("Capping", false, "NotApplied", applied),
+    };
 }

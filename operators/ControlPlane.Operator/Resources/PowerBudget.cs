@@ -24,6 +24,20 @@ public sealed class PowerBudgetSpec
 {
     [JsonPropertyName("nodeSelector")] public V1LabelSelector NodeSelector { get; set; } = new();
     [JsonPropertyName("budgetWatts")] public long BudgetWatts { get; set; }
+    [JsonPropertyName("capping")] public CappingSpec? Capping { get; set; }
+}
+
+/// <summary>How the domain's caps are set (the CRD's defaults when absent).</summary>
+public sealed class CappingSpec
+{
+    /// <summary>power-limit (the one the control plane carries out) or frequency-lock (not carried out: power limits are used).</summary>
+    [JsonPropertyName("method")] public string Method { get; set; } = "power-limit";
+
+    /// <summary>No GPU is capped below this, watts.</summary>
+    [JsonPropertyName("minimumGpuWatts")] public int MinimumGpuWatts { get; set; } = 200;
+
+    /// <summary>The share of the budget kept free: the domain is held to the rest.</summary>
+    [JsonPropertyName("headroomPercent")] public int HeadroomPercent { get; set; } = 5;
 }
 
 /// <summary>The domain as the operator sees it: its nodes, GPUs and uncapped peak, and whether that exceeds the budget.</summary>

@@ -20,4 +20,11 @@ public sealed record InstanceDescriptor
     /// (a ModelService's <c>migration.enabled</c>); null: the scheduler silo's <c>ControlPlane:Migration:Enabled</c>.
     /// </summary>
     [Id(8)] public bool? Migration { get; init; }
+
+    /// <summary>
+    /// The Kubernetes node the engine's pod runs on (<c>ControlPlane:Cluster:NodeName</c>, else <c>NODE_NAME</c>, which the
+    /// operator sets from the pod's <c>spec.nodeName</c>); empty when unknown. Power domains made of nodes (PowerBudgets) find
+    /// their instances by it.
+    /// </summary>
+    [Id(9)] public string Node { get; init; } = "";
 }

@@ -9,4 +9,8 @@ namespace ControlPlane.Instances;
 public sealed record ModelInstanceEntry(
     [property: Id(0)] string InstanceId,
     [property: Id(1)] string CardVersion,
-    [property: Id(2)] DateTimeOffset CardCreated);
+    [property: Id(2)] DateTimeOffset CardCreated)
+{
+    /// <summary>The Kubernetes node the instance runs on (<see cref="InstanceDescriptor.Node"/>); empty when unknown.</summary>
+    [Id(3)] public string Node { get; init; } = "";
+}

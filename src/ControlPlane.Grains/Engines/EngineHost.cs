@@ -211,7 +211,7 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
     {
         var directory = grains.GetGrain<IModelDirectoryGrain>(0);
         foreach (var model in _runners.Values.Where(r => registered.Contains(r.Descriptor.InstanceId)).GroupBy(r => r.Descriptor.Model))
-            await directory.AnnounceAsync(model.Key, [.. model.Select(r => new ModelInstanceEntry(r.Descriptor.InstanceId, r.Card?.Version ?? "", r.Card?.Created ?? default))],
+            await directory.AnnounceAsync(model.Key, [.. model.Select(r => new ModelInstanceEntry(r.Descriptor.InstanceId, r.Card?.Version ?? "", r.Card?.Created ?? default) { Node = r.Descriptor.Node })],
                 stoppingToken);
     }
 

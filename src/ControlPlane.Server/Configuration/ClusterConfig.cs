@@ -53,6 +53,16 @@ public sealed record ClusterConfig
     /// <summary>Missed probes after which a silo votes another dead (Orleans' default: 3). Detection takes about their product.</summary>
     public int MissedProbesLimit { get; init; } = 3;
 
+    /// <summary>
+    /// The Kubernetes node this pod runs on, for power domains made of nodes (PowerBudgets); defaults to <c>NODE_NAME</c>
+    /// (the operator sets it from the pod's <c>spec.nodeName</c>), else empty.
+    /// </summary>
+    public string? NodeName { get; init; }
+
+    /// <summary>The node this silo's engines run on: <see cref="NodeName"/>, else <c>NODE_NAME</c>, else empty.</summary>
+    public string ResolveNodeName() =>
+        NodeName is { Length: > 0 } node ? node : Environment.GetEnvironmentVariable("NODE_NAME") ?? "";
+
     /// <summary>The pod name this silo uses: <see cref="PodName"/>, else <c>POD_NAME</c>, else the host name.</summary>
     public string ResolvePodName() =>
         PodName is { Length: > 0 } pod ? pod : Environment.GetEnvironmentVariable("POD_NAME") is { Length: > 0 } env ? env : Environment.MachineName;

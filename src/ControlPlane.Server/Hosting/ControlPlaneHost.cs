@@ -178,5 +178,7 @@ public static class ControlPlaneHost
         app.MapGet("/status", StatusPage.Html);
         app.MapGet("/status.json", StatusPage.Json);
         app.MapGet("/admin/power", PowerEndpoints.List);
+        app.MapGet("/admin/power/domains", PowerEndpoints.Applied);
+        app.MapPut("/admin/power/domains", PowerEndpoints.Apply);
     }
 }

@@ -19,6 +19,7 @@ public static partial class EngineFactory
         var folders = services.GetRequiredService<ModelFolders>();
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(EngineFactory));
         var pod = config.Cluster.ResolvePodName();
+        var node = config.Cluster.ResolveNodeName();
         foreach (var model in config.Models)
         {
             var backend = backends.FirstOrDefault(b => b.Name == model.Engine);
@@ -43,6 +44,7 @@ public static partial class EngineFactory
                     MaxContextTokens = engine.Descriptor.MaxContextTokens,
                     Engine = engine.Descriptor.Backend,
                     Host = pod,
+                    Node = node,
                     Migration = model.Migration,
                 }, engine, engine is SimulatedEngine { Power: { } meter }
                     ? new ModelledPowerActuator(meter, services.GetRequiredService<TimeProvider>())

@@ -81,6 +81,109 @@ public class PowerDomainTests
         await host.WaitIdleAsync();
     }
 
+    [Fact]
+    public async Task BudgetDomain_AppliedByNodes_CapsTheNodesInstances_AndStopsWhenTheBudgetGoes()
+    {
+        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["ControlPlane:Models:0:Profile"] = "llama-3-8b-h100-torchsharp",
+            ["ControlPlane:Cluster:NodeName"] = "gpu-node-1",
+            ["ControlPlane:Power:Domains:0:Name"] = "configured",
+            ["ControlPlane:Power:Domains:0:BudgetWatts"] = "100000",
+            ["ControlPlane:Power:Domains:0:Models:0"] = GatewayHost.Model,
+            ["ControlPlane:Power:Controller:ReleasePeriods"] = "2",
+        });
+        async Task<HttpResponseMessage> PutAsync(string json) =>
+            await host.Http.PutAsync(new Uri("/admin/power/domains", UriKind.Relative), new StringContent(json, Encoding.UTF8, "application/json"));
+
+        // Bad sets are refused by field and change nothing.
+        foreach (var (bad, param) in new[]
+        {
+            ("""{"domains":[{"name":"row-b","budgetWatts":-1,"nodes":["gpu-node-1"]}]}""", "domains[0].budgetWatts"),
+            ("""{"domains":[{"name":"row-b","budgetWatts":900}]}""", "domains[0].nodes"),
+            ("""{"domains":[{"name":"configured","budgetWatts":900,"nodes":["gpu-node-1"]}]}""", "domains[0].name"),
+            ("""{"domains":[{"name":"row-b","budgetWatts":900,"nodes":["gpu-node-1"],"headroomPercent":80}]}""", "domains[0].headroomPercent"),
+            ("""{"domains":[{"name":"row-b","budgetWatts":900,"nodes":"gpu-node-1"}]}""", "domains[0].nodes"),
+            ("""{"domains":[{"name":"row-b","budgetWatts":900,"nodes":["gpu-node-1"],"cap":1}]}""", "domains[0].cap"),
+            ("""{"domain":[]}""", "domains"),
+        })
+        {
+            var refused = await PutAsync(bad);
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, refused.StatusCode);
+            using var error = System.Text.Json.JsonDocument.Parse(await refused.Content.ReadAsStringAsync());
+            Assert.Equal(param, error.RootElement.GetProperty("error").GetProperty("param").GetString());
+        }
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await PutAsync("{")).StatusCode);
+
+        // Another node's domain holds none of this host's instances.
+        Assert.True((await PutAsync("""{"domains":[{"name":"row-c","budgetWatts":900,"nodes":["gpu-node-9"],"periodMs":200}]}""")).IsSuccessStatusCode);
+        var elsewhere = await WaitForAsync(host.Grains.GetGrain<IPowerDomainGrain>("row-c"), s => s.UpdatedAt != default, "row-c's first reading");
+        Assert.Equal(0, elsewhere.Instances);
+
+        // This node's, budgeted for about one of its four GPUs (as the configured test above) with a 250 W floor on caps:
+        // row-c is left out of the set, so it stops.
+        Assert.True((await PutAsync("""{"domains":[{"name":"row-b","budgetWatts":950,"nodes":["gpu-node-1"],"periodMs":200,"minimumGpuWatts":250,"headroomPercent":5}]}""")).IsSuccessStatusCode);
+        var domain = host.Grains.GetGrain<IPowerDomainGrain>("row-b");
+        await WaitForAsync(domain, s => s.Instances == 4, "the domain's four instances, found by their node");
+        using (var applied = System.Text.Json.JsonDocument.Parse(await host.Http.GetStringAsync(new Uri("/admin/power/domains", UriKind.Relative))))
+            Assert.Equal("row-b", Assert.Single(applied.RootElement.GetProperty("domains").EnumerateArray()).GetProperty("name").GetString());
+        Assert.Equal(0, (await host.Grains.GetGrain<IPowerDomainGrain>("row-c").GetStatusAsync()).Instances);
+
+        var prompt = string.Join(' ', Enumerable.Repeat("the river of light", 80));
+        var body = $$"""{"model":"{{GatewayHost.Model}}","prompt":"{{prompt}}","max_tokens":150,"ignore_eos":true}""";
+        using var stop = new CancellationTokenSource();
+        var load = Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+                using (await host.Http.PostAsync(new Uri("/v1/completions", UriKind.Relative), new StringContent(body, Encoding.UTF8, "application/json")))
+                {
+                }
+        })));
+        var capped = await WaitForAsync(domain, s => s.Caps.Count == 4, "every instance capped under load");
+        Assert.All(capped.Caps.Values, cap => Assert.True(cap >= 250, $"a cap of {cap:0} W is below the domain's 250 W floor"));
+        await WaitForLoadsAsync(host, l => l.All(x => x.PowerCapWatts is not null), "the caps reaching the instances");
+        using (var live = System.Text.Json.JsonDocument.Parse(await host.Http.GetStringAsync(new Uri("/admin/power", UriKind.Relative))))
+        {
+            var names = live.RootElement.GetProperty("domains").EnumerateArray().Select(d => d.GetProperty("domain").GetString()!).ToArray();
+            Assert.Equal(["configured", "row-b"], names);
+        }
+
+        // The budget deleted (the operator applies a set without it): the loop stops and lifts its caps under load.
+        Assert.True((await PutAsync("""{"domains":[]}""")).IsSuccessStatusCode);
+        await WaitForLoadsAsync(host, l => l.All(x => x.PowerCapWatts is null), "the caps lifted once the budget went");
+        using (var after = System.Text.Json.JsonDocument.Parse(await host.Http.GetStringAsync(new Uri("/admin/power", UriKind.Relative))))
+            Assert.Equal("configured", Assert.Single(after.RootElement.GetProperty("domains").EnumerateArray()).GetProperty("domain").GetString());
+        await stop.CancelAsync();
+        await load;
+        await host.WaitIdleAsync();
+    }
+
+    [Fact]
+    public async Task OperatorsPowerClient_AppliesAndReadsDomains_AgainstTheRealGateway()
+    {
+        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["ControlPlane:Models:0:Profile"] = "llama-3-8b-h100-torchsharp",
+            ["ControlPlane:Cluster:NodeName"] = "gpu-node-1",
+        });
+        var client = new ControlPlane.Operator.Reconciliation.HttpPowerStatusClient(host.Http);
+        Assert.Null(await client.ApplyAsync([new("row-a", 5000, ["gpu-node-1"], 200, 5)], default));
+        var live = await client.ReadAsync(default);
+        for (var i = 0; i < 100 && live?.GetValueOrDefault("row-a") is null or { DrawWatts: 0 }; i++)
+        {
+            await Task.Delay(100);
+            live = await client.ReadAsync(default);
+        }
+        Assert.NotNull(live);
+        Assert.Equal("Uncapped", live["row-a"].Level); // four idle GPUs, far under 5,000 W
+        Assert.InRange(live["row-a"].DrawWatts, 4 * 90 * 0.9, 4 * 90 * 1.1);
+
+        var refused = await client.ApplyAsync([new("row-a", 5000, ["gpu-node-1"], 200, 90)], default);
+        Assert.Contains("headroomPercent", refused, StringComparison.Ordinal); // the gateway's reason, for the PowerBudget's condition
+        Assert.Null(await client.ApplyAsync([], default));
+        Assert.False((await client.ReadAsync(default))!.ContainsKey("row-a"));
+    }
+
     private static async Task<PowerDomainStatus> WaitForAsync(IPowerDomainGrain domain, Func<PowerDomainStatus, bool> done, string what)
     {
         var status = await domain.GetStatusAsync();
