@@ -62,7 +62,7 @@ public sealed class PowerBudgetReconcilerTests : ApiServerTest
         Api.Put("inference.controlplane.dev", "powerbudgets", "", new JsonObject
         {
             ["apiVersion"] = "inference.controlplane.dev/v1alpha1", ["kind"] = "PowerBudget",
-            ["metadata"] = new JsonObject { ["name"] = "row-b", ["generation"] = 1 },
+            ["metadata"] = new JsonObject { ["name"] = "row-b", ["generation"] = 1, ["creationTimestamp"] = "2029-01-01T00:00:00Z" },
             ["spec"] = new JsonObject
             {
                 ["nodeSelector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["power-row"] = "b" } }, ["budgetWatts"] = 4000,
@@ -92,6 +92,26 @@ public sealed class PowerBudgetReconcilerTests : ApiServerTest
         await k8s.CustomObjectsOperationsExtensions.DeleteClusterCustomObjectAsync(Client.CustomObjects, "inference.controlplane.dev", "v1alpha1", "powerbudgets", "row-a");
         await reconciler.PassAsync(CancellationToken.None);
         Assert.Equal(["row-b"], power.Applied[^1].Select(d => d.Name));
+
+        // A budget whose selector takes a node another budget holds is left out, and says which.
+        Node("b2", "b", gpus: 8);
+        Api.Put("", "nodes", "", new JsonObject
+        {
+            ["apiVersion"] = "v1", ["kind"] = "Node",
+            ["metadata"] = new JsonObject { ["name"] = "b2", ["labels"] = new JsonObject { ["power-row"] = "b", ["rack"] = "r7" } },
+            ["status"] = new JsonObject { ["capacity"] = new JsonObject { ["nvidia.com/gpu"] = "8" } },
+        });
+        Api.Put("inference.controlplane.dev", "powerbudgets", "", new JsonObject
+        {
+            ["apiVersion"] = "inference.controlplane.dev/v1alpha1", ["kind"] = "PowerBudget",
+            ["metadata"] = new JsonObject { ["name"] = "rack-7", ["generation"] = 1, ["creationTimestamp"] = "2030-01-01T00:00:00Z" },
+            ["spec"] = new JsonObject { ["nodeSelector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["rack"] = "r7" } }, ["budgetWatts"] = 3000 },
+        });
+        await reconciler.PassAsync(CancellationToken.None);
+        Assert.Equal(["row-b"], power.Applied[^1].Select(d => d.Name));
+        Assert.Equal(["b1", "b2"], power.Applied[^1][0].Nodes);
+        Assert.Equal(("False", "NodesOverlap"), (Capping("rack-7", "status"), Capping("rack-7", "reason")));
+        Assert.Contains("node b2 is in PowerBudget row-b", Capping("rack-7", "message"), StringComparison.Ordinal);
 
         // A refusal is in the condition, with the control plane's words.
         power.Refusal = "the control plane refused the domains (400): 'domains[0].name' ...";

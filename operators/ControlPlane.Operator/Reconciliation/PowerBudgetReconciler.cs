@@ -28,17 +28,35 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
         }
         // The whole set, each pass (level-based): the control plane runs these domains and stops any other it ran; a budget
         // that selects no node has no members to cap and is left out.
+        // A node draws from one budget: a budget that selects a node an older one holds (by creation, then name) is left
+        // out and says so, rather than two loops setting one GPU's cap in turn.
+        var owner = new Dictionary<string, string>(StringComparer.Ordinal);
+        var overlaps = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (budget, _, nodes) in selected.OrderBy(b => b.Budget.Metadata.CreationTimestamp ?? DateTime.MaxValue).ThenBy(b => b.Budget.Metadata.Name, StringComparer.Ordinal))
+        {
+            var taken = nodes.Select(n => n.Metadata.Name).Where(owner.ContainsKey).ToList();
+            if (taken.Count > 0)
+            {
+                overlaps[budget.Metadata.Name] = $"node {taken[0]} is in PowerBudget {owner[taken[0]]} already{(taken.Count > 1 ? $" ({taken.Count} nodes shared)" : "")}: a node draws from one budget";
+                continue;
+            }
+            foreach (var node in nodes)
+                owner[node.Metadata.Name] = budget.Metadata.Name;
+        }
         string? applied = null;
         if (power is not null)
         {
-            applied = await power.ApplyAsync([.. selected.Where(b => b.Nodes.Count > 0).Select(b => new PowerDomainRequest(b.Budget.Metadata.Name, b.Budget.Spec.BudgetWatts,
-                [.. b.Nodes.Select(n => n.Metadata.Name).Order(StringComparer.Ordinal)], (b.Budget.Spec.Capping ?? new()).MinimumGpuWatts,
-                (b.Budget.Spec.Capping ?? new()).HeadroomPercent))], cancellationToken);
+            applied = await power.ApplyAsync([.. selected.Where(b => b.Nodes.Count > 0 && !overlaps.ContainsKey(b.Budget.Metadata.Name)).Select(b => new PowerDomainRequest(
+                b.Budget.Metadata.Name, b.Budget.Spec.BudgetWatts, [.. b.Nodes.Select(n => n.Metadata.Name).Order(StringComparer.Ordinal)],
+                (b.Budget.Spec.Capping ?? new()).MinimumGpuWatts, (b.Budget.Spec.Capping ?? new()).HeadroomPercent))], cancellationToken);
         }
         var live = power is null ? null : await power.ReadAsync(cancellationToken);
         var written = 0;
         foreach (var (budget, selector, nodes) in selected)
-            written += await ReconcileAsync(budget, selector, nodes, power is null ? null : applied ?? "", live, cancellationToken) ? 1 : 0;
+        {
+            var state = power is null ? null : overlaps.TryGetValue(budget.Metadata.Name, out var overlap) ? "overlap: " + overlap : applied ?? "";
+            written += await ReconcileAsync(budget, selector, nodes, state, live, cancellationToken) ? 1 : 0;
+        }
         return written;
     }
 
@@ -130,6 +148,7 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
         "" when method == "frequency-lock" => condition("Capping", true, "PowerLimit",
             "the control plane runs the domain's loop; frequency-lock is not carried out, its GPUs are capped by power limit"),
         "" => condition("Capping", true, "Applied", "the control plane runs the domain's loop"),
+        _ when applied.StartsWith("overlap: ", StringComparison.Ordinal) => condition("Capping", false, "NodesOverlap", applied["overlap: ".Length..]),
         _ => condition("Capping", false, "NotApplied", applied),
     };
 }

@@ -9,7 +9,8 @@ namespace ControlPlane.Engine.Cuda;
 /// of kernel launches become one graph launch, which removes the host's per-op cost. A graph reads its
 /// inputs (tokens, positions, slots, lengths, block tables) from one static device buffer that each step
 /// overwrites with a single copy; rows beyond the real batch point at a scratch block outside the pool.
-/// Graphs are captured on first use, all in one private memory pool.
+/// Graphs are captured on first use, or all at start (<see cref="CaptureAll"/>, as the worker does on a GPU), in one
+/// private memory pool.
 /// </summary>
 public sealed unsafe class DecodeGraphs : IDisposable
 {
