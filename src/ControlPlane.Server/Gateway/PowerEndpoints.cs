@@ -16,14 +16,18 @@ public static class PowerEndpoints
     /// <summary>The largest body <c>PUT /admin/power/domains</c> reads.</summary>
     public const int MaxBodyBytes = 1 << 20;
 
-    public static async Task<IResult> List(ControlPlaneConfig config, IGrainFactory grains, CancellationToken cancellationToken)
+    public static async Task<IResult> List(ControlPlaneConfig config, IGrainFactory grains, CancellationToken cancellationToken) =>
+        Results.Json(new { domains = await ReadAsync(config, grains, cancellationToken) });
+
+    /// <summary>Every domain's status: the configured ones in their order, then the PowerBudgets' by name.</summary>
+    public static async Task<List<PowerDomainStatus>> ReadAsync(ControlPlaneConfig config, IGrainFactory grains, CancellationToken cancellationToken)
     {
         var statuses = new List<PowerDomainStatus>();
         foreach (var domain in config.Power.Domains)
             statuses.Add(await grains.GetGrain<IPowerDomainGrain>(domain.Name).GetStatusAsync(cancellationToken));
         foreach (var domain in await grains.GetGrain<IPowerDomainsGrain>(0).ListAsync(cancellationToken))
             statuses.Add(await grains.GetGrain<IPowerDomainGrain>(domain.Name).GetStatusAsync(cancellationToken));
-        return Results.Json(new { domains = statuses });
+        return statuses;
     }
 
     public static async Task<IResult> Applied(IGrainFactory grains, CancellationToken cancellationToken) =>

@@ -12,13 +12,16 @@ namespace ControlPlane.Server.Gateway;
 /// <c>GET /status</c>: the fleet at a glance, rendered on the server as plain HTML (no script, no build step) that
 /// reloads itself every two seconds: per model its instances with role, health, load, KV use and power, the
 /// migrations and role changes under way, and over the last five minutes the requests this gateway finished, the
-/// share that met both objectives, TTFT and the prefix-cache hit rate. <c>GET /status.json</c> is the same as JSON.
+/// share that met both objectives, TTFT and the prefix-cache hit rate; then each power domain's draw against its budget,
+/// its level, caps and brakes. <c>GET /status.json</c> is the same as JSON.
 /// </summary>
 public static class StatusPage
 {
-    public static async Task<IResult> Html(ModelCatalog catalog, IGrainFactory grains, GatewayMetrics metrics, CancellationToken cancellationToken)
+    public static async Task<IResult> Html(ModelCatalog catalog, IGrainFactory grains, GatewayMetrics metrics, ControlPlane.Server.Configuration.ControlPlaneConfig config,
+        CancellationToken cancellationToken)
     {
         var models = await ReadAsync(catalog, grains, metrics, cancellationToken);
+        var domains = await PowerEndpoints.ReadAsync(config, grains, cancellationToken);
         var html = new StringBuilder(8192);
         html.Append("""
             <!doctype html>
@@ -62,13 +65,26 @@ public static class StatusPage
                 html.Append(CultureInfo.InvariantCulture, $" · {Encode(change.Key)} → {change.Value.ToString().ToLowerInvariant()}");
             html.Append(".</p>");
         }
+        if (domains.Count > 0)
+        {
+            html.Append("<h2 id=\"power\">Power domains</h2><table><thead><tr><th>domain</th><th>budget W</th><th>draw W</th><th>of budget</th><th>level</th><th>instances</th><th>capped</th><th>brakes</th></tr></thead><tbody>");
+            foreach (var d in domains)
+            {
+                html.Append(CultureInfo.InvariantCulture,
+                    $"<tr class=\"domain\"><td>{Encode(d.Domain)}</td><td>{d.BudgetWatts:0}</td><td>{d.DrawWatts:0}</td><td>{(d.BudgetWatts > 0 ? Percent(d.DrawWatts / d.BudgetWatts) : "–")}</td>"
+                    + $"<td class=\"t\">{Encode(d.Level)}</td><td>{d.Instances}</td><td>{d.Caps.Count}</td><td>{d.Brakes}</td></tr>");
+            }
+            html.Append("</tbody></table>");
+        }
         html.Append("</body></html>\n");
         return Results.Content(html.ToString(), "text/html; charset=utf-8");
     }
 
-    public static async Task<IResult> Json(ModelCatalog catalog, IGrainFactory grains, GatewayMetrics metrics, CancellationToken cancellationToken)
+    public static async Task<IResult> Json(ModelCatalog catalog, IGrainFactory grains, GatewayMetrics metrics, ControlPlane.Server.Configuration.ControlPlaneConfig config,
+        CancellationToken cancellationToken)
     {
         var models = await ReadAsync(catalog, grains, metrics, cancellationToken);
+        var domains = await PowerEndpoints.ReadAsync(config, grains, cancellationToken);
         return Results.Json(new
         {
             at = DateTimeOffset.UtcNow,
@@ -88,6 +104,11 @@ public static class StatusPage
                 }),
                 migrations = m.Activity.Migrations.Select(x => new { source = x.Source, destination = x.Destination, reason = x.Reason, since = x.Since }),
                 role_changes = m.Activity.RoleChanges.Select(x => new { instance = x.Key, to = x.Value.ToString().ToLowerInvariant() }),
+            }),
+            power_domains = domains.Select(d => new
+            {
+                name = d.Domain, budget_watts = d.BudgetWatts, draw_watts = d.DrawWatts, level = d.Level, instances = d.Instances, capped = d.Caps.Count, brakes = d.Brakes,
+                updated_at = d.UpdatedAt == default ? (DateTimeOffset?)null : d.UpdatedAt,
             }),
         });
     }

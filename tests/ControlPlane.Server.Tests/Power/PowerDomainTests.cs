@@ -147,6 +147,14 @@ public class PowerDomainTests
             var names = live.RootElement.GetProperty("domains").EnumerateArray().Select(d => d.GetProperty("domain").GetString()!).ToArray();
             Assert.Equal(["configured", "row-b"], names);
         }
+        // The status page shows the domains beside the models.
+        using (var page = System.Text.Json.JsonDocument.Parse(await host.Http.GetStringAsync(new Uri("/status.json", UriKind.Relative))))
+        {
+            var row = page.RootElement.GetProperty("power_domains").EnumerateArray().Single(d => d.GetProperty("name").GetString() == "row-b");
+            Assert.Equal((950.0, 4), (row.GetProperty("budget_watts").GetDouble(), row.GetProperty("instances").GetInt32()));
+            Assert.InRange(row.GetProperty("capped").GetInt32(), 1, 4); // under the same load
+        }
+        Assert.Contains("<td>row-b</td><td>950</td>", await host.Http.GetStringAsync(new Uri("/status", UriKind.Relative)), StringComparison.Ordinal);
 
         // The budget deleted (the operator applies a set without it): the loop stops and lifts its caps under load.
         Assert.True((await PutAsync("""{"domains":[]}""")).IsSuccessStatusCode);
