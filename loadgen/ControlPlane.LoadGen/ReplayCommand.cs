@@ -40,10 +40,15 @@ public static class ReplayCommand
             DefaultValueFactory = _ => "simulated",
         };
 
+        var classes = new Option<string?>("--priority-classes")
+        {
+            Description = "Send each request one of the model's priority classes (priority_class), drawn by weight: NAME=WEIGHT,NAME=WEIGHT; the report breaks latency and SLO attainment down by class",
+        };
+
         var command = new Command("replay", "Replay a trace against an OpenAI-compatible endpoint and report latency, throughput and goodput")
         {
             trace, format, synthetic, count, shape, inputTokens, outputTokens, endpoint, model, api, apiKey,
-            speedup, rate, maxRequests, duration, sloTtft, sloTpot, output, seed, tokenizer,
+            speedup, rate, maxRequests, duration, sloTtft, sloTpot, output, seed, tokenizer, classes,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -84,6 +89,8 @@ public static class ReplayCommand
                 Model = parse.GetValue(model)!,
                 Api = parse.GetValue(api)!,
                 ApiKey = parse.GetValue(apiKey),
+                PriorityClasses = ReplayOptions.ParseClasses(parse.GetValue(classes)),
+                ClassSeed = parse.GetValue(seed),
             };
             var slo = new Slo(parse.GetValue(sloTtft), parse.GetValue(sloTpot));
             return await RunAsync(name, shaping.Apply(requests), options, slo, parse.GetValue(output)!, cancellationToken, Tokenizer(parse.GetValue(tokenizer)!));

@@ -15,7 +15,8 @@ public sealed class OpenLoopReplayer(HttpClient http, ReplayOptions options)
     public async Task<IReadOnlyList<RequestRecord>> RunAsync(IReadOnlyList<(double ArrivalMs, int InputTokens, int OutputTokens, string Prompt)> requests,
         IProgress<ReplayProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        var bodies = requests.Select(r => Body(r.Prompt, r.OutputTokens)).ToArray();
+        var classes = options.DrawClasses(requests.Count);
+        var bodies = requests.Select((r, i) => Body(r.Prompt, r.OutputTokens, classes[i])).ToArray();
         var records = new RequestRecord[requests.Count];
         var tasks = new Task[requests.Count];
         var clock = Stopwatch.StartNew();
@@ -41,7 +42,7 @@ public sealed class OpenLoopReplayer(HttpClient http, ReplayOptions options)
                 // Called on this thread: the request is written to its connection before the next one is
                 // considered (the first await inside HttpClient comes after the send), and its lag is exact.
                 Interlocked.Increment(ref sent);
-                tasks[i] = Track(i, SendAsync(i, requests[i].InputTokens, requests[i].OutputTokens, bodies[i], due, clock, cancellationToken));
+                tasks[i] = Track(i, SendAsync(i, requests[i].InputTokens, requests[i].OutputTokens, classes[i], bodies[i], due, clock, cancellationToken));
             }
             released.Signal();
         }) { IsBackground = true, Name = "replay-scheduler", Priority = ThreadPriority.Highest };
@@ -58,7 +59,7 @@ public sealed class OpenLoopReplayer(HttpClient http, ReplayOptions options)
         return [.. records.Where(r => r is not null)];
     }
 
-    private byte[] Body(string prompt, int outputTokens)
+    private byte[] Body(string prompt, int outputTokens, string? priorityClass)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
@@ -85,15 +86,21 @@ public sealed class OpenLoopReplayer(HttpClient http, ReplayOptions options)
             json.WriteEndObject();
             if (options.IgnoreEos)
                 json.WriteBoolean("ignore_eos", true);
+            if (priorityClass is not null)
+                json.WriteString("priority_class", priorityClass);
             json.WriteEndObject();
         }
         return buffer.ToArray();
     }
 
-    private async Task<RequestRecord> SendAsync(int index, int inputTokens, int outputTokens, byte[] body, double due, Stopwatch clock, CancellationToken cancellationToken)
+    private async Task<RequestRecord> SendAsync(int index, int inputTokens, int outputTokens, string? priorityClass, byte[] body, double due, Stopwatch clock,
+        CancellationToken cancellationToken)
     {
         var sentAt = clock.Elapsed.TotalMilliseconds;
-        var record = new RequestRecord { Index = index, ScheduledMs = due, SentMs = sentAt, InputTokens = inputTokens, ExpectedOutputTokens = outputTokens };
+        var record = new RequestRecord
+        {
+            Index = index, ScheduledMs = due, SentMs = sentAt, InputTokens = inputTokens, ExpectedOutputTokens = outputTokens, PriorityClass = priorityClass,
+        };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.RequestTimeout);
         double? first = null;

@@ -12,6 +12,9 @@ public sealed record RequestRecord
     public int OutputTokens { get; init; }
     public int ExpectedOutputTokens { get; init; }
 
+    /// <summary>The priority class the request named (<c>priority_class</c>); null when it named none.</summary>
+    public string? PriorityClass { get; init; }
+
     /// <summary>The GPU energy the server attributed to the request (its usage's <c>energy_joules</c>), when it reports one.</summary>
     public double? EnergyJoules { get; init; }
 

@@ -37,14 +37,18 @@ public sealed record ReplayReport
     public double? CachedTokensPerRequest { get; init; }
     public double? PromptCacheHitRate { get; init; }
 
+    /// <summary>By priority class (when the replay sent classes): each class's own counts, SLO attainment and latencies.</summary>
+    public IReadOnlyList<ClassReport> ByClass { get; init; } = [];
+
     public static ReplayReport From(string trace, string endpoint, string model, IReadOnlyList<RequestRecord> records, Slo slo)
     {
         var ok = records.Where(r => r.Succeeded).ToArray();
         var start = records.Count == 0 ? 0 : records.Min(r => r.SentMs);
         var end = records.Count == 0 ? 0 : records.Max(r => r.EndMs);
         var seconds = Math.Max((end - start) / 1000, 1e-9);
-        var met = ok.Count(r => (slo.TimeToFirstTokenMs is not { } t || r.TimeToFirstTokenMs <= t)
-                             && (slo.TimePerOutputTokenMs is not { } p || r.TimePerOutputTokenMs is null || r.TimePerOutputTokenMs <= p));
+        bool Met(RequestRecord r) => (slo.TimeToFirstTokenMs is not { } t || r.TimeToFirstTokenMs <= t)
+                                     && (slo.TimePerOutputTokenMs is not { } p || r.TimePerOutputTokenMs is null || r.TimePerOutputTokenMs <= p);
+        var met = ok.Count(Met);
         return new ReplayReport
         {
             Trace = trace,
@@ -75,6 +79,15 @@ public sealed record ReplayReport
             CachedTokensPerRequest = ok.Count(r => r.CachedTokens is not null) is > 0 and var withCache ? ok.Sum(r => (double)(r.CachedTokens ?? 0)) / withCache : null,
             PromptCacheHitRate = ok.Where(r => r.CachedTokens is not null).Sum(r => (long)r.InputTokens) is > 0 and var prompted
                 ? ok.Sum(r => (double)(r.CachedTokens ?? 0)) / prompted : null,
+            ByClass = [.. records.Where(r => r.PriorityClass is not null).GroupBy(r => r.PriorityClass!).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g =>
+            {
+                var done = g.Where(r => r.Succeeded).ToArray();
+                return new ClassReport(g.Key, g.Count(), done.Length, done.Count(Met),
+                    LatencyStats.Of(done.Select(r => r.TimeToFirstTokenMs ?? double.NaN)), LatencyStats.Of(done.Select(r => r.TimePerOutputTokenMs ?? double.NaN)));
+            })],
         };
     }
 }
+
+/// <summary>One priority class's share of a replay.</summary>
+public sealed record ClassReport(string Name, int Sent, int Succeeded, int MetSlo, LatencyStats TimeToFirstTokenMs, LatencyStats TimePerOutputTokenMs);

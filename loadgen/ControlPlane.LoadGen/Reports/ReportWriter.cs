@@ -40,6 +40,17 @@ public static class ReportWriter
         foreach (var (name, s) in new[] { ("time to first token", r.TimeToFirstTokenMs), ("time per output token", r.TimePerOutputTokenMs),
                      ("inter-token", r.InterTokenMs), ("end to end", r.EndToEndMs), ("send lag", r.SendLagMs) })
             md.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {F(s.Mean)} | {F(s.P50)} | {F(s.P90)} | {F(s.P99)} | {F(s.Max)} | {s.Count} |");
+        if (r.ByClass.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine("| priority class | sent | succeeded | met SLO | TTFT p50 | TTFT p99 | TPOT p50 | TPOT p99 |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|");
+            foreach (var c in r.ByClass)
+            {
+                md.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {c.Name} | {c.Sent} | {c.Succeeded} | {c.MetSlo} ({(c.Sent > 0 ? (double)c.MetSlo / c.Sent : 0):P1}) | {F(c.TimeToFirstTokenMs.P50)} | {F(c.TimeToFirstTokenMs.P99)} | {F(c.TimePerOutputTokenMs.P50)} | {F(c.TimePerOutputTokenMs.P99)} |");
+            }
+        }
         return md.ToString();
     }
 }

@@ -6,6 +6,9 @@ namespace ControlPlane.LoadGen.Tests.Replay;
 
 public class ReplayAgainstGatewayTests
 {
+    private static readonly System.Text.Json.JsonSerializerOptions NamedFloats =
+        new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     [Fact]
     public async Task Replay_AzureSliceAgainstRealGateway_ReportCountsAddUp()
     {
@@ -58,4 +61,49 @@ public class ReplayAgainstGatewayTests
         Assert.Contains("J per output token", await File.ReadAllTextAsync(Path.Combine(output, "report.md")), StringComparison.Ordinal);
         await host.WaitIdleAsync();
     }
+
+    [Fact]
+    public async Task Replay_WithPriorityClasses_SendsEachRequestsClass_AndReportsByClass()
+    {
+        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["ControlPlane:Models:0:MaxContextTokens"] = "8192",
+            ["ControlPlane:Models:0:KvBlocks"] = "8192",
+            ["ControlPlane:Models:0:PriorityClasses:0:Name"] = "chat",
+            ["ControlPlane:Models:0:PriorityClasses:0:ServiceClass"] = "interactive",
+            ["ControlPlane:Models:0:PriorityClasses:1:Name"] = "bulk",
+            ["ControlPlane:Models:0:PriorityClasses:1:ServiceClass"] = "batch",
+        });
+        var trace = new TraceShaping { MaxRequests = 24, Speedup = 20 }.Apply(TraceFiles.Read(Bundled.AzureConversation))
+            .Select(r => r with { OutputTokens = Math.Min(r.OutputTokens, 10) }).ToArray();
+        var output = Path.Combine(Path.GetTempPath(), $"replay-classes-{Guid.NewGuid():N}");
+        // "gold" is not one of the model's classes: the gateway refuses those requests (400), which shows the field is sent.
+        var options = new ControlPlane.LoadGen.Replay.ReplayOptions
+        {
+            Endpoint = host.BaseAddress, Model = GatewayHost.Model, PriorityClasses = ControlPlane.LoadGen.Replay.ReplayOptions.ParseClasses("chat=1,bulk=2,gold"),
+        };
+        Assert.Equal(1, await ReplayCommand.RunAsync("azure conv slice", trace, options, new Slo(10_000, 1_000), output, CancellationToken.None)); // some failed
+        // A class whose requests all failed has no latencies: NaN, written as such.
+        var report = System.Text.Json.JsonSerializer.Deserialize<ReplayReport>(await File.ReadAllTextAsync(Path.Combine(output, "report.json")),
+            NamedFloats)!;
+
+        var byClass = report.ByClass.ToDictionary(c => c.Name);
+        Assert.Equal(["bulk", "chat", "gold"], byClass.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(24, byClass.Values.Sum(c => c.Sent));
+        Assert.Equal(byClass["chat"].Sent, byClass["chat"].Succeeded);
+        Assert.Equal(byClass["bulk"].Sent, byClass["bulk"].Succeeded);
+        Assert.Equal(0, byClass["gold"].Succeeded);
+        Assert.Equal(byClass["gold"].Sent, report.ErrorsByKind.GetValueOrDefault("http_400"));
+        Assert.Equal(options.DrawClasses(24).Count(c => c == "bulk"), byClass["bulk"].Sent); // the same draw every time
+        Assert.Contains("| priority class |", await File.ReadAllTextAsync(Path.Combine(output, "report.md")), StringComparison.Ordinal);
+        await host.WaitIdleAsync();
+    }
+
+    [Theory]
+    [InlineData("chat=0")]
+    [InlineData("chat=x")]
+    [InlineData("=1")]
+    [InlineData("chat,chat")]
+    public void PriorityClasses_BadSpec_IsRefusedWithTheOption(string spec) =>
+        Assert.Contains("--priority-classes", Assert.Throws<ArgumentException>(() => ControlPlane.LoadGen.Replay.ReplayOptions.ParseClasses(spec)).Message, StringComparison.Ordinal);
 }
