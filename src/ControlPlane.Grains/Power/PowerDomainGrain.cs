@@ -56,9 +56,10 @@ public sealed partial class PowerDomainGrain(IOptions<PowerConfig> options, Time
     {
         _timer?.Dispose();
         _timer = null;
-        await ReleaseAsync(_sent.Where(s => s.Value is not null).Select(s => s.Key).ToList(), cancellationToken);
+        var capped = _sent.Where(s => s.Value is not null).Select(s => s.Key).ToList();
+        await ReleaseAsync(capped, cancellationToken);
         if (_domain is { } domain)
-            LogStopped(logger, domain.Name, _sent.Count(s => s.Value is not null));
+            LogStopped(logger, domain.Name, capped.Count);
         _status = null;
         _domain = null;
         DeactivateOnIdle();

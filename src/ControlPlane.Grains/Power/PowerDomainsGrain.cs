@@ -22,7 +22,7 @@ public sealed class PowerDomainsGrain : Grain, IPowerDomainsGrain
         _domains = next; // first, so that a domain asking whether it is listed gets the new answer
         foreach (var spec in next.Values)
         {
-            if (!previous.TryGetValue(spec.Name, out var old) || old != spec)
+            if (!previous.TryGetValue(spec.Name, out var old) || !Same(old, spec))
                 await GrainFactory.GetGrain<IPowerDomainGrain>(spec.Name).ConfigureAsync(spec, cancellationToken);
         }
         foreach (var gone in previous.Keys.Where(name => !next.ContainsKey(name)))
@@ -34,4 +34,9 @@ public sealed class PowerDomainsGrain : Grain, IPowerDomainsGrain
 
     public Task<bool?> IsListedAsync(string name, CancellationToken cancellationToken = default) =>
         Task.FromResult(_domains is null ? null : (bool?)_domains.ContainsKey(name));
+
+    /// <summary>Equal specs (the record's own equality compares its lists by reference): an unchanged budget is not sent again.</summary>
+    private static bool Same(PowerDomainSpec a, PowerDomainSpec b) =>
+        a.Name == b.Name && a.BudgetWatts == b.BudgetWatts && a.PeriodMs == b.PeriodMs && a.MinimumCapWatts == b.MinimumCapWatts
+        && a.HeadroomPercent == b.HeadroomPercent && a.Models.SequenceEqual(b.Models) && a.Nodes.SequenceEqual(b.Nodes);
 }

@@ -167,6 +167,24 @@ public class PowerDomainTests
     }
 
     [Fact]
+    public async Task BudgetDomain_NotInTheAppliedSet_StopsItself()
+    {
+        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["ControlPlane:Models:0:Profile"] = "llama-3-8b-h100-torchsharp",
+            ["ControlPlane:Cluster:NodeName"] = "gpu-node-1",
+        });
+        var listed = new PowerDomainSpec { Name = "listed", BudgetWatts = 5000, Nodes = ["gpu-node-1"], PeriodMs = 100 };
+        await host.Grains.GetGrain<IPowerDomainsGrain>(0).ApplyAsync([listed]);
+        // A domain grain running a budget the set no longer holds (as one started before its registry's silo went down).
+        await host.Grains.GetGrain<IPowerDomainGrain>("orphan").ConfigureAsync(listed with { Name = "orphan" });
+
+        await WaitForAsync(host.Grains.GetGrain<IPowerDomainGrain>("listed"), s => s.UpdatedAt != default && s.Instances == 4, "the listed domain's readings");
+        await Task.Delay(500); // five of the orphan's periods
+        Assert.Equal(default, (await host.Grains.GetGrain<IPowerDomainGrain>("orphan").GetStatusAsync()).UpdatedAt); // it stopped at its first period
+    }
+
+    [Fact]
     public async Task OperatorsPowerClient_AppliesAndReadsDomains_AgainstTheRealGateway()
     {
         await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
