@@ -51,16 +51,8 @@ public class PowerDomainTests
         Assert.InRange(idle.DrawWatts, 4 * 90 * 0.9, 4 * 90 * 1.1); // four idle GPUs
 
         // Load every instance: decode alone draws about 294 W a GPU, well over 900 W for four.
-        var prompt = string.Join(' ', Enumerable.Repeat("the river of light", 80));
-        var body = $$"""{"model":"{{GatewayHost.Model}}","prompt":"{{prompt}}","max_tokens":150,"ignore_eos":true}""";
         using var stop = new CancellationTokenSource();
-        var load = Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-                using (await host.Http.PostAsync(new Uri("/v1/completions", UriKind.Relative), new StringContent(body, Encoding.UTF8, "application/json")))
-                {
-                }
-        })));
+        var load = LoadAsync(host, stop.Token);
         var capped = await WaitForAsync(domain, s => s.Caps.Count == 4, "every instance capped under load");
         Assert.NotEqual("Uncapped", capped.Level);
         var loads = await WaitForLoadsAsync(host, l => l.All(x => x.PowerCapWatts is not null), "the caps reaching the instances' actuators");
@@ -129,16 +121,8 @@ public class PowerDomainTests
             Assert.Equal("row-b", Assert.Single(applied.RootElement.GetProperty("domains").EnumerateArray()).GetProperty("name").GetString());
         Assert.Equal(0, (await host.Grains.GetGrain<IPowerDomainGrain>("row-c").GetStatusAsync()).Instances);
 
-        var prompt = string.Join(' ', Enumerable.Repeat("the river of light", 80));
-        var body = $$"""{"model":"{{GatewayHost.Model}}","prompt":"{{prompt}}","max_tokens":150,"ignore_eos":true}""";
         using var stop = new CancellationTokenSource();
-        var load = Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-                using (await host.Http.PostAsync(new Uri("/v1/completions", UriKind.Relative), new StringContent(body, Encoding.UTF8, "application/json")))
-                {
-                }
-        })));
+        var load = LoadAsync(host, stop.Token);
         var capped = await WaitForAsync(domain, s => s.Caps.Count == 4, "every instance capped under load");
         Assert.All(capped.Caps.Values, cap => Assert.True(cap >= 250, $"a cap of {cap:0} W is below the domain's 250 W floor"));
         await WaitForLoadsAsync(host, l => l.All(x => x.PowerCapWatts is not null), "the caps reaching the instances");
@@ -208,6 +192,20 @@ public class PowerDomainTests
         Assert.Contains("headroomPercent", refused, StringComparison.Ordinal); // the gateway's reason, for the PowerBudget's condition
         Assert.Null(await client.ApplyAsync([], default));
         Assert.False((await client.ReadAsync(default))!.ContainsKey("row-a"));
+    }
+
+    /// <summary>Eight clients sending long decodes back to back until <paramref name="stop"/>: every instance decodes, drawing about 294 W.</summary>
+    private static Task LoadAsync(GatewayHost host, CancellationToken stop)
+    {
+        var prompt = string.Join(' ', Enumerable.Repeat("the river of light", 80));
+        var body = $$"""{"model":"{{GatewayHost.Model}}","prompt":"{{prompt}}","max_tokens":150,"ignore_eos":true}""";
+        return Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+                using (await host.Http.PostAsync(new Uri("/v1/completions", UriKind.Relative), new StringContent(body, Encoding.UTF8, "application/json")))
+                {
+                }
+        })));
     }
 
     private static async Task<PowerDomainStatus> WaitForAsync(IPowerDomainGrain domain, Func<PowerDomainStatus, bool> done, string what)
