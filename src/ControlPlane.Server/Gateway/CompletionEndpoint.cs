@@ -103,7 +103,7 @@ public sealed class CompletionEndpoint(RequestExecutor executor, TenantDirectory
             else
             {
                 buffer.Write(DataPrefix);
-                OpenAiResponses.WriteChunk(json, request.Kind, running.Spec.RequestId, created, running.Spec.Model, chunk.Text, chunk.FinishReason, first);
+                OpenAiResponses.WriteChunk(json, request.Kind, running.Spec.RequestId, created, running.Spec.Model, chunk.Text, chunk.FinishReason, first, running.Spec.ServiceClass);
                 first = false;
             }
             await json.FlushAsync(aborted);
@@ -112,7 +112,7 @@ public sealed class CompletionEndpoint(RequestExecutor executor, TenantDirectory
             {
                 buffer.Write(DataPrefix);
                 json.Reset(buffer);
-                OpenAiResponses.WriteUsageChunk(json, request.Kind, running.Spec.RequestId, created, running.Spec.Model, usage);
+                OpenAiResponses.WriteUsageChunk(json, request.Kind, running.Spec.RequestId, created, running.Spec.Model, usage, running.Spec.ServiceClass);
                 await json.FlushAsync(aborted);
                 buffer.Write(EventEnd);
             }
@@ -142,7 +142,7 @@ public sealed class CompletionEndpoint(RequestExecutor executor, TenantDirectory
         }
         var buffer = new ArrayBufferWriter<byte>(1024);
         await using (var json = new Utf8JsonWriter(buffer))
-            OpenAiResponses.WriteCompletion(json, request.Kind, running.Spec.RequestId, created, running.Spec.Model, text.ToString(), finish, running.Usage!);
+            OpenAiResponses.WriteCompletion(json, request.Kind, running.Spec.RequestId, created, running.Spec.Model, text.ToString(), finish, running.Usage!, running.Spec.ServiceClass);
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/json";
         response.ContentLength = buffer.WrittenCount;

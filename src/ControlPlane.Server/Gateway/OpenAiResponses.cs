@@ -16,9 +16,10 @@ public static class OpenAiResponses
     };
 
     /// <summary>One stream chunk; <paramref name="first"/> adds the assistant role to a chat delta.</summary>
-    public static void WriteChunk(Utf8JsonWriter json, CompletionKind kind, string id, long created, string model, string text, FinishReason finish, bool first)
+    public static void WriteChunk(Utf8JsonWriter json, CompletionKind kind, string id, long created, string model, string text, FinishReason finish, bool first,
+        ServiceClass serviceClass = ServiceClass.Standard)
     {
-        WriteHead(json, kind, id, created, model, stream: true);
+        WriteHead(json, kind, id, created, model, stream: true, serviceClass);
         json.WriteStartArray("choices");
         json.WriteStartObject();
         json.WriteNumber("index", 0);
@@ -43,18 +44,20 @@ public static class OpenAiResponses
     }
 
     /// <summary>The usage chunk that ends a stream when <c>stream_options.include_usage</c> is set.</summary>
-    public static void WriteUsageChunk(Utf8JsonWriter json, CompletionKind kind, string id, long created, string model, RequestUsage usage)
+    public static void WriteUsageChunk(Utf8JsonWriter json, CompletionKind kind, string id, long created, string model, RequestUsage usage,
+        ServiceClass serviceClass = ServiceClass.Standard)
     {
-        WriteHead(json, kind, id, created, model, stream: true);
+        WriteHead(json, kind, id, created, model, stream: true, serviceClass);
         json.WriteStartArray("choices");
         json.WriteEndArray();
         WriteUsage(json, usage);
         json.WriteEndObject();
     }
 
-    public static void WriteCompletion(Utf8JsonWriter json, CompletionKind kind, string id, long created, string model, string text, FinishReason finish, RequestUsage usage)
+    public static void WriteCompletion(Utf8JsonWriter json, CompletionKind kind, string id, long created, string model, string text, FinishReason finish, RequestUsage usage,
+        ServiceClass serviceClass = ServiceClass.Standard)
     {
-        WriteHead(json, kind, id, created, model, stream: false);
+        WriteHead(json, kind, id, created, model, stream: false, serviceClass);
         json.WriteStartArray("choices");
         json.WriteStartObject();
         json.WriteNumber("index", 0);
@@ -77,7 +80,7 @@ public static class OpenAiResponses
         json.WriteEndObject();
     }
 
-    private static void WriteHead(Utf8JsonWriter json, CompletionKind kind, string id, long created, string model, bool stream)
+    private static void WriteHead(Utf8JsonWriter json, CompletionKind kind, string id, long created, string model, bool stream, ServiceClass serviceClass)
     {
         json.WriteStartObject();
         json.WriteString("id", id);
@@ -89,6 +92,9 @@ public static class OpenAiResponses
         });
         json.WriteNumber("created", created);
         json.WriteString("model", model);
+        // The tier the request was served in (OpenAI's chat objects carry it): what it asked for, or its tenant's default.
+        if (kind == CompletionKind.Chat)
+            json.WriteString("service_tier", Tenants.TenantDirectory.TierName(serviceClass));
     }
 
     private static void WriteUsage(Utf8JsonWriter json, RequestUsage usage)

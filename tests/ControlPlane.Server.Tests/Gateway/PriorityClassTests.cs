@@ -72,6 +72,20 @@ public class PriorityClassTests
     }
 
     [Fact]
+    public async Task AChatAnswer_SaysTheTierItWasServedIn()
+    {
+        await using var host = await StartAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent("""{"model":"sim","max_tokens":2,"priority_class":"chat","messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", KeyHigh);
+        var answer = await host.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Equal("priority", JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement.GetProperty("service_tier").GetString());
+    }
+
+    [Fact]
     public async Task AClassAboveTheTenantsCeiling_Is403NamingPriorityClass()
     {
         await using var host = await StartAsync();
