@@ -23,12 +23,22 @@ public static class ModelsEndpoint
         await context.Response.WriteAsJsonAsync(Describe(model), JsonSerializerOptions.Web);
     }
 
-    private static object Describe(ServedModel m) => new Dictionary<string, object>
+    private static object Describe(ServedModel m)
     {
-        ["id"] = m.Name,
-        ["object"] = "model",
-        ["created"] = m.Created.ToUnixTimeSeconds(),
-        ["owned_by"] = m.OwnedBy,
-        ["max_model_len"] = m.MaxContextTokens,
-    };
+        var model = new Dictionary<string, object>
+        {
+            ["id"] = m.Name,
+            ["object"] = "model",
+            ["created"] = m.Created.ToUnixTimeSeconds(),
+            ["owned_by"] = m.OwnedBy,
+            ["max_model_len"] = m.MaxContextTokens,
+        };
+        // Not OpenAI's: the classes a request may name as priority_class, so that clients can find them.
+        if (m.PriorityClasses.Count > 0)
+        {
+            model["priority_classes"] = m.PriorityClasses.Values.OrderBy(c => c.Name, StringComparer.Ordinal)
+                .Select(c => new { name = c.Name, service_tier = Tenants.TenantDirectory.TierName(c.ServiceClass), priority = c.Priority }).ToArray();
+        }
+        return model;
+    }
 }

@@ -72,6 +72,18 @@ public class PriorityClassTests
     }
 
     [Fact]
+    public async Task TheModelObject_ListsItsClasses()
+    {
+        await using var host = await StartAsync();
+        using var get = new HttpRequestMessage(HttpMethod.Get, "/v1/models/sim");
+        get.Headers.Authorization = new AuthenticationHeaderValue("Bearer", KeyLow);
+        var model = JsonDocument.Parse(await (await host.Http.SendAsync(get)).Content.ReadAsStringAsync()).RootElement;
+        var classes = model.GetProperty("priority_classes").EnumerateArray()
+            .Select(c => (c.GetProperty("name").GetString(), c.GetProperty("service_tier").GetString(), c.GetProperty("priority").GetInt32())).ToArray();
+        Assert.Equal([("bulk", "flex", -5), ("chat", "priority", 10)], classes);
+    }
+
+    [Fact]
     public async Task AChatAnswer_SaysTheTierItWasServedIn()
     {
         await using var host = await StartAsync();
