@@ -37,6 +37,9 @@
 #           over half a graph's width, every row at it) against the spread alone (the default), bench decode-only twice
 #           each in turn, once with the inputs' copy through libtorch (DRIVER_COPY=0, the old way: compare the rows'
 #           "copy" column), each run's partitions by graph, then modes (about 5 minutes with the model made)
+#   PART=w: the least an H200 call must answer, for a session short of device time (about 3 minutes with the model made):
+#           the copy bandwidth, bench decode-only at the defaults and with PARTITION_PROFILES=1 (each run's partitions):
+#           the goal's table at batch 1-64 and whether the three profiles win at 64 x 2048
 #   PART=v: the worker's start until /readyz three ways (about 3 minutes with the model made): the products searched with
 #           an empty choices file (which it writes), again with that file (checked, not searched), and not measured
 #           (MeasureDecodeProducts false); each start's engine line (acceleration, the file's use, graphs' capture time)
@@ -228,6 +231,12 @@ u)
   # The inputs' copy goes through the driver since 2026-12-07 (tenth session): graphs must still give eager's tokens.
   python3 $B/hf_reference.py make-small /tmp/small2 > /dev/null 2>&1
   timeout 120 dotnet $APP modes --model /tmp/small2 --device cuda --out $OUT/modes.json 2>&1 | tail -1 ;;
+w)
+  copy_bandwidth
+  bench_each 150 default PARTITION_PROFILES=1
+  for f in $OUT/bench-default.json $OUT/bench-PARTITION_PROFILES_1.json; do
+    python3 -c "import json, sys; print(sys.argv[1].split('/')[-1], *[r['partitions'] for r in json.load(open(sys.argv[1]))['results'] if r['kind'] == 'decode'])" $f
+  done ;;
 y)
   copy_bandwidth
   bench_each 200 default GEMM_TUNE=0 default
