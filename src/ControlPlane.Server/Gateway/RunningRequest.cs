@@ -69,7 +69,7 @@ public sealed class RunningRequest(
         if (_firstToken is null && chunk.TokenIds.Length > 0 && chunk.FinishReason != FinishReason.Error)
         {
             _firstToken = time.GetElapsedTime(arrivedAt);
-            metrics.FirstToken(Spec.Model, _firstToken.Value);
+            metrics.FirstToken(Spec.Model, _firstToken.Value, Spec.ServiceClass);
         }
         if (chunk.FinishReason == FinishReason.None)
             return;
@@ -78,7 +78,7 @@ public sealed class RunningRequest(
         EngineTime = chunk.EngineTime;
         if (chunk.FinishReason is FinishReason.Stop or FinishReason.Length)
         {
-            metrics.Completed(Spec.Model, time.GetElapsedTime(arrivedAt), _firstToken, Usage.CompletionTokens, Usage.PromptTokens, Usage.CachedPromptTokens);
+            metrics.Completed(Spec.Model, time.GetElapsedTime(arrivedAt), _firstToken, Usage.CompletionTokens, Usage.PromptTokens, Usage.CachedPromptTokens, Spec.ServiceClass);
             if (Usage.EnergyJoules is { } joules)
                 metrics.Energy(Spec.Model, joules, Usage.CompletionTokens);
             metrics.Outcome(Spec.Model, "finished");

@@ -1,3 +1,4 @@
+using ControlPlane.Requests;
 using System.Diagnostics.Metrics;
 using ControlPlane.Grains.Engines;
 
@@ -78,21 +79,27 @@ public sealed class GatewayMetrics : IDisposable
     public void Outcome(string model, string outcome) =>
         _requests.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("outcome", outcome));
 
-    public void FirstToken(string model, TimeSpan sinceArrival) =>
-        _timeToFirstToken.Record(sinceArrival.TotalSeconds, new KeyValuePair<string, object?>("model", model));
+    /// <summary>The time to a request's first token, by model and the service tier it was served in (default, priority, flex).</summary>
+    public void FirstToken(string model, TimeSpan sinceArrival, ServiceClass serviceClass = ServiceClass.Standard) =>
+        _timeToFirstToken.Record(sinceArrival.TotalSeconds, new KeyValuePair<string, object?>("model", model), Tier(serviceClass));
 
-    public void Completed(string model, TimeSpan endToEnd, TimeSpan? firstToken, int completionTokens, int promptTokens = 0, int cachedTokens = 0)
+    public void Completed(string model, TimeSpan endToEnd, TimeSpan? firstToken, int completionTokens, int promptTokens = 0, int cachedTokens = 0,
+        ServiceClass serviceClass = ServiceClass.Standard)
     {
         var tag = new KeyValuePair<string, object?>("model", model);
-        _endToEnd.Record(endToEnd.TotalSeconds, tag);
+        var tier = Tier(serviceClass);
+        _endToEnd.Record(endToEnd.TotalSeconds, tag, tier);
         TimeSpan? perToken = null;
         if (firstToken is { } ttft && completionTokens > 1)
         {
             perToken = (endToEnd - ttft) / (completionTokens - 1);
-            _timePerOutputToken.Record(perToken.Value.TotalSeconds, tag);
+            _timePerOutputToken.Record(perToken.Value.TotalSeconds, tag, tier);
         }
         Recent.Add(model, firstToken, perToken, promptTokens, cachedTokens);
     }
+
+    private static KeyValuePair<string, object?> Tier(ServiceClass serviceClass) =>
+        new("service_tier", Gateway.Tenants.TenantDirectory.TierName(serviceClass));
 
     /// <summary>The last five minutes of finished requests (the status page's SLO attainment and hit rate).</summary>
     public RecentRequests Recent { get; } = new(TimeProvider.System, TimeSpan.FromMinutes(5));

@@ -125,4 +125,25 @@ public class PriorityClassTests
         Assert.Contains(message, error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(host, KeyHigh, ""","priority_class":"chat" """)).StatusCode);
     }
+
+    [Fact]
+    public async Task LatencyMetrics_CarryTheServiceTier()
+    {
+        // A model name no other test uses: the meters are process-wide.
+        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["ControlPlane:Models:0:Name"] = "tiers-model",
+            ["ControlPlane:Models:0:PriorityClasses:0:Name"] = "bulk",
+            ["ControlPlane:Models:0:PriorityClasses:0:ServiceClass"] = "batch",
+        });
+        var answer = await host.Http.PostAsync(new Uri("/v1/completions", UriKind.Relative),
+            new StringContent("""{"model":"tiers-model","max_tokens":3,"prompt":"tiers","priority_class":"bulk"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        var lines = (await host.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative))).Split('\n');
+        foreach (var metric in new[] { "controlplane_time_to_first_token_seconds_count", "controlplane_time_per_output_token_seconds_count", "controlplane_e2e_latency_seconds_count" })
+        {
+            Assert.Contains(lines, l => l.StartsWith(metric, StringComparison.Ordinal) && l.Contains("model=\"tiers-model\"", StringComparison.Ordinal)
+                && l.Contains("service_tier=\"flex\"", StringComparison.Ordinal));
+        }
+    }
 }
