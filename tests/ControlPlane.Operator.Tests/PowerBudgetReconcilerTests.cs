@@ -152,13 +152,28 @@ public sealed class PowerBudgetLiveStatusTests : ApiServerTest
             ["metadata"] = new JsonObject { ["name"] = "row-a", ["generation"] = 1 },
             ["spec"] = new JsonObject { ["nodeSelector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["power-row"] = "a" } }, ["budgetWatts"] = 8000 },
         });
-        var live = new StaticPowerStatus { Live = new Dictionary<string, LivePower> { ["row-a"] = new(7412.6, 3, "BatchCapped", 0) } };
+        var live = new StaticPowerStatus { Live = new Dictionary<string, LivePower> { ["row-a"] = new(7412.6, 3, "BatchCapped", 0) { Instances = 16 } } };
         var reconciler = new PowerBudgetReconciler(Client, TimeProvider.System, live);
 
         Assert.Equal(1, await reconciler.PassAsync(CancellationToken.None));
         var status = Api.Get("inference.controlplane.dev", "powerbudgets", "", "row-a")!["status"]!;
         Assert.Equal(7413, status["drawWatts"]!.GetValue<long>());
         Assert.Equal(3, status["cappedInstances"]!.GetValue<int>());
+        Assert.Equal(16, status["instances"]!.GetValue<int>());
+
+        // A domain whose loop finds no instance on its nodes says so (workers without NODE_NAME, or none scheduled there).
+        live.Live = new Dictionary<string, LivePower> { ["row-a"] = new(0, 0, "Uncapped", 0) { Instances = 0 } };
+        Api.Put("", "nodes", "", new JsonObject
+        {
+            ["apiVersion"] = "v1", ["kind"] = "Node", ["metadata"] = new JsonObject { ["name"] = "a1", ["labels"] = new JsonObject { ["power-row"] = "a" } },
+            ["status"] = new JsonObject { ["capacity"] = new JsonObject { ["nvidia.com/gpu"] = "8" } },
+        });
+        Assert.Equal(1, await reconciler.PassAsync(CancellationToken.None));
+        var capping = Api.Get("inference.controlplane.dev", "powerbudgets", "", "row-a")!["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "Capping")!;
+        Assert.Equal("NoInstances", capping["reason"]!.GetValue<string>());
+        await k8s.CoreV1OperationsExtensions.DeleteNodeAsync(Client.CoreV1, "a1");
+        live.Live = new Dictionary<string, LivePower> { ["row-a"] = new(7412.6, 3, "BatchCapped", 0) { Instances = 16 } };
+        Assert.Equal(1, await reconciler.PassAsync(CancellationToken.None));
 
         live.Live = null; // the gateway is down: the last figures stay, nothing is written
         Assert.Equal(0, await reconciler.PassAsync(CancellationToken.None));

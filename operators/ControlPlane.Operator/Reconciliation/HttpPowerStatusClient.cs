@@ -16,7 +16,10 @@ public sealed class HttpPowerStatusClient(HttpClient http) : IPowerStatusClient
             return json.RootElement.GetProperty("domains").EnumerateArray().ToDictionary(
                 d => d.GetProperty("domain").GetString()!,
                 d => new LivePower(d.GetProperty("drawWatts").GetDouble(), d.GetProperty("caps").EnumerateObject().Count(),
-                    d.GetProperty("level").GetString()!, d.GetProperty("brakes").GetInt32()),
+                    d.GetProperty("level").GetString()!, d.GetProperty("brakes").GetInt32())
+                {
+                    Instances = d.TryGetProperty("instances", out var n) && n.ValueKind == JsonValueKind.Number ? n.GetInt32() : null,
+                },
                 StringComparer.Ordinal);
         }
         catch (Exception ex) when (ex is HttpRequestException or JsonException or KeyNotFoundException or TaskCanceledException && !cancellationToken.IsCancellationRequested)

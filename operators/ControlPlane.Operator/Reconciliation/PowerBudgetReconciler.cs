@@ -96,6 +96,7 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
             // Unreachable control plane: keep the last live figures rather than erase them.
             DrawWatts = live is null ? budget.Status?.DrawWatts : live.TryGetValue(budget.Metadata.Name, out var l) ? (long)Math.Round(l.DrawWatts) : null,
             CappedInstances = live is null ? budget.Status?.CappedInstances : live.TryGetValue(budget.Metadata.Name, out var c) ? c.CappedInstances : null,
+            Instances = live is null ? budget.Status?.Instances : row?.Instances,
             Level = live is null ? budget.Status?.Level : row?.Level,
             Brakes = live is null ? budget.Status?.Brakes : row?.Brakes,
             LastBrakeTime = newBrakes > 0 ? time.GetUtcNow().UtcDateTime : budget.Status?.LastBrakeTime,
@@ -104,14 +105,14 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
                 Condition("Ready", nodes.Count > 0, nodes.Count > 0 ? "NodesSelected" : "NoNodes", $"{nodes.Count} nodes, {gpus} GPUs match {selector}"),
                 Condition("Oversubscribed", peak > budget.Spec.BudgetWatts, peak > budget.Spec.BudgetWatts ? "PeakAboveBudget" : "PeakWithinBudget",
                     $"uncapped peak {peak} W against a budget of {budget.Spec.BudgetWatts} W"),
-                CappingCondition(applied, budget.Spec.Capping?.Method ?? "power-limit", nodes.Count, Condition),
+                CappingCondition(applied, budget.Spec.Capping?.Method ?? "power-limit", nodes.Count, row?.Instances, Condition),
                 Condition("Braking", row?.Level == "Brake", row?.Level == "Brake" ? "EmergencyBrake" : "WithinBudget",
                     row is null ? "no live reading from the control plane" : $"draw {row.DrawWatts:0} W, level {row.Level}, {row.Brakes} brakes"),
             ],
         };
         if (budget.Status is { } current && current.ObservedGeneration == next.ObservedGeneration && current.Nodes == next.Nodes
             && current.Gpus == next.Gpus && current.PeakWatts == next.PeakWatts
-            && current.DrawWatts == next.DrawWatts && current.CappedInstances == next.CappedInstances
+            && current.DrawWatts == next.DrawWatts && current.CappedInstances == next.CappedInstances && current.Instances == next.Instances
             && current.Level == next.Level && current.Brakes == next.Brakes
             && current.Conditions.Select(c => (c.Type, c.Status)).SequenceEqual(next.Conditions.Select(c => (c.Type, c.Status))))
             return false;
@@ -141,8 +142,10 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
     /// <c>Capping</c>: whether the control plane runs the domain's loop: True when it took the domains and the budget selects
     /// nodes (a frequency-lock method is said to be carried out by power limits), False with why not otherwise.
     /// </summary>
-    private static V1Condition CappingCondition(string? applied, string method, int nodes, Func<string, bool, string, string, V1Condition> condition) => applied switch
+    private static V1Condition CappingCondition(string? applied, string method, int nodes, int? instances, Func<string, bool, string, string, V1Condition> condition) => applied switch
     {
+        "" when nodes > 0 && instances == 0 => condition("Capping", true, "NoInstances",
+            "the control plane runs the domain's loop but finds no engine instance on its nodes: none scheduled there yet, or workers that do not set NODE_NAME"),
         null => condition("Capping", false, "NoControlPlane", "this operator runs without a control plane to apply the budget to"),
         "" when nodes == 0 => condition("Capping", false, "NoNodes", "no node matches the selector: nothing to cap"),
         "" when method == "frequency-lock" => condition("Capping", true, "PowerLimit",

@@ -52,6 +52,9 @@ public sealed class PowerBudgetStatus
     [JsonPropertyName("drawWatts")] public long? DrawWatts { get; set; }
     [JsonPropertyName("cappedInstances")] public int? CappedInstances { get; set; }
 
+    /// <summary>The engine instances the control plane's loop found on the domain's nodes (absent until it reports).</summary>
+    [JsonPropertyName("instances")] public int? Instances { get; set; }
+
     /// <summary>The domain's controller level: Uncapped, BatchCapped, AllCapped or Brake.</summary>
     [JsonPropertyName("level")] public string? Level { get; set; }
 

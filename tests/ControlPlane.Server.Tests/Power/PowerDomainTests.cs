@@ -187,6 +187,7 @@ public class PowerDomainTests
         Assert.NotNull(live);
         Assert.Equal("Uncapped", live["row-a"].Level); // four idle GPUs, far under 5,000 W
         Assert.InRange(live["row-a"].DrawWatts, 4 * 90 * 0.9, 4 * 90 * 1.1);
+        Assert.Equal(4, live["row-a"].Instances); // the four instances on the node, as the PowerBudget's status will say
 
         var refused = await client.ApplyAsync([new("row-a", 5000, ["gpu-node-1"], 200, 90)], default);
         Assert.Contains("headroomPercent", refused, StringComparison.Ordinal); // the gateway's reason, for the PowerBudget's condition
