@@ -39,10 +39,13 @@ public interface IPowerDomainsGrain : IGrainWithIntegerKey
     Task ApplyAsync(IReadOnlyList<PowerDomainSpec> domains, CancellationToken cancellationToken = default);
 
     /// <summary>The domains last applied.</summary>
-    [Alias("List")]
+    [Alias("List"), Orleans.Concurrency.AlwaysInterleave]
     Task<IReadOnlyList<PowerDomainSpec>> ListAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Whether <paramref name="name"/> is among the domains last applied; null when none were applied since this grain started.</summary>
-    [Alias("IsListed")]
+    /// <summary>
+    /// Whether <paramref name="name"/> is among the domains last applied; null when none were applied since this grain
+    /// started. Interleaved: a domain asks it from its period while <see cref="ApplyAsync"/> may be waiting on that domain.
+    /// </summary>
+    [Alias("IsListed"), Orleans.Concurrency.AlwaysInterleave]
     Task<bool?> IsListedAsync(string name, CancellationToken cancellationToken = default);
 }

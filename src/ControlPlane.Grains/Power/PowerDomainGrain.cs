@@ -92,7 +92,9 @@ public sealed partial class PowerDomainGrain(IOptions<PowerConfig> options, Time
             double? cap = decision.Caps.TryGetValue(load.InstanceId, out var c) ? Math.Min(load.MaxWatts, Math.Max(c, domain.MinimumCapWatts)) : null;
             if (cap is { } set)
                 caps[load.InstanceId] = set;
-            if (_sent.TryGetValue(load.InstanceId, out var sent) && sent == cap)
+            // Sent before and in force as the instance reports it: nothing to do. Sent but reported otherwise (a restarted
+            // worker, a lost call, another domain's cap): sent again, so the cap converges on the domain's decision.
+            if (_sent.TryGetValue(load.InstanceId, out var sent) && sent == cap && SameCap(load.PowerCapWatts, cap))
                 continue;
             try
             {
@@ -169,6 +171,9 @@ public sealed partial class PowerDomainGrain(IOptions<PowerConfig> options, Time
             _sent.Remove(id);
         }
     }
+
+    private static bool SameCap(double? reported, double? decided) =>
+        reported is null ? decided is null : decided is { } d && Math.Abs(reported.Value - d) < 0.5;
 
     /// <summary>An instance's most important work: interactive or standard if it holds any, batch otherwise (idle included: capping it costs nothing).</summary>
     private static ServiceClass MostImportant(InstanceLoad load) => load.PriorityRequests > 0 ? ServiceClass.Interactive : ServiceClass.Batch;
