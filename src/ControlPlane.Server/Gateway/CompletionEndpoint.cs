@@ -158,7 +158,8 @@ public sealed class CompletionEndpoint(RequestExecutor executor, TenantDirectory
     /// Parses the body as JSON within <paramref name="limit"/> bytes: a declared length above it is refused before a byte
     /// is read, a chunked body as soon as it passes it.
     /// </summary>
-    private static async Task<JsonElement> ReadBodyAsync(HttpContext context, long limit, CancellationToken aborted)
+    /// <summary>The request's JSON body, read to at most <paramref name="limit"/> bytes (413 past it, 400 when it is not JSON).</summary>
+    internal static async Task<JsonElement> ReadBodyAsync(HttpContext context, long limit, CancellationToken aborted)
     {
         var request = context.Request;
         if (request.ContentLength > limit)

@@ -40,45 +40,36 @@ public static class PowerEndpoints
     /// </summary>
     public static async Task<IResult> Apply(HttpRequest request, ControlPlaneConfig config, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        if (request.ContentLength > MaxBodyBytes)
-            return new ApiError(StatusCodes.Status413PayloadTooLarge, $"The body is larger than the {MaxBodyBytes} bytes this endpoint reads.", "invalid_request_error", null, "body_too_large").ToResult();
-        JsonDocument document;
+        JsonElement body;
         try
         {
-            using var limited = new MemoryStream();
-            await request.Body.CopyToAsync(limited, cancellationToken);
-            if (limited.Length > MaxBodyBytes)
-                return new ApiError(StatusCodes.Status413PayloadTooLarge, $"The body is larger than the {MaxBodyBytes} bytes this endpoint reads.", "invalid_request_error", null, "body_too_large").ToResult();
-            document = JsonDocument.Parse(limited.ToArray());
+            body = await CompletionEndpoint.ReadBodyAsync(request.HttpContext, MaxBodyBytes, cancellationToken);
         }
-        catch (JsonException ex)
+        catch (ApiErrorException ex)
         {
-            return ApiError.Invalid(null, $"The body is not valid JSON: {ex.Message}").ToResult();
+            return ex.Error.ToResult();
         }
-        using (document)
+        if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("domains", out var list) || list.ValueKind != JsonValueKind.Array)
+            return ApiError.Invalid("domains", "The body must be an object with a 'domains' array.").ToResult();
+        var specs = new List<PowerDomainSpec>();
+        var configured = config.Power.Domains.Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var i = 0;
+        foreach (var item in list.EnumerateArray())
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object || !document.RootElement.TryGetProperty("domains", out var list) || list.ValueKind != JsonValueKind.Array)
-                return ApiError.Invalid("domains", "The body must be an object with a 'domains' array.").ToResult();
-            var specs = new List<PowerDomainSpec>();
-            var configured = config.Power.Domains.Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            var i = 0;
-            foreach (var item in list.EnumerateArray())
-            {
-                var path = $"domains[{i++}].";
-                if (Parse(item, path, out var error) is not { } spec)
-                    return ApiError.Invalid(error.Field, error.Message).ToResult();
-                if (spec.Validate(path) is [var invalid, ..])
-                    return ApiError.Invalid(invalid.Split(' ')[0], invalid + ".").ToResult();
-                if (configured.Contains(spec.Name))
-                    return ApiError.Invalid(path + "name", $"'{spec.Name}' is a domain of this control plane's configuration (ControlPlane:Power:Domains); a PowerBudget may not take its name.").ToResult();
-                if (!names.Add(spec.Name))
-                    return ApiError.Invalid(path + "name", $"'{spec.Name}' is given twice.").ToResult();
-                specs.Add(spec);
-            }
-            await grains.GetGrain<IPowerDomainsGrain>(0).ApplyAsync(specs, cancellationToken);
-            return Results.Json(new { domains = specs.Select(Json) });
+            var path = $"domains[{i++}].";
+            if (Parse(item, path, out var error) is not { } spec)
+                return ApiError.Invalid(error.Field, error.Message).ToResult();
+            if (spec.Validate(path) is [var invalid, ..])
+                return ApiError.Invalid(invalid.Split(' ')[0], invalid + ".").ToResult();
+            if (configured.Contains(spec.Name))
+                return ApiError.Invalid(path + "name", $"'{spec.Name}' is a domain of this control plane's configuration (ControlPlane:Power:Domains); a PowerBudget may not take its name.").ToResult();
+            if (!names.Add(spec.Name))
+                return ApiError.Invalid(path + "name", $"'{spec.Name}' is given twice.").ToResult();
+            specs.Add(spec);
         }
+        await grains.GetGrain<IPowerDomainsGrain>(0).ApplyAsync(specs, cancellationToken);
+        return Results.Json(new { domains = specs.Select(Json) });
     }
 
     private static object Json(PowerDomainSpec d) => new
