@@ -156,10 +156,11 @@ public sealed class WorkerConfigurationTests : ApiServerTest
     {
         var model = await ReconcileAsync(new JsonObject { ["source"] = "/models/llama" }, new JsonObject { ["image"] = "worker:1" }, replicas: 1,
             priorityClasses: [new JsonObject { ["name"] = "chat", ["serviceClass"] = "interactive", ["priority"] = 10 },
-                new JsonObject { ["name"] = "batch-jobs", ["serviceClass"] = "batch" }]);
+                new JsonObject { ["name"] = "batch-jobs", ["serviceClass"] = "batch", ["default"] = true }]);
         var classes = model.GetProperty("PriorityClasses").EnumerateArray()
             .Select(c => (c.GetProperty("Name").GetString(), c.GetProperty("ServiceClass").GetString(), c.GetProperty("Priority").GetInt32())).ToArray();
         Assert.Equal([("chat", "interactive", 10), ("batch-jobs", "batch", 0)], classes);
+        Assert.Equal([false, true], model.GetProperty("PriorityClasses").EnumerateArray().Select(c => c.GetProperty("Default").GetBoolean()));
     }
 
     [Theory]

@@ -209,7 +209,7 @@ public static class DesiredObjects
                         // The model's schedulers read it from the instances' registrations.
                         Migration = ms.Spec.Migration?.Enabled,
                         // Requests name them by priority_class at every gateway, from the same card.
-                        PriorityClasses = ms.Spec.PriorityClasses?.Select(c => new { c.Name, c.ServiceClass, c.Priority }).ToArray(),
+                        PriorityClasses = ms.Spec.PriorityClasses?.Select(c => new { c.Name, c.ServiceClass, c.Priority, c.Default }).ToArray(),
                     },
                 },
             },

@@ -31,6 +31,9 @@ public sealed class PriorityClassSpec
     [JsonPropertyName("name")] public string Name { get; set; } = "";
     [JsonPropertyName("serviceClass")] public string ServiceClass { get; set; } = "standard";
     [JsonPropertyName("priority")] public int Priority { get; set; }
+
+    /// <summary>The class of requests that name none (at most one a model).</summary>
+    [JsonPropertyName("default")] public bool Default { get; set; }
 }
 
 /// <summary>A model's live migration (Llumnix): on or off.</summary>

@@ -11,6 +11,12 @@ public sealed record PriorityClass(
     [property: Id(1)] ServiceClass ServiceClass,
     [property: Id(2)] int Priority)
 {
+    /// <summary>
+    /// The model's default class (at most one, as Kubernetes' <c>globalDefault</c>): a request that names no class and
+    /// gives neither <c>service_tier</c> nor <c>priority</c> gets it, where its tenant may use it.
+    /// </summary>
+    [Id(3)] public bool IsDefault { get; init; }
+
     /// <summary>The most classes a model may define (the CRD's <c>maxItems</c>).</summary>
     public const int MaxPerModel = 16;
 

@@ -123,6 +123,8 @@ public static class ControlPlaneConfigLoader
     {
         if (classes.Count > PriorityClass.MaxPerModel)
             errors.Add($"{key} holds {classes.Count} classes; at most {PriorityClass.MaxPerModel}");
+        if (classes.Count(c => c.Default) > 1)
+            errors.Add($"{key} marks {classes.Count(c => c.Default)} classes Default; at most one");
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < classes.Count; i++)
         {

@@ -134,7 +134,13 @@ public sealed record PriorityClassConfig
     /// <summary>From -1000 to 1000; a higher one is served first within its class.</summary>
     public int Priority { get; init; }
 
+    /// <summary>The class of requests that name none (and give no service_tier or priority); at most one a model.</summary>
+    public bool Default { get; init; }
+
     /// <summary>The class as requests carry it; call after validation.</summary>
     public ControlPlane.Requests.PriorityClass ToClass() =>
-        new(Name, ControlPlane.Requests.PriorityClass.ParseServiceClass(ServiceClass) ?? throw new InvalidOperationException($"'{ServiceClass}' is not a service class"), Priority);
+        new(Name, ControlPlane.Requests.PriorityClass.ParseServiceClass(ServiceClass) ?? throw new InvalidOperationException($"'{ServiceClass}' is not a service class"), Priority)
+        {
+            IsDefault = Default,
+        };
 }

@@ -28,6 +28,19 @@ public sealed record CompletionRequest
     /// </summary>
     public string? PriorityClass { get; init; }
 
+    /// <summary>Whether the request gave <c>service_tier</c> or <c>priority</c> itself (then no default class applies).</summary>
+    public bool TierOrPriorityGiven { get; init; }
+
+    /// <summary>Whether <see cref="PriorityClass"/> is the model's default, not named by the request (<see cref="WithDefaultClassOf"/>).</summary>
+    public bool ImplicitClass { get; init; }
+
+    /// <summary>
+    /// The request with the model's default class when it names no class and gives neither <c>service_tier</c> nor
+    /// <c>priority</c>; unchanged otherwise. Resolve with <see cref="WithClassOf"/> as a named one.
+    /// </summary>
+    public CompletionRequest WithDefaultClassOf(ControlPlane.Server.Models.ServedModel model) =>
+        PriorityClass is null && !TierOrPriorityGiven && model.DefaultClass is { } c ? this with { PriorityClass = c.Name, ImplicitClass = true } : this;
+
     /// <summary>
     /// The request with its <see cref="PriorityClass"/> resolved against <paramref name="model"/>'s classes (its service
     /// class and priority set from it); unchanged when it names none; a name the model does not define is refused (400).
@@ -36,6 +49,8 @@ public sealed record CompletionRequest
     {
         if (PriorityClass is null)
             return this;
+        if (ImplicitClass)
+            return this with { ServiceClass = model.PriorityClasses[PriorityClass].ServiceClass, Priority = model.PriorityClasses[PriorityClass].Priority };
         if (!model.PriorityClasses.TryGetValue(PriorityClass, out var c))
         {
             var known = model.PriorityClasses.Count == 0 ? "it defines none"

@@ -74,6 +74,7 @@ public static class CompletionRequestParser
             ServiceClass = fields.ServiceTier(),
             Priority = fields.Int("priority", -1_000_000, 1_000_000) ?? 0,
             PriorityClass = priorityClass,
+            TierOrPriorityGiven = fields.Has("service_tier") || fields.Has("priority"),
         };
         return kind == CompletionKind.Chat
             ? request with { Messages = fields.Messages() }

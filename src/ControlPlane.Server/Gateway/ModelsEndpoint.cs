@@ -37,7 +37,7 @@ public static class ModelsEndpoint
         if (m.PriorityClasses.Count > 0)
         {
             model["priority_classes"] = m.PriorityClasses.Values.OrderBy(c => c.Name, StringComparer.Ordinal)
-                .Select(c => new { name = c.Name, service_tier = Tenants.TenantDirectory.TierName(c.ServiceClass), priority = c.Priority }).ToArray();
+                .Select(c => new { name = c.Name, service_tier = Tenants.TenantDirectory.TierName(c.ServiceClass), priority = c.Priority, @default = c.IsDefault }).ToArray();
         }
         return model;
     }

@@ -26,8 +26,18 @@ public sealed class RequestExecutor(
     {
         var arrivedAt = time.GetTimestamp();
         var model = await catalog.FindAsync(request.Model, cancellationToken) ?? throw new ApiErrorException(ApiError.ModelNotFound(request.Model));
-        // The class and priority the model's named class gives, then the tenant's ceiling over them (403 above it).
-        request = tenant.Admit(request.WithClassOf(model));
+        // The class and priority the model's named class gives, then the tenant's ceiling over them (403 above it). The
+        // model's default class applies to a request that asks for nothing, where its tenant may use it; where not, the
+        // tenant's own default does, as without a class (a plain request is never refused for a class it did not name).
+        var classed = request.WithDefaultClassOf(model);
+        try
+        {
+            request = tenant.Admit(classed.WithClassOf(model));
+        }
+        catch (ApiErrorException) when (classed.ImplicitClass)
+        {
+            request = tenant.Admit(request);
+        }
         var spec = BuildSpec(request, model) with { Tenant = tenant.Name, TenantWeight = tenant.Config.Weight };
         var reserved = spec.PromptTokenIds.Count + spec.Sampling.MaxTokens;
         var rate = tenant.Limiter.TryAcquire(reserved);

@@ -133,7 +133,7 @@ public static partial class EngineFactory
         using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
         foreach (var text in new[] { card.Model, card.Engine, card.ChatTemplate, card.DispatchPolicy ?? "\0",
             string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{card.MaxContextTokens}/{card.SloTtftMs}/{card.SloTpotMs}/{card.DispatchQueueLimit}"),
-            string.Join('\n', card.PriorityClasses.Select(c => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{c.Name}\0{c.ServiceClass}\0{c.Priority}"))) })
+            string.Join('\n', card.PriorityClasses.Select(c => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{c.Name}\0{c.ServiceClass}\0{c.Priority}\0{c.IsDefault}"))) })
         {
             var bytes = System.Text.Encoding.UTF8.GetBytes(text);
             hash.AppendData(BitConverter.GetBytes(bytes.Length));

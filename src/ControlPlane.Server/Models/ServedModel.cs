@@ -21,6 +21,9 @@ public sealed record ServedModel(string Name, ITokenizer Tokenizer, int MaxConte
     /// <summary>The model's named priority classes, by name (<c>ModelConfig.PriorityClasses</c>, or a learned model's card).</summary>
     public IReadOnlyDictionary<string, PriorityClass> PriorityClasses { get; init; } = new Dictionary<string, PriorityClass>();
 
+    /// <summary>The class of requests that name none (<see cref="PriorityClass.IsDefault"/>), if the model has one.</summary>
+    public PriorityClass? DefaultClass => PriorityClasses.Values.FirstOrDefault(c => c.IsDefault);
+
     /// <summary>The classes keyed by name, for <see cref="PriorityClasses"/>.</summary>
     public static IReadOnlyDictionary<string, PriorityClass> ByName(IEnumerable<PriorityClass> classes) =>
         classes.ToDictionary(c => c.Name, StringComparer.Ordinal);

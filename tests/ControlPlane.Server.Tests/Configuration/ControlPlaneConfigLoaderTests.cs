@@ -41,6 +41,10 @@ public class ControlPlaneConfigLoaderTests
         Assert.Contains(ex.Errors, e => e.Contains("PriorityClasses:0:ServiceClass 'gold'", StringComparison.Ordinal));
         Assert.Contains(ex.Errors, e => e.Contains("PriorityClasses:1:Name 'chat' is defined twice", StringComparison.Ordinal));
         Assert.Contains(ex.Errors, e => e.Contains("PriorityClasses:1:Priority must be from -1000 to 1000", StringComparison.Ordinal));
+
+        var twoDefaults = Fails(("ControlPlane:Models:0:PriorityClasses:0:Name", "a"), ("ControlPlane:Models:0:PriorityClasses:0:Default", "true"),
+            ("ControlPlane:Models:0:PriorityClasses:1:Name", "b"), ("ControlPlane:Models:0:PriorityClasses:1:Default", "true"));
+        Assert.Contains("marks 2 classes Default; at most one", Assert.Single(twoDefaults.Errors), StringComparison.Ordinal);
     }
 
     [Fact]

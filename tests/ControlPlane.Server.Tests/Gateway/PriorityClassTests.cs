@@ -16,8 +16,10 @@ public class PriorityClassTests
     private const string KeyLow = "sk-low-0123456789";
     private const string KeyHigh = "sk-high-9876543210";
 
-    private static Task<GatewayHost> StartAsync() => GatewayHost.StartAsync(new Dictionary<string, string?>
+    private static Task<GatewayHost> StartAsync(string? defaultClass = null) => GatewayHost.StartAsync(new Dictionary<string, string?>
     {
+        ["ControlPlane:Models:0:PriorityClasses:0:Default"] = (defaultClass == "chat").ToString(),
+        ["ControlPlane:Models:0:PriorityClasses:1:Default"] = (defaultClass == "bulk").ToString(),
         ["ControlPlane:Auth:Mode"] = "Keys",
         ["ControlPlane:Auth:Tenants:0:Name"] = "low",
         ["ControlPlane:Auth:Tenants:0:KeyHashes:0"] = TenantDirectory.Hash(KeyLow),
@@ -95,6 +97,32 @@ public class PriorityClassTests
         var answer = await host.Http.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
         Assert.Equal("priority", JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement.GetProperty("service_tier").GetString());
+    }
+
+    [Fact]
+    public async Task TheDefaultClass_AppliesToRequestsThatAskForNothing()
+    {
+        await using var host = await StartAsync(defaultClass: "bulk");
+        var plain = await StatusAsync(host, KeyLow, await SendAsync(host, KeyLow, ""));
+        Assert.Equal(("flex", -5), (plain.GetProperty("service_tier").GetString(), plain.GetProperty("priority").GetInt32()));
+        // A request that gives a tier or a priority itself is not put in the default class.
+        var tiered = await StatusAsync(host, KeyHigh, await SendAsync(host, KeyHigh, ""","service_tier":"default" """));
+        Assert.Equal(("default", 0), (tiered.GetProperty("service_tier").GetString(), tiered.GetProperty("priority").GetInt32()));
+        var prioritized = await StatusAsync(host, KeyHigh, await SendAsync(host, KeyHigh, ""","priority":3"""));
+        Assert.Equal(("default", 3), (prioritized.GetProperty("service_tier").GetString(), prioritized.GetProperty("priority").GetInt32()));
+    }
+
+    [Fact]
+    public async Task ADefaultClassAboveTheTenantsCeiling_LeavesItsPlainRequestsAtItsOwnDefault()
+    {
+        await using var host = await StartAsync(defaultClass: "chat");
+        var high = await StatusAsync(host, KeyHigh, await SendAsync(host, KeyHigh, ""));
+        Assert.Equal(("priority", 10), (high.GetProperty("service_tier").GetString(), high.GetProperty("priority").GetInt32()));
+        // Tenant low may not use the interactive tier: its plain requests are served at its own default, not refused.
+        var low = await StatusAsync(host, KeyLow, await SendAsync(host, KeyLow, ""));
+        Assert.Equal(("default", 0), (low.GetProperty("service_tier").GetString(), low.GetProperty("priority").GetInt32()));
+        // Naming the class itself is still refused for it.
+        Assert.Equal(HttpStatusCode.Forbidden, (await SendAsync(host, KeyLow, ""","priority_class":"chat" """)).StatusCode);
     }
 
     [Fact]
