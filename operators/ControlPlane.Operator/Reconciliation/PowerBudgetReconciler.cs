@@ -54,15 +54,16 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
         var written = 0;
         foreach (var (budget, selector, nodes) in selected)
         {
-            var state = power is null ? null : overlaps.TryGetValue(budget.Metadata.Name, out var overlap) ? "overlap: " + overlap : applied ?? "";
-            written += await ReconcileAsync(budget, selector, nodes, state, live, cancellationToken) ? 1 : 0;
+            written += await ReconcileAsync(budget, selector, nodes, power is null ? null : applied ?? "", overlaps.GetValueOrDefault(budget.Metadata.Name), live,
+                cancellationToken) ? 1 : 0;
         }
         return written;
     }
 
     // applied: "" when the control plane took the domains, why not otherwise; null when the operator runs without one.
-    private async Task<bool> ReconcileAsync(PowerBudget budget, string selector, IList<V1Node> nodes, string? applied, IReadOnlyDictionary<string, LivePower>? live,
-        CancellationToken cancellationToken)
+    // overlap: why the budget was left out of the set (a node another budget holds); null when it was not.
+    private async Task<bool> ReconcileAsync(PowerBudget budget, string selector, IList<V1Node> nodes, string? applied, string? overlap,
+        IReadOnlyDictionary<string, LivePower>? live, CancellationToken cancellationToken)
     {
         var gpus = 0;
         long peak = 0;
@@ -94,8 +95,8 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
             Gpus = gpus,
             PeakWatts = peak,
             // Unreachable control plane: keep the last live figures rather than erase them.
-            DrawWatts = live is null ? budget.Status?.DrawWatts : live.TryGetValue(budget.Metadata.Name, out var l) ? (long)Math.Round(l.DrawWatts) : null,
-            CappedInstances = live is null ? budget.Status?.CappedInstances : live.TryGetValue(budget.Metadata.Name, out var c) ? c.CappedInstances : null,
+            DrawWatts = live is null ? budget.Status?.DrawWatts : row is null ? null : (long)Math.Round(row.DrawWatts),
+            CappedInstances = live is null ? budget.Status?.CappedInstances : row?.CappedInstances,
             Instances = live is null ? budget.Status?.Instances : row?.Instances,
             Level = live is null ? budget.Status?.Level : row?.Level,
             Brakes = live is null ? budget.Status?.Brakes : row?.Brakes,
@@ -105,7 +106,7 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
                 Condition("Ready", nodes.Count > 0, nodes.Count > 0 ? "NodesSelected" : "NoNodes", $"{nodes.Count} nodes, {gpus} GPUs match {selector}"),
                 Condition("Oversubscribed", peak > budget.Spec.BudgetWatts, peak > budget.Spec.BudgetWatts ? "PeakAboveBudget" : "PeakWithinBudget",
                     $"uncapped peak {peak} W against a budget of {budget.Spec.BudgetWatts} W"),
-                CappingCondition(applied, budget.Spec.Capping?.Method ?? "power-limit", nodes.Count, row?.Instances, Condition),
+                CappingCondition(applied, overlap, budget.Spec.Capping?.Method ?? "power-limit", nodes.Count, row?.Instances, Condition),
                 Condition("Braking", row?.Level == "Brake", row?.Level == "Brake" ? "EmergencyBrake" : "WithinBudget",
                     row is null ? "no live reading from the control plane" : $"draw {row.DrawWatts:0} W, level {row.Level}, {row.Brakes} brakes"),
             ],
@@ -142,8 +143,10 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
     /// <c>Capping</c>: whether the control plane runs the domain's loop: True when it took the domains and the budget selects
     /// nodes (a frequency-lock method is said to be carried out by power limits), False with why not otherwise.
     /// </summary>
-    private static V1Condition CappingCondition(string? applied, string method, int nodes, int? instances, Func<string, bool, string, string, V1Condition> condition) => applied switch
+    private static V1Condition CappingCondition(string? applied, string? overlap, string method, int nodes, int? instances,
+        Func<string, bool, string, string, V1Condition> condition) => applied switch
     {
+        not null when overlap is not null => condition("Capping", false, "NodesOverlap", overlap),
         "" when nodes > 0 && instances == 0 => condition("Capping", true, "NoInstances",
             "the control plane runs the domain's loop but finds no engine instance on its nodes: none scheduled there yet, or workers that do not set NODE_NAME"),
         null => condition("Capping", false, "NoControlPlane", "this operator runs without a control plane to apply the budget to"),
@@ -151,7 +154,6 @@ public sealed class PowerBudgetReconciler(IKubernetes client, TimeProvider time,
         "" when method == "frequency-lock" => condition("Capping", true, "PowerLimit",
             "the control plane runs the domain's loop; frequency-lock is not carried out, its GPUs are capped by power limit"),
         "" => condition("Capping", true, "Applied", "the control plane runs the domain's loop"),
-        _ when applied.StartsWith("overlap: ", StringComparison.Ordinal) => condition("Capping", false, "NodesOverlap", applied["overlap: ".Length..]),
         _ => condition("Capping", false, "NotApplied", applied),
     };
 }

@@ -49,8 +49,6 @@ public sealed record CompletionRequest
     {
         if (PriorityClass is null)
             return this;
-        if (ImplicitClass)
-            return this with { ServiceClass = model.PriorityClasses[PriorityClass].ServiceClass, Priority = model.PriorityClasses[PriorityClass].Priority };
         if (!model.PriorityClasses.TryGetValue(PriorityClass, out var c))
         {
             var known = model.PriorityClasses.Count == 0 ? "it defines none"

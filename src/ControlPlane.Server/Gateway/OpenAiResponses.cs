@@ -17,7 +17,7 @@ public static class OpenAiResponses
 
     /// <summary>One stream chunk; <paramref name="first"/> adds the assistant role to a chat delta.</summary>
     public static void WriteChunk(Utf8JsonWriter json, CompletionKind kind, string id, long created, string model, string text, FinishReason finish, bool first,
-        ServiceClass serviceClass = ServiceClass.Standard)
+        ServiceClass serviceClass)
     {
         WriteHead(json, kind, id, created, model, stream: true, serviceClass);
         json.WriteStartArray("choices");
@@ -45,7 +45,7 @@ public static class OpenAiResponses
 
     /// <summary>The usage chunk that ends a stream when <c>stream_options.include_usage</c> is set.</summary>
     public static void WriteUsageChunk(Utf8JsonWriter json, CompletionKind kind, string id, long created, string model, RequestUsage usage,
-        ServiceClass serviceClass = ServiceClass.Standard)
+        ServiceClass serviceClass)
     {
         WriteHead(json, kind, id, created, model, stream: true, serviceClass);
         json.WriteStartArray("choices");
@@ -55,7 +55,7 @@ public static class OpenAiResponses
     }
 
     public static void WriteCompletion(Utf8JsonWriter json, CompletionKind kind, string id, long created, string model, string text, FinishReason finish, RequestUsage usage,
-        ServiceClass serviceClass = ServiceClass.Standard)
+        ServiceClass serviceClass)
     {
         WriteHead(json, kind, id, created, model, stream: false, serviceClass);
         json.WriteStartArray("choices");

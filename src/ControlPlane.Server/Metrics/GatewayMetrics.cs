@@ -80,11 +80,11 @@ public sealed class GatewayMetrics : IDisposable
         _requests.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("outcome", outcome));
 
     /// <summary>The time to a request's first token, by model and the service tier it was served in (default, priority, flex).</summary>
-    public void FirstToken(string model, TimeSpan sinceArrival, ServiceClass serviceClass = ServiceClass.Standard) =>
+    public void FirstToken(string model, TimeSpan sinceArrival, ServiceClass serviceClass) =>
         _timeToFirstToken.Record(sinceArrival.TotalSeconds, new KeyValuePair<string, object?>("model", model), Tier(serviceClass));
 
-    public void Completed(string model, TimeSpan endToEnd, TimeSpan? firstToken, int completionTokens, int promptTokens = 0, int cachedTokens = 0,
-        ServiceClass serviceClass = ServiceClass.Standard)
+    public void Completed(string model, TimeSpan endToEnd, TimeSpan? firstToken, int completionTokens, int promptTokens, int cachedTokens,
+        ServiceClass serviceClass)
     {
         var tag = new KeyValuePair<string, object?>("model", model);
         var tier = Tier(serviceClass);

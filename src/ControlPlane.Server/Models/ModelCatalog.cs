@@ -151,41 +151,38 @@ public sealed partial class ModelCatalog : IDisposable
     /// </summary>
     public ServedModel Materialize(ModelCard card)
     {
-        if (card.Files.Count == 0)
+        if (card.Files.Count == 0 && card.Engine == "torchsharp")
+            throw new InvalidDataException($"model '{card.Model}' runs on the torchsharp engine but its card has no tokenizer files");
+        ControlPlane.Tokenization.ITokenizer tokenizer = card.Files.Count == 0 ? SimulatedTokenizer.Instance : ModelFolderInfo.Read(WriteFiles(card)).LoadTokenizer();
+        return new ServedModel(card.Model, tokenizer, card.MaxContextTokens, card.ChatTemplate, card.Created, "controlplane")
         {
-            if (card.Engine == "torchsharp")
-                throw new InvalidDataException($"model '{card.Model}' runs on the torchsharp engine but its card has no tokenizer files");
-            return new ServedModel(card.Model, SimulatedTokenizer.Instance, card.MaxContextTokens, card.ChatTemplate, card.Created, "controlplane")
-                {
-                SloTtftMs = card.SloTtftMs, SloTpotMs = card.SloTpotMs, DispatchPolicy = card.DispatchPolicy, DispatchQueueLimit = card.DispatchQueueLimit,
-                PriorityClasses = ServedModel.ByName(card.PriorityClasses),
-            };
-        }
+            SloTtftMs = card.SloTtftMs, SloTpotMs = card.SloTpotMs, DispatchPolicy = card.DispatchPolicy, DispatchQueueLimit = card.DispatchQueueLimit,
+            PriorityClasses = ServedModel.ByName(card.PriorityClasses),
+        };
+    }
+
+    /// <summary>The card's files in their folder under the cache folder (written once, by whichever round comes first).</summary>
+    private string WriteFiles(ModelCard card)
+    {
         var folder = Path.Combine(_cacheFolder, Folder(card));
-        if (!Directory.Exists(folder))
+        if (Directory.Exists(folder))
+            return folder;
+        var staging = folder + ".tmp-" + Guid.NewGuid().ToString("N");
+        Directory.CreateDirectory(staging);
+        foreach (var name in ModelCard.FileNames)
         {
-            var staging = folder + ".tmp-" + Guid.NewGuid().ToString("N");
-            Directory.CreateDirectory(staging);
-            foreach (var name in ModelCard.FileNames)
-            {
-                if (card.Files.TryGetValue(name, out var bytes))
-                    File.WriteAllBytes(Path.Combine(staging, name), bytes);
-            }
-            try
-            {
-                Directory.Move(staging, folder);
-            }
-            catch (IOException) when (Directory.Exists(folder))
-            {
-                Directory.Delete(staging, true); // another round wrote the same files first
-            }
+            if (card.Files.TryGetValue(name, out var bytes))
+                File.WriteAllBytes(Path.Combine(staging, name), bytes);
         }
-        var info = ModelFolderInfo.Read(folder);
-        return new ServedModel(card.Model, info.LoadTokenizer(), card.MaxContextTokens, card.ChatTemplate, card.Created, "controlplane")
-            {
-                SloTtftMs = card.SloTtftMs, SloTpotMs = card.SloTpotMs, DispatchPolicy = card.DispatchPolicy, DispatchQueueLimit = card.DispatchQueueLimit,
-                PriorityClasses = ServedModel.ByName(card.PriorityClasses),
-            };
+        try
+        {
+            Directory.Move(staging, folder);
+        }
+        catch (IOException) when (Directory.Exists(folder))
+        {
+            Directory.Delete(staging, true); // another round wrote the same files first
+        }
+        return folder;
     }
 
     /// <summary>A folder name from the files' content: a card's files are written once however often it is fetched.</summary>
