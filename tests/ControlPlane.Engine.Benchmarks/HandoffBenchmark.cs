@@ -143,6 +143,8 @@ internal static class HandoffBenchmark
         public int Parts { get; private set; }
         public double CommitMs { get; private set; }
         public string InstanceId => inner.InstanceId;
+
+        public string Silo => inner.Silo;
         public bool DeviceParts => inner.DeviceParts;
         public bool CopiesDeviceParts => inner.CopiesDeviceParts;
 

@@ -110,6 +110,8 @@ internal static partial class MigrationBenchmark
     {
         public double CommitMs { get; private set; }
         public string InstanceId => inner.InstanceId;
+
+        public string Silo => inner.Silo;
         public bool DeviceParts => inner.DeviceParts && !hostParts;
         public bool CopiesDeviceParts => inner.CopiesDeviceParts && !hostParts;
         public Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken) => inner.BeginAsync(request, sink, blocks, cancellationToken);

@@ -9,7 +9,11 @@ public sealed partial class EngineRunner
 {
     private void AddNow(RequestSpec request, ITokenSink sink, ITokenSink reference, long admittedAt)
     {
-        var tracked = new TrackedRequest(sink, reference, request.Gateway, admittedAt, request);
+        if (request.Progress is not null && !MakeRoomForResume(request.RequestId))
+            return;
+        // A resumed request's chunks are numbered after those its gateway has: an early refusal (an error chunk) must
+        // reach it, not be dropped as one seen before.
+        var tracked = new TrackedRequest(sink, reference, request.Gateway, admittedAt, request) { NextSequence = request.Progress?.NextSequence ?? 0 };
         _tracked[request.RequestId] = tracked;
         try
         {
@@ -20,6 +24,25 @@ public sealed partial class EngineRunner
         {
             Finish(request.RequestId, FinishReason.Error, ex.Message);
         }
+    }
+
+    /// <summary>
+    /// A gateway resumes a request here after losing the instance it ran on; that instance may have been moving it here
+    /// when its silo died. An import still under way is dropped (its source is gone; the resume recomputes what it
+    /// carried), and one that committed already runs the request: it goes on, and the resume adds nothing (false).
+    /// </summary>
+    private bool MakeRoomForResume(string requestId)
+    {
+        if (_incoming.TryRemove(requestId, out _))
+        {
+            _engine.Abort(requestId);
+            Log.IncomingSuperseded(_logger, requestId, Descriptor.InstanceId);
+            return true;
+        }
+        if (!_tracked.ContainsKey(requestId))
+            return true;
+        Log.ResumedAlreadyHere(_logger, requestId, Descriptor.InstanceId);
+        return false;
     }
 
     private bool AbortNow(string requestId)

@@ -26,5 +26,11 @@ public sealed partial class EngineRunner
 
         [LoggerMessage(6, LogLevel.Warning, "Incoming migration of request {RequestId} into {InstanceId} dropped: its source fell silent")]
         public static partial void IncomingDropped(ILogger logger, string requestId, string instanceId);
+
+        [LoggerMessage(8, LogLevel.Warning, "Incoming migration of request {RequestId} into {InstanceId} dropped: its gateway resumed it here, having lost its source")]
+        public static partial void IncomingSuperseded(ILogger logger, string requestId, string instanceId);
+
+        [LoggerMessage(9, LogLevel.Warning, "Request {RequestId} resumed on {InstanceId}, which runs it already (a migration here committed as its source was lost): it goes on")]
+        public static partial void ResumedAlreadyHere(ILogger logger, string requestId, string instanceId);
     }
 }

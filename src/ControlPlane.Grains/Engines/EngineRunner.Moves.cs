@@ -96,7 +96,8 @@ public sealed partial class EngineRunner
 
     /// <summary>
     /// Sends the last part; when its answer is lost (the destination may have taken it in before), asks whether the
-    /// destination runs the request: it then does, and the move committed (the silo is then not known: empty).
+    /// destination runs the request: it then does, and the move committed, on the silo its destination named at the start
+    /// (the gateway must know it: a loss of that silo resumes the request).
     /// </summary>
     private static async Task<string> CommitAsync(IMigrationTarget target, KvPart last, string requestId, CancellationToken token, CancellationToken abandoned)
     {
@@ -108,7 +109,7 @@ public sealed partial class EngineRunner
         {
             if (!await HoldsAsync(target, requestId))
                 throw;
-            return "";
+            return target.Silo;
         }
     }
 

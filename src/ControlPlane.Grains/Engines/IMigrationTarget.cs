@@ -26,6 +26,9 @@ public interface IMigrationTarget : IAsyncDisposable
     /// </summary>
     bool CopiesDeviceParts => DeviceParts;
 
+    /// <summary>The destination's silo once <see cref="BeginAsync"/> has answered (empty while not known).</summary>
+    string Silo => "";
+
     /// <summary>Asks the destination to expect the request, which holds <paramref name="blocks"/> KV blocks.</summary>
     Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken);
 

@@ -9,6 +9,8 @@ public sealed class LocalMigrationTarget(EngineRunner destination, string silo) 
 {
     public string InstanceId => destination.Descriptor.InstanceId;
 
+    public string Silo => silo;
+
     public bool DeviceParts => true;
 
     public async Task BeginAsync(RequestSpec request, ITokenSink sink, int blocks, CancellationToken cancellationToken)

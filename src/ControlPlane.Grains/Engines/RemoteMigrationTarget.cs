@@ -17,6 +17,8 @@ public sealed class RemoteMigrationTarget(IInstanceGrain destination, string ins
 
     public string InstanceId { get; } = instanceId;
 
+    public string Silo => _ticket?.Silo ?? "";
+
     public bool DeviceParts => devicePath && _sender?.DevicePath != KvDevicePath.No;
 
     /// <summary>Its sender copies device parts to pooled host buffers when they cannot go as handles.</summary>

@@ -102,9 +102,15 @@ public sealed class RequestExecutor(
             running.Tracker.Advance(RequestPhase.Prefilling, instanceId);
             metrics.Resumed(model.Name, "resumed", time.GetElapsedTime(lostAt));
         }
-        catch (Exception ex) when (ex is ApiErrorException or OperationCanceledException)
+        catch (Exception ex)
         {
-            var reason = ex is ApiErrorException api ? api.Error.Message : "the gateway is stopping";
+            // Whatever went wrong, the client hears of it: a resume that fails silently leaves its stream open forever.
+            var reason = ex switch
+            {
+                ApiErrorException api => api.Error.Message,
+                OperationCanceledException when cancellationToken.IsCancellationRequested => "the gateway is stopping",
+                _ => $"placing it failed ({ex.GetType().Name}: {ex.Message})",
+            };
             GatewayLog.ResumeFailed(logger, spec.RequestId, lost, reason);
             metrics.Resumed(model.Name, "failed", TimeSpan.Zero);
             running.Stream.Accept(new TokenChunk
@@ -121,7 +127,7 @@ public sealed class RequestExecutor(
 
     /// <summary>
     /// Places a resumed request, waiting out a cluster that is still settling after the loss (loads not yet
-    /// reported, every instance busy) for up to <see cref="ResumeWindow"/>: its client is still connected.
+    /// reported, every instance busy, calls failing) for up to <see cref="ResumeWindow"/>: its client is still connected.
     /// </summary>
     private async Task<(string InstanceId, string Silo)> PlaceResumedAsync(RequestSpec spec, ServedModel model, string lost, CancellationToken cancellationToken)
     {
@@ -134,6 +140,11 @@ public sealed class RequestExecutor(
             }
             catch (ApiErrorException ex) when (ex.Error.Status >= 429 && time.GetElapsedTime(started) < ResumeWindow)
             {
+                await Task.Delay(ResumeRetryPause, time, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not ApiErrorException && !cancellationToken.IsCancellationRequested && time.GetElapsedTime(started) < ResumeWindow)
+            {
+                // A call the loss itself broke (a grain on the lost silo, a timeout while membership settles): try again.
                 await Task.Delay(ResumeRetryPause, time, cancellationToken);
             }
         }

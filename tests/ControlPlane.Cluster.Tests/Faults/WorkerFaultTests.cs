@@ -22,7 +22,7 @@ public class WorkerFaultTests(ITestOutputHelper output)
         await cluster.Workers[1].KillAsync();
         var results = await streams;
 
-        AssertSameAsBaseline(baseline, results);
+        WithLogsOnFailure(cluster, () => AssertSameAsBaseline(baseline, results));
         var resumed = await ClusterMetrics.SumAsync(cluster.Control.BaseAddress, "controlplane_request_resumes_total", "outcome=\"resumed\"");
         // A resumed stream waits out failure detection (seconds); the others never wait more than a few steps.
         var gaps = results.Select(r => r.LongestGap()).Where(g => g.Gap > TimeSpan.FromMilliseconds(800)).ToArray();
@@ -43,7 +43,7 @@ public class WorkerFaultTests(ITestOutputHelper output)
         var results = await streams;
         var exit = await cluster.Workers[1].WaitForExitAsync(TimeSpan.FromSeconds(60));
 
-        AssertSameAsBaseline(baseline, results);
+        WithLogsOnFailure(cluster, () => AssertSameAsBaseline(baseline, results));
         Assert.True(running >= 1, "the stopped worker ran no request, so the test proved nothing");
         Assert.Equal(0, exit);
         // The gateway learns of the departure only after the worker left; give that a moment before reading.
@@ -91,6 +91,21 @@ public class WorkerFaultTests(ITestOutputHelper output)
                 $"request {i}: text differs from the run without the fault (lengths {baseline[i].Text.Length} and {results[i].Text.Length})\nexpected: {baseline[i].Text}\nactual:   {results[i].Text}");
             Assert.Equal(baseline[i].CompletionTokens, results[i].CompletionTokens);
             Assert.Equal(baseline[i].Finish, results[i].Finish);
+        }
+    }
+
+    /// <summary>Runs the assertions; when one fails, the processes' last log lines go to the test's output (what CI keeps).</summary>
+    private void WithLogsOnFailure(LocalCluster cluster, Action assertions)
+    {
+        try
+        {
+            assertions();
+        }
+        catch
+        {
+            foreach (var process in cluster.Workers.Prepend(cluster.Control))
+                output.WriteLine($"---- {process.Name}, last lines:\n{process.RecentOutput}");
+            throw;
         }
     }
 

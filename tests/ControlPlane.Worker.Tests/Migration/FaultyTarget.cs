@@ -10,6 +10,8 @@ internal sealed class FaultyTarget(IMigrationTarget inner) : IMigrationTarget
 {
     public string InstanceId => inner.InstanceId;
 
+    public string Silo => inner.Silo;
+
     public bool DeviceParts => inner.DeviceParts;
 
     public bool CopiesDeviceParts => inner.CopiesDeviceParts;

@@ -99,6 +99,8 @@ public sealed class InProcessMigrationTests : IAsyncLifetime
         public int HandlesRefused { get; private set; }
         public string? Reason { get; private set; }
         public string InstanceId => inner.InstanceId;
+
+        public string Silo => inner.Silo;
         public bool DeviceParts => false;
 
         public Task BeginAsync(ControlPlane.Requests.RequestSpec request, ControlPlane.Tokens.ITokenSink sink, int blocks, CancellationToken cancellationToken) =>
