@@ -44,9 +44,7 @@ public static class CompareCommand
         return command;
     }
 
-    private static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
-
     private static ReplayReport Load(string path) =>
-        JsonSerializer.Deserialize<ReplayReport>(File.ReadAllText(path), Json)
+        JsonSerializer.Deserialize<ReplayReport>(File.ReadAllText(path), ReportJson.Compact)
         ?? throw new InvalidDataException($"'{path}' is not a report");
 }

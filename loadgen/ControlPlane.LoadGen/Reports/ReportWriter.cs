@@ -8,17 +8,14 @@ namespace ControlPlane.LoadGen.Reports;
 /// <summary>Writes a report as <c>report.json</c>, <c>report.md</c> and <c>requests.jsonl</c> (one record a line).</summary>
 public static class ReportWriter
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
-
     public static void Write(string directory, ReplayReport report, IReadOnlyList<RequestRecord> records)
     {
         Directory.CreateDirectory(directory);
-        File.WriteAllText(Path.Combine(directory, "report.json"), JsonSerializer.Serialize(report, Json));
+        File.WriteAllText(Path.Combine(directory, "report.json"), JsonSerializer.Serialize(report, ReportJson.Indented));
         File.WriteAllText(Path.Combine(directory, "report.md"), Markdown(report));
         using var lines = new StreamWriter(Path.Combine(directory, "requests.jsonl"));
-        var compact = new JsonSerializerOptions { NumberHandling = Json.NumberHandling };
         foreach (var record in records.OrderBy(r => r.Index))
-            lines.WriteLine(JsonSerializer.Serialize(record with { InterTokenMs = [] }, compact));
+            lines.WriteLine(JsonSerializer.Serialize(record with { InterTokenMs = [] }, ReportJson.Compact));
     }
 
     public static string Markdown(ReplayReport r)
