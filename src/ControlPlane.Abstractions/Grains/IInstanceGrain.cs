@@ -61,6 +61,13 @@ public interface IInstanceGrain : IGrainWithStringKey
     Task<bool> HoldsAsync(string requestId, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Whether the instance runs the request and how far it has sent it, or where it moved it: a gateway asks when a
+    /// stream has gone silent, to tell a request waiting its turn from one lost on the way.
+    /// </summary>
+    [Alias("Locate")]
+    Task<RequestLocation> LocateAsync(string requestId, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Streams the prefix blocks a peer asked for (those of them this instance holds, on the GPU or in host memory) to
     /// the peer's KV endpoint; returns how many it sent once the peer took them in.
     /// </summary>

@@ -119,6 +119,19 @@ public sealed partial class EngineRunner
     /// <summary>Whether the engine runs the request (it was admitted here or a migration into here committed).</summary>
     public Task<bool> HoldsAsync(string requestId) => OnLoop(() => _tracked.ContainsKey(requestId));
 
+    /// <summary>
+    /// Where the request is, as this instance knows: run here (tracked, or admitted and fetching its prefix; an admission
+    /// still in the loop's queue is taken in before this runs), moved from here lately, or neither.
+    /// </summary>
+    public Task<RequestLocation> LocateAsync(string requestId) => OnLoop(() =>
+    {
+        if (_tracked.TryGetValue(requestId, out var tracked))
+            return new RequestLocation { Held = true, SentChunks = tracked.NextSequence };
+        if (_fetching.ContainsKey(requestId))
+            return new RequestLocation { Held = true }; // nothing sent yet: a resumed request fetches no prefix
+        return MovedTo(requestId) is { } moved ? new RequestLocation { MovedTo = moved } : RequestLocation.Unknown;
+    });
+
     /// <summary>Drops incoming migrations whose source fell silent, and old forwarding entries. The host calls it each period.</summary>
     public void Sweep()
     {

@@ -77,6 +77,9 @@ public sealed class InstanceGrain(EngineHost host, ILocalSiloDetails silo) : Gra
     public Task<bool> HoldsAsync(string requestId, CancellationToken cancellationToken = default) =>
         _runner is null ? Task.FromResult(false) : _runner.HoldsAsync(requestId);
 
+    public async Task<RequestLocation> LocateAsync(string requestId, CancellationToken cancellationToken = default) =>
+        (_runner is null ? RequestLocation.Unknown : await _runner.LocateAsync(requestId)) with { Silo = silo.SiloAddress.ToParsableString() };
+
     public Task SetRoleAsync(InstanceRole role, CancellationToken cancellationToken = default)
     {
         Runner.SetRole(role);

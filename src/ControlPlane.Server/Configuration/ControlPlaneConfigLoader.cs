@@ -89,6 +89,8 @@ public static class ControlPlaneConfigLoader
             errors.Add($"{root}:Gateway:MaxRequestBodyBytes must be at least 1024 (got {gateway.MaxRequestBodyBytes})");
         if (gateway.ShutdownGrace < TimeSpan.Zero)
             errors.Add($"{root}:Gateway:ShutdownGrace must not be negative (got {gateway.ShutdownGrace})");
+        if (gateway.StallAfter < TimeSpan.Zero || (gateway.StallAfter > TimeSpan.Zero && gateway.StallAfter < TimeSpan.FromMilliseconds(100)))
+            errors.Add($"{root}:Gateway:StallAfter must be zero (no check) or at least 00:00:00.1 (got {gateway.StallAfter})");
         if (gateway.MaxPromptChars < 1)
             errors.Add($"{root}:Gateway:MaxPromptChars must be at least 1 (got {gateway.MaxPromptChars})");
         if (gateway.MaxFieldChars < 64)

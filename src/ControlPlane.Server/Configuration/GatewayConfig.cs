@@ -41,4 +41,11 @@ public sealed record GatewayConfig
     /// requests meanwhile get 503. The pod's <c>terminationGracePeriodSeconds</c> must exceed it (the chart adds 15 s).
     /// </summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// A running request whose stream takes in no chunk for this long is looked for on its instance: one waiting its turn
+    /// is left alone; one that instance no longer runs, or whose chunks it sent never came, is resumed (on the second look,
+    /// half this later, if nothing changed). Zero turns the check off.
+    /// </summary>
+    public TimeSpan StallAfter { get; init; } = TimeSpan.FromSeconds(10);
 }

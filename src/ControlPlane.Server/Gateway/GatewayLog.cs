@@ -20,4 +20,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(7, LogLevel.Warning, "Telling the scheduler of {Model} how many requests this gateway holds failed")]
     public static partial void HeldReportFailed(ILogger logger, Exception exception, string model);
+
+    [LoggerMessage(8, LogLevel.Warning, "Request {RequestId} took in no chunk for {Silence} and instance {InstanceId} {Finding}: resuming it")]
+    public static partial void StreamStalled(ILogger logger, string requestId, TimeSpan silence, string instanceId, string finding);
 }

@@ -84,23 +84,40 @@ public sealed class RequestExecutor(
     }
 
     /// <summary>
-    /// Continues a request whose instance was lost: from the tokens its stream has taken in, on another
-    /// instance, which recomputes its keys and values. A request that cannot be placed ends with an error chunk.
+    /// Continues a request whose instance was lost (<see cref="ResumeCause.InstanceLost"/>: its silo died, and it goes
+    /// to another instance) or which its instance no longer runs or streams (<see cref="ResumeCause.Stalled"/>: any
+    /// instance, that one included): from the tokens its stream has taken in, on an instance that recomputes its keys
+    /// and values. A request that cannot be placed ends with an error chunk. One resume at a time per request.
     /// </summary>
-    public async Task ResumeAsync(RunningRequest running, CancellationToken cancellationToken)
+    public async Task ResumeAsync(RunningRequest running, CancellationToken cancellationToken, ResumeCause cause = ResumeCause.InstanceLost)
+    {
+        if (!running.TryBeginResume())
+            return;
+        try
+        {
+            await ResumeOnceAsync(running, cause, cancellationToken);
+        }
+        finally
+        {
+            running.EndResume();
+        }
+    }
+
+    private async Task ResumeOnceAsync(RunningRequest running, ResumeCause cause, CancellationToken cancellationToken)
     {
         var lostAt = time.GetTimestamp();
         var lost = running.InstanceId;
-        if (running.Ended || running.Stream.Progress() is not { } progress || !catalog.TryGet(running.Spec.Model, out var model))
+        if (running.Ended || running.Stream.ProgressForResume() is not { } progress || !catalog.TryGet(running.Spec.Model, out var model))
             return;
         var spec = running.Spec with { Progress = progress, HandoffTo = null };
+        var causeName = cause == ResumeCause.Stalled ? "stalled" : "instance_lost";
         try
         {
-            var (instanceId, silo) = await PlaceResumedAsync(spec, model, lost, cancellationToken);
+            var (instanceId, silo) = await PlaceResumedAsync(spec, model, cause == ResumeCause.InstanceLost ? [lost] : [], cancellationToken);
             running.MovedTo(instanceId, silo);
             running.Tracker.Advance(RequestPhase.Queued);
             running.Tracker.Advance(RequestPhase.Prefilling, instanceId);
-            metrics.Resumed(model.Name, "resumed", time.GetElapsedTime(lostAt));
+            metrics.Resumed(model.Name, "resumed", time.GetElapsedTime(lostAt), causeName);
         }
         catch (Exception ex)
         {
@@ -112,7 +129,7 @@ public sealed class RequestExecutor(
                 _ => $"placing it failed ({ex.GetType().Name}: {ex.Message})",
             };
             GatewayLog.ResumeFailed(logger, spec.RequestId, lost, reason);
-            metrics.Resumed(model.Name, "failed", TimeSpan.Zero);
+            metrics.Resumed(model.Name, "failed", TimeSpan.Zero, causeName);
             running.Stream.Accept(new TokenChunk
             {
                 RequestId = spec.RequestId,
@@ -129,14 +146,14 @@ public sealed class RequestExecutor(
     /// Places a resumed request, waiting out a cluster that is still settling after the loss (loads not yet
     /// reported, every instance busy, calls failing) for up to <see cref="ResumeWindow"/>: its client is still connected.
     /// </summary>
-    private async Task<(string InstanceId, string Silo)> PlaceResumedAsync(RequestSpec spec, ServedModel model, string lost, CancellationToken cancellationToken)
+    private async Task<(string InstanceId, string Silo)> PlaceResumedAsync(RequestSpec spec, ServedModel model, IReadOnlyList<string> exclude, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
         while (true)
         {
             try
             {
-                return await PlaceAsync(spec, model, "prompt", [lost], cancellationToken);
+                return await PlaceAsync(spec, model, "prompt", [.. exclude], cancellationToken);
             }
             catch (ApiErrorException ex) when (ex.Error.Status >= 429 && time.GetElapsedTime(started) < ResumeWindow)
             {
@@ -271,4 +288,14 @@ public sealed class RequestExecutor(
         RandomNumberGenerator.Fill(bytes);
         return (kind == CompletionKind.Chat ? "chatcmpl-" : "cmpl-") + Convert.ToHexStringLower(bytes);
     }
+}
+
+/// <summary>Why a running request resumes on an instance (see <see cref="RequestExecutor.ResumeAsync"/>).</summary>
+public enum ResumeCause
+{
+    /// <summary>The silo of its instance left the cluster.</summary>
+    InstanceLost,
+
+    /// <summary>Its stream went silent and its instance no longer runs it, or sent chunks that never came.</summary>
+    Stalled,
 }

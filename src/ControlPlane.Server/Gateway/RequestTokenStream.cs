@@ -14,13 +14,40 @@ public sealed class RequestTokenStream
     private readonly SortedDictionary<int, TokenChunk> _early = [];
     private readonly Lock _gate = new();
     private readonly List<int> _outputs = [];
+    private readonly TimeProvider _time;
     private int _next;
     private bool _ended;
+    private long _progressAt;
 
-    public RequestTokenStream(string requestId) => RequestId = requestId;
+    public RequestTokenStream(string requestId, TimeProvider? time = null)
+    {
+        RequestId = requestId;
+        _time = time ?? TimeProvider.System;
+        _progressAt = _time.GetTimestamp();
+    }
 
     public string RequestId { get; }
     public ChannelReader<TokenChunk> Reader => _channel.Reader;
+
+    /// <summary>The sequence number of the next chunk the stream takes in.</summary>
+    public int NextSequence
+    {
+        get
+        {
+            lock (_gate)
+                return _next;
+        }
+    }
+
+    /// <summary>How long since the stream last moved on (a chunk in order), or since it opened.</summary>
+    public TimeSpan Silence
+    {
+        get
+        {
+            lock (_gate)
+                return _time.GetElapsedTime(_progressAt);
+        }
+    }
 
     public void Accept(TokenChunk chunk)
     {
@@ -49,12 +76,26 @@ public sealed class RequestTokenStream
             return _ended ? null : new RequestProgress { OutputTokenIds = [.. _outputs], NextSequence = _next };
     }
 
+    /// <summary>
+    /// <see cref="Progress"/> for a resume: chunks that came early (after a gap) are dropped, since the instance that
+    /// takes the request over sends again everything after the point it resumes from.
+    /// </summary>
+    public RequestProgress? ProgressForResume()
+    {
+        lock (_gate)
+        {
+            _early.Clear();
+            return _ended ? null : new RequestProgress { OutputTokenIds = [.. _outputs], NextSequence = _next };
+        }
+    }
+
     /// <summary>Ends the stream from the gateway's side (the request failed before or outside the engine).</summary>
     public void Complete(Exception? error = null) => _channel.Writer.TryComplete(error);
 
     private void Write(TokenChunk chunk)
     {
         _next = chunk.Sequence + 1;
+        _progressAt = _time.GetTimestamp();
         _outputs.AddRange(chunk.TokenIds);
         _channel.Writer.TryWrite(chunk);
         if (chunk.FinishReason != FinishReason.None)

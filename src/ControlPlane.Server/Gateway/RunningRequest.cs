@@ -33,6 +33,28 @@ public sealed class RunningRequest(
     /// <summary>Whether the client stopped reading or the last chunk was seen.</summary>
     public bool Ended => _ended;
 
+    /// <summary>A check of its silent stream found it seemingly lost (see <see cref="StallCheck"/>); null otherwise.</summary>
+    public StallSuspicion? Stall { get; set; }
+
+    private int _resuming;
+    private int _checking;
+
+    /// <summary>Claims the request for one resume at a time (a lost silo and a silent stream may both call for one); false when taken.</summary>
+    public bool TryBeginResume() => Interlocked.Exchange(ref _resuming, 1) == 0;
+    public void EndResume() => Volatile.Write(ref _resuming, 0);
+
+    /// <summary>Claims the request for one stall check at a time; false when one is under way.</summary>
+    public bool TryBeginCheck() => Interlocked.Exchange(ref _checking, 1) == 0;
+    public void EndCheck() => Volatile.Write(ref _checking, 0);
+
+    /// <summary>Records where the request runs as its instances say (a move the gateway did not hear of); counts nothing.</summary>
+    public void Relocated(string instanceId, string silo)
+    {
+        InstanceId = instanceId;
+        if (silo.Length > 0)
+            Silo = silo;
+    }
+
     /// <summary>Records that the request now runs on <paramref name="instanceId"/>, resumed there.</summary>
     public void MovedTo(string instanceId, string silo)
     {

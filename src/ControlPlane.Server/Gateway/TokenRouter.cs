@@ -9,7 +9,7 @@ namespace ControlPlane.Server.Gateway;
 /// incoming batch to the stream of its request. Chunks of requests it no longer knows are dropped. It also
 /// knows where each running request runs, so a lost silo's requests can be resumed elsewhere.
 /// </summary>
-public sealed class TokenRouter(LocalTokenSinks localSinks) : ITokenSink
+public sealed class TokenRouter(LocalTokenSinks localSinks, TimeProvider time) : ITokenSink
 {
     private readonly ConcurrentDictionary<string, RequestTokenStream> _streams = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, RunningRequest> _running = new(StringComparer.Ordinal);
@@ -29,7 +29,7 @@ public sealed class TokenRouter(LocalTokenSinks localSinks) : ITokenSink
 
     public RequestTokenStream Open(string requestId)
     {
-        var stream = new RequestTokenStream(requestId);
+        var stream = new RequestTokenStream(requestId, time);
         return _streams.TryAdd(requestId, stream) ? stream : throw new InvalidOperationException($"request '{requestId}' is already streaming");
     }
 

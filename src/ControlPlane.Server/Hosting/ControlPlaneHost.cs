@@ -62,6 +62,7 @@ public static class ControlPlaneHost
             builder.Services.AddSingleton<HeldRequests>();
             builder.Services.AddSingleton<CompletionEndpoint>();
             builder.Services.AddHostedService<SiloLossWatcher>();
+            builder.Services.AddHostedService<StreamWatchdog>();
             builder.Services.AddSingleton<GracefulShutdown>();
             builder.Services.AddHostedService(sp => sp.GetRequiredService<GracefulShutdown>());
         }

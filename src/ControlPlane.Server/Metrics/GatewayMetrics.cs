@@ -41,7 +41,7 @@ public sealed class GatewayMetrics : IDisposable
         _timeToFirstToken = _meter.CreateHistogram<double>("controlplane.time_to_first_token", "s", "From arrival at the gateway to the first token");
         _timePerOutputToken = _meter.CreateHistogram<double>("controlplane.time_per_output_token", "s", "Mean time between output tokens after the first");
         _endToEnd = _meter.CreateHistogram<double>("controlplane.e2e_latency", "s", "From arrival at the gateway to the last token");
-        _resumes = _meter.CreateCounter<long>("controlplane.request_resumes", "{request}", "Requests resumed on another instance after theirs was lost, by outcome");
+        _resumes = _meter.CreateCounter<long>("controlplane.request_resumes", "{request}", "Requests resumed on an instance after theirs was lost (cause instance_lost) or its stream stalled (cause stalled), by outcome");
         _migrations = _meter.CreateCounter<long>("controlplane.request_migrations", "{migration}", "Moves of this gateway's running requests to another instance (live migration commits)");
         _splits = _meter.CreateCounter<long>("controlplane.request_splits", "{request}", "Requests whose prompt was sent to a prefill instance (prefill/decode disaggregation)");
         _handoffs = _meter.CreateCounter<long>("controlplane.request_handoffs", "{request}", "Split requests handed from their prefill instance to their decode instance (the handoff committed)");
@@ -104,10 +104,10 @@ public sealed class GatewayMetrics : IDisposable
     /// <summary>The last five minutes of finished requests (the status page's SLO attainment and hit rate).</summary>
     public RecentRequests Recent { get; } = new(TimeProvider.System, TimeSpan.FromMinutes(5));
 
-    public void Resumed(string model, string outcome, TimeSpan gap)
+    public void Resumed(string model, string outcome, TimeSpan gap, string cause)
     {
         var tag = new KeyValuePair<string, object?>("model", model);
-        _resumes.Add(1, tag, new KeyValuePair<string, object?>("outcome", outcome));
+        _resumes.Add(1, tag, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("cause", cause));
         if (outcome == "resumed")
             _resumeGap.Record(gap.TotalSeconds, tag);
     }
