@@ -74,7 +74,10 @@ public interface IInstanceGrain : IGrainWithStringKey
     [Alias("SendPrefix")]
     Task<int> SendPrefixAsync(KvCache.PrefixSendOrder order, CancellationToken cancellationToken = default);
 
-    /// <summary>Sets the GPU's power cap in watts, or lifts it (null); false when the instance has no actuator.</summary>
-    [Alias("SetPowerCap")]
-    Task<bool> SetPowerCapAsync(double? watts, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Sets <paramref name="domain"/>'s power cap on the GPU in watts, or lifts it (null); the GPU obeys the lowest cap its
+    /// domains set. False when the instance has no actuator.
+    /// </summary>
+    [Alias("SetDomainPowerCap")]
+    Task<bool> SetPowerCapAsync(string domain, double? watts, CancellationToken cancellationToken = default);
 }

@@ -64,6 +64,9 @@ public sealed partial class EngineRunner : IAsyncDisposable
     /// <summary>The GPU's power actuator, when the worker has one for this engine.</summary>
     public IPowerActuator? Power { get; }
 
+    /// <summary>The caps the power domains holding this GPU set; <see cref="Power"/> obeys the lowest.</summary>
+    public Power.PowerCapVotes PowerVotes { get; } = new();
+
     /// <summary>The load last reported (with the GPU's draw over the period before it).</summary>
     public InstanceLoad LastReport { get; private set; }
 

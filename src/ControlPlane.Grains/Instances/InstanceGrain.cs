@@ -98,11 +98,11 @@ public sealed class InstanceGrain(EngineHost host, ILocalSiloDetails silo) : Gra
         return Task.CompletedTask;
     }
 
-    public Task<bool> SetPowerCapAsync(double? watts, CancellationToken cancellationToken = default)
+    public Task<bool> SetPowerCapAsync(string domain, double? watts, CancellationToken cancellationToken = default)
     {
         if (_runner?.Power is not { } power)
             return Task.FromResult(false);
-        power.SetCap(watts);
+        power.SetCap(_runner.PowerVotes.Set(domain, watts));
         return Task.FromResult(true);
     }
 

@@ -92,13 +92,14 @@ public sealed partial class PowerDomainGrain(IOptions<PowerConfig> options, Time
             double? cap = decision.Caps.TryGetValue(load.InstanceId, out var c) ? Math.Min(load.MaxWatts, Math.Max(c, domain.MinimumCapWatts)) : null;
             if (cap is { } set)
                 caps[load.InstanceId] = set;
-            // Sent before and in force as the instance reports it: nothing to do. Sent but reported otherwise (a restarted
-            // worker, a lost call, another domain's cap): sent again, so the cap converges on the domain's decision.
-            if (_sent.TryGetValue(load.InstanceId, out var sent) && sent == cap && SameCap(load.PowerCapWatts, cap))
+            // Sent before and in force as the instance reports it: nothing to do. Sent but not in force (a restarted worker,
+            // a lost call): sent again, so the cap converges on the domain's decision. Another domain's lower cap on the
+            // same GPU is in force for this one too (the GPU obeys the lowest): they do not undo each other in turn.
+            if (_sent.TryGetValue(load.InstanceId, out var sent) && sent == cap && InForce(load.PowerCapWatts, cap))
                 continue;
             try
             {
-                await GrainFactory.GetGrain<IInstanceGrain>(load.InstanceId).SetPowerCapAsync(cap, cancellationToken);
+                await GrainFactory.GetGrain<IInstanceGrain>(load.InstanceId).SetPowerCapAsync(domain.Name, cap, cancellationToken);
                 _sent[load.InstanceId] = cap;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
@@ -162,7 +163,7 @@ public sealed partial class PowerDomainGrain(IOptions<PowerConfig> options, Time
             try
             {
                 if (_sent[id] is not null)
-                    await GrainFactory.GetGrain<IInstanceGrain>(id).SetPowerCapAsync(null, cancellationToken);
+                    await GrainFactory.GetGrain<IInstanceGrain>(id).SetPowerCapAsync(this.GetPrimaryKeyString(), null, cancellationToken);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -172,8 +173,9 @@ public sealed partial class PowerDomainGrain(IOptions<PowerConfig> options, Time
         }
     }
 
-    private static bool SameCap(double? reported, double? decided) =>
-        reported is null ? decided is null : decided is { } d && Math.Abs(reported.Value - d) < 0.5;
+    /// <summary>Whether the cap the instance reports keeps it within the domain's decision: none decided, or one at most as high.</summary>
+    private static bool InForce(double? reported, double? decided) =>
+        decided is not { } d || (reported is { } r && r <= d + 0.5);
 
     /// <summary>An instance's most important work: interactive or standard if it holds any, batch otherwise (idle included: capping it costs nothing).</summary>
     private static ServiceClass MostImportant(InstanceLoad load) => load.PriorityRequests > 0 ? ServiceClass.Interactive : ServiceClass.Batch;
