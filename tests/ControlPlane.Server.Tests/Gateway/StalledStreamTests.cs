@@ -47,10 +47,11 @@ public partial class StalledStreamTests
     public async Task RequestsWaitingInTheQueue_AreNotResumed()
     {
         var model = $"queue-{Guid.NewGuid():N}"[..16];
-        // 40 blocks hold two of these at once (as in OverloadTests): the others wait silent, seconds, for their turn.
+        // 40 blocks hold two of these at once (as in OverloadTests): the others wait silent, seconds, for their turn (ten
+        // requests: five turns of about 1.2 s, so that some wait well past the one-second look whatever the machine's load).
         await using var host = await StartAsync(model, instances: 1, kvBlocks: 40, TestProfile.Path);
         var body = $$"""{"model":"{{model}}","max_tokens":300,"ignore_eos":true,"stream":true,"prompt":"{{string.Join(' ', Enumerable.Repeat("the", 200))}}"}""";
-        var runs = await Task.WhenAll(Enumerable.Range(0, 6).Select(async _ =>
+        var runs = await Task.WhenAll(Enumerable.Range(0, 10).Select(async _ =>
         {
             // The longest silence of the stream: before its first event (queued) or between two (preempted, queued again).
             var clock = System.Diagnostics.Stopwatch.StartNew();
