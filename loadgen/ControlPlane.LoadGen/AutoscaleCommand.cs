@@ -66,7 +66,7 @@ public static class AutoscaleCommand
             {
                 Planner = new AutoscaleConfig { Enabled = true, TargetUsage = parse.GetValue(target), BatchCapacity = parse.GetValue(batch) ?? perf.MaxRunningRequests,
                     ScaleDownWindow = TimeSpan.FromSeconds(parse.GetValue(downWindow)), Lookahead = TimeSpan.FromSeconds(parse.GetValue(lookahead)) },
-                MinReplicas = 1, MaxReplicas = count, InitialReplicas = 1, StartupMs = parse.GetValue(startup) * 1000, SloTtftMs = slo.TimeToFirstTokenMs,
+                MinReplicas = 1, MaxReplicas = count, InitialReplicas = 1, StartupMs = parse.GetValue(startup) * 1000, SloTtftMs = slo.TimeToFirstTokenMs, SloTpotMs = slo.TimePerOutputTokenMs,
             };
             var migration = new MigrationSimulationConfig { Planner = new MigrationConfig { MaxConcurrent = Math.Max(1, count / 2) } };
             var (records, result) = SimulationRun.Run(shaped, count, perf, dispatch, seedValue, migration, autoscale: autoscale);

@@ -15,4 +15,11 @@ public interface IDispatcherGrain : IGrainWithStringKey
     [Alias("Dispatch")]
     Task<DispatchDecision> DispatchAsync(RequestSpec request, IReadOnlyList<string> exclude, string? policy = null, int? queueLimit = null,
         CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Another decode instance for a split request whose handoff the one it had refused (or could not be reached), skipping
+    /// <paramref name="exclude"/>: the prefill instance asks. Null when none will take it (it then decodes where it prefilled).
+    /// </summary>
+    [Alias("PickDecode")]
+    Task<string?> PickDecodeAsync(RequestSpec request, IReadOnlyList<string> exclude, CancellationToken cancellationToken = default);
 }

@@ -31,6 +31,14 @@ public interface ISchedulerGrain : IGrainWithStringKey
     [Alias("ReportHeld")]
     Task ReportHeldAsync(string gateway, int held, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// What a gateway observed of the model's latencies over its last window: the autoscaling planner adds a replica to
+    /// a pool whose 90th percentile misses its objective (time to first token: the prefill pool, else the one that takes
+    /// new requests; time per output token: every pool that decodes).
+    /// </summary>
+    [Alias("ReportLatency")]
+    Task ReportLatencyAsync(string gateway, LatencyReport report, CancellationToken cancellationToken = default);
+
     /// <summary>The replicas the autoscaling planner wants for the model, with what it saw.</summary>
     [Alias("GetDesiredReplicas")]
     Task<DesiredReplicas> GetDesiredReplicasAsync(CancellationToken cancellationToken = default);

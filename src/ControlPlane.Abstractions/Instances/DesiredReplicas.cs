@@ -12,4 +12,14 @@ public sealed record DesiredReplicas
 
     /// <summary>Desired replicas per pool (<c>mixed</c>, <c>prefill</c>, <c>decode</c>): each pool's instances are planned apart.</summary>
     [Id(4)] public IReadOnlyDictionary<string, int> Pools { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>
+    /// The 90th percentiles of time to first token and time per output token the gateways observed over their last window
+    /// (null with fewer than <c>AutoscalePlanner.MinLatencySamples</c> requests), and the objectives they are held to.
+    /// </summary>
+    [Id(5)] public double? TtftP90Ms { get; init; }
+    [Id(6)] public double? TpotP90Ms { get; init; }
+    [Id(7)] public double? SloTtftMs { get; init; }
+    [Id(8)] public double? SloTpotMs { get; init; }
+    [Id(9)] public long LatencySamples { get; init; }
 }

@@ -110,6 +110,15 @@ public sealed class DispatcherGrain : Grain, IDispatcherGrain
         };
     }
 
+    public async Task<string?> PickDecodeAsync(RequestSpec request, IReadOnlyList<string> exclude, CancellationToken cancellationToken = default)
+    {
+        // The view as the model's gateways configured it here (or the silo's settings on a silo no gateway dispatched from).
+        if (_view.IsEmpty || _time.GetElapsedTime(_refreshedAt) >= RefreshPeriod)
+            await RefreshAsync();
+        var index = _view.PickDecode(DispatchRequest.From(request), _time.GetUtcNow(), exclude);
+        return index < 0 ? null : _view.Loads[index].InstanceId;
+    }
+
     /// <summary>The prompt's block names, as its engines name them (model and block size seed the chain); none without an index.</summary>
     private ulong[] Hash(RequestSpec request)
     {

@@ -20,7 +20,7 @@ namespace ControlPlane.Grains.Engines;
 /// </summary>
 public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, ILoggerFactory loggers, LocalTokenSinks localSinks,
     IClusterMembershipService membership, IOptions<WorkerConfig> worker, IOptions<MigrationConfig> migration, ILocalSiloDetails silo,
-    IOptions<KvCacheConfig> kvCache) : BackgroundService
+    IOptions<KvCacheConfig> kvCache, IOptions<ControlPlane.Scheduling.Disaggregation.DisaggregationConfig> disaggregation) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, KvEventPublisher> _kvPublishers = new(StringComparer.Ordinal);
     private KvStreamListener? _kvListener;
@@ -47,6 +47,10 @@ public sealed partial class EngineHost(IGrainFactory grains, TimeProvider time, 
         {
             Migration = migration.Value,
             Targets = TargetFor,
+            // A split request whose decode instance refuses it goes to another the model's dispatcher picks (as the
+            // gateway's would), before it decodes where it was prefilled.
+            HandoffAttempts = disaggregation.Value.HandoffAttempts,
+            RedirectHandoff = (request, exclude, cancellationToken) => grains.GetGrain<IDispatcherGrain>(descriptor.Model).PickDecodeAsync(request, exclude, cancellationToken),
             Card = card,
         };
         if (!_runners.TryAdd(descriptor.InstanceId, runner))

@@ -22,6 +22,15 @@ public sealed partial class EngineRunner
     /// <summary>Where a request goes from here by name: this process's engines in memory, others over the KV data path.</summary>
     public Func<string, IMigrationTarget>? Targets { get; set; }
 
+    /// <summary>
+    /// Decode instances a handoff tries in turn (<c>Disaggregation:HandoffAttempts</c>): when the one it has refuses the
+    /// request or cannot be reached before any part went, <see cref="RedirectHandoff"/> names another.
+    /// </summary>
+    public int HandoffAttempts { get; init; } = 1;
+
+    /// <summary>Another decode instance for a split request, skipping those named (the dispatcher's pick); null: none.</summary>
+    public Func<RequestSpec, IReadOnlyList<string>, CancellationToken, Task<string?>>? RedirectHandoff { get; set; }
+
     /// <summary>Split requests whose handoff from here has not ended (any thread).</summary>
     public int HandoffsOut => Volatile.Read(ref _handoffsOut);
 
@@ -118,12 +127,12 @@ public sealed partial class EngineRunner
         long bytes = 0;
         int blocks = 0, stages = 0;
         var spec = tracked.Spec with { HandoffTo = null };
-        await using var target = Targets!(handoff.To);
+        IMigrationTarget? target = null;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         timeout.CancelAfter(Migration.Timeout);
         try
         {
-            await target.BeginAsync(spec, tracked.SinkReference, (spec.PromptTokenIds.Count + Descriptor.KvBlockSize) / Descriptor.KvBlockSize + 1, timeout.Token);
+            target = await BeginHandoffAsync(id, spec, tracked, handoff, timeout.Token);
             await OnLoop(() =>
             {
                 if (handoff.State != HandoffState.Beginning)
@@ -185,11 +194,64 @@ public sealed partial class EngineRunner
             // The request decodes here, where it was prefilled (or goes on prefilling and decodes here).
             await RollBackMoveAsync(id, target);
             if (outcome == MigrationOutcome.Failed)
-                Log.MigrationFailed(_logger, ex, id, Descriptor.InstanceId, target.InstanceId);
+                Log.MigrationFailed(_logger, ex, id, Descriptor.InstanceId, handoff.To);
             MigrationMetrics.Record(Descriptor.Model, MigrationReason.Handoff, new MigrationResult
             {
                 Outcome = outcome, RequestId = id, Bytes = bytes, Blocks = blocks, Stages = stages, Duration = _time.GetElapsedTime(started), Error = ex.Message,
             });
+        }
+        finally
+        {
+            if (target is not null)
+                await target.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Asks the decode instance to expect the request; one that refuses or cannot be reached is told to drop it, and another
+    /// is asked, named by <see cref="RedirectHandoff"/> among those not tried, up to <see cref="HandoffAttempts"/> in all.
+    /// Returns the one that said yes; throws the last refusal when none did.
+    /// </summary>
+    private async Task<IMigrationTarget> BeginHandoffAsync(string id, RequestSpec spec, TrackedRequest tracked, Handoff handoff, CancellationToken cancellationToken)
+    {
+        var blocks = (spec.PromptTokenIds.Count + Descriptor.KvBlockSize) / Descriptor.KvBlockSize + 1;
+        var tried = new List<string> { Descriptor.InstanceId };
+        for (var attempt = 1; ; attempt++)
+        {
+            var target = Targets!(handoff.To);
+            try
+            {
+                await target.BeginAsync(spec, tracked.SinkReference, blocks, cancellationToken);
+                return target;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && attempt < HandoffAttempts && RedirectHandoff is not null)
+            {
+                tried.Add(handoff.To);
+                await BestEffort(() => target.CancelAsync(id));
+                await target.DisposeAsync();
+                var next = await PickAnotherAsync(spec, tried, cancellationToken);
+                if (next is null || handoff.State != HandoffState.Beginning)
+                    throw;
+                Log.HandoffRedirected(_logger, id, tried[^1], next, ex.Message);
+                handoff.To = next;
+            }
+            catch
+            {
+                await target.DisposeAsync();
+                throw;
+            }
+        }
+    }
+
+    private async Task<string?> PickAnotherAsync(RequestSpec spec, IReadOnlyList<string> tried, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RedirectHandoff!(spec, tried, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return null; // no dispatcher to ask: the request decodes here
         }
     }
 
@@ -215,7 +277,8 @@ public sealed partial class EngineRunner
 
     private sealed class Handoff(string to)
     {
-        public string To { get; } = to;
+        /// <summary>The decode instance asked now (another after a refusal, see <see cref="HandoffAttempts"/>).</summary>
+        public string To { get; set; } = to;
         public HandoffState State { get; set; }
         /// <summary>The decode instance, once it said yes: whether it takes parts on the device decides the last part's export.</summary>
         public IMigrationTarget? Target { get; set; }

@@ -30,6 +30,9 @@ public sealed partial class EngineRunner
         [LoggerMessage(8, LogLevel.Warning, "Incoming migration of request {RequestId} into {InstanceId} dropped: its gateway resumed it here, having lost its source")]
         public static partial void IncomingSuperseded(ILogger logger, string requestId, string instanceId);
 
+        [LoggerMessage(10, LogLevel.Information, "Handoff of request {RequestId}: decode instance {Refused} did not take it ({Reason}); asking {Next}")]
+        public static partial void HandoffRedirected(ILogger logger, string requestId, string refused, string next, string reason);
+
         [LoggerMessage(9, LogLevel.Warning, "Request {RequestId} resumed on {InstanceId}, which runs it already (a migration here committed as its source was lost): it goes on")]
         public static partial void ResumedAlreadyHere(ILogger logger, string requestId, string instanceId);
     }

@@ -51,8 +51,8 @@ public sealed partial class EngineRunner
         }
     }
 
-    /// <summary>A move that failed before its commit: the request goes on here where it stopped; the destination drops what it took.</summary>
-    private async Task RollBackMoveAsync(string id, IMigrationTarget target)
+    /// <summary>A move that failed before its commit: the request goes on here where it stopped; the destination (if one said yes) drops what it took.</summary>
+    private async Task RollBackMoveAsync(string id, IMigrationTarget? target)
     {
         try
         {
@@ -72,7 +72,8 @@ public sealed partial class EngineRunner
         {
             // The source stopped meanwhile: its requests are resumed by their gateways.
         }
-        await BestEffort(() => target.CancelAsync(id));
+        if (target is not null)
+            await BestEffort(() => target.CancelAsync(id));
     }
 
     /// <summary>

@@ -28,6 +28,12 @@ public sealed class AutoscalePlanner(AutoscaleConfig config, int minReplicas, in
     private readonly List<(DateTimeOffset At, int Recommendation)> _history = [];
     private DateTimeOffset _lastBusy = DateTimeOffset.MinValue;
 
+    /// <summary>Fewer finished requests than this in the window give no percentile (one slow request is not a trend).</summary>
+    public const int MinLatencySamples = 20;
+
+    /// <summary>The 90th percentile the planner holds to an objective: null with fewer than <see cref="MinLatencySamples"/> requests.</summary>
+    public static double? P90(LatencyDigest digest) => digest.Count >= MinLatencySamples ? digest.Percentile(0.9) : null;
+
     public AutoscaleConfig Config { get; } = config;
     public int MinReplicas { get; } = minReplicas;
     public int MaxReplicas { get; } = Math.Max(minReplicas, maxReplicas);
@@ -52,10 +58,12 @@ public sealed class AutoscalePlanner(AutoscaleConfig config, int minReplicas, in
         foreach (var load in sample.Loads)
             requests += load.RunningRequests + load.WaitingRequests;
         var recommendation = (int)Math.Ceiling(demand / Config.TargetUsage - 1e-9);
-        // An objective missed calls for one more than now, whatever the usage says (the usage target is only a proxy).
+        // An objective missed calls for one more instance than serve now, whatever the usage says (the usage target is only a
+        // proxy). One more than those that report, not than the replicas decided: while the one added starts (a minute, with
+        // the miss still observed) the pool does not grow by one every period.
         if ((sample.TtftP90Ms is { } ttft && sample.SloTtftMs is { } sloTtft && ttft > sloTtft)
             || (sample.TpotP90Ms is { } tpot && sample.SloTpotMs is { } sloTpot && tpot > sloTpot))
-            recommendation = Math.Max(recommendation, sample.Replicas + 1);
+            recommendation = Math.Max(recommendation, sample.Loads.Count + 1);
         if (requests > 0)
             recommendation = Math.Max(recommendation, 1);
         // Grow at most by doubling (and MaxStepUp) per plan: a new instance's load shows before the next step.

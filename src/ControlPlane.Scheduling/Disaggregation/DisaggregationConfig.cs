@@ -17,6 +17,13 @@ public sealed record DisaggregationConfig
     /// <summary>A prefill instance with more queued prompt tokens than this takes no more: the request runs where it decodes.</summary>
     public int MaxQueuedPromptTokens { get; init; } = 65536;
 
+    /// <summary>
+    /// Decode instances a split request's handoff tries in turn, the dispatcher's pick first: when one refuses it or cannot
+    /// be reached before its first part went, the dispatch policy picks another among those not tried; past them the
+    /// request decodes where it was prefilled. One: no second try.
+    /// </summary>
+    public int HandoffAttempts { get; init; } = 3;
+
     /// <summary>How the pools follow the traffic (<c>ControlPlane:Disaggregation:Pools</c>).</summary>
     public PoolBalanceConfig Pools { get; init; } = new();
 
@@ -28,6 +35,8 @@ public sealed record DisaggregationConfig
             errors.Add($"{key}:MinPromptTokens must be at least 1 (got {MinPromptTokens})");
         if (MaxQueuedPromptTokens < 0)
             errors.Add($"{key}:MaxQueuedPromptTokens must not be negative (got {MaxQueuedPromptTokens})");
+        if (HandoffAttempts < 1)
+            errors.Add($"{key}:HandoffAttempts must be at least 1 (got {HandoffAttempts})");
         errors.AddRange(Pools.Validate($"{key}:Pools"));
         return errors;
     }

@@ -71,6 +71,21 @@ public sealed class DispatchView(DispatchProfile profile, TimeSpan admissionDela
     }
 
     /// <summary>
+    /// Another decode instance for a split request whose handoff was refused by the one it had (or could not reach it): the
+    /// policy's pick among the instances a new request may decode on, skipping <paramref name="exclude"/> (those tried, and
+    /// its prefill instance), counted into its load; -1 when none will do. The prompt's blocks go there by the handoff, so
+    /// neither a split nor a prefix fetch is planned.
+    /// </summary>
+    public int PickDecode(in DispatchRequest request, DateTimeOffset now, IReadOnlyCollection<string> exclude)
+    {
+        var outcome = Profile.Pick(request, _loads, exclude);
+        if (!outcome.Succeeded)
+            return -1;
+        Count(outcome.Index, request, now);
+        return outcome.Index;
+    }
+
+    /// <summary>
     /// After a refusal because of queues: how long until a retry may be admitted, from the queues as this view sees them
     /// (the least time any ready instance needs to bring the request's predicted first token within its class's target,
     /// or, for a full queue, to work off its waiting prompts). Null while no instance has a measured prefill rate.

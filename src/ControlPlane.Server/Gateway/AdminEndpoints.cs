@@ -133,14 +133,20 @@ public static class AdminEndpoints
 
     /// <summary>
     /// <c>GET /admin/models/{model}/autoscale</c>: the autoscaling planner's last decision (null while it is off), the
-    /// instances it saw and the requests gateways hold for want of one. The operator applies <c>desired</c>.
+    /// instances it saw, the requests gateways hold for want of one, and the latencies gateways observed against the model's
+    /// objectives (a missed one adds a replica). The operator applies <c>desired</c>.
     /// </summary>
     public static async Task<IResult> Autoscale(string model, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
     {
         if (await catalog.FindAsync(model, cancellationToken) is null)
             return ModelNotFound(model);
         var desired = await grains.GetGrain<ISchedulerGrain>(model).GetDesiredReplicasAsync(cancellationToken);
-        return Results.Json(new { model, desired = desired.Desired, pools = desired.Pools, instances = desired.Instances, held = desired.Held, at = desired.At });
+        return Results.Json(new
+        {
+            model, desired = desired.Desired, pools = desired.Pools, instances = desired.Instances, held = desired.Held, at = desired.At,
+            observed = new { ttft_p90_ms = desired.TtftP90Ms, tpot_p90_ms = desired.TpotP90Ms, requests = desired.LatencySamples },
+            slo = new { ttft_ms = desired.SloTtftMs, tpot_ms = desired.SloTpotMs },
+        });
     }
 
     /// <summary>Drains each instance; one on a silo that is gone is reported, not fatal to the rest.</summary>

@@ -23,4 +23,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(8, LogLevel.Warning, "Request {RequestId} took in no chunk for {Silence} and instance {InstanceId} {Finding}: resuming it")]
     public static partial void StreamStalled(ILogger logger, string requestId, TimeSpan silence, string instanceId, string finding);
+
+    [LoggerMessage(9, LogLevel.Warning, "Telling the scheduler of {Model} the latencies this gateway observed failed; it plans without them until the next report")]
+    public static partial void LatencyReportFailed(ILogger logger, Exception exception, string model);
 }

@@ -63,6 +63,7 @@ public static class ControlPlaneHost
             builder.Services.AddSingleton<CompletionEndpoint>();
             builder.Services.AddHostedService<SiloLossWatcher>();
             builder.Services.AddHostedService<StreamWatchdog>();
+            builder.Services.AddHostedService<LatencyReporter>();
             builder.Services.AddSingleton<GracefulShutdown>();
             builder.Services.AddHostedService(sp => sp.GetRequiredService<GracefulShutdown>());
         }

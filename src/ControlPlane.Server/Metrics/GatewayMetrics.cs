@@ -1,3 +1,4 @@
+using ControlPlane.Scheduling.Autoscaling;
 using ControlPlane.Requests;
 using System.Diagnostics.Metrics;
 using ControlPlane.Grains.Engines;
@@ -96,7 +97,12 @@ public sealed class GatewayMetrics : IDisposable
             _timePerOutputToken.Record(perToken.Value.TotalSeconds, tag, tier);
         }
         Recent.Add(model, firstToken, perToken, promptTokens, cachedTokens);
+        Latency.GetOrAdd(model, _ => new LatencyWindow(LatencyWindow.DefaultWindow))
+            .Add(TimeProvider.System.GetUtcNow(), firstToken?.TotalMilliseconds ?? double.NaN, perToken?.TotalMilliseconds ?? double.NaN);
     }
+
+    /// <summary>Per model, the latencies of the requests finished over the last minute: what the gateway reports to the autoscaler.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, LatencyWindow> Latency { get; } = new(StringComparer.Ordinal);
 
     private static KeyValuePair<string, object?> Tier(ServiceClass serviceClass) =>
         new("service_tier", Gateway.Tenants.TenantDirectory.TierName(serviceClass));

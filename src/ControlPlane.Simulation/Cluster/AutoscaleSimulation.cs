@@ -23,6 +23,9 @@ public sealed record AutoscaleSimulationConfig
 
     /// <summary>The TTFT objective the planner holds the observed 90th percentile to (null: usage only).</summary>
     public double? SloTtftMs { get; init; }
+
+    /// <summary>The TPOT objective the planner holds the observed 90th percentile to (null: usage only).</summary>
+    public double? SloTpotMs { get; init; }
 }
 
 /// <summary>What autoscaling did: instance time, replicas over time, and the requests held while none was ready.</summary>
@@ -38,7 +41,7 @@ internal sealed class AutoscaleSimulation
     private readonly double[] _onSince;
     private readonly AutoscalePlanner _planner;
     private readonly Queue<int> _held = new();
-    private readonly List<(double At, double Ttft)> _firstTokens = [];
+    private readonly LatencyWindow _latency = new(LatencyWindow.DefaultWindow);
     private readonly List<(double, int)> _replicas = [];
     private double _instanceMs;
     private int _heldTotal, _starts, _drains;
@@ -82,15 +85,19 @@ internal sealed class AutoscaleSimulation
         return released;
     }
 
-    public void FirstToken(double now, double ttft) => _firstTokens.Add((now, ttft));
+    /// <summary>A request finished at <paramref name="now"/> (ms), with its TTFT and TPOT as a gateway measures them (NaN: none).</summary>
+    public void Finished(double now, DateTimeOffset epoch, double ttftMs, double tpotMs) => _latency.Add(epoch.AddMilliseconds(now), ttftMs, tpotMs);
 
     /// <summary>A planning round: returns when each instance it starts is ready.</summary>
     public List<(double At, int Instance)> Tick(InstanceLoad[] reported, double now, DateTimeOffset epoch)
     {
-        _firstTokens.RemoveAll(f => now - f.At > 60_000);
-        double? p90 = _firstTokens.Count >= 20 ? _firstTokens.Select(f => f.Ttft).Order().ElementAt(_firstTokens.Count * 9 / 10) : null;
+        // The latencies of the last minute's finished requests, as the gateways report them to the scheduler's planner.
+        var observed = _latency.Report(epoch.AddMilliseconds(now));
         var ready = reported.Where(l => l.Health == InstanceHealth.Ready).ToArray();
-        var desired = _planner.Plan(new PoolSample(Replicas, ready, _held.Count, p90, _config.SloTtftMs), epoch.AddMilliseconds(now));
+        var sample = new PoolSample(Replicas, ready, _held.Count,
+            observed is null ? null : AutoscalePlanner.P90(observed.TimeToFirstToken), _config.SloTtftMs,
+            observed is null ? null : AutoscalePlanner.P90(observed.TimePerOutputToken), _config.SloTpotMs);
+        var desired = _planner.Plan(sample, epoch.AddMilliseconds(now));
         var started = new List<(double, int)>();
         var current = Replicas;
         for (var i = 0; i < _state.Length && current < desired; i++)

@@ -43,6 +43,15 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
         var pd = config.Disaggregation is { } dc ? new DisaggregationSimulation(dc, engines) : null;
         var scaling = config.Autoscale is { } ac ? new AutoscaleSimulation(ac, engines) : null;
         var view = new DispatchView(DispatchPolicies.Create(config.Dispatch, new Random(random.Next())), decider: pd?.Decider) { Index = prefixIndex, Fetcher = fetcher };
+        if (pd is not null)
+        {
+            // A refused handoff's next decode instance: the view's pick among those not tried, as the dispatcher answers the runner.
+            pd.Redirect = (spec, tried, now) =>
+            {
+                var pick = view.PickDecode(DispatchRequest.From(spec), Epoch.AddMilliseconds(now), [.. tried.Select(t => ids[t])]);
+                return pick < 0 ? -1 : EngineOf(view.Loads[pick].InstanceId);
+            };
+        }
         var refreshedAt = double.NegativeInfinity;
         // Instances report on a period and the dispatcher refreshes on its own: what it sees is the last
         // report, as in the control plane (engine host reports, dispatcher grain copies the snapshot).
@@ -166,14 +175,12 @@ public sealed class ClusterSimulator(ClusterSimulationConfig config)
                 foreach (var output in e.Step!.Outputs)
                 {
                     var index = int.Parse(output.RequestId, System.Globalization.CultureInfo.InvariantCulture);
-                    if (firstToken[index] is null)
-                    {
-                        firstToken[index] = now;
-                        scaling?.FirstToken(now, now - requests[index].ArrivalMs);
-                    }
+                    firstToken[index] ??= now;
                     if (output.Finished)
                     {
                         var request = requests[index];
+                        var ttft = firstToken[index]!.Value - request.ArrivalMs;
+                        scaling?.Finished(now, Epoch, ttft, output.CompletionTokens > 1 ? (now - firstToken[index]!.Value) / (output.CompletionTokens - 1) : double.NaN);
                         power?.Ended(e.Index, request.Class);
                         outcomes[index] = new SimulatedOutcome(index, request.ArrivalMs, firstToken[index], now, request.InputTokens, output.CompletionTokens, null, e.Index,
                             output.CachedPromptTokens, output.HostCachedPromptTokens, fetched[index]);

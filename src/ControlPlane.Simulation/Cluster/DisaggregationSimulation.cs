@@ -25,7 +25,7 @@ internal sealed class DisaggregationSimulation
     private readonly Dictionary<int, RoleChange> _changes = [];
     private readonly PoolBalancer? _balancer;
     private readonly List<double> _handoffMs = [];
-    private int _split, _handedOff, _fellBack, _roleChanges;
+    private int _split, _handedOff, _fellBack, _roleChanges, _redirected;
     private long _bytes;
 
     public DisaggregationSimulation(DisaggregationSimulationConfig config, SimulatedEngine[] engines)
@@ -83,16 +83,12 @@ internal sealed class DisaggregationSimulation
             {
                 if (!probe.Running && probe.FullBlocks == 0)
                     continue;
-                // The decode instance's yes or no, as BeginIncomingAsync answers it.
-                var d = _engines[h.Decode].Snapshot();
-                var reserved = _handoffs.Values.Where(o => o.Begun && o.Decode == h.Decode).Sum(o => o.Blocks);
-                if (d.TotalKvBlocks - d.UsedKvBlocks - d.WaitingKvBlocks - reserved < h.Blocks || _draining[h.Decode] || _roles[h.Decode] == InstanceRole.Prefill)
+                if (!Begin(h, now))
                 {
                     _handoffs.Remove(index);
                     _fellBack++;
                     continue;
                 }
-                h.Begun = true;
             }
             var fresh = probe.FullBlocks - h.Exported;
             if (fresh > 0)
@@ -160,7 +156,37 @@ internal sealed class DisaggregationSimulation
         _changes[i] = next;
     }
 
-    public DisaggregationReport Report() => new(_split, _handedOff, _fellBack, [.. _handoffMs], _roleChanges, _bytes);
+    public DisaggregationReport Report() => new(_split, _handedOff, _fellBack, [.. _handoffMs], _roleChanges, _bytes, _redirected);
+
+    /// <summary>
+    /// Another decode instance for a split request, skipping the engines given (those tried and its prefill instance), at
+    /// a time: the dispatch view's pick, as the prefill instance asks its dispatcher; -1 when none will do.
+    /// </summary>
+    public Func<RequestSpec, IReadOnlyList<int>, double, int>? Redirect { get; set; }
+
+    /// <summary>
+    /// The decode instance's yes or no, as BeginIncomingAsync answers it; after a no, another the dispatch view picks, up to
+    /// <see cref="DisaggregationConfig.HandoffAttempts"/> in all, as the runner asks (false: it decodes where it prefilled).
+    /// </summary>
+    private bool Begin(Handoff h, double now)
+    {
+        var tried = new List<int> { h.Prefill };
+        while (true)
+        {
+            var d = _engines[h.Decode].Snapshot();
+            var reserved = _handoffs.Values.Where(o => o.Begun && o.Decode == h.Decode).Sum(o => o.Blocks);
+            if (d.TotalKvBlocks - d.UsedKvBlocks - d.WaitingKvBlocks - reserved >= h.Blocks && !_draining[h.Decode] && _roles[h.Decode] != InstanceRole.Prefill)
+            {
+                h.Begun = true;
+                return true;
+            }
+            tried.Add(h.Decode);
+            if (tried.Count - 1 >= _config.Decider.HandoffAttempts || Redirect?.Invoke(h.Spec, tried, now) is not (>= 0 and var next))
+                return false;
+            h.Decode = next;
+            _redirected++;
+        }
+    }
 
     private double CopyMs(int blocks) => blocks * (double)_engines[0].Descriptor.KvBlockSize * _config.KvBytesPerToken / (_config.BandwidthGBps * 1e6);
 
@@ -168,7 +194,8 @@ internal sealed class DisaggregationSimulation
     {
         public RequestSpec Spec { get; } = spec;
         public int Prefill { get; } = prefill;
-        public int Decode { get; } = decode;
+        /// <summary>The decode instance asked (another after a refusal).</summary>
+        public int Decode { get; set; } = decode;
 
         /// <summary>Blocks the decode instance reserves: the prompt's and one more, as the runner asks.</summary>
         public int Blocks { get; } = blocks;

@@ -29,5 +29,5 @@ public sealed record DisaggregationSimulationConfig
     public double CommitOverheadMs { get; init; } = 2;
 }
 
-/// <summary>What the simulated disaggregation did: requests split and handed off, what fell back, role changes.</summary>
-public sealed record DisaggregationReport(int Split, int HandedOff, int FellBack, IReadOnlyList<double> HandoffMs, int RoleChanges, long Bytes);
+/// <summary>What the simulated disaggregation did: requests split and handed off, handoffs sent to another decode instance after a refusal (redirected), those that fell back, role changes.</summary>
+public sealed record DisaggregationReport(int Split, int HandedOff, int FellBack, IReadOnlyList<double> HandoffMs, int RoleChanges, long Bytes, int Redirected = 0);

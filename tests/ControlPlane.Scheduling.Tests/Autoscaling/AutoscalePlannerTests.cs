@@ -30,6 +30,8 @@ public class AutoscalePlannerTests
         Assert.Equal(5, planner.Recommend(new PoolSample(4, Pool(4, 10), TtftP90Ms: 3000, SloTtftMs: 1000)));
         Assert.Equal(5, planner.Recommend(new PoolSample(4, Pool(4, 10), TpotP90Ms: 180, SloTpotMs: 100)));
         Assert.Equal(1, planner.Recommend(new PoolSample(4, Pool(4, 10), TtftP90Ms: 300, SloTtftMs: 1000, TpotP90Ms: 40, SloTpotMs: 100)));
+        // The replica added for a miss is starting (5 decided, 4 report) and the miss persists: no sixth while it starts.
+        Assert.Equal(5, planner.Recommend(new PoolSample(5, Pool(4, 10), TtftP90Ms: 3000, SloTtftMs: 1000)));
         // Growth at most doubles per plan.
         Assert.Equal(4, planner.Recommend(new PoolSample(2, Pool(2, 100, usedBlocks: 1000))));
         // Bounds.
