@@ -230,7 +230,9 @@ public sealed partial class EngineRunner
                 await BestEffort(() => target.CancelAsync(id));
                 await target.DisposeAsync();
                 var next = await PickAnotherAsync(spec, tried, cancellationToken);
-                if (next is null || handoff.State != HandoffState.Beginning)
+                if (handoff.State != HandoffState.Beginning)
+                    throw new MigrationEndedException("the request ended before a decode instance took it");
+                if (next is null)
                     throw;
                 Log.HandoffRedirected(_logger, id, tried[^1], next, ex.Message);
                 handoff.To = next;
