@@ -27,6 +27,14 @@ public interface ISchedulerGrain : IGrainWithStringKey
     [Alias("GetActivity")]
     Task<SchedulerActivity> GetActivityAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Moves an instance to another role by hand (the admin endpoint), and remembers it: a worker that restarts starts its
+    /// instances in their pool's role, and the scheduler sets the assigned one again when such an instance registers (as
+    /// for the pool balancer's changes); one whose pool's role changed meanwhile (a new deployment) keeps its new one.
+    /// </summary>
+    [Alias("AssignRole")]
+    Task AssignRoleAsync(string instanceId, InstanceRole role, CancellationToken cancellationToken = default);
+
     /// <summary>A gateway holds <paramref name="held"/> requests of this model for want of a ready instance (scale from zero).</summary>
     [Alias("ReportHeld")]
     Task ReportHeldAsync(string gateway, int held, CancellationToken cancellationToken = default);

@@ -16,6 +16,57 @@ public sealed partial class SchedulerGrain
     public static readonly TimeSpan RoleChangeDeadline = TimeSpan.FromSeconds(60);
 
     private PoolBalancer? _balancer;
+
+    /// <summary>
+    /// Roles given to instances after they started (by the balancer or by hand), with the role each started in then: an
+    /// instance that registers again in that same role (its worker restarted) is set to the given one again.
+    /// </summary>
+    private readonly Dictionary<string, (InstanceRole Started, InstanceRole Given)> _givenRoles = new(StringComparer.Ordinal);
+
+    public async Task AssignRoleAsync(string instanceId, InstanceRole role, CancellationToken cancellationToken = default)
+    {
+        if (!_instances.ContainsKey(instanceId))
+            throw new ArgumentException($"'{instanceId}' is not an instance of '{this.GetPrimaryKeyString()}'", nameof(instanceId));
+        await GrainFactory.GetGrain<IInstanceGrain>(instanceId).SetRoleAsync(role, cancellationToken);
+        RememberRole(instanceId, role);
+    }
+
+    private void RememberRole(string instanceId, InstanceRole role)
+    {
+        if (!_instances.TryGetValue(instanceId, out var instance))
+            return;
+        if (role == instance.Role)
+            _givenRoles.Remove(instanceId); // back in the role it starts in: nothing to restore
+        else
+            _givenRoles[instanceId] = (instance.Role, role);
+    }
+
+    /// <summary>
+    /// On a registration: the role given to the instance before, when it starts again in the role it started in then (its
+    /// worker restarted, or this scheduler forgot it); null otherwise (none given, or its pool's role changed since).
+    /// </summary>
+    private InstanceRole? RoleToRestore(InstanceDescriptor instance)
+    {
+        if (!_givenRoles.TryGetValue(instance.InstanceId, out var given))
+            return null;
+        if (given.Started == instance.Role)
+            return given.Given;
+        _givenRoles.Remove(instance.InstanceId);
+        return null;
+    }
+
+    private async Task RestoreRoleAsync(string instanceId, InstanceRole role)
+    {
+        try
+        {
+            await GrainFactory.GetGrain<IInstanceGrain>(instanceId).SetRoleAsync(role);
+            LogRoleRestored(logger, instanceId, role);
+        }
+        catch (Exception ex)
+        {
+            LogRoleChangeFailed(logger, ex, instanceId);
+        }
+    }
     private readonly Dictionary<string, (RoleChange Change, DateTimeOffset Since)> _roleChanges = new(StringComparer.Ordinal);
 
     private async Task BalancePoolsAsync(CancellationToken cancellationToken)
@@ -37,6 +88,7 @@ public sealed partial class SchedulerGrain
             try
             {
                 await instance.SetRoleAsync(change.To, cancellationToken);
+                RememberRole(id, change.To);
                 await instance.ResumeAsync(cancellationToken);
                 LogRoleChanged(logger, id, change.From, change.To, (now - since).TotalSeconds);
             }
@@ -71,6 +123,9 @@ public sealed partial class SchedulerGrain
 
     [LoggerMessage(11, LogLevel.Information, "Pool balance: instance {InstanceId} went from {From} to {To} after {Seconds:F1} s of draining")]
     private static partial void LogRoleChanged(ILogger logger, string instanceId, InstanceRole from, InstanceRole to, double seconds);
+
+    [LoggerMessage(13, LogLevel.Information, "Instance {InstanceId} registered in the role it started in; set to {Role} again, the role it was given")]
+    private static partial void LogRoleRestored(ILogger logger, string instanceId, InstanceRole role);
 
     [LoggerMessage(12, LogLevel.Warning, "Pool balance: the role change of instance {InstanceId} failed")]
     private static partial void LogRoleChangeFailed(ILogger logger, Exception exception, string instanceId);

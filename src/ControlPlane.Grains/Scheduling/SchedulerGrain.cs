@@ -125,10 +125,13 @@ public sealed partial class SchedulerGrain(TimeProvider time, IOptions<Migration
         _instances[instance.InstanceId] = instance;
         if (instance.Migration == true)
             StartMigrations();
+        var restore = RoleToRestore(instance);
+        if (restore is { } given)
+            _ = RestoreRoleAsync(instance.InstanceId, given);
         _loads[instance.InstanceId] = new InstanceLoad
         {
             InstanceId = instance.InstanceId,
-            Role = instance.Role,
+            Role = restore ?? instance.Role,
             TotalKvBlocks = instance.TotalKvBlocks,
             KvBlockSize = instance.KvBlockSize,
             ReportedAt = time.GetUtcNow(),

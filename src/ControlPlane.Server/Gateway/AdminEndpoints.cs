@@ -115,8 +115,8 @@ public static class AdminEndpoints
 
     /// <summary>
     /// <c>POST /admin/models/{model}/roles?instance=..&amp;role=prefill|decode|mixed</c>: moves an instance to another pool
-    /// by hand, as the pool balancer does (without its drain: what runs there finishes there). The role lasts until the
-    /// worker restarts, which starts it in its pool's role.
+    /// by hand, as the pool balancer does (without its drain: what runs there finishes there). The model's scheduler
+    /// remembers it: a worker that restarts is set to it again (unless its pool's role changed meanwhile).
     /// </summary>
     public static async Task<IResult> SetRole(string model, string? instance, string? role, ModelCatalog catalog, IGrainFactory grains, CancellationToken cancellationToken)
     {
@@ -127,7 +127,7 @@ public static class AdminEndpoints
             return ApiError.Invalid("instance", $"'{instance}' is not an instance of '{model}'.").ToResult();
         if (ControlPlane.Server.Configuration.ModelConfig.ParseRole(role ?? "") is not { } parsed)
             return ApiError.Invalid("role", $"'{role}' is not a role; known: mixed, prefill, decode.").ToResult();
-        await grains.GetGrain<IInstanceGrain>(instance).SetRoleAsync(parsed, cancellationToken);
+        await grains.GetGrain<ISchedulerGrain>(model).AssignRoleAsync(instance, parsed, cancellationToken);
         return Results.Json(new { instance, role = parsed.ToString().ToLowerInvariant() });
     }
 

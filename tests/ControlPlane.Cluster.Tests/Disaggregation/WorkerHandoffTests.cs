@@ -51,6 +51,25 @@ public class WorkerHandoffTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ARoleGivenByHand_OutlivesItsWorkersRestart()
+    {
+        await using var cluster = await LocalCluster.StartAsync(new ClusterOptions { InstancesPerWorker = 1, MigrationPlanner = false, WorkerRoles = Roles });
+        var prefill = (await cluster.InstancesAsync()).Single(i => i.Pod == "worker-0").Id;
+        await cluster.SetRoleAsync(prefill, "decode");
+
+        // The worker dies and comes back under its pod's name: its instance starts in its pool's role (prefill) and the
+        // scheduler, which gave it decode, sets that again.
+        await cluster.Workers[0].KillAsync();
+        await cluster.WaitForExactlyAsync(1, TimeSpan.FromSeconds(30));
+        cluster.Workers[0] = cluster.StartWorker("worker-0");
+        await cluster.Workers[0].WaitReadyAsync(cluster.Options.StartTimeout);
+        await cluster.WaitForInstancesAsync(2, TimeSpan.FromSeconds(30));
+        await cluster.WaitForRoleAsync(prefill, "decode", TimeSpan.FromSeconds(10));
+        await Task.Delay(TimeSpan.FromSeconds(1)); // a few reports later, still so
+        await cluster.WaitForRoleAsync(prefill, "decode", TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
     public async Task PrefillWorkerDiesMidPrefill_TheRequestsAreDispatchedAgain_AndFinishWithTheSameTokens()
     {
         await using var cluster = await StartSlowPrefillAsync();
