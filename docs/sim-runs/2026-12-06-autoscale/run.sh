@@ -5,7 +5,7 @@
 # Each line: target usage, batch capacity, scale-down window (s), lookahead (s).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-out=docs/sim-runs/2026-12-06-autoscale
+out=${1:-docs/sim-runs/2026-12-06-autoscale}  # the folder for the tables (a later re-run passes its own)
 for cfg in "0.7 256 300 0" "0.7 64 300 0" "0.7 128 300 0" "0.8 128 300 0" "0.8 128 120 0" "0.8 128 120 60" "0.7 128 120 60" "0.8 128 60 90"; do
   set -- $cfg
   dotnet run --project loadgen/ControlPlane.LoadGen -c Release --no-build -- autoscale \

@@ -4,7 +4,7 @@
 # data path (1.52 GB/s) and at 25 GB/s (an RDMA link), with the default prefill queue limit and with every long prompt split.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-out=docs/sim-runs/2026-12-06-disaggregation
+out=${1:-docs/sim-runs/2026-12-06-disaggregation}  # the folder for the tables (a later re-run passes its own)
 for trace in code conv; do
   for bw in 1.52 25; do
     for q in 65536 1000000000; do
