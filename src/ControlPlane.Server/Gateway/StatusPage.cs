@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using ControlPlane.Grains;
 using ControlPlane.Instances;
+using ControlPlane.Scheduling.Autoscaling;
 using ControlPlane.Server.Metrics;
 using ControlPlane.Server.Models;
 
@@ -46,6 +47,7 @@ public static class StatusPage
             Kpi(html, $"met SLO ({m.SloTtftMs:0} ms TTFT, {m.SloTpotMs:0} ms TPOT)", Percent(m.Recent.SloAttainment));
             Kpi(html, "TTFT p50 / p99", $"{Ms(m.Recent.TtftP50Ms)} / {Ms(m.Recent.TtftP99Ms)}");
             Kpi(html, "prefix hit rate", Percent(m.Recent.PrefixHitRate));
+            Kpi(html, "all gateways, last minute: TTFT / TPOT p90", $"{Ms(m.Cluster.TtftP90Ms ?? double.NaN)} / {Ms(m.Cluster.TpotP90Ms ?? double.NaN)}");
             Kpi(html, "power draw", m.Instances.Any(i => i.MaxWatts > 0) ? $"{m.Instances.Sum(i => i.DrawWatts):0} W" : "not measured");
             html.Append("</div><table><thead><tr><th>instance</th><th>role</th><th>health</th><th>running</th><th>waiting</th><th>KV use</th><th>KV blocks</th><th>draw W</th><th>cap W</th></tr></thead><tbody>");
             foreach (var i in m.Instances)
@@ -97,6 +99,8 @@ public static class StatusPage
                     window_s = metrics.Recent.Window.TotalSeconds, requests = m.Recent.Requests, slo_attainment = Nullable(m.Recent.SloAttainment),
                     ttft_p50_ms = Nullable(m.Recent.TtftP50Ms), ttft_p99_ms = Nullable(m.Recent.TtftP99Ms), prefix_hit_rate = Nullable(m.Recent.PrefixHitRate),
                 },
+                // Every gateway's requests of the last minute, merged at the model's scheduler (p90s need 20 requests).
+                cluster = new { window_s = LatencyWindow.DefaultWindow.TotalSeconds, requests = m.Cluster.LatencySamples, ttft_p90_ms = m.Cluster.TtftP90Ms, tpot_p90_ms = m.Cluster.TpotP90Ms },
                 instances = m.Instances.Select(i => new
                 {
                     id = i.InstanceId, role = i.Role.ToString().ToLowerInvariant(), health = i.Health.ToString().ToLowerInvariant(), running = i.RunningRequests,
@@ -113,7 +117,8 @@ public static class StatusPage
         });
     }
 
-    private sealed record ModelStatus(string Name, IReadOnlyList<InstanceLoad> Instances, SchedulerActivity Activity, RecentSummary Recent, double SloTtftMs, double SloTpotMs);
+    private sealed record ModelStatus(string Name, IReadOnlyList<InstanceLoad> Instances, SchedulerActivity Activity, RecentSummary Recent, double SloTtftMs, double SloTpotMs,
+        DesiredReplicas Cluster);
 
     private static async Task<List<ModelStatus>> ReadAsync(ModelCatalog catalog, IGrainFactory grains, GatewayMetrics metrics, CancellationToken cancellationToken)
     {
@@ -123,8 +128,11 @@ public static class StatusPage
             var scheduler = grains.GetGrain<ISchedulerGrain>(model.Name);
             var snapshot = await scheduler.GetSnapshotAsync(cancellationToken);
             var activity = await scheduler.GetActivityAsync(cancellationToken);
+            // Every gateway's last minute, as the scheduler merged their reports (what the autoscaler reads).
+            var cluster = await scheduler.GetDesiredReplicasAsync(cancellationToken);
             // The model's own targets: its configuration's, or for a model learned from the cluster its ModelService's.
-            list.Add(new ModelStatus(model.Name, snapshot.Instances, activity, metrics.Recent.Summary(model.Name, model.SloTtftMs, model.SloTpotMs), model.SloTtftMs, model.SloTpotMs));
+            list.Add(new ModelStatus(model.Name, snapshot.Instances, activity, metrics.Recent.Summary(model.Name, model.SloTtftMs, model.SloTpotMs), model.SloTtftMs, model.SloTpotMs,
+                cluster));
         }
         return list;
     }

@@ -7,18 +7,16 @@ using ControlPlane.Server.Models;
 namespace ControlPlane.Server.Hosting;
 
 /// <summary>
-/// With autoscaling on, each gateway tells each model's scheduler, every <c>Autoscale:Period</c>, the time to first token
-/// and per output token of the requests it finished over the last minute (a <see cref="ControlPlane.Scheduling.Autoscaling.LatencyWindow"/>,
-/// as the simulator's planner reads), with the model's objectives: the planner adds a replica to a pool whose 90th percentile
-/// misses its objective.
+/// Each gateway tells each model's scheduler, every <c>Autoscale:Period</c>, the time to first token and per output token
+/// of the requests it finished over the last minute (a <see cref="ControlPlane.Scheduling.Autoscaling.LatencyWindow"/>, as
+/// the simulator's planner reads), with the model's objectives: with autoscaling on, the planner adds a replica to a pool
+/// whose 90th percentile misses its objective; the status page shows the merged figures in any case.
 /// </summary>
 public sealed class LatencyReporter(GatewayMetrics metrics, ModelCatalog catalog, IGrainFactory grains, ILocalSiloDetails silo, ControlPlaneConfig config,
     TimeProvider time, ILogger<LatencyReporter> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!config.Autoscale.Enabled)
-            return;
         using var timer = new PeriodicTimer(config.Autoscale.Period, time);
         try
         {

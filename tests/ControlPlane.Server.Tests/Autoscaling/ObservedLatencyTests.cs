@@ -54,4 +54,37 @@ public sealed class ObservedLatencyTests
             await Task.Delay(1000); // as long again as a miss took to show: the pool stays
         Assert.Equal(grows ? 3 : 2, JsonDocument.Parse(await host.Http.GetStringAsync(new Uri($"/admin/models/{model}/autoscale", UriKind.Relative))).RootElement.GetProperty("desired").GetInt32());
     }
+
+    [Fact]
+    public async Task WithAutoscalingOff_TheStatusPageShowsEveryGatewaysLastMinute()
+    {
+        var model = $"lat-{Guid.NewGuid():N}"[..14];
+        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["ControlPlane:Models:0:Name"] = model,
+            ["ControlPlane:Autoscale:Period"] = "00:00:00.200",
+        });
+        for (var i = 0; i < 25; i++)
+        {
+            using var body = new StringContent($$"""{"model":"{{model}}","prompt":"request {{i}}","max_tokens":6,"ignore_eos":true}""", Encoding.UTF8, "application/json");
+            Assert.Equal(HttpStatusCode.OK, (await host.Http.PostAsync(new Uri("/v1/completions", UriKind.Relative), body)).StatusCode);
+        }
+
+        JsonElement cluster = default;
+        for (var i = 0; i < 100; i++)
+        {
+            using var status = JsonDocument.Parse(await host.Http.GetStringAsync(new Uri("/status.json", UriKind.Relative)));
+            cluster = status.RootElement.GetProperty("models").EnumerateArray().Single(m => m.GetProperty("name").GetString() == model).GetProperty("cluster").Clone();
+            if (cluster.GetProperty("requests").GetInt64() == 25)
+                break;
+            await Task.Delay(100);
+        }
+        Assert.Equal(25, cluster.GetProperty("requests").GetInt64());
+        Assert.True(cluster.GetProperty("ttft_p90_ms").GetDouble() > 0, cluster.GetRawText());
+        Assert.True(cluster.GetProperty("tpot_p90_ms").GetDouble() > 0, cluster.GetRawText());
+        Assert.Contains("all gateways, last minute", await host.Http.GetStringAsync(new Uri("/status", UriKind.Relative)), StringComparison.Ordinal);
+        // The planner is off: it decides nothing, whatever it hears.
+        using var decision = JsonDocument.Parse(await host.Http.GetStringAsync(new Uri($"/admin/models/{model}/autoscale", UriKind.Relative)));
+        Assert.Equal(JsonValueKind.Null, decision.RootElement.GetProperty("desired").ValueKind);
+    }
 }
