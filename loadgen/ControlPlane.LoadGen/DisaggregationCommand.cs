@@ -73,8 +73,8 @@ public static class DisaggregationCommand
             Console.WriteLine(FormattableString.Invariant(
                 $"static split: {prefillCount} prefill + {count - prefillCount} decode; split from {decider.MinPromptTokens} prompt tokens, up to {decider.MaxQueuedPromptTokens} queued on a prefill instance; KV path {bw} GB/s; SLOs TTFT {slo.TimeToFirstTokenMs} ms, TPOT {slo.TimePerOutputTokenMs} ms"));
             Console.WriteLine();
-            Console.WriteLine("| load | mode | requests/s | p50 TTFT ms | p99 TTFT ms | p50 TPOT ms | p99 TPOT ms | goodput req/s | SLO attainment | split | handed off | p99 handoff stop ms | role changes | preemptions |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+            Console.WriteLine("| load | mode | requests/s | p50 TTFT ms | p99 TTFT ms | p50 TPOT ms | p99 TPOT ms | goodput req/s | SLO attainment | split | handed off | redirected | p99 handoff stop ms | role changes | preemptions |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
             foreach (var load in parse.GetValue(loads)!.Split(',').Select(x => double.Parse(x, CultureInfo.InvariantCulture)))
             {
                 var shaped = new TraceShaping { MaxRequests = max, Rate = load * capacity, Seed = seedValue }.Apply(requests);
@@ -84,7 +84,7 @@ public static class DisaggregationCommand
                     var pd = result.Disaggregation;
                     var stop = pd is { HandoffMs.Count: > 0 } ? pd.HandoffMs.Order().ElementAt((int)Math.Ceiling(0.99 * pd.HandoffMs.Count) - 1) : double.NaN;
                     Console.WriteLine(FormattableString.Invariant(
-                        $"| {load:P0} | {mode} | {load * capacity:0.0} | {report.TimeToFirstTokenMs.P50:0} | {report.TimeToFirstTokenMs.P99:0} | {report.TimePerOutputTokenMs.P50:0.0} | {report.TimePerOutputTokenMs.P99:0.0} | {report.Goodput:0.00} | {(double)report.MetSlo / report.Sent:P1} | {pd?.Split ?? 0} | {pd?.HandedOff ?? 0} | {stop:0.0} | {pd?.RoleChanges ?? 0} | {result.Preemptions} |"));
+                        $"| {load:P0} | {mode} | {load * capacity:0.0} | {report.TimeToFirstTokenMs.P50:0} | {report.TimeToFirstTokenMs.P99:0} | {report.TimePerOutputTokenMs.P50:0.0} | {report.TimePerOutputTokenMs.P99:0.0} | {report.Goodput:0.00} | {(double)report.MetSlo / report.Sent:P1} | {pd?.Split ?? 0} | {pd?.HandedOff ?? 0} | {pd?.Redirected ?? 0} | {stop:0.0} | {pd?.RoleChanges ?? 0} | {result.Preemptions} |"));
                 }
             }
             if (!parse.GetValue(search))
