@@ -31,8 +31,15 @@ public sealed partial class SchedulerGrain
         RememberRole(instanceId, role);
     }
 
+    /// <summary>
+    /// Roles to set again on instances that registered in the role they started in, until their reports show it: the
+    /// first call may come before the control silo sees the restarted worker's silo (its placement then refuses).
+    /// </summary>
+    private readonly Dictionary<string, (InstanceRole Role, bool Calling)> _restores = new(StringComparer.Ordinal);
+
     private void RememberRole(string instanceId, InstanceRole role)
     {
+        _restores.Remove(instanceId); // a newer decision
         if (!_instances.TryGetValue(instanceId, out var instance))
             return;
         if (role == instance.Role)
@@ -55,6 +62,15 @@ public sealed partial class SchedulerGrain
         return null;
     }
 
+    /// <summary>Sets the role again, once at a time per instance; a failed call is made again at its next report.</summary>
+    private void RestoreRole(string instanceId, InstanceRole role)
+    {
+        if (_restores.TryGetValue(instanceId, out var pending) && pending.Calling && pending.Role == role)
+            return;
+        _restores[instanceId] = (role, true);
+        _ = RestoreRoleAsync(instanceId, role);
+    }
+
     private async Task RestoreRoleAsync(string instanceId, InstanceRole role)
     {
         try
@@ -66,6 +82,19 @@ public sealed partial class SchedulerGrain
         {
             LogRoleChangeFailed(logger, ex, instanceId);
         }
+        if (_restores.TryGetValue(instanceId, out var pending) && pending.Role == role)
+            _restores[instanceId] = (role, false);
+    }
+
+    /// <summary>On a load report: a restore the instance does not show yet is made again; one it shows is done.</summary>
+    private void CheckRestore(InstanceLoad load)
+    {
+        if (!_restores.TryGetValue(load.InstanceId, out var pending))
+            return;
+        if (load.Role == pending.Role)
+            _restores.Remove(load.InstanceId);
+        else if (!pending.Calling)
+            RestoreRole(load.InstanceId, pending.Role);
     }
     private readonly Dictionary<string, (RoleChange Change, DateTimeOffset Since)> _roleChanges = new(StringComparer.Ordinal);
 

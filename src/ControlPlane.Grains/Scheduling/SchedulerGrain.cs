@@ -127,7 +127,7 @@ public sealed partial class SchedulerGrain(TimeProvider time, IOptions<Migration
             StartMigrations();
         var restore = RoleToRestore(instance);
         if (restore is { } given)
-            _ = RestoreRoleAsync(instance.InstanceId, given);
+            RestoreRole(instance.InstanceId, given);
         _loads[instance.InstanceId] = new InstanceLoad
         {
             InstanceId = instance.InstanceId,
@@ -153,7 +153,10 @@ public sealed partial class SchedulerGrain(TimeProvider time, IOptions<Migration
         foreach (var load in loads)
         {
             if (_instances.ContainsKey(load.InstanceId))
+            {
                 _loads[load.InstanceId] = load;
+                CheckRestore(load);
+            }
             else
                 (unknown ??= []).Add(load.InstanceId);
         }

@@ -64,9 +64,17 @@ public class WorkerHandoffTests(ITestOutputHelper output)
         cluster.Workers[0] = cluster.StartWorker("worker-0");
         await cluster.Workers[0].WaitReadyAsync(cluster.Options.StartTimeout);
         await cluster.WaitForInstancesAsync(2, TimeSpan.FromSeconds(30));
-        await cluster.WaitForRoleAsync(prefill, "decode", TimeSpan.FromSeconds(10));
-        await Task.Delay(TimeSpan.FromSeconds(1)); // a few reports later, still so
-        await cluster.WaitForRoleAsync(prefill, "decode", TimeSpan.FromSeconds(1));
+        try
+        {
+            await cluster.WaitForRoleAsync(prefill, "decode", TimeSpan.FromSeconds(10));
+            await Task.Delay(TimeSpan.FromSeconds(1)); // a few reports later, still so
+            await cluster.WaitForRoleAsync(prefill, "decode", TimeSpan.FromSeconds(1));
+        }
+        catch (TimeoutException)
+        {
+            output.WriteLine($"---- control-0, last lines:\n{cluster.Control.RecentOutput}");
+            throw;
+        }
     }
 
     [Fact]
