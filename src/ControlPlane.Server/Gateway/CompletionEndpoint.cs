@@ -155,10 +155,9 @@ public sealed class CompletionEndpoint(RequestExecutor executor, TenantDirectory
     }
 
     /// <summary>
-    /// Parses the body as JSON within <paramref name="limit"/> bytes: a declared length above it is refused before a byte
-    /// is read, a chunked body as soon as it passes it.
+    /// Parses the body as JSON within <paramref name="limit"/> bytes: a declared length above it is refused (413) before a
+    /// byte is read, a chunked body as soon as it passes it; a body that is not JSON is 400. The power endpoint reads so too.
     /// </summary>
-    /// <summary>The request's JSON body, read to at most <paramref name="limit"/> bytes (413 past it, 400 when it is not JSON).</summary>
     internal static async Task<JsonElement> ReadBodyAsync(HttpContext context, long limit, CancellationToken aborted)
     {
         var request = context.Request;

@@ -73,7 +73,7 @@ public sealed class RequestTokenStream
     public RequestProgress? Progress()
     {
         lock (_gate)
-            return _ended ? null : new RequestProgress { OutputTokenIds = [.. _outputs], NextSequence = _next };
+            return Taken();
     }
 
     /// <summary>
@@ -85,9 +85,12 @@ public sealed class RequestTokenStream
         lock (_gate)
         {
             _early.Clear();
-            return _ended ? null : new RequestProgress { OutputTokenIds = [.. _outputs], NextSequence = _next };
+            return Taken();
         }
     }
+
+    /// <summary>What the stream has taken in, in order; null once ended. Call under <see cref="_gate"/>.</summary>
+    private RequestProgress? Taken() => _ended ? null : new RequestProgress { OutputTokenIds = [.. _outputs], NextSequence = _next };
 
     /// <summary>Ends the stream from the gateway's side (the request failed before or outside the engine).</summary>
     public void Complete(Exception? error = null) => _channel.Writer.TryComplete(error);

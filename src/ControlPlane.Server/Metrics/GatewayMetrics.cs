@@ -1,7 +1,8 @@
-using ControlPlane.Scheduling.Autoscaling;
-using ControlPlane.Requests;
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using ControlPlane.Grains.Engines;
+using ControlPlane.Requests;
+using ControlPlane.Scheduling.Autoscaling;
 
 namespace ControlPlane.Server.Metrics;
 
@@ -102,7 +103,7 @@ public sealed class GatewayMetrics : IDisposable
     }
 
     /// <summary>Per model, the latencies of the requests finished over the last minute: what the gateway reports to the autoscaler.</summary>
-    public System.Collections.Concurrent.ConcurrentDictionary<string, LatencyWindow> Latency { get; } = new(StringComparer.Ordinal);
+    public ConcurrentDictionary<string, LatencyWindow> Latency { get; } = new(StringComparer.Ordinal);
 
     private static KeyValuePair<string, object?> Tier(ServiceClass serviceClass) =>
         new("service_tier", Gateway.Tenants.TenantDirectory.TierName(serviceClass));
